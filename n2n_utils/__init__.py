@@ -1,0 +1,19 @@
+"""n2n_utils: the importable half of the n2n-study (Noise2Noise with the EE-559 Table I ResUNet).
+
+The notebooks call these; each module holds one concern:
+config (paths, device), data, noise, models, augment, training, metrics, files (atomic
+writes, provenance).
+"""
+
+from .data import DataFileError, DenoisingData, load_dataset
+from .metrics import psnr, psnr_dataset
+from .models import ResUNet, get_model, predict
+from .noise import get_noise
+from .training import TrainConfig, TrainResult, model_from_checkpoint, train
+
+__all__ = [
+    "DataFileError", "DenoisingData", "ResUNet", "TrainConfig", "TrainResult", "get_model",
+    "get_noise", "load_dataset", "model_from_checkpoint", "predict", "psnr", "psnr_dataset",
+    "train",
+]
+__version__ = "0.1.0"

@@ -1,0 +1,115 @@
+"""The Table I ResUNet of the EE-559 report (the Noise2Noise paper's network, with max-pooling,
+transposed-convolution upsampling, ReLU and a final 1x1 convolution).
+
+Read bottom-up: the small blocks first, the network last, shapes on the lines that change them.
+Input and output are float images in 0-1, (B, C, H, W), with H and W multiples of 32 (five
+2x2 poolings). `pad_to_multiple` / `predict` handle other sizes.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+FinalActivation = Literal["relu", "linear"]
+MULTIPLE = 32  # 2 ** number of poolings
+
+
+def conv3x3(c_in: int, c_out: int) -> nn.Sequential:
+    """Conv2D(3x3, same padding) + ReLU: one row of Table I."""
+    return nn.Sequential(nn.Conv2d(c_in, c_out, 3, padding=1), nn.ReLU(inplace=True))
+
+
+def up2x2(channels: int) -> nn.Sequential:
+    """Conv2DTranspose(2x2, stride 2) + ReLU: doubles H and W, keeps the channels."""
+    return nn.Sequential(nn.ConvTranspose2d(channels, channels, 2, stride=2), nn.ReLU(inplace=True))
+
+
+class ResUNet(nn.Module):
+    """Table I. For n = m = 3: 1,147,539 parameters."""
+
+    def __init__(self, in_channels: int = 3, out_channels: int = 3,
+                 final_activation: FinalActivation = "relu"):
+        super().__init__()
+        if final_activation not in ("relu", "linear"):
+            raise ValueError(f"final_activation must be 'relu' or 'linear', got {final_activation!r}")
+        n, m = in_channels, out_channels
+        self.final_activation = final_activation
+        self.enc0 = conv3x3(n, 48)
+        self.enc1 = conv3x3(48, 48)
+        self.enc2, self.enc3, self.enc4, self.enc5, self.enc6 = (conv3x3(48, 48) for _ in range(5))
+        self.pool = nn.MaxPool2d(2)
+        self.up5 = up2x2(48)
+        self.dec5 = nn.Sequential(conv3x3(96, 96), conv3x3(96, 96))
+        self.up4, self.up3, self.up2, self.up1 = (up2x2(96) for _ in range(4))
+        self.dec4, self.dec3, self.dec2 = (nn.Sequential(conv3x3(144, 96), conv3x3(96, 96))
+                                           for _ in range(3))
+        self.dec1 = nn.Sequential(conv3x3(96 + n, 64), conv3x3(64, 32))
+        self.final = nn.Conv2d(32, m, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.shape[-2] % MULTIPLE or x.shape[-1] % MULTIPLE:
+            raise ValueError(f"ResUNet needs H and W that are multiples of {MULTIPLE}, got "
+                             f"{tuple(x.shape[-2:])}; use n2n_utils.models.predict(), which pads")
+        skip0 = x                                              # (B, n, H, W)
+        x = self.enc1(self.enc0(x))                            # (B, 48, H, W)
+        skip1 = x = self.pool(x)                               # (B, 48, H/2, W/2)   Pool1
+        skip2 = x = self.pool(self.enc2(x))                    # (B, 48, H/4, W/4)   Pool2
+        skip3 = x = self.pool(self.enc3(x))                    # (B, 48, H/8, W/8)   Pool3
+        skip4 = x = self.pool(self.enc4(x))                    # (B, 48, H/16, W/16) Pool4
+        x = self.pool(self.enc5(x))                            # (B, 48, H/32, W/32) Pool5
+        x = self.enc6(x)                                       # (B, 48, H/32, W/32)
+        x = self.dec5(torch.cat([self.up5(x), skip4], 1))      # (B, 96, H/16, W/16)
+        x = self.dec4(torch.cat([self.up4(x), skip3], 1))      # (B, 96, H/8, W/8)
+        x = self.dec3(torch.cat([self.up3(x), skip2], 1))      # (B, 96, H/4, W/4)
+        x = self.dec2(torch.cat([self.up2(x), skip1], 1))      # (B, 96, H/2, W/2)
+        x = self.dec1(torch.cat([self.up1(x), skip0], 1))      # (B, 32, H, W)
+        x = self.final(x)                                      # (B, m, H, W)
+        return F.relu(x) if self.final_activation == "relu" else x
+
+
+MODELS = {"resunet": ResUNet}
+
+
+def get_model(name: str = "resunet", **kwargs) -> nn.Module:
+    """Build a network by name, e.g. get_model("resunet", final_activation="linear")."""
+    if name not in MODELS:
+        raise ValueError(f"unknown model {name!r}; choose one of {sorted(MODELS)}")
+    return MODELS[name](**kwargs)
+
+
+def count_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+def pad_to_multiple(x: torch.Tensor, multiple: int = MULTIPLE) -> tuple[torch.Tensor, tuple[int, int]]:
+    """Reflect-pad H and W up to a multiple of `multiple` (replicate where the image is too
+    small to reflect). Returns the padded batch and the original (H, W) to crop back to."""
+    h, w = x.shape[-2:]
+    ph, pw = (-h) % multiple, (-w) % multiple
+    if ph or pw:
+        mode = "reflect" if ph < h and pw < w else "replicate"
+        x = F.pad(x, (0, pw, 0, ph), mode=mode)
+    return x, (h, w)
+
+
+@torch.no_grad()
+def predict(model: nn.Module, images: torch.Tensor, batch_size: int = 256,
+            device: torch.device | str | None = None) -> torch.Tensor:
+    """Denoise uint8 (N, C, H, W) images of any size; returns float 0-1 on the CPU.
+
+    Sides that are not multiples of 32 are reflect-padded and cropped back. Runs in eval mode
+    and fp32, in batches of `batch_size` so memory stays bounded."""
+    device = torch.device(device) if device else next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    out = []
+    for start in range(0, len(images), batch_size):
+        x = images[start:start + batch_size].to(device).float().div_(255.0)
+        x, (h, w) = pad_to_multiple(x)
+        out.append(model(x)[..., :h, :w].clamp_(0.0, 1.0).cpu())
+    model.train(was_training)
+    return torch.cat(out) if out else torch.empty(0)

@@ -1,0 +1,119 @@
+"""Noise models. Each takes clean uint8 images (N, C, H, W) and returns noisy uint8 images.
+
+All of them quantise to uint8 like the course's data, so the network never sees a value the
+course files could not hold. Clipping to [0, 255] happens before quantising, and it biases the
+noisy target: near black and white the clipped noise no longer has zero mean (a pixel at 0
+can only get brighter), so an L2-trained Noise2Noise network learns E[clip(x + n)] != x there.
+With sigma = 25/255 this matters only within about 2 sigma of the ends (a few percent of
+natural pixels); the bias is part of the task the course set, so we keep it.
+
+Pick a model by name with `get_noise("gaussian", sigma=25/255)`.
+"""
+
+from __future__ import annotations
+
+import string
+from collections.abc import Callable
+
+import numpy as np
+import torch
+from PIL import Image, ImageDraw, ImageFont
+
+NoiseFn = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
+
+
+def _to_float(clean: torch.Tensor) -> torch.Tensor:
+    if clean.dtype != torch.uint8 or clean.ndim != 4:
+        raise ValueError(f"noise models take uint8 images (N, C, H, W), got {clean.dtype} "
+                         f"{tuple(clean.shape)}")
+    return clean.float() / 255.0
+
+
+def _to_uint8(x: torch.Tensor) -> torch.Tensor:
+    return (x.clamp(0.0, 1.0) * 255.0).round().to(torch.uint8)
+
+
+def gaussian(clean: torch.Tensor, generator: torch.Generator, sigma: float = 25 / 255) -> torch.Tensor:
+    """Additive white gaussian noise of standard deviation `sigma` (in 0-1 units), clipped."""
+    x = _to_float(clean)
+    return _to_uint8(x + sigma * torch.randn(x.shape, generator=generator))
+
+
+def poisson(clean: torch.Tensor, generator: torch.Generator, lam: float = 30.0) -> torch.Tensor:
+    """Shot noise: a pixel of intensity x (0-1) collects Poisson(lam * x) photons, shown as
+    count / lam. Its variance x / lam depends on the signal, unlike the gaussian's. Clipping
+    happens only at the top (counts above lam), where it biases bright pixels down."""
+    x = _to_float(clean)
+    return _to_uint8(torch.poisson(x * lam, generator=generator) / lam)
+
+
+def impulse(clean: torch.Tensor, generator: torch.Generator, p: float = 0.25) -> torch.Tensor:
+    """Random-valued impulse noise: each pixel, with probability `p`, takes a uniformly random
+    colour (all channels replaced). Its mean is not the clean value, so an L2 loss learns a
+    blend of image and grey; the median (L1 loss) is right for p < 0.5 (Noise2Noise paper)."""
+    x = _to_float(clean)
+    n, c, h, w = x.shape
+    hit = torch.rand((n, 1, h, w), generator=generator) < p
+    values = torch.rand(x.shape, generator=generator)
+    return _to_uint8(torch.where(hit, values, x))
+
+
+_ALPHABET = string.ascii_letters + string.digits
+
+
+def text(clean: torch.Tensor, generator: torch.Generator, max_strings: int = 4,
+         font_size: int = 10) -> torch.Tensor:
+    """Text overlay: 1 to `max_strings` random strings in random colours at random places,
+    as in the Noise2Noise paper's text removal. The overlay covers about a fifth of a 32x32
+    image at the defaults. Its mean is not the clean value either: use an L1 loss."""
+    if clean.dtype != torch.uint8 or clean.ndim != 4:
+        raise ValueError(f"noise models take uint8 images (N, C, H, W), got {clean.dtype}")
+    rng = np.random.default_rng(int(torch.randint(0, 2**31 - 1, (1,), generator=generator)))
+    font = ImageFont.load_default(size=font_size)
+    images = clean.permute(0, 2, 3, 1).numpy()
+    out = np.empty_like(images)
+    mode = {1: "L", 3: "RGB"}[images.shape[-1]]
+    for i, image in enumerate(images):
+        pil = Image.fromarray(image.squeeze(-1) if mode == "L" else image, mode)
+        draw = ImageDraw.Draw(pil)
+        h, w = image.shape[:2]
+        for _ in range(rng.integers(1, max_strings + 1)):
+            word = "".join(rng.choice(list(_ALPHABET), size=rng.integers(2, 8)))
+            xy = (int(rng.integers(-font_size, w)), int(rng.integers(-font_size // 2, h)))
+            colour = tuple(int(v) for v in rng.integers(0, 256, size=3))
+            draw.text(xy, word, fill=colour[0] if mode == "L" else colour, font=font)
+        out[i] = np.asarray(pil).reshape(image.shape)
+    return torch.from_numpy(out).permute(0, 3, 1, 2).contiguous()
+
+
+NOISE_MODELS: dict[str, Callable[..., torch.Tensor]] = {
+    "gaussian": gaussian,
+    "poisson": poisson,
+    "impulse": impulse,
+    "text": text,
+}
+DEFAULT_PARAMS: dict[str, dict[str, float]] = {
+    "gaussian": {"sigma": 25 / 255},
+    "poisson": {"lam": 30.0},
+    "impulse": {"p": 0.25},
+    "text": {"max_strings": 4, "font_size": 10},
+}
+
+
+def noise_params(name: str, **params: float) -> dict[str, float]:
+    """The full parameter set of a noise model: its defaults, overridden by `params`.
+    Unknown names and unknown parameters are errors that list the choices."""
+    if name not in NOISE_MODELS:
+        raise ValueError(f"unknown noise {name!r}; choose one of {sorted(NOISE_MODELS)}")
+    unknown = set(params) - set(DEFAULT_PARAMS[name])
+    if unknown:
+        raise ValueError(f"noise {name!r} has no parameter {sorted(unknown)}; "
+                         f"its parameters are {sorted(DEFAULT_PARAMS[name])}")
+    return {**DEFAULT_PARAMS[name], **params}
+
+
+def get_noise(name: str, **params: float) -> NoiseFn:
+    """A noise function `f(clean_uint8, generator) -> noisy_uint8` chosen by name."""
+    full = noise_params(name, **params)
+    fn = NOISE_MODELS[name]
+    return lambda clean, generator: fn(clean, generator, **full)

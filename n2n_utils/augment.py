@@ -83,6 +83,7 @@ def valid_augmentations(noise: str) -> tuple[str, ...]:
 def augment(names: tuple[str, ...] | list[str], x: torch.Tensor, y: torch.Tensor,
             generator: torch.Generator) -> Pair:
     """Apply each named augmentation in turn to the pair (x, y)."""
+    check_augmentations(names)
     for name in names:
         x, y = AUGMENTATIONS[name](x, y, generator)
     return x, y

@@ -49,6 +49,17 @@ class ResUNet(nn.Module):
                                            for _ in range(3))
         self.dec1 = nn.Sequential(conv3x3(96 + n, 64), conv3x3(64, 32))
         self.final = nn.Conv2d(32, m, 1)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """He initialisation, as the Noise2Noise paper uses. PyTorch's default init shrinks the
+        signal through these 17 layers, and the network then spends its first hundreds of
+        steps predicting the mean grey before it learns to denoise."""
+        for module in self.modules():
+            if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d)):
+                nonlinearity = "linear" if module is self.final else "relu"
+                nn.init.kaiming_normal_(module.weight, nonlinearity=nonlinearity)
+                nn.init.zeros_(module.bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.shape[-2] % MULTIPLE or x.shape[-1] % MULTIPLE:

@@ -1,0 +1,133 @@
+import os
+import pickle
+
+import pytest
+import torch
+
+from n2n_utils.data import (
+    PHOTOS,
+    SPLITS,
+    DataFileError,
+    load_course_folder,
+    load_dataset,
+    load_pair_file,
+    make_natural32,
+)
+
+
+def test_split_is_by_photo_and_complete():
+    assert not set(SPLITS["train"]) & set(SPLITS["val"])
+    assert set(SPLITS["train"]) | set(SPLITS["val"]) == set(PHOTOS)
+    # the held-out photos of the generalisation study stay out of training
+    assert {"chelsea", "motorcycle", "flower"} <= set(SPLITS["val"])
+
+
+def test_natural32_layout_and_metadata(small_data):
+    d = small_data
+    assert d.train_input.shape == d.train_target.shape == d.train_clean.shape == (400, 3, 32, 32)
+    assert d.val_input.shape == d.val_clean.shape == (100, 3, 32, 32)
+    for t in (d.train_input, d.train_target, d.train_clean, d.val_input, d.val_clean):
+        assert t.dtype == torch.uint8
+    assert len(d.val_groups) == 100 and set(d.val_groups) <= set(SPLITS["val"])
+    assert d.meta["name"] == "natural32" and d.meta["noise"] == "gaussian"
+    # two independent noise draws of the same crops
+    assert not torch.equal(d.train_input, d.train_target)
+    diff = d.train_input.float() - d.train_target.float()
+    assert 25 * 2**0.5 * 0.8 < diff.std() < 25 * 2**0.5 * 1.05
+
+
+def test_natural32_crops_hold_structure(small_data):
+    # multi-scale crops hold edges, not just flat texture: most crops vary a lot
+    std = small_data.train_clean.float().flatten(1).std(1)
+    assert (std > 10).float().mean() > 0.5
+
+
+def test_natural32_deterministic_from_seed():
+    a = make_natural32(n_train=20, n_val=10, seed=3)
+    b = make_natural32(n_train=20, n_val=10, seed=3)
+    c = make_natural32(n_train=20, n_val=10, seed=4)
+    assert torch.equal(a.train_input, b.train_input) and torch.equal(a.val_clean, b.val_clean)
+    assert not torch.equal(a.train_clean, c.train_clean)
+
+
+def test_natural32_cache_roundtrip(tmp_path, monkeypatch):
+    monkeypatch.setattr("n2n_utils.data.CACHE_DIR", tmp_path)
+    a = load_dataset("natural32", n_train=16, n_val=8, seed=1)
+    assert len(list(tmp_path.glob("*.pt"))) == 1
+    b = load_dataset("natural32", n_train=16, n_val=8, seed=1)
+    assert torch.equal(a.train_target, b.train_target) and a.meta == b.meta
+    assert a.val_groups == b.val_groups
+
+
+def _write_course(folder, n_train=6, n_val=4, size=32):
+    folder.mkdir(parents=True, exist_ok=True)
+    g = torch.Generator().manual_seed(0)
+    r = lambda n: torch.randint(0, 256, (n, 3, size, size), generator=g, dtype=torch.uint8)
+    torch.save((r(n_train), r(n_train)), folder / "train_data.pkl")
+    torch.save((r(n_val), r(n_val)), folder / "val_data.pkl")
+    return folder
+
+
+def test_course_folder_loads(tmp_path):
+    folder = _write_course(tmp_path / "course")
+    d = load_dataset(folder)
+    assert d.train_input.shape == (6, 3, 32, 32) and d.val_clean.shape == (4, 3, 32, 32)
+    assert d.train_clean is None and d.meta["name"] == "course"
+    assert len(load_course_folder(folder, n_train=3).train_input) == 3
+
+
+@pytest.mark.parametrize(
+    "payload, message",
+    [
+        (lambda: torch.zeros(2, 3, 32, 32, dtype=torch.uint8), "tuple of two tensors"),
+        (lambda: (torch.zeros(2, 3, 32, 32),) * 2, "dtype uint8"),
+        (lambda: (torch.zeros(2, 32, 32, dtype=torch.uint8),) * 2, "4 dimensions"),
+        (lambda: (torch.zeros(2, 1, 32, 32, dtype=torch.uint8),) * 2, "3 channels"),
+        (lambda: (torch.zeros(2, 3, 32, 32, dtype=torch.uint8),
+                  torch.zeros(3, 3, 32, 32, dtype=torch.uint8)), "same shape"),
+        (lambda: ("a", "b"), "torch.Tensor"),
+    ],
+)
+def test_course_file_errors_name_file_and_problem(tmp_path, payload, message):
+    path = tmp_path / "train_data.pkl"
+    torch.save(payload(), path)
+    with pytest.raises(DataFileError) as err:
+        load_pair_file(path, ("noisy_imgs_1", "noisy_imgs_2"))
+    assert str(path) in str(err.value) and message in str(err.value)
+
+
+def test_missing_and_garbage_files(tmp_path):
+    with pytest.raises(DataFileError, match="file not found"):
+        load_pair_file(tmp_path / "nope.pkl", ("a", "b"))
+    junk = tmp_path / "junk.pkl"
+    junk.write_bytes(b"this is not a torch file")
+    with pytest.raises(DataFileError, match="junk.pkl"):
+        load_pair_file(junk, ("a", "b"))
+    with pytest.raises(DataFileError, match="missing train_data.pkl, val_data.pkl"):
+        load_dataset(tmp_path)
+    with pytest.raises(DataFileError, match="neither an embedded dataset"):
+        load_dataset("no_such_dataset")
+
+
+class _Hostile:
+    """Unpickling this would create a marker file: the loader must refuse it without running it."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
+@pytest.mark.parametrize("writer", ["torch", "pickle"])
+def test_hostile_pickle_is_refused_and_runs_nothing(tmp_path, writer):
+    marker = tmp_path / "pwned"
+    path = tmp_path / "train_data.pkl"
+    payload = (_Hostile(marker), torch.zeros(1, 3, 32, 32, dtype=torch.uint8))
+    if writer == "torch":
+        torch.save(payload, path)
+    else:
+        path.write_bytes(pickle.dumps(payload))
+    with pytest.raises(DataFileError, match="train_data.pkl"):
+        load_pair_file(path, ("noisy_imgs_1", "noisy_imgs_2"))
+    assert not marker.exists()

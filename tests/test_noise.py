@@ -1,0 +1,60 @@
+import pytest
+import torch
+
+from n2n_utils.noise import get_noise, noise_params
+
+GREY = torch.full((200, 3, 32, 32), 128, dtype=torch.uint8)
+
+
+def g(seed=0):
+    return torch.Generator().manual_seed(seed)
+
+
+def test_gaussian_sigma_and_mean():
+    noisy = get_noise("gaussian", sigma=25 / 255)(GREY, g())
+    assert noisy.dtype == torch.uint8 and noisy.shape == GREY.shape
+    d = noisy.float() - 128
+    assert abs(d.std().item() - 25) < 0.5 and abs(d.mean().item()) < 0.3
+
+
+def test_gaussian_clipping_biases_near_black():
+    black = torch.full((100, 3, 32, 32), 5, dtype=torch.uint8)
+    noisy = get_noise("gaussian")(black, g())
+    assert noisy.float().mean() > 10  # clipped at 0: the noisy mean is pulled up
+
+
+def test_poisson_variance_follows_signal():
+    lam = 30.0
+    noisy = get_noise("poisson", lam=lam)(GREY, g())
+    x = 128 / 255
+    expected_std = (x / lam) ** 0.5 * 255
+    d = noisy.float() - 128
+    assert abs(d.std().item() - expected_std) / expected_std < 0.05
+    assert abs(d.mean().item()) < 0.5
+
+
+def test_impulse_fraction():
+    noisy = get_noise("impulse", p=0.3)(GREY, g())
+    changed = (noisy != GREY).any(dim=1).float().mean().item()
+    # a replaced pixel keeps all three values 128 only with negligible probability
+    assert abs(changed - 0.3) < 0.01
+
+
+def test_text_overlay_covers_part_of_the_image():
+    noisy = get_noise("text")(GREY[:50], g())
+    changed = (noisy != GREY[:50]).any(dim=1).float().mean(dim=(1, 2))
+    assert (changed > 0).all() and 0.03 < changed.mean() < 0.6
+
+
+@pytest.mark.parametrize("name", ["gaussian", "poisson", "impulse", "text"])
+def test_noise_is_deterministic_from_generator(name):
+    fn = get_noise(name)
+    assert torch.equal(fn(GREY[:4], g(1)), fn(GREY[:4], g(1)))
+    assert not torch.equal(fn(GREY[:4], g(1)), fn(GREY[:4], g(2)))
+
+
+def test_unknown_noise_and_parameter_are_errors():
+    with pytest.raises(ValueError, match="choose one of"):
+        get_noise("speckle")
+    with pytest.raises(ValueError, match="has no parameter"):
+        noise_params("gaussian", lam=3)

@@ -1,0 +1,81 @@
+import pytest
+import torch
+
+from n2n_utils.data import DenoisingData
+from n2n_utils.metrics import psnr
+from n2n_utils.training import TrainConfig, load_checkpoint, model_from_checkpoint, train
+
+
+def _tiny(data, n=48):
+    return DenoisingData(data.train_input[:n], data.train_target[:n], data.val_input[:16],
+                         data.val_clean[:16], data.train_clean[:n], meta=data.meta)
+
+
+FAST = dict(batch_size=16, progress=False, eval_batch_size=64)
+
+
+def _same_weights(a, b):
+    return all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values(),
+                                                 strict=True))
+
+
+def test_same_seed_same_result(small_data):
+    d = _tiny(small_data)
+    a = train(d, TrainConfig(epochs=1, seed=3, **FAST))
+    b = train(d, TrainConfig(epochs=1, seed=3, **FAST))
+    c = train(d, TrainConfig(epochs=1, seed=4, **FAST))
+    assert _same_weights(a.model, b.model)
+    assert not _same_weights(a.model, c.model)
+    assert list(a.history.columns) == ["epoch", "train_loss", "val_psnr", "lr", "seconds", "images_per_s"]
+
+
+def test_resume_continues_exactly(small_data, tmp_path):
+    d = _tiny(small_data)
+    whole = train(d, TrainConfig(epochs=2, **FAST), checkpoint=tmp_path / "whole.pt")
+    ckpt = tmp_path / "killed.pt"
+    train(d, TrainConfig(epochs=1, **FAST), checkpoint=ckpt)  # the run "dies" after epoch 1
+    assert load_checkpoint(ckpt)["epoch"] == 1
+    resumed = train(d, TrainConfig(epochs=2, **FAST), checkpoint=ckpt, resume=True)
+    assert _same_weights(whole.model, resumed.model)
+    assert resumed.history["epoch"].tolist() == [1, 2]
+    assert resumed.history["val_psnr"].tolist() == pytest.approx(whole.history["val_psnr"].tolist())
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["killed.pt", "whole.pt"]  # no temp files
+    rebuilt = model_from_checkpoint(ckpt)
+    assert _same_weights(rebuilt, resumed.model)
+
+
+def test_resume_refuses_a_different_run(small_data, tmp_path):
+    d = _tiny(small_data)
+    train(d, TrainConfig(epochs=1, **FAST), checkpoint=tmp_path / "c.pt")
+    with pytest.raises(ValueError, match=r"config differs in \['lr'\]"):
+        train(d, TrainConfig(epochs=2, lr=1e-3, **FAST), checkpoint=tmp_path / "c.pt", resume=True)
+
+
+def test_non_finite_loss_stops_with_a_clear_message(small_data):
+    with pytest.raises(FloatingPointError, match="non-finite loss.*lower the learning rate"):
+        train(_tiny(small_data), TrainConfig(epochs=1, lr=1e12, final_activation="linear", **FAST))
+
+
+def test_config_rejects_unknown_keys_and_values():
+    with pytest.raises(ValueError, match="unknown training option"):
+        TrainConfig.from_dict({"learning_rate": 1e-3})
+    with pytest.raises(ValueError, match="choose one of"):
+        TrainConfig(loss="huber")
+    with pytest.raises(ValueError, match="unknown augmentation"):
+        TrainConfig(augment=("mixup",))
+
+
+def test_noise2clean_needs_clean_targets(small_data):
+    d = _tiny(small_data)
+    d.train_clean = None
+    with pytest.raises(ValueError, match="needs clean training images"):
+        train(d, TrainConfig(epochs=1, target="noise2clean", **FAST))
+
+
+@pytest.mark.slow
+def test_short_training_beats_the_noisy_input(small_data):
+    d = small_data
+    noisy = psnr(d.val_input.float() / 255, d.val_clean.float() / 255)
+    result = train(d, TrainConfig(epochs=3, batch_size=8, precision="bf16", progress=False))
+    assert result.final_psnr > noisy + 1.5, (noisy, result.history)
+    assert result.history["train_loss"].iloc[-1] < result.history["train_loss"].iloc[0]

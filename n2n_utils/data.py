@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import torch
 from skimage.transform import rescale
 
@@ -259,3 +260,14 @@ def load_dataset(source: str | Path = "natural32", noise: str = "gaussian",
         return load_course_folder(folder, n_train, n_val)
     raise DataFileError(f"{source}: neither an embedded dataset {list(DATASETS)} nor an existing "
                         f"folder of course files ({', '.join(COURSE_FILES.values())})")
+
+
+def summarize_data(data: DenoisingData) -> pd.DataFrame:
+    """One row per tensor of a dataset: shape, dtype and value range (0-255)."""
+    rows = []
+    for name in ("train_input", "train_target", "train_clean", "val_input", "val_clean"):
+        t = getattr(data, name)
+        if t is not None:
+            rows.append({"tensor": name, "shape": tuple(t.shape), "dtype": str(t.dtype),
+                         "min": int(t.min()), "max": int(t.max()), "mean": float(t.float().mean())})
+    return pd.DataFrame(rows)

@@ -44,3 +44,19 @@ def mean_ci(values, confidence: float = 0.95) -> tuple[float, float]:
 def to_float(images: torch.Tensor) -> torch.Tensor:
     """uint8 0-255 -> float 0-1; float passes through."""
     return images.float() / 255.0 if images.dtype == torch.uint8 else images
+
+
+def psnr_by_group(denoised: torch.Tensor, clean: torch.Tensor, groups: list[str] | None,
+                  max_range: float = 1.0):
+    """Mean per-image PSNR for each group (e.g. source photo) and for all images, as a
+    DataFrame with columns group, psnr, ci95, n."""
+    import pandas as pd
+
+    scores = psnr_per_image(denoised, clean, max_range).numpy()
+    labels = np.asarray(groups if groups is not None else ["all"] * len(scores))
+    rows = []
+    for group in [*sorted(set(labels)), "all"]:
+        values = scores if group == "all" else scores[labels == group]
+        mean, half = mean_ci(values)
+        rows.append({"group": group, "psnr": mean, "ci95": half, "n": len(values)})
+    return pd.DataFrame(rows).drop_duplicates("group", keep="last").reset_index(drop=True)

@@ -124,3 +124,32 @@ def predict(model: nn.Module, images: torch.Tensor, batch_size: int = 256,
         out.append(model(x)[..., :h, :w].clamp_(0.0, 1.0).cpu())
     model.train(was_training)
     return torch.cat(out) if out else torch.empty(0)
+
+
+def layer_table(model: nn.Module, input_shape: tuple[int, ...] = (1, 3, 32, 32)) -> list[dict]:
+    """Table I from the code: each convolution, pooling and upsampling with its output shape,
+    recorded by running one input through the network (so the table cannot drift)."""
+    rows, hooks = [], []
+    names = {module: name for name, module in model.named_modules()}
+
+    def record(module, _inputs, output):
+        if isinstance(module, nn.Conv2d):
+            kind = f"Conv2D({module.kernel_size[0]}x{module.kernel_size[1]})"
+        elif isinstance(module, nn.ConvTranspose2d):
+            kind = f"Conv2DTranspose({module.kernel_size[0]}x{module.kernel_size[1]})"
+        else:
+            kind = "MaxPooling2D(2x2)"
+        rows.append({"layer": names[module], "configuration": kind,
+                     "output_shape": tuple(output.shape[1:]),
+                     "parameters": sum(p.numel() for p in module.parameters())})
+
+    for module in model.modules():
+        if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d, nn.MaxPool2d)):
+            hooks.append(module.register_forward_hook(record))
+    try:
+        with torch.no_grad():
+            model(torch.zeros(input_shape, device=next(model.parameters()).device))
+    finally:
+        for hook in hooks:
+            hook.remove()
+    return rows

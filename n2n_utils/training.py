@@ -10,6 +10,8 @@ from a checkpoint continues exactly as the uninterrupted run would have.
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import json
 import math
 import time
 from dataclasses import asdict, dataclass, field, fields
@@ -54,6 +56,7 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"                   # auto: cuda > mps > cpu
     eval_batch_size: int = 500
+    eval_every: int = 1                    # validate every k epochs (always after the last)
     progress: bool = True
 
     def __post_init__(self):
@@ -62,7 +65,7 @@ class TrainConfig:
         for name, allowed in CHOICES.items():
             if getattr(self, name) not in allowed:
                 raise ValueError(f"{name}={getattr(self, name)!r}; choose one of {allowed}")
-        if self.epochs < 0 or self.batch_size < 1 or not self.lr > 0:
+        if self.epochs < 0 or self.batch_size < 1 or not self.lr > 0 or self.eval_every < 1:
             raise ValueError(f"need epochs >= 0, batch_size >= 1, lr > 0; got {self}")
 
     @classmethod
@@ -79,7 +82,7 @@ class TrainConfig:
 
 
 # Options that may change between a checkpoint and its resumption without changing the run.
-RESUMABLE_CHANGES = {"epochs", "device", "progress", "eval_batch_size"}
+RESUMABLE_CHANGES = {"epochs", "device", "progress", "eval_batch_size", "eval_every"}
 
 
 @dataclass
@@ -91,6 +94,7 @@ class TrainResult:
 
     @property
     def final_psnr(self) -> float:
+        """Validation PSNR (dB) after the last epoch."""
         return float(self.history["val_psnr"].iloc[-1]) if len(self.history) else float("nan")
 
 
@@ -117,6 +121,14 @@ def _learning_rate(config: TrainConfig, step: int, total_steps: int) -> float:
     if config.lr_schedule == "cosine":
         return config.lr * 0.5 * (1 + math.cos(math.pi * step / max(total_steps, 1)))
     return config.lr
+
+
+def checkpoint_name(config: TrainConfig, data_meta: dict, prefix: str = "resunet") -> str:
+    """A file name that changes whenever the run would: the same config on the same data
+    resumes, anything else starts a new checkpoint instead of clashing with the old one."""
+    relevant = {k: v for k, v in config.to_dict().items() if k not in RESUMABLE_CHANGES}
+    blob = json.dumps({"config": relevant, "data": data_meta}, sort_keys=True, default=str)
+    return f"{prefix}-{hashlib.sha1(blob.encode()).hexdigest()[:10]}.pt"
 
 
 def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> dict:
@@ -211,7 +223,9 @@ def train(data: DenoisingData, config: TrainConfig | None = None, *,
                 bar.set_postfix(epoch=epoch + 1, loss=f"{float(running) / min((i + 1) * config.batch_size, n):.5f}")
             bar.update(1)
         train_seconds = time.perf_counter() - t_epoch
-        val_psnr = evaluate(model, data.val_input, data.val_clean, config.eval_batch_size)
+        last = epoch + 1 == config.epochs
+        val_psnr = (evaluate(model, data.val_input, data.val_clean, config.eval_batch_size)
+                    if last or (epoch + 1) % config.eval_every == 0 else float("nan"))
         model.train()
         history.append({
             "epoch": epoch + 1, "train_loss": float(running) / n, "val_psnr": val_psnr,

@@ -1,0 +1,113 @@
+"""Figures. Each function takes data (tables, uint8 or 0-1 images) and returns a Figure;
+`save_figure` writes it as PNG and PDF. No function here trains or evaluates anything."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+import torch
+
+from .files import write_atomic
+
+sns.set_theme(context="paper", style="whitegrid")
+
+
+def save_figure(fig: plt.Figure, folder: str | Path, stem: str,
+                formats: tuple[str, ...] = ("png", "pdf")) -> list[Path]:
+    """Write `fig` to folder/stem.png and folder/stem.pdf (atomically); return the paths."""
+    paths = []
+    for fmt in formats:
+        path = Path(folder) / f"{stem}.{fmt}"
+        write_atomic(path, lambda tmp, fmt=fmt: fig.savefig(tmp, format=fmt, dpi=150,
+                                                            bbox_inches="tight"))
+        paths.append(path)
+    return paths
+
+
+def to_hwc(image: torch.Tensor | np.ndarray) -> np.ndarray:
+    """(C, H, W) uint8 0-255 or float 0-1 -> (H, W, C) float 0-1 for imshow."""
+    image = torch.as_tensor(image)
+    image = image.float() / 255.0 if image.dtype == torch.uint8 else image.float()
+    return image.clamp(0, 1).permute(1, 2, 0).numpy()
+
+
+def plot_sweep(summary: pd.DataFrame, xlabel: str, logx: bool = True,
+               reference: float | None = None, title: str = "") -> plt.Figure:
+    """Mean validation PSNR per swept value with 95% CI error bars (from sweeps.summarize).
+    `reference` marks the report's choice; the best mean is highlighted."""
+    fig, ax = plt.subplots(figsize=(5, 3.4))
+    ax.errorbar(summary["value"], summary["psnr_mean"], yerr=summary["psnr_ci95"], fmt="o-",
+                capsize=3, label=f"mean of {int(summary['n_runs'].min())}+ seeds, 95% CI")
+    best = summary.loc[summary["psnr_mean"].idxmax()]
+    ax.plot(best["value"], best["psnr_mean"], "*", markersize=14, color="C3",
+            label=f"best: {best['value']:g}")
+    if reference is not None:
+        ax.axvline(reference, color="grey", linestyle=":", label=f"report: {reference:g}")
+    if logx:
+        ax.set_xscale("log", base=2 if xlabel.lower().startswith("batch") else 10)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("validation PSNR (dB)")
+    ax.set_title(title)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def plot_training_curves(history: pd.DataFrame, noisy_psnr: float | None = None) -> plt.Figure:
+    """Training loss and validation PSNR per epoch (history from training.train)."""
+    fig, (ax_loss, ax_psnr) = plt.subplots(1, 2, figsize=(8, 3))
+    ax_loss.plot(history["epoch"], history["train_loss"], "o-")
+    ax_loss.set_xlabel("epoch")
+    ax_loss.set_ylabel("training loss (noisy target)")
+    valid = history.dropna(subset=["val_psnr"])
+    ax_psnr.plot(valid["epoch"], valid["val_psnr"], "o-", label="ResUNet")
+    if noisy_psnr is not None:
+        ax_psnr.axhline(noisy_psnr, color="grey", linestyle=":", label="noisy input")
+    ax_psnr.set_xlabel("epoch")
+    ax_psnr.set_ylabel("validation PSNR (dB)")
+    ax_psnr.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def plot_image_grid(columns: dict[str, torch.Tensor], row_labels: list[str] | None = None,
+                    size: float = 1.8) -> plt.Figure:
+    """A grid: one column per entry of `columns` (title -> images (N, C, H, W)), one row per image."""
+    titles = list(columns)
+    n = len(next(iter(columns.values())))
+    fig, axes = plt.subplots(n, len(titles), figsize=(size * len(titles), size * n), squeeze=False)
+    for j, title in enumerate(titles):
+        for i in range(n):
+            ax = axes[i, j]
+            ax.imshow(to_hwc(columns[title][i]), interpolation="nearest")
+            ax.set_xticks([])
+            ax.set_yticks([])
+            ax.grid(False)
+            if i == 0:
+                ax.set_title(title, fontsize=9)
+            if j == 0 and row_labels:
+                ax.set_ylabel(row_labels[i], fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def plot_noise_histogram(noisy_a: torch.Tensor, noisy_b: torch.Tensor) -> plt.Figure:
+    """Histograms of noisy_a - noisy_b per channel (uint8 inputs). For independent noise of
+    standard deviation sigma, the difference has standard deviation sigma * sqrt(2)."""
+    diff = noisy_a.float() - noisy_b.float()
+    fig, ax = plt.subplots(figsize=(5, 3.2))
+    for c, colour in enumerate(["red", "green", "blue"][: diff.shape[1]]):
+        values = diff[:, c].flatten().numpy()
+        sigma = values.std() / np.sqrt(2)
+        ax.hist(values, bins=np.arange(-255.5, 256.5, 4), histtype="step", color=colour,
+                density=True, label=f"{colour}: sigma = {sigma:.1f}/255")
+    ax.set_xlim(-120, 120)
+    ax.set_xlabel("noisy1 - noisy2 (0-255 units)")
+    ax.set_ylabel("density")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,74 @@
+"""Profiles: how big a run is, in one place. Every notebook takes a profile name.
+
+- smoke: the whole pipeline in under 3 minutes on a 2-core CPU (CI, nbval);
+- quick: the README's default, the whole pipeline in at most 30 minutes on 2 CPU cores;
+- full:  the report's scale (50,000 pairs, epochs enough to converge), meant for a GPU.
+
+The environment variable N2N_PROFILE, when set, overrides the profile a notebook asks for, so
+nbval can run every notebook in `smoke` without editing it.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import config
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    n_train: int                  # training pairs of the main run (notebook 01)
+    n_val: int                    # validation crops, from photos never used in training
+    epochs: int                   # epochs of the main run
+    precision: str                # autocast used for training (evaluation is always fp32)
+    sweep_n_train: int            # training pairs of each sweep run
+    sweep_epochs: int             # epochs of each sweep run
+    sweep_seeds: tuple[int, ...]  # each sweep point is the mean over these seeds, with a 95% CI
+    lr_grid: tuple[float, ...] = (1e-4, 2e-4, 4e-4, 8e-4, 1.6e-3, 3.2e-3)
+    batch_grid: tuple[int, ...] = (4, 8, 16, 32, 64, 128)
+    n_examples: int = 6           # images shown in the prediction figures
+
+
+PROFILES = {
+    "smoke": Profile("smoke", n_train=256, n_val=64, epochs=1, precision="bf16",
+                     sweep_n_train=96, sweep_epochs=1, sweep_seeds=(0, 1, 2),
+                     lr_grid=(2e-4, 8e-4, 3.2e-3), batch_grid=(8, 32), n_examples=3),
+    "quick": Profile("quick", n_train=10_000, n_val=1_000, epochs=6, precision="bf16",
+                     sweep_n_train=2_000, sweep_epochs=3, sweep_seeds=(0, 1, 2)),
+    "full": Profile("full", n_train=50_000, n_val=1_000, epochs=40, precision="bf16",
+                    sweep_n_train=50_000, sweep_epochs=10, sweep_seeds=(0, 1, 2),
+                    lr_grid=(5e-5, 1e-4, 2e-4, 4e-4, 8e-4, 1.6e-3, 3.2e-3, 6.4e-3),
+                    batch_grid=(4, 8, 16, 32, 64, 128, 256)),
+}
+
+
+def get_profile(name: str = "quick") -> Profile:
+    """The profile called `name`, unless N2N_PROFILE names another. Unknown names are errors."""
+    name = os.environ.get("N2N_PROFILE") or name
+    if name not in PROFILES:
+        raise ValueError(f"unknown profile {name!r}; choose one of {sorted(PROFILES)}")
+    return PROFILES[name]
+
+
+@dataclass(frozen=True)
+class OutputDirs:
+    figures: Path
+    results: Path
+    runs: Path  # checkpoints: large, not committed
+
+
+def output_dirs(profile: str, output_dir: str | Path = "") -> OutputDirs:
+    """Where a profile's outputs go: figures/<profile>, results/<profile>, runs/<profile>,
+    or sub-folders of `output_dir` when one is given. The folders are created."""
+    if output_dir:
+        base = Path(output_dir)
+        dirs = OutputDirs(base / "figures", base / "results", base / "runs")
+    else:
+        dirs = OutputDirs(config.FIGURES_DIR / profile, config.RESULTS_DIR / profile,
+                          config.RUNS_DIR / profile)
+    for d in (dirs.figures, dirs.results, dirs.runs):
+        d.mkdir(parents=True, exist_ok=True)
+    return dirs

@@ -1,0 +1,80 @@
+"""Hyperparameter sweeps as tidy tables: one row per training run.
+
+A sweep trains one model per (value, seed), evaluates it on validation photos that training
+never saw, and appends a row to a CSV after every run. Re-running an interrupted sweep reads
+that CSV and skips the runs it already holds, so a sweep can be stopped at any time.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from pathlib import Path
+
+import pandas as pd
+from tqdm import tqdm
+
+from .config import describe_device, resolve_device
+from .data import DenoisingData
+from .files import git_commit, write_csv
+from .metrics import mean_ci
+from .training import TrainConfig, train
+
+# The columns that identify a run: a row with the same values is the same run.
+RUN_KEYS = ["param", "value", "seed", "epochs", "n_train", "n_val", "dataset", "noise"]
+
+
+def _sweepable(param: str) -> None:
+    known = {f.name for f in dataclasses.fields(TrainConfig)} - {"seed", "device", "progress"}
+    if param not in known:
+        raise ValueError(f"cannot sweep {param!r}; sweepable options: {sorted(known)}")
+
+
+def run_sweep(data: DenoisingData, param: str, values: list | tuple, seeds: list | tuple,
+              base: TrainConfig, csv_path: str | Path, profile: str = "",
+              progress: bool = True) -> pd.DataFrame:
+    """Train `base` with `param` set to each value, once per seed; return all rows.
+
+    Rows already in `csv_path` (same RUN_KEYS) are kept and not re-run."""
+    _sweepable(param)
+    csv_path = Path(csv_path)
+    done = pd.read_csv(csv_path) if csv_path.exists() else pd.DataFrame(columns=RUN_KEYS)
+    rows = done.to_dict("records")
+    identity = {"param": param, "epochs": base.epochs, "n_train": len(data.train_input),
+                "n_val": len(data.val_input), "dataset": data.meta.get("name", ""),
+                "noise": data.meta.get("noise", "")}
+    have = {_key(r) for r in rows}
+    todo = [(v, s) for v in values for s in seeds
+            if _key({**identity, "value": v, "seed": s}) not in have]
+    device = describe_device(resolve_device(base.device))
+    for value, seed in tqdm(todo, desc=f"{param} sweep", disable=not progress, unit="run"):
+        config = dataclasses.replace(base, **{param: value}, seed=seed, progress=False)
+        t0 = time.perf_counter()
+        result = train(data, config)
+        rows.append({**identity, "value": value, "seed": seed, "psnr": result.final_psnr,
+                     "final_train_loss": float(result.history["train_loss"].iloc[-1]),
+                     "seconds": time.perf_counter() - t0, "device": device, "profile": profile,
+                     "git_commit": git_commit(), "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
+        write_csv(csv_path, pd.DataFrame(rows))  # after every run: an interruption loses one run
+    table = pd.DataFrame(rows)
+    wanted = table["value"].astype(str).isin([str(v) for v in values]) & table["param"].eq(param)
+    return table[wanted].reset_index(drop=True)
+
+
+def _key(row: dict) -> tuple:
+    return tuple(str(row[k]) for k in RUN_KEYS)
+
+
+def summarize(runs: pd.DataFrame) -> pd.DataFrame:
+    """One row per swept value: mean PSNR over seeds, the 95% CI half-width, and run count."""
+    out = []
+    for value, group in runs.groupby("value", sort=True):
+        mean, half = mean_ci(group["psnr"])
+        out.append({"value": value, "psnr_mean": mean, "psnr_ci95": half, "n_runs": len(group),
+                    "seconds_mean": group["seconds"].mean()})
+    return pd.DataFrame(out)
+
+
+def best_value(summary: pd.DataFrame):
+    """The swept value with the highest mean PSNR."""
+    return summary.loc[summary["psnr_mean"].idxmax(), "value"]

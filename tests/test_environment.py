@@ -1,6 +1,7 @@
 """environment.yml (conda) and pyproject.toml (pip) must name the same packages."""
 
 import re
+
 import tomllib
 
 from n2n_utils.config import ROOT

@@ -1,0 +1,1 @@
+"""Benchmarks of the n2n-study code: `python -m benchmarks.throughput` (see benchmarks/README.md)."""

@@ -1,0 +1,513 @@
+"""Training and inference throughput of the Table I ResUNet, measured side by side in one run.
+
+    python -m benchmarks.throughput --config full     # on a quiet machine; about 8 minutes on 2 CPU cores
+    python -m benchmarks.throughput --config tiny --out /tmp/tiny.json   # every code path, in seconds
+
+Training settings, one row each:
+- `reference`: the report's setting done the common way: a per-sample Dataset and a DataLoader
+  (batch 8, shuffle, default collate), fp32, NCHW, Adam 8e-4, MSE, `loss.item()` every step.
+- `engine ...`: `n2n_utils.training.train` at its default config and with its fast options
+  (channels_last, bf16/fp16 autocast, larger batches; on CUDA also torch.compile and CUDA graphs).
+  The engine also draws a dihedral augmentation for every image, which the reference does not.
+
+For each: training images/s after warm-up (validation excluded), speedup over the reference,
+achieved GFLOP/s (FLOPs counted by FlopCounterMode) as a fraction of the peak of a large matmul
+in the same precision, and validation PSNR after the same number of epochs, so that a setting
+which is fast but learns worse shows. Then inference images/s on 32x32 batches, tiled denoising
+megapixels/s (when n2n_utils.inference exists) and the peak memory of training at the default.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import multiprocessing
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.utils.data import DataLoader, Dataset
+from torch.utils.flop_counter import FlopCounterMode
+
+from n2n_utils.config import ROOT, describe_device, resolve_device
+from n2n_utils.data import DenoisingData, load_dataset
+from n2n_utils.files import provenance, write_json
+from n2n_utils.models import get_model, predict
+from n2n_utils.training import TrainConfig, build_model, train
+
+RESULTS_DIR = ROOT / "benchmarks" / "results"
+DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
+CUDA_MATMUL_N = 8192  # a 2048-wide matmul cannot fill a data-centre GPU
+
+
+@dataclass(frozen=True)
+class Bench:
+    warmup_steps: int   # untimed steps before each timed run (kernel choice, allocator, compiling)
+    timed_images: int   # a timed run trains on at least this many images ...
+    min_steps: int      # ... and takes at least this many steps
+    psnr_pairs: int     # natural32 gaussian training pairs of the quality check
+    psnr_val: int       # its validation crops
+    psnr_epochs: int
+    infer_batch: int    # 32x32 images per inference batch
+    infer_reps: int
+    matmul_n: int       # side of the square matmul whose speed is the CPU's peak (CUDA: CUDA_MATMUL_N)
+    matmul_reps: int
+    big_image: int      # side (pixels) of the image for tiled denoising
+    tile: int
+    memory_steps: int   # training steps of the memory probe
+    max_batch: int      # settings with larger batches are left out
+
+
+CONFIGS = {
+    # The test's end-to-end run: every code path, numbers meaningless; well under 60 s on 2 cores.
+    "tiny": Bench(warmup_steps=1, timed_images=16, min_steps=2, psnr_pairs=48, psnr_val=16, psnr_epochs=1,
+                  infer_batch=64, infer_reps=1, matmul_n=1024, matmul_reps=2, big_image=128, tile=64,
+                  memory_steps=4, max_batch=32),
+    # For a quiet machine: 210 steps at batch 8, 60 at batches >= 32; ~8 minutes on 2 CPU cores.
+    "full": Bench(warmup_steps=10, timed_images=1600, min_steps=50, psnr_pairs=3000, psnr_val=500, psnr_epochs=2,
+                  infer_batch=500, infer_reps=3, matmul_n=2048, matmul_reps=10, big_image=1024, tile=256,
+                  memory_steps=50, max_batch=1024),
+}
+
+
+# --------------------------------------------------------------------------- settings
+
+
+@dataclass(frozen=True)
+class Setting:
+    batch: int = 8
+    precision: str = "fp32"       # autocast dtype: fp32 | bf16 | fp16 (CUDA only)
+    channels_last: bool = True
+    compile: str | None = None    # torch.compile mode; "reduce-overhead" also captures CUDA graphs
+    reference: bool = False       # the common DataLoader loop instead of the engine
+
+    @property
+    def name(self) -> str:
+        if self.reference:
+            return "reference"
+        words = ["engine", self.precision, f"b{self.batch}"]
+        words += [] if self.channels_last else ["NCHW"]
+        words += [f"compile:{self.compile}"] if self.compile else []
+        return " ".join(words) + (" (default)" if self == DEFAULT else "")
+
+
+REFERENCE = Setting(channels_last=False, reference=True)
+DEFAULT = Setting(TrainConfig.batch_size, TrainConfig.precision, TrainConfig.channels_last)
+
+
+def settings_for(device: torch.device, max_batch: int) -> list[Setting]:
+    """The training settings measured on this device; the engine's default is always one."""
+    fp32 = [REFERENCE, Setting(channels_last=False), DEFAULT, Setting()]
+    if device.type == "cuda":
+        fast = [Setting(b, p) for b in (8, 128, 512) for p in ("bf16", "fp16")]
+        fast += [Setting(512, "bf16", compile="default"), Setting(512, "bf16", compile="reduce-overhead")]
+    else:  # no torch.compile on the CPU: minutes of C++ compiling on a small machine
+        fast = [Setting(b, "bf16") for b in (8, 32, 64, 128)]
+    return [s for s in dict.fromkeys(fp32 + fast) if s.batch <= max_batch]  # no duplicates, in order
+
+
+def timed_steps(batch: int, bench: Bench) -> int:
+    return max(bench.min_steps, math.ceil(bench.timed_images / batch))
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def _repeat(data: DenoisingData, n: int, n_val: int = 8) -> DenoisingData:
+    """`n` training pairs cycled from `data` (their content does not change the speed) and a
+    few validation crops, so that train()'s per-epoch validation costs next to nothing."""
+    idx = torch.arange(n) % len(data.train_input)
+    return DenoisingData(data.train_input[idx], data.train_target[idx], data.val_input[:n_val],
+                         data.val_clean[:n_val], meta=data.meta)
+
+
+def _train_config(s: Setting, device: torch.device, epochs: int) -> TrainConfig:
+    return TrainConfig(epochs=epochs, batch_size=s.batch, precision=s.precision,
+                       channels_last=s.channels_last, device=str(device), progress=False)
+
+
+def _build(s: Setting, config: TrainConfig) -> nn.Module:
+    model = build_model(config)
+    return torch.compile(model, mode=s.compile) if s.compile else model
+
+
+# --------------------------------------------------------------------------- training speed
+
+
+class PairDataset(Dataset):
+    """The common way: one uint8 pair at a time, converted to float 0-1 as it is fetched."""
+
+    def __init__(self, inputs: torch.Tensor, targets: torch.Tensor):
+        self.inputs, self.targets = inputs, targets
+
+    def __len__(self) -> int:
+        return len(self.inputs)
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.inputs[i].float() / 255.0, self.targets[i].float() / 255.0
+
+
+def time_reference(data: DenoisingData, bench: Bench, device: torch.device) -> float:
+    """Training images/s of the report's setting written the common way (module docstring)."""
+    batch, warmup, steps = REFERENCE.batch, bench.warmup_steps, timed_steps(REFERENCE.batch, bench)
+    pairs = _repeat(data, (warmup + steps) * batch)
+    torch.manual_seed(0)
+    loader = DataLoader(PairDataset(pairs.train_input, pairs.train_target), batch_size=batch, shuffle=True)
+    model = get_model("resunet").to(device).train()
+    optimizer = torch.optim.Adam(model.parameters(), lr=8e-4)  # the report's learning rate
+    losses = []
+    for i, (x, y) in enumerate(loader):
+        if i == warmup:
+            _sync(device)
+            start = time.perf_counter()
+        x, y = x.to(device), y.to(device)
+        loss = F.mse_loss(model(x), y)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())  # the usual running-loss bookkeeping: a device sync per step
+    return steps * batch / (time.perf_counter() - start)
+
+
+def time_engine(s: Setting, data: DenoisingData, bench: Bench, device: torch.device) -> float:
+    """Training images/s of train() in setting `s`: a warm-up run, then a timed run that goes on
+    with the same model. Read from train()'s history, whose clock stops before validation."""
+    config = _train_config(s, device, epochs=1)
+    model = _build(s, config)
+    train(_repeat(data, bench.warmup_steps * s.batch), config, model=model)
+    timed = train(_repeat(data, timed_steps(s.batch, bench) * s.batch), config, model=model)
+    return float(timed.history["images_per_s"].iloc[0])
+
+
+def measure_speed(s: Setting, data: DenoisingData, bench: Bench, device: torch.device) -> float | str:
+    """Images/s, or for a torch.compile setting that fails (no working toolchain), the error."""
+    try:
+        speed = time_reference(data, bench, device) if s.reference else time_engine(s, data, bench, device)
+    except Exception as err:
+        if not s.compile:
+            raise
+        print(f"  {s.name:<36} failed: {type(err).__name__}", flush=True)
+        return f"{type(err).__name__}: {err}"
+    print(f"  {s.name:<36} {speed:8.1f} images/s", flush=True)
+    return speed
+
+
+def measure_psnr(s: Setting, data: DenoisingData, bench: Bench, device: torch.device) -> float:
+    """Validation PSNR (dB) after bench.psnr_epochs epochs of train() in setting `s`, seed 0."""
+    config = _train_config(s, device, epochs=bench.psnr_epochs)
+    value = train(data, config, model=_build(s, config)).final_psnr
+    print(f"  {s.name:<36} {value:8.2f} dB", flush=True)
+    return value
+
+
+# --------------------------------------------------------------------------- FLOPs and peak
+
+
+def count_flops(device: torch.device) -> dict:
+    """FLOPs per 32x32 image of a forward pass and of a training step (forward + backward), as
+    FlopCounterMode counts them: a multiply-add is 2; convolutions and matmuls only."""
+    model = get_model("resunet").to(device)
+    x = torch.rand(4, 3, 32, 32, device=device)
+    with FlopCounterMode(display=False) as forward, torch.no_grad():
+        model(x)
+    with FlopCounterMode(display=False) as step:
+        F.mse_loss(model(x), x).backward()
+    return {"forward_per_image": forward.get_total_flops() / len(x),
+            "train_per_image": step.get_total_flops() / len(x),
+            "method": "torch.utils.flop_counter.FlopCounterMode on a batch of 4 32x32 images"}
+
+
+def matmul_peak(device: torch.device, precision: str, bench: Bench) -> float:
+    """GFLOP/s of the fastest of bench.matmul_reps square matmuls in `precision`."""
+    n = CUDA_MATMUL_N if device.type == "cuda" else bench.matmul_n
+    a, b = (torch.randn(n, n, device=device, dtype=DTYPES[precision]) for _ in range(2))
+    a @ b
+    best = math.inf
+    for _ in range(bench.matmul_reps):
+        _sync(device)
+        start = time.perf_counter()
+        a @ b
+        _sync(device)
+        best = min(best, time.perf_counter() - start)
+    return 2 * n**3 / best / 1e9
+
+
+def measure_peaks(device: torch.device, bench: Bench) -> dict:
+    precisions = ["fp32", "bf16"] + (["fp16"] if device.type == "cuda" else [])
+    if device.type != "cuda":
+        return {p: matmul_peak(device, p, bench) for p in precisions}
+    # fp32 convolutions run in TF32 where cuDNN allows it (PyTorch's default): time matmuls alike.
+    saved = torch.backends.cuda.matmul.allow_tf32
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32
+    try:
+        return {p: matmul_peak(device, p, bench) for p in precisions}
+    finally:
+        torch.backends.cuda.matmul.allow_tf32 = saved
+
+
+# --------------------------------------------------------------------------- inference
+
+
+@torch.inference_mode()
+def time_forward(model: nn.Module, x: torch.Tensor, precision: str, reps: int, device: torch.device) -> float:
+    """Images/s of the bare forward pass of an eval-mode model on the float batch `x`."""
+    with torch.autocast(device.type, dtype=DTYPES[precision], enabled=precision != "fp32"):
+        model(x)  # warm-up
+        _sync(device)
+        start = time.perf_counter()
+        for _ in range(reps):
+            model(x)
+        _sync(device)
+    return reps * len(x) / (time.perf_counter() - start)
+
+
+def time_predict(model: nn.Module, images: torch.Tensor, reps: int) -> float:
+    """Images/s of models.predict: uint8 in, float 0-1 out on the CPU, fp32, NCHW."""
+    predict(model, images, batch_size=len(images))  # warm-up at the timed batch size
+    start = time.perf_counter()
+    for _ in range(reps):
+        predict(model, images, batch_size=len(images))
+    return reps * len(images) / (time.perf_counter() - start)
+
+
+def measure_inference(model: nn.Module, data: DenoisingData, bench: Bench, device: torch.device) -> list[dict]:
+    """Rows for 32x32 inference: models.predict, then bare channels_last forwards per precision."""
+    images = _repeat(data, bench.infer_batch).train_input
+    rows = [{"name": "models.predict fp32 NCHW", "precision": "fp32",
+             "images_per_s": time_predict(model, images, bench.infer_reps)}]
+    model.to(memory_format=torch.channels_last)
+    x = images.to(device).float().div_(255.0).contiguous(memory_format=torch.channels_last)
+    for precision in ["fp32", "bf16"] + (["fp16"] if device.type == "cuda" else []):
+        rows.append({"name": f"forward {precision} channels_last", "precision": precision,
+                     "images_per_s": time_forward(model, x, precision, bench.infer_reps, device)})
+    for row in rows:
+        print(f"  {row['name']:<36} {row['images_per_s']:8.1f} images/s", flush=True)
+    return rows
+
+
+def time_tiled(model: nn.Module, bench: Bench) -> dict:
+    """Megapixels/s of denoising one large uint8 (H, W, 3) image through the tiled path."""
+    try:
+        from n2n_utils.inference import denoise_array
+    except ImportError as err:
+        return {"skipped": f"n2n_utils.inference.denoise_array is not available ({err})"}
+    side = bench.big_image
+    image = np.random.default_rng(0).integers(0, 256, (side, side, 3), dtype=np.uint8)
+    denoise_array(model, image[:bench.tile, :bench.tile], tile=bench.tile)  # warm-up
+    start = time.perf_counter()
+    denoise_array(model, image, tile=bench.tile)
+    seconds = time.perf_counter() - start
+    print(f"  tiled {side}x{side}, tile {bench.tile}: {side * side / 1e6 / seconds:.2f} megapixels/s", flush=True)
+    return {"image_shape": [side, side, 3], "tile": bench.tile, "seconds": seconds,
+            "megapixels_per_s": side * side / 1e6 / seconds}
+
+
+# --------------------------------------------------------------------------- memory
+
+
+def _status_kib(field: str) -> int:
+    """A memory field of /proc/self/status (Linux), in KiB: VmRSS now, VmHWM its peak."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    raise KeyError(field)
+
+
+def _rss_probe(config: dict, n: int, threads: int) -> int:
+    """Run in a fresh process: growth of resident memory (bytes) from just before one train()
+    on n random pairs to its peak during it."""
+    torch.set_num_threads(threads)
+    pairs = torch.randint(0, 256, (3, n, 3, 32, 32), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+    data = DenoisingData(pairs[0], pairs[1], pairs[2, :8], pairs[2, :8])
+    Path("/proc/self/clear_refs").write_text("5")  # reset the peak (VmHWM) to the current RSS
+    before = _status_kib("VmRSS")
+    train(data, TrainConfig.from_dict(config))
+    return (_status_kib("VmHWM") - before) * 1024
+
+
+def measure_memory(data: DenoisingData, bench: Bench, device: torch.device) -> dict:
+    """Peak memory of training in the engine's default setting."""
+    config = _train_config(DEFAULT, device, epochs=1)
+    n = bench.memory_steps * DEFAULT.batch
+    if device.type == "cuda":
+        _sync(device)
+        torch.cuda.reset_peak_memory_stats(device)
+        base = torch.cuda.memory_allocated(device)
+        train(_repeat(data, n), config)
+        peak = torch.cuda.max_memory_allocated(device) - base
+        method = ("torch.cuda.max_memory_allocated() during train() minus what was allocated before "
+                  "(includes the training images moved to the GPU)")
+    elif Path("/proc/self/clear_refs").exists():
+        # A fresh process, so that memory freed by earlier work cannot be reused unseen. Not
+        # getrusage's ru_maxrss: a spawned child inherits its parent's peak through fork + exec.
+        with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+            peak = pool.submit(_rss_probe, config.to_dict(), n, torch.get_num_threads()).result()
+        method = ("peak RSS during train() minus RSS just before, in a fresh process (Linux /proc/self/status "
+                  "VmHWM after resetting it through /proc/self/clear_refs): model, Adam state, activations, "
+                  "allocator and oneDNN caches, library code paged in on first use; the training images "
+                  "were allocated before")
+    else:
+        peak, method = None, "not measured: the CPU probe needs Linux's /proc/self"
+    if peak is not None:
+        print(f"  {DEFAULT.name}: peak {peak / 2**20:.1f} MiB", flush=True)
+    return {"setting": DEFAULT.name, "steps": bench.memory_steps, "peak_bytes": peak,
+            "peak_mib": None if peak is None else peak / 2**20, "method": method}
+
+
+# --------------------------------------------------------------------------- the run
+
+
+def training_row(s: Setting, speed: float | str, reference: float, psnrs: dict[Setting, float],
+                 flops: dict, peaks: dict) -> dict:
+    row = {"name": s.name, "kind": "reference" if s.reference else "engine", "batch": s.batch,
+           "precision": s.precision, "layout": "channels_last" if s.channels_last else "NCHW",
+           "compile": s.compile, "default": s == DEFAULT}
+    if isinstance(speed, str):
+        return {**row, "images_per_s": None, "error": speed}
+    gflops = speed * flops["train_per_image"] / 1e9
+    psnr, fp32 = psnrs.get(s), psnrs.get(Setting(s.batch, "fp32"))
+    delta = psnr - fp32 if psnr is not None and fp32 is not None and s.precision != "fp32" else None
+    return {**row, "images_per_s": speed, "speedup_vs_reference": speed / reference, "gflops_per_s": gflops,
+            "fraction_of_peak": gflops / peaks[s.precision], "psnr": psnr, "psnr_delta_db": delta}
+
+
+def inference_row(row: dict, baseline: float, flops: dict, peaks: dict) -> dict:
+    gflops = row["images_per_s"] * flops["forward_per_image"] / 1e9
+    return {**row, "speedup_vs_predict": row["images_per_s"] / baseline, "gflops_per_s": gflops,
+            "fraction_of_peak": gflops / peaks[row["precision"]]}
+
+
+def quality(psnrs: dict[Setting, float], data: DenoisingData, bench: Bench) -> dict:
+    """Each lower precision against fp32 at the same batch size, so after the same number of steps."""
+    fp32 = {s.batch: value for s, value in psnrs.items() if s.precision == "fp32"}
+    return {
+        "method": f"validation PSNR (dB, mean per image) on {bench.psnr_val} natural32 crops with "
+                  f"{data.meta['noise']} noise {data.meta['noise_params']}, after {bench.psnr_epochs} epoch(s) "
+                  f"on {bench.psnr_pairs} pairs, seed 0 for every setting. Larger batches take fewer steps per "
+                  "epoch, so precisions are compared at equal batch size only: psnr_delta_db is a setting's "
+                  "PSNR minus fp32's at the same batch (both channels_last); fp32 is measured at batch 8 and "
+                  "at the fastest lower-precision batch.",
+        "comparisons": [{"batch": s.batch, "precision": s.precision, "psnr": value, "fp32_psnr": fp32[s.batch],
+                         "delta_db": value - fp32[s.batch]}
+                        for s, value in psnrs.items() if s.precision != "fp32" and s.batch in fp32],
+    }
+
+
+def run(config_name: str, device: str = "auto", out: str | Path | None = None) -> dict:
+    """Measure everything, write the JSON results file, print markdown tables; returns the results."""
+    bench, device = CONFIGS[config_name], resolve_device(device)
+    out = Path(out) if out else RESULTS_DIR / f"throughput-{device.type}-{config_name}.json"
+    data = load_dataset("natural32", noise="gaussian", n_train=bench.psnr_pairs, n_val=bench.psnr_val, seed=0)
+    print(f"throughput benchmark, config {config_name!r}, {describe_device(device)}", flush=True)
+    flops, peaks = count_flops(device), measure_peaks(device, bench)
+    memory = measure_memory(data, bench, device)
+
+    print("training images/s", flush=True)
+    speeds = {s: measure_speed(s, data, bench, device) for s in settings_for(device, bench.max_batch)}
+    # Compare precisions at the fastest batch too: add fp32 at that batch if it is not there.
+    fastest = max((s for s, v in speeds.items() if isinstance(v, float) and s.precision != "fp32"),
+                  key=speeds.get, default=None)
+    twin = fastest and replace(fastest, precision="fp32", compile=None)
+    if twin and twin not in speeds:
+        speeds[twin] = measure_speed(twin, data, bench, device)
+
+    print(f"validation PSNR after {bench.psnr_epochs} epoch(s) on {bench.psnr_pairs} pairs", flush=True)
+    # NCHW and compiled settings do the same arithmetic as their channels_last twins: not re-trained.
+    psnrs = {s: measure_psnr(s, data, bench, device) for s in speeds
+             if not s.reference and s.channels_last and not s.compile}
+
+    print("inference", flush=True)
+    torch.manual_seed(0)
+    model = get_model("resunet").to(device).eval()
+    inference = measure_inference(model, data, bench, device)
+    tiled = time_tiled(model, bench)
+
+    rows = [training_row(s, v, speeds[REFERENCE], psnrs, flops, peaks) for s, v in speeds.items()]
+    results = {
+        "provenance": provenance(benchmark="throughput", config=config_name, device=describe_device(device),
+                                 torch_threads=torch.get_num_threads()),
+        "config": {"name": config_name, **asdict(bench)},
+        "flops": flops,
+        "peak": {"gflops_per_s": peaks, "method": "fastest of repeated square matmuls of side "
+                 f"{CUDA_MATMUL_N if device.type == 'cuda' else bench.matmul_n}, in each precision"},
+        "settings": rows,
+        "quality": quality(psnrs, data, bench),
+        "inference": {"image_size": [32, 32], "batch": bench.infer_batch,
+                      "rows": [inference_row(r, inference[0]["images_per_s"], flops, peaks) for r in inference]},
+        "tiled_denoise": tiled,
+        "memory": memory,
+        "notes": [
+            "images_per_s of training excludes validation; the engine's includes its dihedral augmentation.",
+            "the reference calls loss.item() every step, as the usual running-loss code does.",
+        ],
+    }
+    write_json(out, results)
+    print(report(results))
+    print(f"wrote {out}")
+    return results
+
+
+# --------------------------------------------------------------------------- the printout
+
+TRAINING_COLUMNS = {  # title: (key, format)
+    "setting": ("name", "{}"), "images/s": ("images_per_s", "{:.0f}"),
+    "speedup": ("speedup_vs_reference", "{:.2f}x"), "GFLOP/s": ("gflops_per_s", "{:.0f}"),
+    "of peak": ("fraction_of_peak", "{:.0%}"), "PSNR (dB)": ("psnr", "{:.2f}"),
+    "vs fp32 (dB)": ("psnr_delta_db", "{:+.2f}"),
+}
+INFERENCE_COLUMNS = {
+    "setting": ("name", "{}"), "images/s": ("images_per_s", "{:.0f}"),
+    "speedup": ("speedup_vs_predict", "{:.2f}x"), "GFLOP/s": ("gflops_per_s", "{:.0f}"),
+    "of peak": ("fraction_of_peak", "{:.0%}"),
+}
+
+
+def markdown_table(rows: list[dict], columns: dict[str, tuple[str, str]]) -> str:
+    cells = [{title: "" if row.get(key) is None else fmt.format(row[key]) for title, (key, fmt) in columns.items()}
+             for row in rows]
+    return pd.DataFrame(cells).to_markdown(index=False)
+
+
+def report(results: dict) -> str:
+    p, flops, peaks = results["provenance"], results["flops"], results["peak"]["gflops_per_s"]
+    tiled, memory = results["tiled_denoise"], results["memory"]
+    tiled_line = (f"skipped: {tiled['skipped']}" if "skipped" in tiled else
+                  f"{tiled['megapixels_per_s']:.2f} megapixels/s ({tiled['image_shape'][0]} px square, "
+                  f"tile {tiled['tile']})")
+    return "\n".join([
+        f"\n### Training: {p['device']}, torch {p['torch']}, config {p['config']}, commit {p['git_commit']}\n",
+        markdown_table(results["settings"], TRAINING_COLUMNS),
+        f"\nPSNR after {results['config']['psnr_epochs']} epoch(s) on {results['config']['psnr_pairs']} pairs; "
+        "'vs fp32' compares with fp32 at the same batch.",
+        f"\n### Inference: 32x32, batch {results['inference']['batch']}\n",
+        markdown_table(results["inference"]["rows"], INFERENCE_COLUMNS),
+        f"\nFLOPs per image: training step {flops['train_per_image'] / 1e9:.3f} G, forward "
+        f"{flops['forward_per_image'] / 1e9:.3f} G. Matmul peak: "
+        + ", ".join(f"{k} {v:.0f} GFLOP/s" for k, v in peaks.items()) + ".",
+        f"Tiled denoising: {tiled_line}.",
+        f"Peak training memory, {memory['setting']}: "
+        + ("-" if memory["peak_mib"] is None else f"{memory['peak_mib']:.1f} MiB") + f" ({memory['method']}).",
+    ])
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.throughput", description=__doc__.splitlines()[0])
+    parser.add_argument("--config", default="full", choices=list(CONFIGS),
+                        help="tiny: every code path in seconds (the test); full: stable timings (default)")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="results JSON (default: benchmarks/results/throughput-<device type>-<config>.json)")
+    parser.add_argument("--device", default="auto", help="auto (cuda > mps > cpu), cpu, cuda, cuda:1 ...")
+    args = parser.parse_args(argv)
+    run(args.config, args.device, args.out)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,47 @@
+"""The throughput benchmark runs end to end in its tiny config and writes a complete results
+file. Nothing here is timed and nothing asserts a speed: the tiny config's numbers mean nothing."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from n2n_utils.config import ROOT
+
+
+def _benchmark(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "benchmarks.throughput", *args], cwd=ROOT,
+                          capture_output=True, text=True, timeout=900)
+
+
+@pytest.mark.slow
+def test_tiny_benchmark_writes_complete_results(tmp_path):
+    out = tmp_path / "tiny.json"
+    run = _benchmark("--config", "tiny", "--out", str(out))
+    assert run.returncode == 0, run.stderr[-3000:]
+    results = json.loads(out.read_text())
+
+    assert {"git_commit", "created", "torch", "device", "torch_threads"} <= set(results["provenance"])
+    assert results["provenance"]["config"] == "tiny"
+    settings = {row["name"]: row for row in results["settings"]}
+    assert "reference" in settings and any(row["default"] for row in results["settings"])
+    assert any(row["precision"] != "fp32" for row in results["settings"])
+    for row in results["settings"]:
+        assert row["images_per_s"] > 0 and row["gflops_per_s"] > 0, row
+    assert settings["reference"]["speedup_vs_reference"] == pytest.approx(1.0)
+    default = next(row for row in results["settings"] if row["default"])
+    assert 0 < default["psnr"] < 60
+    assert results["quality"]["comparisons"], "no precision compared at equal batch size"
+    assert all(row["images_per_s"] > 0 for row in results["inference"]["rows"])
+
+    flops = results["flops"]  # a backward pass costs about two forwards
+    assert flops["train_per_image"] == pytest.approx(3 * flops["forward_per_image"], rel=0.10)
+    assert flops["forward_per_image"] == pytest.approx(0.38e9, rel=0.05)
+    assert "| reference" in run.stdout  # the markdown table
+
+
+def test_unknown_config_is_refused_with_the_choices():
+    run = _benchmark("--config", "huge")
+    assert run.returncode == 2
+    assert "invalid choice: 'huge'" in run.stderr and "'tiny'" in run.stderr and "'full'" in run.stderr

@@ -1,0 +1,66 @@
+import pandas as pd
+import pytest
+
+import n2n_utils.sweeps as sweeps
+from n2n_utils.data import DenoisingData
+from n2n_utils.sweeps import best_value, run_sweep, summarize
+from n2n_utils.training import TrainConfig
+
+BASE = TrainConfig(epochs=1, batch_size=16, progress=False, eval_batch_size=64)
+
+
+@pytest.fixture
+def tiny(small_data):
+    d = small_data
+    return DenoisingData(d.train_input[:32], d.train_target[:32], d.val_input[:16], d.val_clean[:16],
+                         meta=d.meta)
+
+
+@pytest.fixture
+def count_training(monkeypatch):
+    calls = []
+    real = sweeps.train
+
+    def counted(data, config):
+        calls.append((config.lr, config.seed))
+        if getattr(counted, "fail_at", None) == len(calls):
+            raise KeyboardInterrupt("simulated interruption")
+        return real(data, config)
+
+    monkeypatch.setattr(sweeps, "train", counted)
+    return counted, calls
+
+
+def test_sweep_rows_and_resumption(tiny, tmp_path, count_training):
+    counted, calls = count_training
+    csv = tmp_path / "lr.csv"
+    counted.fail_at = 3  # the third run is interrupted
+    with pytest.raises(KeyboardInterrupt):
+        run_sweep(tiny, "lr", [1e-3, 2e-3], [0, 1], BASE, csv, progress=False)
+    assert len(pd.read_csv(csv)) == 2  # finished runs were saved
+    counted.fail_at = None
+    runs = run_sweep(tiny, "lr", [1e-3, 2e-3], [0, 1], BASE, csv, progress=False)
+    assert len(calls) == 3 + 2  # only the two missing runs were trained again
+    assert sorted(zip(runs["value"], runs["seed"], strict=True)) == [(1e-3, 0), (1e-3, 1), (2e-3, 0), (2e-3, 1)]
+    for column in ["psnr", "seconds", "device", "git_commit", "finished", "n_train", "epochs"]:
+        assert runs[column].notna().all(), column
+    again = run_sweep(tiny, "lr", [1e-3, 2e-3], [0, 1], BASE, csv, progress=False)
+    assert len(calls) == 5 and len(again) == 4
+    # a different number of epochs is a different run
+    run_sweep(tiny, "lr", [1e-3], [0], TrainConfig(**{**BASE.to_dict(), "epochs": 2}), csv, progress=False)
+    assert len(calls) == 6
+
+
+def test_summarize_and_best():
+    runs = pd.DataFrame({"value": [1, 1, 1, 2, 2, 2], "psnr": [20, 21, 22, 25, 25, 25],
+                         "seconds": [1.0] * 6})
+    summary = summarize(runs)
+    assert summary["psnr_mean"].tolist() == [21, 25]
+    assert summary["psnr_ci95"].iloc[0] == pytest.approx(4.302653 / 3**0.5, rel=1e-5)
+    assert summary["psnr_ci95"].iloc[1] == 0 and summary["n_runs"].tolist() == [3, 3]
+    assert best_value(summary) == 2
+
+
+def test_unknown_sweep_parameter(tiny, tmp_path):
+    with pytest.raises(ValueError, match="cannot sweep 'learning_rate'"):
+        run_sweep(tiny, "learning_rate", [1e-3], [0], BASE, tmp_path / "x.csv")

@@ -20,7 +20,8 @@ def test_environment_yml_matches_pyproject():
     conda_names = set()
     text = (ROOT / "environment.yml").read_text()
     for line in text.split("dependencies:", 1)[1].splitlines():
-        m = re.match(r"^\s{2}- ([A-Za-z0-9_.-]+[^:]*)$", line)  # top-level dependency entries
+        line = line.split("#")[0].rstrip()
+        m = re.match(r"^\s+- ([A-Za-z0-9_.][^:]*)$", line)  # conda entries and pip entries, not "-e ."
         if m:
             conda_names.add(CONDA_TO_PIP.get(_name(m.group(1)), _name(m.group(1))))
     assert conda_names - NOT_PACKAGES == pip_names

@@ -1,0 +1,128 @@
+import dataclasses
+import inspect
+import math
+
+import numpy as np
+import pytest
+import torch
+from skimage.restoration import denoise_nl_means, denoise_tv_chambolle
+
+from n2n_utils import classical
+from n2n_utils.classical import denoise, get_method, noise_sigma, run_baseline, suitable, tune
+from n2n_utils.metrics import psnr, to_float
+from n2n_utils.noise import get_noise
+
+SIGMA = 25 / 255
+REASONABLE = {"bm3d": {"sigma": SIGMA}, "nlm": {"h": 0.5 * SIGMA, "sigma": SIGMA},
+              "tv": {"weight": 0.08}, "median": {"size": 3}}
+
+
+@pytest.mark.parametrize("method", sorted(REASONABLE))
+def test_each_method_raises_psnr_on_gaussian_noise(small_data, method):
+    n = 4 if method == "bm3d" else 16  # BM3D takes about 0.2 s a crop
+    noisy, clean = small_data.val_input[:n], to_float(small_data.val_clean[:n])
+    denoised = denoise(method, noisy, **REASONABLE[method])
+    assert denoised.dtype == torch.float32 and denoised.shape == noisy.shape
+    assert 0.0 <= float(denoised.min()) and float(denoised.max()) <= 1.0
+    gain = psnr(denoised, clean) - psnr(to_float(noisy), clean)
+    assert gain > (2.0 if method == "median" else 4.0), f"{method} gains only {gain:.2f} dB"
+
+
+def test_tv_and_nlm_wrappers_equal_scikit_image(small_data):
+    noisy = small_data.val_input[:1]
+    image = noisy[0].permute(1, 2, 0).numpy() / 255.0  # (H, W, 3), float64 0-1
+    ours = denoise("tv", noisy, weight=0.1)[0].permute(1, 2, 0).numpy()
+    np.testing.assert_allclose(ours, np.clip(denoise_tv_chambolle(image, weight=0.1, channel_axis=-1), 0, 1),
+                               atol=1e-5)
+    ours = denoise("nlm", noisy, h=0.05, sigma=SIGMA)[0].permute(1, 2, 0).numpy()
+    theirs = denoise_nl_means(image, h=0.05, sigma=SIGMA, patch_size=5, patch_distance=5, fast_mode=True,
+                              channel_axis=-1)
+    np.testing.assert_allclose(ours, np.clip(theirs, 0, 1), atol=1e-5)
+
+
+def test_median_equals_numpy_sliding_median(small_data):
+    noisy = small_data.val_input[:2]
+    images = noisy.double().numpy() / 255.0  # (N, 3, H, W)
+    padded = np.pad(images, ((0, 0), (0, 0), (2, 2), (2, 2)), mode="symmetric")  # scipy's "reflect"
+    windows = np.lib.stride_tricks.sliding_window_view(padded, (5, 5), axis=(2, 3))
+    np.testing.assert_allclose(denoise("median", noisy, size=5).numpy(), np.median(windows, axis=(-2, -1)),
+                               atol=1e-6)
+
+
+def test_bm3d_coarse_psd_grid_matches_package_default(small_data, monkeypatch):
+    noisy, clean = small_data.val_input[:3], to_float(small_data.val_clean[:3])
+    fast = psnr(denoise("bm3d", noisy, sigma=SIGMA), clean)
+    monkeypatch.setattr(classical, "BM3D_NF", 32)  # the bm3d package's own setting
+    assert fast == pytest.approx(psnr(denoise("bm3d", noisy, sigma=SIGMA), clean), abs=0.05)
+
+
+def test_tune_picks_the_best_grid_point(small_data):
+    noisy, clean = small_data.train_input[:16], small_data.train_clean[:16]
+    best, table = tune("tv", noisy, clean, grid={"weight": [0.02, 0.08, 0.3]})
+    assert len(table) == 3 and list(table.columns) == ["weight", "psnr", "seconds"]
+    assert best == {"weight": table.loc[table["psnr"].idxmax(), "weight"]}
+    assert table["psnr"].iloc[1] == pytest.approx(psnr(denoise("tv", noisy, weight=0.08), to_float(clean)))
+    # the default grid of a sigma-driven method is centred on the given sigma
+    _, table = tune("nlm", noisy, clean, sigma=SIGMA)
+    assert (table["sigma"] == SIGMA).all() and len(table) == 4
+
+
+def test_tuning_sees_training_images_only(small_data):
+    assert list(inspect.signature(tune).parameters) == ["method", "train_noisy", "train_clean", "grid", "sigma"]
+    data = dataclasses.replace(small_data, val_input=small_data.val_input[:8], val_clean=small_data.val_clean[:8])
+    blind = dataclasses.replace(data, val_clean=torch.zeros_like(data.val_clean))  # spoilt ground truth
+    honest, spoilt = run_baseline("tv", data, n_tune=32), run_baseline("tv", blind, n_tune=32)
+    assert honest["params"] == spoilt["params"]
+    assert [r["psnr"] for r in honest["tuning"]] == [r["psnr"] for r in spoilt["tuning"]]
+    assert honest["psnr"] > spoilt["psnr"]
+
+
+def test_median_beats_tv_on_impulse_noise(small_data):
+    impulse = get_noise("impulse", p=0.25)
+    train_clean, val_clean = small_data.train_clean[:32], small_data.val_clean[:32]
+    generator = torch.Generator().manual_seed(0)
+    train_noisy, val_noisy = impulse(train_clean, generator), impulse(val_clean, generator)
+    scores = {}
+    for method in ("median", "tv"):
+        best, _ = tune(method, train_noisy, train_clean)
+        scores[method] = psnr(denoise(method, val_noisy, **best), to_float(val_clean))
+    assert scores["median"] > scores["tv"] + 2.0, scores  # about 25 against 20 dB
+
+
+def test_run_baseline_reports_scores(small_data):
+    data = dataclasses.replace(small_data, val_input=small_data.val_input[:8], val_clean=small_data.val_clean[:8])
+    row = run_baseline("nlm", data, n_tune=16)
+    assert row["method"] == "nlm" and row["noise"] == "gaussian" and row["n_val"] == 8
+    assert row["psnr"] == pytest.approx(np.mean(row["per_image_psnr"]))
+    assert row["psnr_ci95"] > 0 and 0 < row["ssim"] < 1 and row["seconds"] > 0
+    assert row["params"]["sigma"] == pytest.approx(SIGMA)
+
+
+def test_suitability_and_sigma():
+    assert suitable("bm3d", "gaussian") and suitable("bm3d", "poisson")
+    assert not suitable("bm3d", "impulse") and not suitable("bm3d", "text")
+    assert suitable("median", "impulse") and suitable("median", "text") and not suitable("median", "gaussian")
+    assert all(suitable(m, n) for m in ("tv", "nlm") for n in ("gaussian", "poisson", "impulse", "text"))
+    assert noise_sigma("gaussian", sigma=0.1) == 0.1
+    assert noise_sigma("poisson", lam=30.0) == pytest.approx(math.sqrt(0.5 / 30))
+    assert noise_sigma("impulse") is None
+
+
+def test_errors_list_the_choices(small_data):
+    with pytest.raises(ValueError, match=r"unknown classical method 'wiener'; choose one of \['bm3d'"):
+        get_method("wiener")
+    with pytest.raises(ValueError, match="choose one of"):
+        denoise("wiener", small_data.val_input[:1])
+    with pytest.raises(ValueError, match=r"tv has no parameter \['size'\]; its parameters are \['weight'\]"):
+        denoise("tv", small_data.val_input[:1], size=3)
+    with pytest.raises(ValueError, match="unknown noise"):
+        suitable("tv", "speckle")
+    with pytest.raises(ValueError, match="uint8"):
+        denoise("tv", to_float(small_data.val_input[:1]), weight=0.1)
+    with pytest.raises(ValueError, match="needs the noise's standard deviation"):
+        tune("bm3d", small_data.train_input[:1], small_data.train_clean[:1])
+    with pytest.raises(ValueError, match=r"does not suit gaussian noise .* choose \['bm3d', 'nlm', 'tv'\]"):
+        run_baseline("median", small_data)
+    course_like = dataclasses.replace(small_data, train_clean=None)
+    with pytest.raises(ValueError, match="no clean training images"):
+        run_baseline("tv", course_like)

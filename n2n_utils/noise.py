@@ -100,6 +100,12 @@ DEFAULT_PARAMS: dict[str, dict[str, float]] = {
 }
 
 
+# The loss whose minimiser is the clean value under each noise: the mean (L2) for zero-mean
+# noise, the median (L1) where outliers replace pixels (impulse, text), as the Noise2Noise
+# paper shows.
+SUITED_LOSS = {"gaussian": "mse", "poisson": "mse", "impulse": "l1", "text": "l1"}
+
+
 def noise_params(name: str, **params: float) -> dict[str, float]:
     """The full parameter set of a noise model: its defaults, overridden by `params`.
     Unknown names and unknown parameters are errors that list the choices."""

@@ -111,3 +111,38 @@ def plot_noise_histogram(noisy_a: torch.Tensor, noisy_b: torch.Tensor) -> plt.Fi
     ax.legend(fontsize=7)
     fig.tight_layout()
     return fig
+
+
+def plot_comparison(table: pd.DataFrame) -> plt.Figure:
+    """Grouped bars: PSNR (95% CI) per noise model (x) and method (colour), from
+    comparisons.compare_methods rows."""
+    noises = list(dict.fromkeys(table["noise"]))
+    methods = list(dict.fromkeys(table["method"]))
+    width = 0.8 / len(methods)
+    fig, ax = plt.subplots(figsize=(1.8 + 1.9 * len(noises), 3.6))
+    for k, method in enumerate(methods):
+        rows = table[table["method"] == method].set_index("noise").reindex(noises)
+        x = np.arange(len(noises)) - 0.4 + width * (k + 0.5)
+        ax.bar(x, rows["psnr"], width, yerr=rows["psnr_ci95"], capsize=2, label=method)
+    ax.set_xticks(np.arange(len(noises)), noises)
+    low = np.nanmin(table["psnr"]) - 2
+    ax.set_ylim(max(0, low), np.nanmax(table["psnr"]) + 1)
+    ax.set_xlabel("noise model")
+    ax.set_ylabel("validation PSNR (dB)")
+    ax.legend(fontsize=7, ncol=2)
+    fig.tight_layout()
+    return fig
+
+
+def plot_learning_curve(curve: pd.DataFrame) -> plt.Figure:
+    """PSNR against the number of training pairs, one line per target mode."""
+    fig, ax = plt.subplots(figsize=(5, 3.4))
+    for target, rows in curve.groupby("target", sort=False):
+        ax.errorbar(rows["n_train"], rows["psnr"], yerr=rows["psnr_ci95"], fmt="o-", capsize=3,
+                    label=target)
+    ax.set_xscale("log")
+    ax.set_xlabel("training pairs (equal optimizer steps)")
+    ax.set_ylabel("validation PSNR (dB)")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig

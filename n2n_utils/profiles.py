@@ -30,18 +30,29 @@ class Profile:
     lr_grid: tuple[float, ...] = (1e-4, 2e-4, 4e-4, 8e-4, 1.6e-3, 3.2e-3)
     batch_grid: tuple[int, ...] = (4, 8, 16, 32, 64, 128)
     n_examples: int = 6           # images shown in the prediction figures
+    # notebook 05, the comparisons: every method is scored on the same cmp_n_val crops
+    cmp_n_train: int = 2_000      # training pairs of each ResUNet (N2N and N2C get the same budget)
+    cmp_epochs: int = 3
+    cmp_n_val: int = 200          # BM3D costs ~0.2 s per 32x32 crop on a CPU core
+    cmp_n_tune: int = 50          # training crops the classical methods are tuned on
+    cmp_noises: tuple[str, ...] = ("gaussian", "poisson", "impulse", "text")
+    curve_sizes: tuple[int, ...] = (500, 2_000, 8_000)  # learning curve: pairs, at equal steps
 
 
 PROFILES = {
     "smoke": Profile("smoke", n_train=256, n_val=64, epochs=1, precision="bf16",
                      sweep_n_train=96, sweep_epochs=1, sweep_seeds=(0, 1, 2),
-                     lr_grid=(2e-4, 8e-4, 3.2e-3), batch_grid=(8, 32), n_examples=3),
+                     lr_grid=(2e-4, 8e-4, 3.2e-3), batch_grid=(8, 32), n_examples=3,
+                     cmp_n_train=64, cmp_epochs=1, cmp_n_val=12, cmp_n_tune=6,
+                     cmp_noises=("gaussian", "impulse"), curve_sizes=(32, 64)),
     "quick": Profile("quick", n_train=10_000, n_val=1_000, epochs=6, precision="bf16",
-                     sweep_n_train=2_000, sweep_epochs=3, sweep_seeds=(0, 1, 2)),
+                     sweep_n_train=1_500, sweep_epochs=3, sweep_seeds=(0, 1, 2)),
     "full": Profile("full", n_train=50_000, n_val=1_000, epochs=40, precision="bf16",
                     sweep_n_train=50_000, sweep_epochs=10, sweep_seeds=(0, 1, 2),
                     lr_grid=(5e-5, 1e-4, 2e-4, 4e-4, 8e-4, 1.6e-3, 3.2e-3, 6.4e-3),
-                    batch_grid=(4, 8, 16, 32, 64, 128, 256)),
+                    batch_grid=(4, 8, 16, 32, 64, 128, 256),
+                    cmp_n_train=50_000, cmp_epochs=20, cmp_n_val=1_000, cmp_n_tune=200,
+                    curve_sizes=(1_000, 5_000, 20_000, 50_000)),
 }
 
 

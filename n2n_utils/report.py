@@ -19,7 +19,6 @@ import pandas as pd
 
 from . import config
 from .files import write_atomic
-from .metrics import mean_ci
 
 REPORT_PATH = config.REPORT_DIR / "report.md"
 REPORT_PSNR_DB = 24.6  # Table II of the EE-559 report, on the course's data (not re-measurable here)
@@ -145,7 +144,8 @@ rotations and flips, applied identically to input and target), {c['epochs']} epo
 evaluation. Training took {train['train_seconds'] / 60:.1f} minutes on {train['device']}
 ({_made_by(train)}).
 
-{res.figure('fig1_training_curves', 'Training loss (against noisy targets) and validation PSNR (against clean images) per epoch.')}
+{res.figure('fig1_training_curves', 'Training loss (against noisy targets) and validation PSNR '
+           '(against clean images) per epoch.')}
 
 Validation PSNR per held-out photo:
 

@@ -1,0 +1,62 @@
+import matplotlib
+
+matplotlib.use("Agg")
+
+import pandas as pd  # noqa: E402
+import pytest  # noqa: E402
+
+import n2n_utils.comparisons as comparisons  # noqa: E402
+from n2n_utils.comparisons import learning_curve, resunet_config, subset  # noqa: E402
+from n2n_utils.plots import plot_comparison, plot_learning_curve  # noqa: E402
+from n2n_utils.training import TrainConfig  # noqa: E402
+
+
+def test_recipe_per_noise():
+    base = TrainConfig(epochs=2)
+    assert resunet_config("gaussian", base).loss == "mse"
+    assert set(resunet_config("gaussian", base).augment) == {"dihedral", "channel_permutation", "inversion"}
+    assert resunet_config("impulse", base).loss == "l1"
+    assert "inversion" not in resunet_config("poisson", base).augment
+    assert resunet_config("gaussian", base, augment=()).augment == ()
+
+
+def test_subset_keeps_validation(small_data):
+    part = subset(small_data, 50)
+    assert len(part.train_input) == len(part.train_clean) == 50 and part.meta["n_train"] == 50
+    assert part.val_input is small_data.val_input
+
+
+def test_learning_curve_uses_equal_steps(small_data, monkeypatch):
+    seen = []
+
+    def fake_row(data, config, label):
+        seen.append((len(data.train_input), config.epochs, config.target))
+        return {"method": label, "psnr": 20.0, "psnr_ci95": 0.1}
+
+    monkeypatch.setattr(comparisons, "resunet_row", fake_row)
+    rows = learning_curve(small_data, TrainConfig(epochs=2), (100, 400))
+    assert seen == [(100, 8, "noise2noise"), (100, 8, "noise2clean"), (400, 2, "noise2noise"),
+                    (400, 2, "noise2clean")]
+    fig = plot_learning_curve(pd.DataFrame(rows))
+    assert fig.axes[0].get_xlabel().startswith("training pairs")
+
+
+def test_comparison_plot_groups_methods():
+    table = pd.DataFrame({"noise": ["gaussian", "gaussian", "impulse", "impulse"],
+                          "method": ["noisy input", "BM3D", "noisy input", "median"],
+                          "psnr": [20.5, 28.9, 14.3, 25.0], "psnr_ci95": [0.1, 0.3, 0.2, 0.4]})
+    fig = plot_comparison(table)
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["gaussian", "impulse"]
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["noisy input", "BM3D", "median"]
+    assert ax.get_ylabel() == "validation PSNR (dB)"
+
+
+@pytest.mark.slow
+def test_compare_methods_scores_every_suited_method(small_data):
+    d = subset(small_data, 48)
+    d.val_input, d.val_clean = d.val_input[:6], d.val_clean[:6]
+    rows = comparisons.compare_methods(d, TrainConfig(epochs=1, batch_size=16, progress=False), n_tune=4)
+    methods = [r["method"] for r in rows]
+    assert methods == ["noisy input", "BM3D", "NLM", "TV", "ResUNet Noise2Noise", "ResUNet Noise2Clean"]
+    assert all(r["noise"] == "gaussian" and r["psnr"] > 0 for r in rows)

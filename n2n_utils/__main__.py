@@ -1,0 +1,175 @@
+"""The command line: `python -m n2n_utils COMMAND` (or `n2n COMMAND` once installed).
+
+    denoise FILE... [-o OUT] [--weights NAME_OR_PATH] [--device auto] [--tile 256]
+                    [--overlap 32] [--overwrite] [--quiet]
+    list-weights
+    export-weights CHECKPOINT --profile PROFILE [--name NAME] [--trained-on DEVICE]
+                   [--val-psnr-noisy DB] [--notes TEXT] [--weights-dir DIR]
+    export-course OUT_DIR [--weights NAME_OR_PATH] [--overwrite]
+
+A mistake in what was asked (a missing file, not an image, an output that would replace the
+input ...) prints one line `n2n: error: ...` on stderr and exits with status 1, without a
+traceback; other files of the same call are still processed. Bad options exit with 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import torch
+
+from .config import WEIGHTS_DIR, resolve_device
+from .course import export_course
+from .inference import OVERLAP, TILE, ImageError, check_output, check_paths, check_tiling, denoise_file, probe_image
+from .pretrained import DEFAULT_WEIGHTS, export_weights, list_pretrained, load_pretrained, read_weights
+
+SUFFIX = "_denoised"
+
+
+def _error(message: object) -> None:
+    lines = str(message).strip().splitlines() or [type(message).__name__]
+    print(f"n2n: error: {lines[0]}", file=sys.stderr)
+
+
+def _device(name: str) -> torch.device:
+    try:
+        device = resolve_device(name)
+    except RuntimeError as err:
+        raise ValueError(f"unknown device {name!r} ({err})") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {name!r} asked for, but CUDA is not available here")
+    return device
+
+
+def output_paths(inputs: list[Path], output: str | None) -> list[Path]:
+    """Where each input's result goes: `-o FILE` for one input; `-o FOLDER` (an existing folder,
+    or any -o with several inputs) keeps the names; no -o puts `NAME_denoised.EXT` beside each."""
+    if output is None:
+        return [p.with_name(f"{p.stem}{SUFFIX}{p.suffix}") for p in inputs]
+    out = Path(output)
+    if len(inputs) > 1 or out.is_dir():
+        return [out / p.name for p in inputs]
+    return [out]
+
+
+def cmd_denoise(args: argparse.Namespace) -> int:
+    try:
+        check_tiling(args.tile, args.overlap)
+        device = _device(args.device)
+    except ValueError as err:
+        _error(err)
+        return 1
+    inputs = [Path(p) for p in args.inputs]
+    jobs, failed, taken = [], 0, set()
+    for src, dst in zip(inputs, output_paths(inputs, args.output), strict=True):
+        try:  # everything that can be checked is checked before the network loads
+            if dst.resolve() in taken:
+                raise ImageError(f"{dst}: is the output of an earlier input too")
+            _, _, channels, dtype = probe_image(src)
+            check_paths(src, dst, args.overwrite)
+            check_output(dst, dtype, channels)
+        except ImageError as err:
+            _error(err)
+            failed += 1
+            continue
+        taken.add(dst.resolve())
+        jobs.append((src, dst))
+    if not jobs:
+        return 1
+    try:
+        model = load_pretrained(args.weights, device)
+    except (OSError, ValueError, RuntimeError) as err:  # RuntimeError: parameters that do not fit
+        _error(err)
+        return 1
+    for src, dst in jobs:
+        try:
+            denoise_file(src, dst, model, args.overwrite, args.tile, args.overlap, progress=not args.quiet)
+        except (ImageError, OSError) as err:
+            _error(err)
+            failed += 1
+            continue
+        print(f"{src} -> {dst}")
+    return 1 if failed else 0
+
+
+def cmd_list_weights(args: argparse.Namespace) -> int:
+    db = lambda v: f"{v:.2f} dB" if isinstance(v, (int, float)) else "-"
+    for name in list_pretrained():
+        card = read_weights(name)["card"]
+        print(f"{name}  profile={card.get('profile')}  epochs={card.get('epochs')}  "
+              f"val_psnr={db(card.get('val_psnr'))}  noisy={db(card.get('val_psnr_noisy'))}")
+    return 0
+
+
+def cmd_export_weights(args: argparse.Namespace) -> int:
+    fields = {"device": args.trained_on, "val_psnr_noisy": args.val_psnr_noisy, "notes": args.notes}
+    try:
+        path = export_weights(args.checkpoint, args.name, profile=args.profile, weights_dir=args.weights_dir,
+                              **{k: v for k, v in fields.items() if v is not None})
+    except (OSError, ValueError) as err:
+        _error(err)
+        return 1
+    print(f"wrote {path} and {path.with_suffix('.md')}")
+    return 0
+
+
+def cmd_export_course(args: argparse.Namespace) -> int:
+    try:
+        folder = export_course(args.out_dir, args.weights, args.overwrite)
+    except (OSError, ValueError) as err:
+        _error(err)
+        return 1
+    print(f"wrote {folder}/ (__init__.py, model.py, bestmodel.pth)")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="n2n", description="Noise2Noise denoising with the Table I ResUNet.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = commands.add_parser("denoise", help="denoise image files (PNG, TIFF, JPEG ...) of any size",
+                            description="Denoise image files of any size, tile by tile. Reads 8-bit grey, "
+                            "grey + alpha, RGB and RGBA, 16-bit grey, and 16-bit RGB(A) TIFF; alpha is kept. "
+                            "Writes the format the output's extension names (.png, .tif, .jpg, .webp, .bmp).")
+    p.add_argument("inputs", nargs="+", metavar="FILE")
+    p.add_argument("-o", "--output", help=f"output file, or folder for several inputs (default: "
+                   f"NAME{SUFFIX}.EXT beside each input)")
+    p.add_argument("--weights", default=DEFAULT_WEIGHTS, help=f"shipped name or file (default {DEFAULT_WEIGHTS}; "
+                   f"see list-weights)")
+    p.add_argument("--device", default="auto", help="auto (cuda > mps > cpu), cpu, cuda, cuda:1 ...")
+    p.add_argument("--tile", type=int, default=TILE, help=f"tile side in pixels, a multiple of 32 (default {TILE})")
+    p.add_argument("--overlap", type=int, default=OVERLAP, help=f"tile overlap, a multiple of 32 (default {OVERLAP})")
+    p.add_argument("--overwrite", action="store_true", help="replace existing outputs, the input included")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_denoise)
+
+    p = commands.add_parser("list-weights", help="the shipped weights and their validation PSNR")
+    p.set_defaults(func=cmd_list_weights)
+
+    p = commands.add_parser("export-weights", help="turn a training checkpoint into shipped weights + model card")
+    p.add_argument("checkpoint")
+    p.add_argument("--profile", required=True, help="what run made it: smoke, quick, full, provisional ...")
+    p.add_argument("--name", default=DEFAULT_WEIGHTS)
+    p.add_argument("--trained-on", help="device description for the card, e.g. 'cuda (NVIDIA H100)'")
+    p.add_argument("--val-psnr-noisy", type=float, help="PSNR (dB) of the noisy validation input")
+    p.add_argument("--notes", help="a sentence for the model card")
+    p.add_argument("--weights-dir", type=Path, default=WEIGHTS_DIR, help=f"where to write (default {WEIGHTS_DIR})")
+    p.set_defaults(func=cmd_export_weights)
+
+    p = commands.add_parser("export-course", help="write OUT_DIR/Miniproject_1/ for the EE-559 grader")
+    p.add_argument("out_dir", metavar="OUT_DIR")
+    p.add_argument("--weights", default=DEFAULT_WEIGHTS, help="shipped name or file for bestmodel.pth")
+    p.add_argument("--overwrite", action="store_true")
+    p.set_defaults(func=cmd_export_course)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,317 @@
+"""Denoising one's own images, of any size, with a trained network.
+
+Arrays here are numpy images H x W (grey) or H x W x C with C = 1 (grey), 2 (grey + alpha),
+3 (RGB) or 4 (RGBA); dtype uint8 (0-255) or uint16 (0-65535). The network sees float 0-1
+(uint8 / 255, uint16 / 65535) and its output is scaled back and rounded to the input's dtype.
+
+- Tiling: the image is cut into `tile` x `tile` tiles that overlap by `overlap` pixels, each
+  goes through models.predict alone, and overlaps are blended with a raised-cosine window
+  (weights of two neighbours sum to 1), so no seam shows and the network's memory is bounded
+  by the tile, not the image (besides the input and output arrays, one band of tile rows is
+  held in float32). Tiles start on multiples of 32: the network is translation-equivariant
+  only for shifts by its 32-px pooling grid. A tile sees only its own pixels, so within about
+  64 px of a tile edge the output differs slightly from one pass over the whole image: at
+  most 5e-3 in 0-1 units (about one uint8 level), below 1e-4 farther in (measured and pinned
+  in tests/test_inference.py). An image no larger than one tile goes through in one pass and
+  equals models.predict up to the rounding to its dtype.
+- Grey: the channel is replicated to RGB (the network's input) and the three output channels
+  are averaged back. The network was trained on colour noise independent per channel, so on
+  grey noise (the same in all three channels) it denoises somewhat less than on colour.
+- Alpha is copied through untouched.
+- Files are read with Pillow (modes L, LA, RGB, RGBA, I;16). Colour 16-bit is read and written
+  as TIFF only, with tifffile: Pillow would silently keep only the high 8 bits. Refused, with a
+  one-line ImageError: palette images (their colours are indices into a table that denoising
+  cannot keep; convert to RGB first), CMYK and other colour spaces, 1-bit, 32-bit and float
+  images, animations and multi-page files, 16-bit colour PNG, and images over MAX_PIXELS.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image, UnidentifiedImageError
+from torch import nn
+from tqdm import tqdm
+
+from .config import resolve_device
+from .files import write_atomic
+from .models import MULTIPLE, predict
+
+MAX_PIXELS = 100_000_000  # 100 megapixels; beyond, the uint8/uint16 arrays alone pass 1 GB
+TILE = 256
+OVERLAP = 32
+U8, U16 = np.dtype(np.uint8), np.dtype(np.uint16)
+SCALE = {U8: 255.0, U16: 65535.0}  # the network sees image / SCALE, in 0-1
+CHANNELS = {1: "grey", 2: "grey + alpha", 3: "RGB", 4: "RGBA"}
+PIL_MODES = {"L": U8, "LA": U8, "RGB": U8, "RGBA": U8, "I;16": U16, "I;16L": U16, "I;16B": U16}
+_TIFF = ("TIFF", {(1, U8), (2, U8), (3, U8), (4, U8), (1, U16), (3, U16), (4, U16)})
+_JPEG = ("JPEG", {(1, U8), (3, U8)})
+WRITE_FORMATS = {  # extension: (format, the (channels, dtype) it holds as they are)
+    ".png": ("PNG", {(1, U8), (2, U8), (3, U8), (4, U8), (1, U16)}),  # Pillow: no 16-bit colour
+    ".tif": _TIFF, ".tiff": _TIFF,
+    ".jpg": _JPEG, ".jpeg": _JPEG,
+    ".webp": ("WEBP", {(3, U8), (4, U8)}),
+    ".bmp": ("BMP", {(1, U8), (3, U8)}),
+}
+KEPT_INFO = ("icc_profile", "exif", "dpi")  # carried from input to output where the format allows
+
+
+class ImageError(ValueError):
+    """An image cannot be read, denoised or written. The message is one line naming the file."""
+
+
+# --------------------------------------------------------------------------- arrays
+
+
+def _check_size(h: int, w: int) -> None:
+    if h * w > MAX_PIXELS:
+        raise ImageError(f"the image has {h * w / 1e6:.1f} megapixels ({w}x{h}), over the limit "
+                         f"of {MAX_PIXELS / 1e6:.0f}")
+
+
+def _check_array(image: np.ndarray) -> None:
+    if not isinstance(image, np.ndarray) or image.dtype not in SCALE:
+        raise ImageError(f"images must be uint8 or uint16 numpy arrays, got "
+                         f"{getattr(image, 'dtype', type(image).__name__)}")
+    if image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[2] not in CHANNELS):
+        raise ImageError(f"images must be H x W or H x W x C with C in {sorted(CHANNELS)}, "
+                         f"got shape {image.shape}")
+    h, w = image.shape[:2]
+    if h * w == 0:
+        raise ImageError(f"the image is empty (shape {image.shape})")
+    _check_size(h, w)
+
+
+def check_tiling(tile: int, overlap: int) -> None:
+    """Tiles and overlaps are multiples of 32 (the pooling grid), overlap at most half a tile."""
+    if tile < MULTIPLE or tile % MULTIPLE or overlap % MULTIPLE or not 0 <= overlap <= tile // 2:
+        raise ValueError(f"tile and overlap must be multiples of {MULTIPLE} with tile >= {MULTIPLE} "
+                         f"and 0 <= overlap <= tile / 2; got tile={tile}, overlap={overlap}")
+
+
+def _tile_starts(length: int, tile: int, stride: int) -> list[int]:
+    """Starts of tiles covering [0, length): every `stride`, the last flush with the end."""
+    if length <= tile:
+        return [0]
+    return list(range(0, length - tile, stride)) + [length - tile]
+
+
+def _window(size: int, overlap: int) -> np.ndarray:
+    """1 in the middle, a raised-cosine ramp over `overlap` pixels at both ends, never 0."""
+    if overlap == 0:
+        return np.ones(size, np.float32)
+    d = np.minimum(np.arange(size), np.arange(size)[::-1]) + 0.5  # distance to the nearer end
+    ramp = 0.5 - 0.5 * np.cos(np.pi * np.minimum(d, overlap) / overlap)
+    return ramp.astype(np.float32)
+
+
+def _denoise_tile(model: nn.Module, crop: np.ndarray, scale: float, device: torch.device) -> np.ndarray:
+    """One H x W x k tile (k = 1 or 3, uint8 or uint16) -> float32 H x W x k in 0-1."""
+    x = torch.from_numpy(crop.copy()).permute(2, 0, 1)[None]  # (1, k, h, w); a copy: the image may be read-only
+    x = x.repeat(1, 3, 1, 1) if x.shape[1] == 1 else x        # grey -> RGB
+    x = x.float().mul_(255.0 / scale) if scale != 255.0 else x  # predict takes values 0-255
+    y = predict(model, x, device=device)                      # (1, 3, h, w), float 0-1, padded inside
+    y = y.mean(1, keepdim=True) if crop.shape[2] == 1 else y
+    return y[0].permute(1, 2, 0).numpy()
+
+
+def denoise_array(model: nn.Module, image: np.ndarray, tile: int = TILE, overlap: int = OVERLAP,
+                  device: str | torch.device | None = None, progress: bool = False,
+                  desc: str | None = None) -> np.ndarray:
+    """Denoise a uint8 (0-255) or uint16 (0-65535) image H x W or H x W x C (C = 1 to 4, see
+    the module docstring); returns a new array of the same shape and dtype.
+
+    tile, overlap: multiples of 32, overlap <= tile / 2. Memory grows with the tile and with
+    one band of tile rows, not with the image.
+    device: where the network runs ("auto", "cpu", "cuda" ...); the model is moved there.
+        None: wherever the model already is.
+    """
+    _check_array(image)
+    check_tiling(tile, overlap)
+    device = resolve_device(device) if device is not None else next(model.parameters()).device
+    model.to(device)
+
+    img = image[..., None] if image.ndim == 2 else image
+    k = 3 if img.shape[2] >= 3 else 1                 # colour channels; the rest is alpha
+    scale = SCALE[image.dtype]
+    h, w = img.shape[:2]
+    hp, wp = math.ceil(h / MULTIPLE) * MULTIPLE, math.ceil(w / MULTIPLE) * MULTIPLE
+    th, tw = min(tile, hp), min(tile, wp)             # tiles are never larger than the image
+    ys = _tile_starts(hp, th, tile - overlap)
+    xs = _tile_starts(wp, tw, tile - overlap)
+    window = _window(th, overlap)[:, None, None] * _window(tw, overlap)[None, :, None]
+
+    out = np.empty_like(img)
+    out[..., k:] = img[..., k:]
+    carry_acc = np.zeros((0, w, k), np.float32)       # blended rows shared with the next band
+    carry_weight = np.zeros((0, w, 1), np.float32)
+    bar = tqdm(total=len(ys) * len(xs), disable=not progress, desc=desc, unit="tile", leave=False)
+    for i, y0 in enumerate(ys):
+        y1 = min(y0 + th, h)
+        acc = np.zeros((y1 - y0, w, k), np.float32)
+        weight = np.zeros((y1 - y0, w, 1), np.float32)
+        acc[:len(carry_acc)] += carry_acc
+        weight[:len(carry_weight)] += carry_weight
+        for x0 in xs:
+            x1 = min(x0 + tw, w)
+            win = window[:y1 - y0, :x1 - x0]
+            acc[:, x0:x1] += win * _denoise_tile(model, img[y0:y1, x0:x1, :k], scale, device)
+            weight[:, x0:x1] += win
+            bar.update(1)
+        done = ys[i + 1] - y0 if i + 1 < len(ys) else y1 - y0  # rows no later tile touches
+        blended = acc[:done] / weight[:done]
+        out[y0:y0 + done, :, :k] = np.rint(blended * scale).clip(0, scale).astype(image.dtype)
+        carry_acc, carry_weight = acc[done:], weight[done:]
+    bar.close()
+    return out.reshape(image.shape)
+
+
+# --------------------------------------------------------------------------- files
+
+
+def _png_bit_depth(path: Path) -> int:
+    """Bit depth from a PNG's IHDR chunk (byte 24 of the file, by the PNG specification)."""
+    with open(path, "rb") as f:
+        header = f.read(26)
+    return header[24] if len(header) == 26 else 8
+
+
+def _open(path: Path) -> Image.Image:
+    """Open with Pillow (header only) and refuse what denoising cannot handle."""
+    if not path.exists():
+        raise ImageError(f"{path}: file not found")
+    if path.is_dir():
+        raise ImageError(f"{path}: is a folder, not an image file")
+    try:
+        with warnings.catch_warnings():  # MAX_PIXELS below is our limit; Pillow's warns at 89 MP
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            im = Image.open(path)
+    except UnidentifiedImageError:
+        raise ImageError(f"{path}: not an image (Pillow cannot identify it)") from None
+    except Image.DecompressionBombError:
+        raise ImageError(f"{path}: the image is over the limit of {MAX_PIXELS / 1e6:.0f} megapixels") from None
+    except OSError as err:
+        raise ImageError(f"{path}: cannot open: {err}") from None
+    if im.mode not in PIL_MODES:
+        im.close()
+        hint = " (palette colours are indices; convert to RGB first)" if im.mode in ("P", "PA") else ""
+        raise ImageError(f"{path}: unsupported image mode {im.mode!r}{hint}; supported: grey, "
+                         f"grey + alpha, RGB, RGBA (8-bit), grey 16-bit, RGB(A) 16-bit TIFF")
+    if getattr(im, "n_frames", 1) > 1:
+        im.close()
+        raise ImageError(f"{path}: has {im.n_frames} frames or pages; only single images are supported")
+    try:
+        _check_size(im.size[1], im.size[0])
+    except ImageError as err:
+        im.close()
+        raise ImageError(f"{path}: {err}") from None
+    if im.format == "PNG" and im.mode in ("RGB", "RGBA") and _png_bit_depth(path) == 16:
+        im.close()
+        raise ImageError(f"{path}: 16-bit colour PNG is not supported (Pillow reads only its high "
+                         f"8 bits); save it as a 16-bit TIFF")
+    return im
+
+
+def _is_16bit_colour_tiff(im: Image.Image) -> bool:
+    return im.format == "TIFF" and im.mode in ("RGB", "RGBA") and max(im.tag_v2.get(258, (8,))) == 16
+
+
+def probe_image(path: str | Path) -> tuple[int, int, int, np.dtype]:
+    """(height, width, channels, dtype) from the file's header, refusing what `read_image`
+    would refuse, without decoding the pixels."""
+    with _open(Path(path)) as im:
+        dtype = U16 if _is_16bit_colour_tiff(im) else PIL_MODES[im.mode]
+        return im.size[1], im.size[0], len(im.getbands()), dtype
+
+
+def read_image(path: str | Path) -> tuple[np.ndarray, dict]:
+    """An image file as a uint8 or uint16 array H x W or H x W x C, plus the metadata worth
+    carrying to the output (ICC profile, EXIF, dpi)."""
+    path = Path(path)
+    with _open(path) as im:
+        info = {k: im.info[k] for k in KEPT_INFO if k in im.info}
+        try:
+            if _is_16bit_colour_tiff(im):
+                import tifffile
+
+                array = tifffile.imread(path)
+            else:
+                array = np.array(im).astype(PIL_MODES[im.mode], copy=False)  # I;16B -> native
+        except Exception as err:  # truncated files, missing codecs ... take many forms
+            detail = str(err).splitlines()[0] if str(err) else type(err).__name__
+            raise ImageError(f"{path}: cannot decode: {detail}") from None
+        size = im.size[::-1]
+    if array.shape[:2] != size or array.ndim == 3 and array.shape[2] not in CHANNELS:
+        raise ImageError(f"{path}: unsupported layout {array.shape} for a {size[1]}x{size[0]} image "
+                         f"(planar or extra samples)")
+    return array, info
+
+
+def check_output(out_path: str | Path, dtype: np.dtype | None = None, channels: int | None = None) -> str:
+    """The format to write `out_path` in; ImageError when the extension is unknown, the folder
+    cannot be written, or the format cannot hold the image as it is (16-bit colour needs TIFF,
+    JPEG has no alpha ...). dtype/channels: the image's, when known."""
+    out_path = Path(out_path)
+    if out_path.suffix.lower() not in WRITE_FORMATS:
+        raise ImageError(f"{out_path}: unknown output extension {out_path.suffix!r}; choose one of "
+                         f"{', '.join(sorted(WRITE_FORMATS))}")
+    fmt, holds = WRITE_FORMATS[out_path.suffix.lower()]
+    if out_path.is_dir():
+        raise ImageError(f"{out_path}: is a folder; name an output file")
+    folder = out_path.parent
+    existing = next(p for p in (folder, *folder.parents) if p.exists())
+    if not existing.is_dir():
+        raise ImageError(f"{out_path}: cannot write: {existing} is a file, not a folder")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ImageError(f"{out_path}: cannot write: the folder {existing} is not writable")
+    if dtype is not None and channels is not None and (channels, np.dtype(dtype)) not in holds:
+        able = sorted(ext for ext, (_, h) in WRITE_FORMATS.items() if (channels, np.dtype(dtype)) in h)
+        raise ImageError(f"{out_path}: {fmt} cannot hold a {np.dtype(dtype).itemsize * 8}-bit "
+                         f"{CHANNELS[channels]} image; write {', '.join(able)} instead")
+    return fmt
+
+
+def write_image(out_path: str | Path, image: np.ndarray, info: dict | None = None) -> Path:
+    """Write a uint8/uint16 array atomically, in the format its extension names."""
+    channels = image.shape[2] if image.ndim == 3 else 1
+    fmt = check_output(out_path, image.dtype, channels)
+    info = info or {}
+    if image.dtype == np.uint16 and channels >= 3:
+        import tifffile
+
+        return write_atomic(out_path, lambda tmp: tifffile.imwrite(
+            tmp, image, photometric="rgb", iccprofile=info.get("icc_profile")))
+    pil = Image.fromarray(image[..., 0] if image.ndim == 3 and channels == 1 else image)
+    options = {"quality": 95} if fmt in ("JPEG", "WEBP") else {}
+    options.update(info)  # formats that cannot hold a key ignore it
+    return write_atomic(out_path, lambda tmp: pil.save(tmp, format=fmt, **options))
+
+
+def check_paths(in_path: str | Path, out_path: str | Path, overwrite: bool = False) -> None:
+    """Refuse, before any work, an output that is the input or exists already (unless
+    `overwrite`), or that cannot be written (see check_output)."""
+    in_path, out_path = Path(in_path), Path(out_path)
+    same = out_path.resolve() == in_path.resolve() or (
+        out_path.exists() and in_path.exists() and os.path.samefile(in_path, out_path))
+    if same and not overwrite:
+        raise ImageError(f"{out_path}: is the input file; pass overwrite (--overwrite) to replace it")
+    if out_path.is_file() and not overwrite:
+        raise ImageError(f"{out_path}: exists; pass overwrite (--overwrite) to replace it")
+    check_output(out_path)
+
+
+def denoise_file(in_path: str | Path, out_path: str | Path, model: nn.Module,
+                 overwrite: bool = False, tile: int = TILE, overlap: int = OVERLAP,
+                 device: str | torch.device | None = None, progress: bool = False) -> Path:
+    """Denoise one image file into `out_path` (written atomically: a crash leaves no half
+    file). The input is never modified, unless it is also the output and `overwrite` is set."""
+    check_paths(in_path, out_path, overwrite)
+    image, info = read_image(in_path)
+    check_output(out_path, image.dtype, image.shape[2] if image.ndim == 3 else 1)
+    denoised = denoise_array(model, image, tile, overlap, device, progress, desc=Path(in_path).name)
+    return write_image(out_path, denoised, info)

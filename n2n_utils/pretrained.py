@@ -1,0 +1,185 @@
+"""Shipped weights: load a trained denoiser by name, and turn a training checkpoint into one.
+
+A shipped weights file is `n2n_utils/weights/<name>.pt`, a small dict saved with torch.save:
+
+    state_dict  the network's parameters (float32)
+    config      the TrainConfig it was trained with, as a dict (model, final_activation, ...)
+    card        how it was made: data, noise, profile, epochs, device, validation PSNR (dB) of
+                the output and of the noisy input, git commit, date
+
+and beside it `<name>.md`, the same card for humans. `export_weights` is the only writer of
+both, so a better-trained file replaces the provisional one by the same path:
+
+    export_weights("runs/full/checkpoint.pt", profile="full", device="cuda (NVIDIA H100)")
+
+Files are read with torch.load(weights_only=True): tensors and plain values only.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from .config import WEIGHTS_DIR, resolve_device
+from .files import git_commit, save_torch, write_atomic
+from .models import get_model
+from .training import TrainConfig, load_checkpoint
+
+DEFAULT_WEIGHTS = "resunet-natural32-gaussian25"
+SUFFIX = ".pt"
+
+
+def list_pretrained(weights_dir: Path = WEIGHTS_DIR) -> list[str]:
+    """The names of the shipped weights files, sorted."""
+    return sorted(p.stem for p in Path(weights_dir).glob(f"*{SUFFIX}"))
+
+
+def weights_path(name_or_path: str | Path, weights_dir: Path = WEIGHTS_DIR) -> Path:
+    """Resolve a shipped name ("resunet-natural32-gaussian25") or a file path to an existing file."""
+    path = Path(name_or_path)
+    if path.is_file():
+        return path
+    shipped = Path(weights_dir) / f"{name_or_path}{SUFFIX}"
+    if shipped.is_file():
+        return shipped
+    raise FileNotFoundError(f"no weights {str(name_or_path)!r}: neither a file nor a shipped name; "
+                            f"shipped: {list_pretrained(weights_dir) or 'none'}")
+
+
+def _load(path: Path) -> Any:
+    """torch.load(weights_only=True) on the CPU; any failure becomes one ValueError naming the file."""
+    try:
+        return load_checkpoint(path, "cpu")
+    except FileNotFoundError:
+        raise
+    except Exception as err:  # pickle, zip and refusal errors take many forms
+        first_line = str(err).splitlines()[0] if str(err) else ""
+        raise ValueError(f"{path}: not a weights file ({type(err).__name__}: {first_line})") from err
+
+
+def read_weights(name_or_path: str | Path = DEFAULT_WEIGHTS) -> dict:
+    """The shipped dict {state_dict, config, card} of a name or path, on the CPU.
+
+    A training checkpoint written by `training.train` ({model, optimizer, config, ...}) is
+    accepted too, and returned in the same shape with the card it would get from export_weights
+    (profile "unexported")."""
+    path = weights_path(name_or_path)
+    blob = _load(path)
+    if isinstance(blob, dict) and {"state_dict", "config", "card"} <= blob.keys():
+        return blob
+    if isinstance(blob, dict) and {"model", "config"} <= blob.keys():
+        return {"state_dict": blob["model"], "config": blob["config"],
+                "card": _card_from_checkpoint(blob, profile="unexported")}
+    raise ValueError(f"{path}: not a weights file: expected keys state_dict, config, card "
+                     f"(or a training checkpoint's model, config)")
+
+
+def load_pretrained(name_or_path: str | Path = DEFAULT_WEIGHTS,
+                    device: str | torch.device = "auto") -> nn.Module:
+    """A ready network in eval mode on `device`, from a shipped name or a path.
+    It maps float images in 0-1 to float images in 0-1 (see models.predict)."""
+    blob = read_weights(name_or_path)
+    config = TrainConfig.from_dict(blob["config"])
+    model = get_model(config.model, final_activation=config.final_activation)
+    model.load_state_dict(blob["state_dict"])
+    return model.to(resolve_device(device)).eval()
+
+
+def _card_from_checkpoint(ckpt: dict, profile: str, **extra: Any) -> dict:
+    data = dict(ckpt.get("data") or {})
+    history = list(ckpt.get("history") or [])
+    params = data.get("noise_params") or {}
+    return {
+        "profile": profile,
+        "data": data.get("name", "unknown"),
+        "noise": data.get("noise", "unknown"),
+        "noise_params": params,
+        "n_train": data.get("n_train"),
+        "n_val": data.get("n_val"),
+        "data_seed": data.get("seed"),
+        "epochs": ckpt.get("epoch", len(history)),
+        "device": "not recorded",
+        "val_psnr": float(history[-1]["val_psnr"]) if history else None,
+        "val_psnr_noisy": None,
+        "history": [{k: float(v) for k, v in row.items()} for row in history],
+        "git_commit": git_commit(),
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "torch": str(torch.__version__),
+        **extra,
+    }
+
+
+def export_weights(checkpoint_path: str | Path, name: str = DEFAULT_WEIGHTS, *, profile: str,
+                   weights_dir: Path = WEIGHTS_DIR, **card_fields: Any) -> Path:
+    """Turn a training checkpoint (from `training.train`) into a shipped weights file and its
+    model card `<name>.md`, both written atomically. Returns the weights file's path.
+
+    profile: what run made it ("smoke", "quick", "full", "provisional" ...), said on the card.
+    card_fields: anything else the card should say and the checkpoint does not hold, e.g.
+        device="cpu (2 threads)", val_psnr_noisy=20.3 (dB of the noisy input on the same
+        validation set), notes="...". They override the fields read from the checkpoint;
+        git_commit, for one, defaults to the repository's commit at export time, so pass the
+        training run's when the code has moved on since.
+    """
+    ckpt = _load(Path(checkpoint_path))
+    if not isinstance(ckpt, dict) or not {"model", "config"} <= ckpt.keys():
+        raise ValueError(f"{checkpoint_path}: not a training checkpoint (needs keys model, config)")
+    config = TrainConfig.from_dict(ckpt["config"]).to_dict()  # refuses unknown options
+    # plain JSON values only, so that torch.load(weights_only=True) accepts the file
+    card = json.loads(json.dumps(_card_from_checkpoint(ckpt, profile, **card_fields), default=str))
+    state = {k: v.detach().float().cpu().contiguous() for k, v in ckpt["model"].items()}
+    path = Path(weights_dir) / f"{name}{SUFFIX}"
+    save_torch({"state_dict": state, "config": config, "card": card}, path)
+    text = model_card(name, card, config)
+    write_atomic(path.with_suffix(".md"), lambda tmp: tmp.write_text(text))
+    return path
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if value is None:
+        return "-"
+    if isinstance(value, dict):
+        return ", ".join(f"{k}={_fmt(v)}" for k, v in value.items()) or "-"
+    return str(value)
+
+
+def model_card(name: str, card: dict, config: dict) -> str:
+    """The human model card (Markdown) of a weights file."""
+    gain = (f"{card['val_psnr'] - card['val_psnr_noisy']:+.2f} dB over the noisy input"
+            if card.get("val_psnr") is not None and card.get("val_psnr_noisy") is not None else "")
+    lines = [
+        f"# {name}", "",
+        f"Table I ResUNet ({config['model']}, final activation {config['final_activation']}) "
+        f"trained with {config['target']} on `{card['data']}`, {card['noise']} noise "
+        f"({_fmt(card['noise_params'])}, in 0-1 units). Profile: **{card['profile']}**.",
+        "",
+    ]
+    if card.get("notes"):
+        lines += [str(card["notes"]), ""]
+    lines += ["| field | value |", "| --- | --- |"]
+    lines += [f"| {k} | {_fmt(v)} |" for k, v in card.items() if k not in ("history", "notes")]
+    lines += ["", f"Validation PSNR: {_fmt(card.get('val_psnr'))} dB (noisy input: "
+              f"{_fmt(card.get('val_psnr_noisy'))} dB) {gain}".rstrip(), ""]
+    if card.get("history"):
+        keys = list(card["history"][0])
+        lines += ["## Per epoch", "", "| " + " | ".join(keys) + " |", "|" + " --- |" * len(keys)]
+        lines += ["| " + " | ".join(_fmt(row[k]) for k in keys) + " |" for row in card["history"]]
+        lines += [""]
+    lines += ["## Training configuration", "", "| option | value |", "| --- | --- |"]
+    lines += [f"| {k} | {_fmt(v)} |" for k, v in config.items()]
+    lines += ["", "## Use", "", "```python", "from n2n_utils.pretrained import load_pretrained",
+              "from n2n_utils.inference import denoise_array  # uint8/uint16 H x W x C in, same out",
+              f'model = load_pretrained("{name}")', "```", "",
+              f"or `python -m n2n_utils denoise photo.png --weights {name}`.", "",
+              "## Limits", "",
+              f"Trained on `{card['data']}` ({_fmt(card.get('n_train'))} pairs) for the noise named "
+              "above only: other noise laws or levels are outside what it has seen. It keeps the "
+              "noisy target's clipping bias near black and white (see n2n_utils/noise.py).", ""]
+    return "\n".join(lines)

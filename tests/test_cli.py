@@ -1,0 +1,208 @@
+"""The command line: `python -m n2n_utils denoise ...` and friends. Every refusal is one line
+on stderr, a non-zero exit, no traceback, and leaves the input file as it was."""
+
+from __future__ import annotations
+
+import os
+import struct
+import subprocess
+import sys
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from n2n_utils import inference
+from n2n_utils.__main__ import main
+from n2n_utils.course import FOLDER
+from n2n_utils.models import ResUNet
+from n2n_utils.pretrained import DEFAULT_WEIGHTS, SUFFIX
+from n2n_utils.training import TrainConfig
+
+
+def photo(path: Path, mode: str = "RGB", size: tuple[int, int] = (64, 48), **save) -> Path:
+    """A small random image file; `size` is (width, height) as Pillow has it."""
+    rng = np.random.default_rng(0)
+    rgb = Image.fromarray(rng.integers(0, 256, (size[1], size[0], 3), dtype=np.uint8))
+    rgb.convert(mode).save(path, **save)
+    return path
+
+
+def png_16bit_rgb(path: Path, h: int = 8, w: int = 8) -> Path:
+    """A 16-bit colour PNG, written by hand (Pillow cannot write one): signature, IHDR
+    (bit depth 16, colour type 2), one IDAT, IEND."""
+    pixels = np.random.default_rng(0).integers(0, 65536, (h, w, 3)).astype(">u2")
+    raw = b"".join(b"\x00" + row.tobytes() for row in pixels)
+    chunk = lambda kind, data: (struct.pack(">I", len(data)) + kind + data
+                                + struct.pack(">I", zlib.crc32(kind + data)))
+    ihdr = struct.pack(">IIBBBBB", w, h, 16, 2, 0, 0, 0)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(raw))
+                     + chunk(b"IEND", b""))
+    return path
+
+
+def run(capsys, *argv: str) -> tuple[int, str, str]:
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def assert_one_line_error(code: int, err: str, *phrases: str) -> None:
+    assert code != 0
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("n2n: error: "), err
+    for phrase in phrases:
+        assert phrase in lines[0], (phrase, lines[0])
+
+
+def test_denoise_one_file(tmp_path, capsys):
+    src = photo(tmp_path / "photo.png")
+    before = src.read_bytes()
+    code, out, err = run(capsys, "denoise", src, "-o", tmp_path / "clean.png", "--tile", "64", "--quiet")
+    assert code == 0, err
+    assert src.read_bytes() == before
+    with Image.open(tmp_path / "clean.png") as im:
+        assert im.size == (64, 48) and im.mode == "RGB"
+    assert "clean.png" in out
+
+
+def test_several_files_default_suffix_and_output_folder(tmp_path, capsys):
+    a, b = photo(tmp_path / "a.png"), photo(tmp_path / "b.tif", mode="L")
+    code, _, err = run(capsys, "denoise", a, b, "--quiet")
+    assert code == 0, err
+    assert (tmp_path / "a_denoised.png").is_file() and (tmp_path / "b_denoised.tif").is_file()
+    code, _, err = run(capsys, "denoise", a, b, "-o", tmp_path / "out", "--quiet")
+    assert code == 0, err
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.png", "b.tif"]
+
+
+def test_progress_bar_shows_tiles(tmp_path, capsys):
+    code, _, err = run(capsys, "denoise", photo(tmp_path / "p.png"), "--tile", "32", "--overlap", "0")
+    assert code == 0 and "tile" in err, err
+
+
+def test_missing_file(tmp_path, capsys):
+    assert_one_line_error(*run(capsys, "denoise", tmp_path / "nope.png", "--quiet")[::2], "file not found")
+
+
+def test_not_an_image(tmp_path, capsys):
+    fake = tmp_path / "notes.png"
+    fake.write_text("hello")
+    assert_one_line_error(*run(capsys, "denoise", fake, "--quiet")[::2], "not an image")
+    assert fake.read_text() == "hello"
+
+
+@pytest.mark.parametrize("name, mode, hint", [("cmyk.jpg", "CMYK", "'CMYK'"), ("pal.png", "P", "convert to RGB"),
+                                              ("bw.png", "1", "'1'")])
+def test_unsupported_modes(tmp_path, capsys, name, mode, hint):
+    src = photo(tmp_path / name, mode=mode)
+    before = src.read_bytes()
+    assert_one_line_error(*run(capsys, "denoise", src, "--quiet")[::2], "unsupported image mode", hint)
+    assert src.read_bytes() == before and not list(tmp_path.glob("*_denoised*"))
+
+
+def test_16_bit_colour_png_is_refused_rather_than_truncated(tmp_path, capsys):
+    src = png_16bit_rgb(tmp_path / "deep.png")
+    assert_one_line_error(*run(capsys, "denoise", src, "--quiet")[::2], "16-bit colour PNG", "TIFF")
+
+
+def test_multi_page_files_are_refused(tmp_path, capsys):
+    frames = [Image.new("RGB", (32, 32), c) for c in ("red", "blue")]
+    frames[0].save(tmp_path / "pages.tif", save_all=True, append_images=frames[1:])
+    assert_one_line_error(*run(capsys, "denoise", tmp_path / "pages.tif", "--quiet")[::2], "2 frames")
+
+
+def test_size_over_the_limit(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(inference, "MAX_PIXELS", 1000)
+    src = photo(tmp_path / "big.png")
+    assert_one_line_error(*run(capsys, "denoise", src, "--quiet")[::2], "over the limit", "megapixels")
+
+
+def test_output_equal_to_input_needs_overwrite(tmp_path, capsys):
+    src = photo(tmp_path / "photo.png")
+    before = src.read_bytes()
+    assert_one_line_error(*run(capsys, "denoise", src, "-o", src, "--quiet")[::2], "is the input", "--overwrite")
+    assert src.read_bytes() == before
+    code, _, err = run(capsys, "denoise", src, "-o", src, "--overwrite", "--quiet")
+    assert code == 0, err
+    assert src.read_bytes() != before and [p.name for p in tmp_path.iterdir()] == ["photo.png"]
+
+
+def test_existing_output_needs_overwrite(tmp_path, capsys):
+    src, dst = photo(tmp_path / "a.png"), photo(tmp_path / "b.png", mode="L")
+    before = dst.read_bytes()
+    assert_one_line_error(*run(capsys, "denoise", src, "-o", dst, "--quiet")[::2], "exists")
+    assert dst.read_bytes() == before
+
+
+def test_unwritable_output_folder(tmp_path, capsys):
+    src = photo(tmp_path / "photo.png")
+    before = src.read_bytes()
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    assert_one_line_error(*run(capsys, "denoise", src, "-o", blocker / "out.png", "--quiet")[::2],
+                          "cannot write", "not a folder")
+    assert src.read_bytes() == before
+
+
+@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="permissions do not bind root")
+def test_read_only_output_folder(tmp_path, capsys):
+    src = photo(tmp_path / "photo.png")
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o500)
+    try:
+        assert_one_line_error(*run(capsys, "denoise", src, "-o", locked / "out.png", "--quiet")[::2],
+                              "not writable")
+    finally:
+        locked.chmod(0o700)
+
+
+def test_an_output_format_that_cannot_hold_the_image(tmp_path, capsys):
+    src = photo(tmp_path / "photo.png", mode="RGBA")
+    assert_one_line_error(*run(capsys, "denoise", src, "-o", tmp_path / "x.jpg", "--quiet")[::2],
+                          "JPEG cannot hold", "RGBA")
+
+
+def test_bad_weights_and_options(tmp_path, capsys):
+    src = photo(tmp_path / "photo.png")
+    assert_one_line_error(*run(capsys, "denoise", src, "--weights", "nope", "--quiet")[::2], "no weights 'nope'")
+    assert_one_line_error(*run(capsys, "denoise", src, "--tile", "100", "--quiet")[::2], "multiples of 32")
+    assert_one_line_error(*run(capsys, "denoise", src, "--device", "tpu9", "--quiet")[::2], "device")
+    assert not list(tmp_path.glob("*_denoised*"))
+
+
+def test_one_bad_file_does_not_stop_the_others(tmp_path, capsys):
+    good = photo(tmp_path / "good.png")
+    code, _, err = run(capsys, "denoise", tmp_path / "missing.png", good, "--quiet")
+    assert code == 1 and "missing.png" in err and (tmp_path / "good_denoised.png").is_file()
+
+
+def test_python_dash_m_prints_no_traceback(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "n2n_utils", "denoise", str(tmp_path / "nope.png")],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1
+    assert result.stderr.strip() == f"n2n: error: {tmp_path / 'nope.png'}: file not found"
+
+
+def test_weights_commands(tmp_path, capsys):
+    code, out, _ = run(capsys, "list-weights")
+    assert code == 0 and DEFAULT_WEIGHTS in out and "val_psnr" in out
+    assert_one_line_error(*run(capsys, "export-weights", tmp_path / "none.pt", "--profile", "x")[::2], "none.pt")
+    checkpoint = tmp_path / "checkpoint.pt"
+    torch.save({"model": ResUNet().state_dict(), "config": TrainConfig().to_dict(), "epoch": 0,
+                "history": [], "data": {"name": "natural32"}}, checkpoint)
+    code, out, err = run(capsys, "export-weights", checkpoint, "--profile", "smoke", "--name", "mine",
+                         "--weights-dir", tmp_path, "--trained-on", "cpu", "--notes", "a test")
+    assert code == 0, err
+    assert (tmp_path / f"mine{SUFFIX}").is_file() and "a test" in (tmp_path / "mine.md").read_text()
+
+
+def test_export_course_command(tmp_path, capsys):
+    code, out, err = run(capsys, "export-course", tmp_path)
+    assert code == 0, err
+    assert sorted(p.name for p in (tmp_path / FOLDER).iterdir()) == ["__init__.py", "bestmodel.pth", "model.py"]
+    assert isinstance(torch.load(tmp_path / FOLDER / "bestmodel.pth", weights_only=True), dict)
+    assert_one_line_error(*run(capsys, "export-course", tmp_path)[::2], "--overwrite")

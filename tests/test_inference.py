@@ -1,0 +1,170 @@
+"""Tiled denoising of arrays and files of any size.
+
+The bounds pinned here (float 0-1 units, measured with the provisional weights on a noisy
+crop of the astronaut photo):
+- an image no larger than a tile: equal to one models.predict pass (to the 16-bit step);
+- tiled vs one pass over the whole image: at most 5e-3 anywhere (about 1 uint8 level; largest
+  within 16 px of a tile edge), below 1e-4 from 64 px away from every tile edge;
+- the reason: the network is translation-equivariant for shifts by its 32-px pooling grid
+  (identical output away from the image borders), not for other shifts.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import skimage.data
+import torch
+from PIL import Image
+
+from n2n_utils import inference
+from n2n_utils.inference import ImageError, denoise_array, denoise_file, probe_image, read_image, write_image
+from n2n_utils.models import predict
+from n2n_utils.pretrained import load_pretrained
+
+STEP16 = 1 / 65535
+
+
+@pytest.fixture(scope="module")
+def model() -> torch.nn.Module:
+    return load_pretrained(device="cpu")
+
+
+def noisy_photo(h: int, w: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """A clean uint8 crop of the astronaut photo and a noisy copy (gaussian, sigma 25 of 255)."""
+    clean = skimage.data.astronaut()[100:100 + h, 100:100 + w]
+    noise = np.random.default_rng(seed).normal(0, 25, clean.shape)
+    return clean, np.clip(np.rint(clean + noise), 0, 255).astype(np.uint8)
+
+
+def one_pass(model: torch.nn.Module, image_uint8: np.ndarray) -> np.ndarray:
+    """models.predict on the whole image: float H x W x 3 in 0-1."""
+    return predict(model, torch.from_numpy(image_uint8).permute(2, 0, 1)[None])[0].permute(1, 2, 0).numpy()
+
+
+def tiled(model, image_uint8, **kwargs) -> np.ndarray:
+    """denoise_array at 16-bit resolution (uint8 * 257 / 65535 == uint8 / 255): float 0-1."""
+    return denoise_array(model, image_uint8.astype(np.uint16) * 257, **kwargs) / 65535
+
+
+def test_an_image_within_one_tile_is_one_pass(model):
+    _, noisy = noisy_photo(70, 90)
+    assert np.abs(tiled(model, noisy, tile=128) - one_pass(model, noisy)).max() <= STEP16
+
+
+def test_tiles_match_one_pass_over_the_whole_image(model):
+    clean, noisy = noisy_photo(256, 320)
+    whole = one_pass(model, noisy)
+    out = tiled(model, noisy, tile=128, overlap=32)
+    diff = np.abs(out - whole).max(-1)
+    assert diff.max() < 5e-3
+    # distance of each pixel to the nearest tile edge inside the image
+    rows = inference._tile_starts(256, 128, 96)
+    cols = inference._tile_starts(320, 128, 96)
+    def dist(n, starts):
+        edges = np.array([s for s in starts if s > 0] + [s + 128 for s in starts if s + 128 < n])
+        return np.abs(np.arange(n)[:, None] - edges[None]).min(1)
+    far = np.minimum(dist(256, rows)[:, None], dist(320, cols)[None, :]) >= 64
+    assert far.sum() > 1000 and diff[far].max() < 1e-4
+    psnr = lambda x: 10 * np.log10(1 / np.mean((x - clean / 255) ** 2))
+    assert abs(psnr(out) - psnr(whole)) < 0.01
+
+
+def test_equivariant_to_shifts_by_the_pooling_grid_only(model):
+    _, noisy = noisy_photo(320, 320)
+    whole = one_pass(model, noisy)
+    for shift, exact in [(32, True), (16, False)]:
+        shifted = one_pass(model, noisy[shift:, shift:])
+        inner = np.abs(shifted - whole[shift:, shift:])[128:-128, 128:-128]  # far from all borders
+        assert (inner.max() < 1e-6) == exact, (shift, inner.max())
+
+
+def test_the_network_never_sees_more_than_a_tile(model):
+    seen = []
+    handle = model.register_forward_pre_hook(lambda m, args: seen.append(tuple(args[0].shape[-2:])))
+    try:
+        denoise_array(model, noisy_photo(100, 150)[1], tile=64, overlap=32)
+    finally:
+        handle.remove()
+    # 100 x 150 pads to 128 x 160; a tile every 32 px and the last flush: 3 rows x 4 columns
+    assert len(seen) == 3 * 4 and max(max(s) for s in seen) <= 64
+
+
+@pytest.mark.parametrize("shape", [(40, 50), (40, 50, 1), (40, 50, 2), (40, 50, 3), (40, 50, 4)])
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+def test_shapes_dtypes_and_alpha(model, shape, dtype):
+    image = np.random.default_rng(0).integers(0, np.iinfo(dtype).max, shape, endpoint=True).astype(dtype)
+    before = image.copy()
+    out = denoise_array(model, image, tile=64)
+    assert out.shape == image.shape and out.dtype == image.dtype
+    assert np.array_equal(image, before)  # the input is not touched
+    if len(shape) == 3 and shape[2] in (2, 4):
+        assert np.array_equal(out[..., -1], image[..., -1])  # alpha passes through
+    assert not np.array_equal(out, image)
+
+
+def test_grey_is_the_mean_of_the_replicated_colour_output(model):
+    _, noisy = noisy_photo(64, 64)
+    grey = noisy[..., 1]
+    out = denoise_array(model, grey, tile=64)
+    expected = one_pass(model, np.repeat(grey[..., None], 3, axis=-1)).mean(-1)
+    assert np.abs(out / 255 - expected).max() <= 0.5 / 255 + 1e-6
+
+
+def test_16_bit_is_scaled_by_65535(model):
+    _, noisy = noisy_photo(64, 96)
+    out8 = denoise_array(model, noisy, tile=64).astype(int)
+    out16 = denoise_array(model, noisy.astype(np.uint16) * 257, tile=64).astype(int)
+    assert np.abs(out16 / 257 - out8).max() <= 0.51
+
+
+def test_bad_arrays_and_options_are_refused(model, monkeypatch):
+    with pytest.raises(ImageError, match="uint8 or uint16"):
+        denoise_array(model, np.zeros((8, 8, 3), np.float32))
+    with pytest.raises(ImageError, match="shape"):
+        denoise_array(model, np.zeros((8, 8, 5), np.uint8))
+    with pytest.raises(ValueError, match="multiples of 32"):
+        denoise_array(model, np.zeros((8, 8, 3), np.uint8), tile=100)
+    monkeypatch.setattr(inference, "MAX_PIXELS", 1000)
+    with pytest.raises(ImageError, match="over the limit"):
+        denoise_array(model, np.zeros((40, 40, 3), np.uint8))
+
+
+@pytest.mark.parametrize("suffix, shape, dtype", [
+    (".png", (30, 40, 3), np.uint8), (".png", (30, 40, 4), np.uint8), (".png", (30, 40), np.uint8),
+    (".png", (30, 40, 2), np.uint8), (".png", (30, 40), np.uint16), (".tif", (30, 40, 3), np.uint16),
+    (".tif", (30, 40, 4), np.uint16), (".tif", (30, 40), np.uint16), (".bmp", (30, 40, 3), np.uint8),
+])
+def test_files_round_trip_losslessly(tmp_path, suffix, shape, dtype):
+    image = np.random.default_rng(1).integers(0, np.iinfo(dtype).max, shape, endpoint=True).astype(dtype)
+    path = write_image(tmp_path / f"x{suffix}", image)
+    assert probe_image(path) == (*shape[:2], shape[2] if len(shape) == 3 else 1, np.dtype(dtype))
+    back, _ = read_image(path)
+    assert back.dtype == image.dtype and np.array_equal(back, image)
+    assert [p.name for p in tmp_path.iterdir()] == [f"x{suffix}"]  # no temporary file left
+
+
+def test_formats_that_cannot_hold_the_image_are_refused(tmp_path):
+    with pytest.raises(ImageError, match=r"JPEG cannot hold a 8-bit RGBA image; write .*\.png"):
+        write_image(tmp_path / "x.jpg", np.zeros((4, 4, 4), np.uint8))
+    with pytest.raises(ImageError, match=r"write \.tif, \.tiff instead"):
+        write_image(tmp_path / "x.png", np.zeros((4, 4, 3), np.uint16))
+    with pytest.raises(ImageError, match="unknown output extension"):
+        write_image(tmp_path / "x.xyz", np.zeros((4, 4, 3), np.uint8))
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_denoise_file_keeps_metadata_and_refuses_to_overwrite(model, tmp_path):
+    src, dst = tmp_path / "in.png", tmp_path / "out.png"
+    Image.fromarray(noisy_photo(48, 64)[1]).save(src, dpi=(300, 300))
+    before = src.read_bytes()
+    denoise_file(src, dst, model, tile=64)
+    assert src.read_bytes() == before
+    with Image.open(dst) as im:
+        assert im.size == (64, 48) and im.mode == "RGB"
+        assert tuple(round(v) for v in im.info["dpi"]) == (300, 300)
+    with pytest.raises(ImageError, match="exists"):
+        denoise_file(src, dst, model)
+    with pytest.raises(ImageError, match="is the input"):
+        denoise_file(src, src, model)
+    assert src.read_bytes() == before

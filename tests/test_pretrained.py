@@ -1,0 +1,98 @@
+"""Shipped weights: export_weights writes what load_pretrained reads, and the shipped default
+is a working denoiser whose card says how it was made."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from n2n_utils.config import WEIGHTS_DIR
+from n2n_utils.data import DenoisingData
+from n2n_utils.models import ResUNet
+from n2n_utils.pretrained import (
+    DEFAULT_WEIGHTS,
+    SUFFIX,
+    export_weights,
+    list_pretrained,
+    load_pretrained,
+    read_weights,
+)
+from n2n_utils.training import TrainConfig, model_from_checkpoint, train
+
+CARD_FIELDS = {"profile", "data", "noise", "noise_params", "epochs", "device", "val_psnr",
+               "val_psnr_noisy", "git_commit", "created", "history"}
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory) -> str:
+    """A real training checkpoint from one step on 16 random 32x32 pairs."""
+    g = torch.Generator().manual_seed(0)
+    images = lambda n: torch.randint(0, 256, (n, 3, 32, 32), dtype=torch.uint8, generator=g)
+    data = DenoisingData(images(16), images(16), images(4), images(4),
+                         meta={"name": "random", "noise": "gaussian", "noise_params": {"sigma": 0.1},
+                               "n_train": 16, "n_val": 4, "seed": 0})
+    path = tmp_path_factory.mktemp("ckpt") / "checkpoint.pt"
+    train(data, TrainConfig(epochs=1, batch_size=16, progress=False, device="cpu"), checkpoint=path)
+    return str(path)
+
+
+def test_export_then_load_gives_the_trained_network(checkpoint, tmp_path):
+    path = export_weights(checkpoint, "tiny", profile="test", weights_dir=tmp_path,
+                          device="cpu (test)", val_psnr_noisy=10.0, notes="made by a test")
+    assert path == tmp_path / f"tiny{SUFFIX}"
+    blob = torch.load(path, weights_only=True)
+    assert set(blob) == {"state_dict", "config", "card"}
+    assert CARD_FIELDS <= set(blob["card"])
+    assert blob["card"]["profile"] == "test" and blob["card"]["device"] == "cpu (test)"
+    assert blob["card"]["epochs"] == 1 and blob["card"]["data"] == "random"
+    card_md = path.with_suffix(".md").read_text()
+    assert "# tiny" in card_md and "test" in card_md and "made by a test" in card_md
+
+    shipped = load_pretrained(path, device="cpu")
+    reference = model_from_checkpoint(checkpoint, "cpu")
+    assert not shipped.training
+    x = torch.rand(2, 3, 64, 32)
+    with torch.no_grad():
+        assert torch.equal(shipped(x), reference(x))
+    assert list_pretrained(tmp_path) == ["tiny"]
+
+
+def test_a_training_checkpoint_loads_directly(checkpoint):
+    blob = read_weights(checkpoint)
+    assert blob["card"]["profile"] == "unexported"
+    assert isinstance(load_pretrained(checkpoint, "cpu"), ResUNet)
+
+
+def test_unknown_name_and_non_weights_file_are_clear_errors(tmp_path):
+    with pytest.raises(FileNotFoundError, match="shipped"):
+        load_pretrained("no-such-weights", "cpu")
+    junk = tmp_path / "junk.pt"
+    junk.write_text("not a torch file")
+    with pytest.raises(ValueError, match="not a weights file"):
+        load_pretrained(junk, "cpu")
+    torch.save({"something": torch.zeros(1)}, junk)
+    with pytest.raises(ValueError, match="expected keys"):
+        load_pretrained(junk, "cpu")
+
+
+def test_export_refuses_what_is_not_a_checkpoint(tmp_path):
+    bad = tmp_path / "bad.pt"
+    torch.save({"state_dict": {}}, bad)
+    with pytest.raises(ValueError, match="not a training checkpoint"):
+        export_weights(bad, "x", profile="test", weights_dir=tmp_path)
+    assert not (tmp_path / f"x{SUFFIX}").exists()
+
+
+def test_shipped_default_is_listed_documented_and_safe_to_load():
+    assert DEFAULT_WEIGHTS in list_pretrained()
+    path = WEIGHTS_DIR / f"{DEFAULT_WEIGHTS}{SUFFIX}"
+    blob = torch.load(path, weights_only=True)  # tensors and plain values only
+    card = blob["card"]
+    assert CARD_FIELDS <= set(card)
+    assert card["data"] == "natural32" and card["noise"] == "gaussian"
+    assert card["noise_params"]["sigma"] == pytest.approx(25 / 255)
+    assert card["val_psnr"] > card["val_psnr_noisy"] + 3  # a working denoiser, by its own record
+    assert path.with_suffix(".md").is_file()
+    assert path.stat().st_size < 10 * 2**20  # one small file
+    model = load_pretrained(device="cpu")
+    assert isinstance(model, ResUNet) and not model.training

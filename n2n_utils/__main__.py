@@ -6,6 +6,9 @@
     export-weights CHECKPOINT --profile PROFILE [--name NAME] [--trained-on DEVICE]
                    [--val-psnr-noisy DB] [--notes TEXT] [--weights-dir DIR]
     export-course OUT_DIR [--weights NAME_OR_PATH] [--overwrite]
+    train --checkpoint PATH [--dataset natural32|FOLDER] [--noise gaussian] [--n-train N]
+          [--epochs E --lr LR --batch-size B --augment A ... --precision P ...]
+          [--export NAME --profile PROFILE]
 
 A mistake in what was asked (a missing file, not an image, an output that would replace the
 input ...) prints one line `n2n: error: ...` on stderr and exits with status 1, without a
@@ -125,6 +128,33 @@ def cmd_export_course(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_train(args: argparse.Namespace) -> int:
+    """Train a ResUNet (resuming from --checkpoint when it exists), then optionally export it."""
+    from .data import load_dataset
+    from .metrics import psnr, to_float
+    from .training import TrainConfig, train
+
+    options = {k: getattr(args, k) for k in ("epochs", "lr", "batch_size", "loss", "target",
+                                              "lr_schedule", "precision", "seed", "device")}
+    if args.augment is not None:
+        options["augment"] = tuple(a for a in args.augment if a != "none")
+    try:
+        config = TrainConfig.from_dict(options)
+        data = load_dataset(args.dataset, noise=args.noise, n_train=args.n_train, n_val=args.n_val,
+                            seed=args.seed)
+    except (OSError, ValueError) as err:
+        _error(err)
+        return 1
+    result = train(data, config, checkpoint=args.checkpoint, resume=True)
+    noisy = psnr(to_float(data.val_input), to_float(data.val_clean))
+    print(f"validation PSNR {result.final_psnr:.2f} dB (noisy input {noisy:.2f} dB); checkpoint {args.checkpoint}")
+    if args.export:
+        path = export_weights(args.checkpoint, args.export, profile=args.profile, val_psnr_noisy=noisy,
+                              device=result.info["device"])
+        print(f"wrote {path} and {path.with_suffix('.md')}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="n2n", description="Noise2Noise denoising with the Table I ResUNet.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -163,6 +193,29 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--weights", default=DEFAULT_WEIGHTS, help="shipped name or file for bestmodel.pth")
     p.add_argument("--overwrite", action="store_true")
     p.set_defaults(func=cmd_export_course)
+
+    from .training import CHOICES, TrainConfig
+
+    d = TrainConfig()
+    p = commands.add_parser("train", help="train a ResUNet (resumable), optionally export it as shipped weights")
+    p.add_argument("--checkpoint", required=True, type=Path, help="written after each epoch; resumed from")
+    p.add_argument("--dataset", default="natural32", help="natural32, or a folder of the course's files")
+    p.add_argument("--noise", default="gaussian")
+    p.add_argument("--n-train", type=int, default=50_000)
+    p.add_argument("--n-val", type=int, default=1_000)
+    p.add_argument("--epochs", type=int, default=d.epochs)
+    p.add_argument("--lr", type=float, default=d.lr)
+    p.add_argument("--batch-size", type=int, default=d.batch_size)
+    p.add_argument("--loss", default=d.loss, choices=CHOICES["loss"])
+    p.add_argument("--target", default=d.target, choices=CHOICES["target"])
+    p.add_argument("--augment", nargs="*", help="augmentations by name, or none (default: dihedral)")
+    p.add_argument("--lr-schedule", default=d.lr_schedule, choices=CHOICES["lr_schedule"])
+    p.add_argument("--precision", default=d.precision, choices=CHOICES["precision"])
+    p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument("--device", default=d.device)
+    p.add_argument("--export", metavar="NAME", help="export the result as shipped weights under this name")
+    p.add_argument("--profile", default="custom", help="the label the model card gives the run")
+    p.set_defaults(func=cmd_train)
     return parser
 
 

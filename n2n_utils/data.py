@@ -1,10 +1,17 @@
-"""Datasets: the embedded `natural32` set and the EE-559 course's own files.
+"""Datasets: the embedded `natural32` set, synthetic dead leaves, a folder of your own photos,
+and the EE-559 course's own files.
 
 Everything here is uint8 in the course's layout, (N, 3, 32, 32), values 0-255. Conversion to
 float in 0-1 happens once, on the device, inside training and evaluation.
 
-`load_dataset(source, ...)` is the one entry point: `source` is "natural32" or a folder that
-holds the course's `train_data.pkl` and `val_data.pkl`.
+`load_dataset(source, ...)` is the one entry point. `source` is one of
+- "natural32": multi-scale crops of the colour photos that ship with scikit-image and
+  scikit-learn, split by photo; `mix_deadleaves=f` replaces a fraction f of its training
+  pairs with dead leaves (n2n_utils.deadleaves), validation unchanged;
+- "deadleaves32": natural32 with every training pair replaced by dead leaves: training sees no
+  photo at all, validation is natural32's held-out photos, bit for bit;
+- a folder holding the course's `train_data.pkl` and `val_data.pkl`;
+- any other folder of PNG, JPEG or TIFF images: cropped like natural32, split by file.
 """
 
 from __future__ import annotations
@@ -18,11 +25,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
+from PIL import Image, ImageOps
 from skimage.transform import rescale
 
 from .config import CACHE_DIR
+from .deadleaves import DEFAULTS as DEADLEAVES
+from .deadleaves import make_deadleaves
 from .files import save_torch
-from .noise import get_noise, noise_params
+from .noise import NoiseFn, get_noise, noise_params
 
 # --------------------------------------------------------------------------- source photos
 
@@ -73,10 +83,11 @@ CROP = 32
 SCALES = np.geomspace(1 / 2, 1 / 8, 7)  # photos are downscaled so a crop holds whole objects
 
 
-def _pyramid(photo: str) -> list[np.ndarray]:
-    """Each view of a photo at every scale in SCALES, antialiased, as uint8 (H, W, 3)."""
+def _pyramid(photo: str | np.ndarray) -> list[np.ndarray]:
+    """Each view of a photo at every scale in SCALES, antialiased, as uint8 (H, W, 3). `photo`
+    is a name in PHOTOS or an image, uint8 (H, W, 3), at least 32 pixels on each side."""
     levels = []
-    for view in PHOTOS[photo]():
+    for view in (PHOTOS[photo]() if isinstance(photo, str) else [photo]):
         for s in SCALES:
             s = max(s, CROP / min(view.shape[:2]))  # never smaller than one crop
             small = rescale(view, s, anti_aliasing=True, channel_axis=-1, preserve_range=True)
@@ -84,17 +95,24 @@ def _pyramid(photo: str) -> list[np.ndarray]:
     return levels
 
 
-def random_crops(photos: list[str], n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+def _random_crop(levels: list[np.ndarray], rng: np.random.Generator) -> np.ndarray:
+    """A 32x32 crop, uint8 (32, 32, 3), at a random place of a random level of a pyramid."""
+    level = levels[rng.integers(0, len(levels))]
+    y = rng.integers(0, level.shape[0] - CROP + 1)
+    x = rng.integers(0, level.shape[1] - CROP + 1)
+    return level[y:y + CROP, x:x + CROP]
+
+
+def random_crops(photos: list[str] | list[np.ndarray], n: int,
+                 rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """`n` random 32x32 crops, photo and scale drawn uniformly, as uint8 (n, 3, 32, 32), plus
-    the index into `photos` of each crop's source."""
+    the index into `photos` of each crop's source. `photos` are names in PHOTOS or images,
+    uint8 (H, W, 3)."""
     pyramids = [_pyramid(p) for p in photos]
     which = rng.integers(0, len(photos), size=n)
     crops = np.empty((n, CROP, CROP, 3), dtype=np.uint8)
     for i, p in enumerate(which):
-        level = pyramids[p][rng.integers(0, len(pyramids[p]))]
-        y = rng.integers(0, level.shape[0] - CROP + 1)
-        x = rng.integers(0, level.shape[1] - CROP + 1)
-        crops[i] = level[y:y + CROP, x:x + CROP]
+        crops[i] = _random_crop(pyramids[p], rng)
     return crops.transpose(0, 3, 1, 2).copy(), which
 
 
@@ -106,9 +124,11 @@ class DenoisingData:
     """Paired uint8 images (N, 3, H, W), values 0-255.
 
     train_input / train_target: two independent noisy draws of the same crops (Noise2Noise).
-    train_clean: the clean crops where known (natural32), for Noise2Clean; None for course data.
+    train_clean: the clean crops where known (all but course data), for Noise2Clean.
     val_input / val_clean: noisy validation images and their ground truth.
     val_groups: the source photo of each validation image, for per-photo scores, or None.
+    train_groups: the source of each training pair (a photo, a file name, or "deadleaves"),
+    or None (course data).
     """
 
     train_input: torch.Tensor
@@ -118,10 +138,14 @@ class DenoisingData:
     train_clean: torch.Tensor | None = None
     val_groups: list[str] | None = None
     meta: dict = field(default_factory=dict)
+    train_groups: list[str] | None = None
 
     def __repr__(self) -> str:
         return (f"DenoisingData({self.meta.get('name')!r}, noise={self.meta.get('noise')!r}, "
                 f"train={len(self.train_input)}, val={len(self.val_input)})")
+
+
+TENSORS = ("train_input", "train_target", "train_clean", "val_input", "val_clean")
 
 
 def _cache_key(**spec) -> str:
@@ -129,46 +153,138 @@ def _cache_key(**spec) -> str:
     return f"{spec['name']}-{spec['noise']}-n{spec['n_train']}-v{spec['n_val']}-s{spec['seed']}-{digest}"
 
 
+def _save(data: DenoisingData, path: Path) -> None:
+    blob = {k: getattr(data, k) for k in TENSORS}
+    save_torch({**blob, "val_groups": data.val_groups, "train_groups": data.train_groups,
+                "meta": json.dumps(data.meta)}, path)
+
+
+def _load(path: Path) -> DenoisingData:
+    blob = torch.load(path, weights_only=True)
+    meta = json.loads(blob.pop("meta"))
+    return DenoisingData(**blob, meta=meta)  # caches from before train_groups lack it: None
+
+
+def _noisy_pairs(train_clean: np.ndarray, val_clean: np.ndarray, noise_fn: NoiseFn,
+                 seed: int) -> dict[str, torch.Tensor]:
+    """Two noisy draws of the training crops and one of the validation crops, in that order
+    from one generator seeded with `seed`, plus the clean crops, all uint8 tensors."""
+    generator = torch.Generator().manual_seed(seed)
+    train_clean, val_clean = torch.from_numpy(train_clean), torch.from_numpy(val_clean)
+    return {"train_input": noise_fn(train_clean, generator),
+            "train_target": noise_fn(train_clean, generator), "train_clean": train_clean,
+            "val_input": noise_fn(val_clean, generator), "val_clean": val_clean}
+
+
 def make_natural32(noise: str = "gaussian", n_train: int = 50_000, n_val: int = 1_000,
-                   seed: int = 0, **params: float) -> DenoisingData:
-    """Build natural32 from scratch (see module docstring); deterministic from `seed`."""
+                   seed: int = 0, *, mix_deadleaves: float = 0.0, **params: float) -> DenoisingData:
+    """Build natural32 from scratch (see module docstring); deterministic from `seed`. With
+    `mix_deadleaves` f > 0, a fraction f of the training pairs are dead leaves instead."""
     full = noise_params(noise, **params)
     noise_fn = get_noise(noise, **full)
     rng = np.random.default_rng(seed)
-    train_clean, _ = random_crops(SPLITS["train"], n_train, rng)
+    train_clean, train_which = random_crops(SPLITS["train"], n_train, rng)
     val_clean, val_which = random_crops(SPLITS["val"], n_val, rng)
-    generator = torch.Generator().manual_seed(seed)
-    train_clean = torch.from_numpy(train_clean)
-    val_clean = torch.from_numpy(val_clean)
-    return DenoisingData(
-        train_input=noise_fn(train_clean, generator),
-        train_target=noise_fn(train_clean, generator),
-        train_clean=train_clean,
-        val_input=noise_fn(val_clean, generator),
-        val_clean=val_clean,
+    data = DenoisingData(
+        **_noisy_pairs(train_clean, val_clean, noise_fn, seed),
         val_groups=[SPLITS["val"][i] for i in val_which],
+        train_groups=[SPLITS["train"][i] for i in train_which],
         meta={"name": "natural32", "noise": noise, "noise_params": full, "seed": seed,
               "n_train": n_train, "n_val": n_val, "train_photos": SPLITS["train"],
               "val_photos": SPLITS["val"], "scales": [float(s) for s in SCALES]},
     )
+    return mix_in_deadleaves(data, mix_deadleaves, noise_fn, seed, cache=False)
 
 
 def load_natural32(noise: str = "gaussian", n_train: int = 50_000, n_val: int = 1_000,
-                   seed: int = 0, cache: bool = True, **params: float) -> DenoisingData:
-    """natural32, from the on-disk cache when it was built before with the same settings."""
+                   seed: int = 0, cache: bool = True, *, mix_deadleaves: float = 0.0,
+                   **params: float) -> DenoisingData:
+    """natural32, from the on-disk cache when it was built before with the same settings.
+    A mix is made from natural32 and dead leaves (each cached too) and cached itself."""
+    _check_fraction(mix_deadleaves)
     spec = {"name": "natural32", "noise": noise, "params": noise_params(noise, **params),
             "n_train": n_train, "n_val": n_val, "seed": seed, "version": 1}
+    if mix_deadleaves:
+        spec.update(name=_mix_name(mix_deadleaves), mix_deadleaves=mix_deadleaves,
+                    deadleaves=DEADLEAVES)
     path = CACHE_DIR / f"{_cache_key(**spec)}.pt"
     if cache and path.exists():
-        blob = torch.load(path, weights_only=True)
-        meta = json.loads(blob.pop("meta"))
-        groups = blob.pop("val_groups")
-        return DenoisingData(**blob, val_groups=groups, meta=meta)
-    data = make_natural32(noise, n_train, n_val, seed, **params)
+        data = _load(path)
+    else:
+        if mix_deadleaves:
+            base = load_natural32(noise, n_train, n_val, seed, cache, **params)
+            data = mix_in_deadleaves(base, mix_deadleaves, get_noise(noise, **params), seed, cache)
+        else:
+            data = make_natural32(noise, n_train, n_val, seed, **params)
+        if cache:
+            _save(data, path)
+    if data.train_groups is None:  # a cache from before train_groups: the first draw of the seed
+        which = np.random.default_rng(seed).integers(0, len(SPLITS["train"]), size=n_train)
+        data.train_groups = [SPLITS["train"][i] for i in which]
+    return data
+
+
+# --------------------------------------------------------------------------- dead leaves
+
+
+def _check_fraction(fraction: float) -> None:
+    if not 0 <= fraction <= 1:
+        raise ValueError(f"mix_deadleaves is a fraction of the training pairs, 0-1; got {fraction}")
+
+
+def _mix_name(fraction: float) -> str:
+    return "deadleaves32" if fraction == 1 else f"natural32+deadleaves{fraction:g}"
+
+
+def load_deadleaves(n: int, seed: int = 0, cache: bool = True) -> torch.Tensor:
+    """`n` clean dead-leaves crops, uint8 (n, 3, 32, 32), values 0-255, with the default
+    parameters (n2n_utils.deadleaves.DEFAULTS); cached on disk, since 50,000 take a minute."""
+    spec = {"name": "deadleaves", "n": n, "seed": seed, "params": DEADLEAVES, "version": 1}
+    digest = hashlib.sha1(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:10]
+    path = CACHE_DIR / f"deadleaves-n{n}-s{seed}-{digest}.pt"
+    if cache and path.exists():
+        return torch.load(path, weights_only=True)
+    crops = torch.from_numpy(make_deadleaves(n, seed))
     if cache:
-        blob = {k: getattr(data, k) for k in
-                ("train_input", "train_target", "train_clean", "val_input", "val_clean")}
-        save_torch({**blob, "val_groups": data.val_groups, "meta": json.dumps(data.meta)}, path)
+        save_torch(crops, path)
+    return crops
+
+
+def mix_in_deadleaves(data: DenoisingData, fraction: float, noise_fn: NoiseFn, seed: int,
+                      cache: bool = True) -> DenoisingData:
+    """Replace round(fraction * N) of `data`'s N training pairs, chosen at random, by dead
+    leaves with the same noise; validation is untouched. Changes `data` in place, returns it.
+
+    The dead leaves, the choice of pairs and their noise each come from their own stream of
+    `seed`, so the photos' pairs and the validation set stay exactly those of the unmixed data.
+    """
+    _check_fraction(fraction)
+    if not fraction:
+        return data
+    if data.train_clean is None:
+        raise ValueError(f"dataset {data.meta.get('name')!r} has no clean training images, so its "
+                         f"noise is unknown and dead leaves cannot be given the same")
+    n = len(data.train_input)
+    k = round(fraction * n)
+    leaves_seed, pick_seed, noise_seed = (int(s) for s in
+                                          np.random.SeedSequence([seed, 559]).generate_state(3))
+    pick = np.sort(np.random.default_rng(pick_seed).choice(n, size=k, replace=False))
+    if k:
+        clean = load_deadleaves(k, leaves_seed, cache)
+        generator = torch.Generator().manual_seed(noise_seed)
+        index = torch.from_numpy(pick)
+        data.train_input[index] = noise_fn(clean, generator)
+        data.train_target[index] = noise_fn(clean, generator)
+        data.train_clean[index] = clean
+    data.train_groups = list(data.train_groups or [data.meta.get("name", "")] * n)
+    for i in pick.tolist():
+        data.train_groups[i] = "deadleaves"
+    name = data.meta.get("name")
+    data.meta.update(name=_mix_name(fraction) if name == "natural32" else f"{name}+deadleaves{fraction:g}",
+                     mix_deadleaves=fraction, n_deadleaves=k, deadleaves=DEADLEAVES)
+    if k == n:  # no photo is left in training
+        data.meta.pop("train_photos", None)
+        data.meta.pop("train_files", None)
     return data
 
 
@@ -243,29 +359,178 @@ def load_course_folder(folder: str | Path, n_train: int | None = None,
     )
 
 
-DATASETS = ("natural32",)
+# --------------------------------------------------------------------------- a folder of images
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff")
+
+
+def image_files(folder: str | Path) -> list[Path]:
+    """The images directly in `folder` (by suffix, any case; hidden files left out), by name."""
+    return sorted(p for p in Path(folder).iterdir()
+                  if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith("."))
+
+
+def _unreadable(path: Path, err: Exception) -> DataFileError:
+    detail = str(err).splitlines()[0] if str(err) else ""
+    return DataFileError(f"{path}: not a readable image ({type(err).__name__}: {detail})")
+
+
+def _check_image(path: Path) -> None:
+    """Refuse, from its header alone, a file that is no image or is smaller than one crop."""
+    try:
+        with Image.open(path) as im:
+            width, height = im.size
+    except (OSError, ValueError, Image.DecompressionBombError) as err:
+        raise _unreadable(path, err) from err
+    if min(width, height) < CROP:
+        raise DataFileError(f"{path}: {width}x{height} pixels, smaller than one {CROP}x{CROP} crop")
+
+
+def read_image(path: str | Path) -> np.ndarray:
+    """An image file (PNG, JPEG, TIFF; 8 or 16 bits) as uint8 (H, W, 3), values 0-255, turned
+    upright by its EXIF orientation. 16-bit samples keep their top 8 bits (as Pillow does for
+    16-bit colour), grey is repeated into three channels and alpha is dropped (not composited)."""
+    path = Path(path)
+    try:
+        with Image.open(path) as im:
+            im = ImageOps.exif_transpose(im)
+            if im.mode in ("I;16", "I;16L", "I;16B", "I;16N", "I"):  # 16-bit grey
+                a = np.asarray(im)
+                if a.min() < 0 or a.max() > 65535:
+                    raise DataFileError(f"{path}: {im.mode} samples outside 0-65535; "
+                                        f"save the image with 8 or 16 bits")
+                a = (a.astype(np.uint32) >> 8).astype(np.uint8)
+            elif im.mode == "F":
+                raise DataFileError(f"{path}: floating-point samples; save the image with 8 or 16 bits")
+            elif im.mode in ("L", "LA", "RGB", "RGBA"):
+                a = np.asarray(im)
+            else:  # palette, CMYK, YCbCr, 1-bit ...
+                a = np.asarray(im.convert("RGB"))
+    except DataFileError:
+        raise
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as err:
+        raise _unreadable(path, err) from err
+    if a.ndim == 2:
+        a = a[..., None]
+    if a.shape[2] <= 2:  # grey, or grey and alpha
+        a = np.repeat(a[..., :1], 3, axis=2)
+    if min(a.shape[:2]) < CROP:
+        raise DataFileError(f"{path}: {a.shape[1]}x{a.shape[0]} pixels, smaller than one "
+                            f"{CROP}x{CROP} crop")
+    return np.ascontiguousarray(a[..., :3])
+
+
+def _file_crops(files: list[Path], n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Like `random_crops`, from image files, reading one file at a time: uint8 (n, 3, 32, 32)
+    and the index into `files` of each crop's source."""
+    which = rng.integers(0, len(files), size=n)
+    crops = np.empty((n, CROP, CROP, 3), dtype=np.uint8)
+    for f, path in enumerate(files):
+        mine = np.flatnonzero(which == f)
+        if len(mine):
+            levels = _pyramid(read_image(path))
+            for i in mine:
+                crops[i] = _random_crop(levels, rng)
+    return crops.transpose(0, 3, 1, 2).copy(), which
+
+
+def load_image_folder(folder: str | Path, noise: str = "gaussian", n_train: int = 50_000,
+                      n_val: int = 1_000, seed: int = 0, val_fraction: float = 0.2, *,
+                      mix_deadleaves: float = 0.0, cache: bool = True,
+                      **params: float) -> DenoisingData:
+    """Your own photos as a dataset: every PNG, JPEG or TIFF directly in `folder`, cropped at
+    natural32's scales and noised like it. The split is by file: `val_fraction` of the files
+    (at least one, and never all), drawn with `seed`, give only validation crops. Cached on
+    disk like natural32, keyed by the files' names, sizes and modification times as well."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise DataFileError(f"{folder}: folder not found")
+    files = image_files(folder)
+    if not files:
+        raise DataFileError(f"{folder}: no images ({', '.join(IMAGE_SUFFIXES)}) in this folder")
+    if len(files) < 2:
+        raise DataFileError(f"{folder}: only one image ({files[0].name}); at least 2 are needed "
+                            f"to split by file into training and validation")
+    _check_fraction(mix_deadleaves)
+    full = noise_params(noise, **params)
+    spec = {"name": "images", "folder": str(folder.resolve()), "noise": noise, "params": full,
+            "files": [[p.name, p.stat().st_size, p.stat().st_mtime_ns] for p in files],
+            "n_train": n_train, "n_val": n_val, "seed": seed, "val_fraction": val_fraction,
+            "mix_deadleaves": mix_deadleaves, "version": 1}
+    if mix_deadleaves:
+        spec["deadleaves"] = DEADLEAVES
+    path = CACHE_DIR / f"{_cache_key(**spec)}.pt"
+    if cache and path.exists():
+        return _load(path)
+    for file in files:
+        _check_image(file)
+    noise_fn = get_noise(noise, **full)
+    rng = np.random.default_rng(seed)
+    n_held = min(len(files) - 1, max(1, round(val_fraction * len(files))))
+    order = rng.permutation(len(files))
+    val_files = sorted(files[i] for i in order[:n_held])
+    train_files = sorted(files[i] for i in order[n_held:])
+    train_clean, train_which = _file_crops(train_files, n_train, rng)
+    val_clean, val_which = _file_crops(val_files, n_val, rng)
+    data = DenoisingData(
+        **_noisy_pairs(train_clean, val_clean, noise_fn, seed),
+        val_groups=[val_files[i].name for i in val_which],
+        train_groups=[train_files[i].name for i in train_which],
+        meta={"name": "images", "folder": str(folder), "noise": noise, "noise_params": full,
+              "seed": seed, "n_train": n_train, "n_val": n_val, "val_fraction": val_fraction,
+              "train_files": [p.name for p in train_files], "val_files": [p.name for p in val_files],
+              "scales": [float(s) for s in SCALES]},
+    )
+    data = mix_in_deadleaves(data, mix_deadleaves, noise_fn, seed, cache)
+    if cache:
+        _save(data, path)
+    return data
+
+
+# --------------------------------------------------------------------------- one entry point
+
+DATASETS = ("natural32", "deadleaves32")
 
 
 def load_dataset(source: str | Path = "natural32", noise: str = "gaussian",
                  n_train: int | None = None, n_val: int | None = None, seed: int = 0,
-                 cache: bool = True, **params: float) -> DenoisingData:
-    """The one way to get data. `source` is an embedded dataset's name ("natural32") or a folder
-    holding the course's files. `noise` and its `params` (e.g. sigma=25/255) apply to embedded
-    data; course files carry their own noise. `n_train`/`n_val` default to the full sizes
-    (50,000 and 1,000)."""
-    if str(source) in DATASETS:
-        return load_natural32(noise, n_train or 50_000, n_val or 1_000, seed, cache, **params)
+                 cache: bool = True, mix_deadleaves: float = 0.0, **params: float) -> DenoisingData:
+    """The one way to get data. `source` is an embedded dataset's name (DATASETS), a folder
+    holding the course's files, or a folder of images (see the module docstring). `noise` and
+    its `params` (e.g. sigma=25/255) apply to all but course files, which carry their own
+    noise. `n_train`/`n_val` default to the full sizes (50,000 and 1,000; all for course files).
+    `mix_deadleaves` (0-1) is the fraction of training pairs replaced by dead leaves."""
+    n_full, n_val_full = n_train or 50_000, n_val or 1_000
+    if str(source) == "natural32":
+        return load_natural32(noise, n_full, n_val_full, seed, cache, mix_deadleaves=mix_deadleaves,
+                              **params)
+    if str(source) == "deadleaves32":
+        if mix_deadleaves not in (0, 1):
+            raise ValueError("deadleaves32 trains on dead leaves only; for a mix, use natural32 "
+                             "with mix_deadleaves")
+        return load_natural32(noise, n_full, n_val_full, seed, cache, mix_deadleaves=1.0, **params)
     folder = Path(source)
     if folder.is_dir():
+        course = any((folder / f).is_file() for f in COURSE_FILES.values())
+        if not course and image_files(folder):
+            return load_image_folder(folder, noise, n_full, n_val_full, seed,
+                                     mix_deadleaves=mix_deadleaves, cache=cache, **params)
+        if not course:
+            raise DataFileError(f"{folder}: neither a course data folder (missing "
+                                f"{', '.join(COURSE_FILES.values())}) nor a folder of images "
+                                f"(no {', '.join(IMAGE_SUFFIXES)} files)")
+        if mix_deadleaves:
+            raise ValueError(f"{folder}: course data carry their own, unknown noise, so dead "
+                             f"leaves cannot be given the same; mix_deadleaves needs another source")
         return load_course_folder(folder, n_train, n_val)
     raise DataFileError(f"{source}: neither an embedded dataset {list(DATASETS)} nor an existing "
-                        f"folder of course files ({', '.join(COURSE_FILES.values())})")
+                        f"folder (of course files {', '.join(COURSE_FILES.values())}, or of images)")
 
 
 def summarize_data(data: DenoisingData) -> pd.DataFrame:
     """One row per tensor of a dataset: shape, dtype and value range (0-255)."""
     rows = []
-    for name in ("train_input", "train_target", "train_clean", "val_input", "val_clean"):
+    for name in TENSORS:
         t = getattr(data, name)
         if t is not None:
             rows.append({"tensor": name, "shape": tuple(t.shape), "dtype": str(t.dtype),

@@ -141,7 +141,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     try:
         config = TrainConfig.from_dict(options)
         data = load_dataset(args.dataset, noise=args.noise, n_train=args.n_train, n_val=args.n_val,
-                            seed=args.seed)
+                            seed=args.seed, mix_deadleaves=args.mix_deadleaves)
     except (OSError, ValueError) as err:
         _error(err)
         return 1
@@ -150,7 +150,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     print(f"validation PSNR {result.final_psnr:.2f} dB (noisy input {noisy:.2f} dB); checkpoint {args.checkpoint}")
     if args.export:
         path = export_weights(args.checkpoint, args.export, profile=args.profile, val_psnr_noisy=noisy,
-                              device=result.info["device"])
+                              device=result.info["device"], weights_dir=args.weights_dir)
         print(f"wrote {path} and {path.with_suffix('.md')}")
     return 0
 
@@ -203,6 +203,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--noise", default="gaussian")
     p.add_argument("--n-train", type=int, default=50_000)
     p.add_argument("--n-val", type=int, default=1_000)
+    p.add_argument("--mix-deadleaves", type=float, default=0.0, help="fraction of training pairs from dead leaves")
     p.add_argument("--epochs", type=int, default=d.epochs)
     p.add_argument("--lr", type=float, default=d.lr)
     p.add_argument("--batch-size", type=int, default=d.batch_size)
@@ -215,6 +216,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default=d.device)
     p.add_argument("--export", metavar="NAME", help="export the result as shipped weights under this name")
     p.add_argument("--profile", default="custom", help="the label the model card gives the run")
+    p.add_argument("--weights-dir", type=Path, default=WEIGHTS_DIR,
+                   help=f"where --export writes (default {WEIGHTS_DIR})")
     p.set_defaults(func=cmd_train)
     return parser
 

@@ -83,13 +83,12 @@ def subset(data: DenoisingData, n: int) -> DenoisingData:
                                meta={**data.meta, "n_train": min(n, len(data.train_input))})
 
 
-def learning_curve(data: DenoisingData, base: TrainConfig, sizes: tuple[int, ...],
+def learning_curve(data: DenoisingData, base: TrainConfig, sizes: tuple[int, ...], images_seen: int,
                    targets: tuple[str, ...] = ("noise2noise", "noise2clean")) -> list[dict]:
-    """Noise2Noise and Noise2Clean PSNR against the number of training pairs, at an equal number
-    of optimizer steps (the steps of `base` on the largest size), so that more data is not
+    """Noise2Noise and Noise2Clean PSNR against the number of training pairs, each run seeing
+    about `images_seen` training images (equal optimizer steps), so that more data is not
     confounded with more training."""
     noise = data.meta["noise"]
-    images_seen = max(sizes) * base.epochs
     rows = []
     for n in sizes:
         epochs = max(1, round(images_seen / n))

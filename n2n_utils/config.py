@@ -6,6 +6,7 @@ into a temporary folder without touching the repository's committed results.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -41,3 +42,24 @@ def describe_device(device: torch.device) -> str:
     if device.type == "cpu":
         return f"cpu ({torch.get_num_threads()} threads)"
     return device.type
+
+
+def resolve_precision(precision: str, device: torch.device) -> str:
+    """'auto' -> 'bf16' where the device has native bf16 (CUDA with bf16, a CPU with
+    AVX512-BF16 or AMX), else 'fp32'. Other values pass through."""
+    if precision != "auto":
+        return precision
+    if device.type == "cuda":
+        return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
+    if device.type == "cpu" and torch.backends.mkldnn.is_available():
+        return "bf16" if torch.ops.mkldnn._is_mkldnn_bf16_supported() else "fp32"
+    return "fp32"
+
+
+def autocast(device: torch.device, precision: str):
+    """An autocast context for 'bf16'/'fp16' (resolve 'auto' first), or a no-op for 'fp32'."""
+    if precision == "fp32":
+        return contextlib.nullcontext()
+    if precision == "fp16" and device.type != "cuda":
+        raise ValueError("precision='fp16' needs CUDA; use 'bf16' on the CPU")
+    return torch.autocast(device.type, dtype=torch.bfloat16 if precision == "bf16" else torch.float16)

@@ -14,6 +14,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .config import autocast, resolve_precision
+
 FinalActivation = Literal["relu", "linear"]
 MULTIPLE = 32  # 2 ** number of poolings
 
@@ -109,19 +111,24 @@ def pad_to_multiple(x: torch.Tensor, multiple: int = MULTIPLE) -> tuple[torch.Te
 
 @torch.no_grad()
 def predict(model: nn.Module, images: torch.Tensor, batch_size: int = 256,
-            device: torch.device | str | None = None) -> torch.Tensor:
+            device: torch.device | str | None = None, precision: str = "fp32") -> torch.Tensor:
     """Denoise uint8 (N, C, H, W) images of any size; returns float 0-1 on the CPU.
 
-    Sides that are not multiples of 32 are reflect-padded and cropped back. Runs in eval mode
-    and fp32, in batches of `batch_size` so memory stays bounded."""
+    Sides that are not multiples of 32 are reflect-padded and cropped back. Runs in eval mode,
+    channels_last (about 1.5x faster than NCHW on a CPU, see benchmarks/), in batches of
+    `batch_size` so memory stays bounded. `precision` "fp32" (the default, used for every
+    reported score), "bf16"/"fp16", or "auto" (bf16 where native: faster, for applying a model)."""
     device = torch.device(device) if device else next(model.parameters()).device
+    precision = resolve_precision(precision, device)
     was_training = model.training
     model.eval()
     out = []
     for start in range(0, len(images), batch_size):
         x = images[start:start + batch_size].to(device).float().div_(255.0)
         x, (h, w) = pad_to_multiple(x)
-        out.append(model(x)[..., :h, :w].clamp_(0.0, 1.0).cpu())
+        with autocast(device, precision):
+            y = model(x.contiguous(memory_format=torch.channels_last))
+        out.append(y[..., :h, :w].float().clamp_(0.0, 1.0).cpu())
     model.train(was_training)
     return torch.cat(out) if out else torch.empty(0)
 

@@ -28,9 +28,10 @@ NOTEBOOKS = [
     "03_batch_size_sweep.ipynb",
     "04_predictions.ipynb",
     "05_comparisons.ipynb",
+    "06_generalisation.ipynb",
 ]
 # These need clean training images and the noise models of an embedded dataset.
-NEEDS_EMBEDDED_DATA = {"05_comparisons.ipynb"}
+NEEDS_EMBEDDED_DATA = {"05_comparisons.ipynb", "06_generalisation.ipynb"}
 
 
 def run_pipeline(profile: str = "quick", dataset: str = "natural32", noise: str = "gaussian",
@@ -83,7 +84,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--profile", default="quick", choices=sorted(PROFILES))
     parser.add_argument("--dataset", default="natural32",
-                        help="natural32, or a folder holding the course's train_data.pkl and val_data.pkl")
+                        help=f"one of {DATASETS}, or a folder holding the course's train_data.pkl and "
+                        "val_data.pkl (or your own photos)")
     parser.add_argument("--noise", default="gaussian")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="auto", help="auto (cuda > mps > cpu), cpu, cuda, mps")
@@ -91,8 +93,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="write figures/results/runs under this folder instead of the repository's")
     parser.add_argument("--notebooks", nargs="*", help=f"a subset of {NOTEBOOKS}")
     args = parser.parse_args(argv)
-    if args.dataset != "natural32" and not Path(args.dataset).is_dir():
-        parser.error(f"--dataset {args.dataset}: neither natural32 nor an existing folder")
+    if args.dataset not in DATASETS and not Path(args.dataset).is_dir():
+        parser.error(f"--dataset {args.dataset}: neither one of {DATASETS} nor an existing folder")
     run_pipeline(args.profile, args.dataset, args.noise, args.seed, args.device, args.output_dir,
                  args.notebooks)
     return 0

@@ -113,21 +113,24 @@ def plot_noise_histogram(noisy_a: torch.Tensor, noisy_b: torch.Tensor) -> plt.Fi
     return fig
 
 
-def plot_comparison(table: pd.DataFrame) -> plt.Figure:
-    """Grouped bars: PSNR (95% CI) per noise model (x) and method (colour), from
-    comparisons.compare_methods rows."""
-    noises = list(dict.fromkeys(table["noise"]))
-    methods = list(dict.fromkeys(table["method"]))
-    width = 0.8 / len(methods)
-    fig, ax = plt.subplots(figsize=(1.8 + 1.9 * len(noises), 3.6))
-    for k, method in enumerate(methods):
-        rows = table[table["method"] == method].set_index("noise").reindex(noises)
-        x = np.arange(len(noises)) - 0.4 + width * (k + 0.5)
-        ax.bar(x, rows["psnr"], width, yerr=rows["psnr_ci95"], capsize=2, label=method)
-    ax.set_xticks(np.arange(len(noises)), noises)
+def plot_grouped_bars(table: pd.DataFrame, x: str = "noise", hue: str = "method",
+                      error: str = "psnr_ci95", xlabel: str = "noise model") -> plt.Figure:
+    """Grouped bars of PSNR: one group per value of column `x`, one colour per value of `hue`,
+    with `error` (a CI half-width column) as error bars where present. Used for the comparisons
+    (x = noise) and the generalisation study (x = held-out photo)."""
+    groups = list(dict.fromkeys(table[x]))
+    hues = list(dict.fromkeys(table[hue]))
+    width = 0.8 / len(hues)
+    fig, ax = plt.subplots(figsize=(1.8 + 1.9 * len(groups), 3.6))
+    for k, name in enumerate(hues):
+        rows = table[table[hue] == name].set_index(x).reindex(groups)
+        positions = np.arange(len(groups)) - 0.4 + width * (k + 0.5)
+        yerr = rows[error] if error in rows else None
+        ax.bar(positions, rows["psnr"], width, yerr=yerr, capsize=2, label=name)
+    ax.set_xticks(np.arange(len(groups)), groups)
     low = np.nanmin(table["psnr"]) - 2
     ax.set_ylim(max(0, low), np.nanmax(table["psnr"]) + 1)
-    ax.set_xlabel("noise model")
+    ax.set_xlabel(xlabel)
     ax.set_ylabel("validation PSNR (dB)")
     ax.legend(fontsize=7, ncol=2)
     fig.tight_layout()

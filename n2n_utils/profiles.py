@@ -27,6 +27,7 @@ class Profile:
     sweep_n_train: int            # training pairs of each sweep run
     sweep_epochs: int             # epochs of each sweep run
     sweep_seeds: tuple[int, ...]  # each sweep point is the mean over these seeds, with a 95% CI
+    sweep_n_val: int = 1_000      # validation crops each sweep run is scored on
     lr_grid: tuple[float, ...] = (1e-4, 2e-4, 4e-4, 8e-4, 1.6e-3, 3.2e-3)
     batch_grid: tuple[int, ...] = (4, 8, 16, 32, 64, 128)
     n_examples: int = 6           # images shown in the prediction figures
@@ -36,18 +37,20 @@ class Profile:
     cmp_n_val: int = 200          # BM3D costs ~0.2 s per 32x32 crop on a CPU core
     cmp_n_tune: int = 50          # training crops the classical methods are tuned on
     cmp_noises: tuple[str, ...] = ("gaussian", "poisson", "impulse", "text")
-    curve_sizes: tuple[int, ...] = (500, 2_000, 8_000)  # learning curve: pairs, at equal steps
+    curve_sizes: tuple[int, ...] = (500, 2_000, 6_000)  # learning curve: pairs, at cmp_n_train x cmp_epochs images
 
 
 PROFILES = {
-    "smoke": Profile("smoke", n_train=256, n_val=64, epochs=1, precision="bf16",
-                     sweep_n_train=96, sweep_epochs=1, sweep_seeds=(0, 1, 2),
+    "smoke": Profile("smoke", n_train=256, n_val=64, epochs=1, precision="auto",
+                     sweep_n_train=96, sweep_epochs=1, sweep_seeds=(0, 1, 2), sweep_n_val=64,
                      lr_grid=(2e-4, 8e-4, 3.2e-3), batch_grid=(8, 32), n_examples=3,
                      cmp_n_train=64, cmp_epochs=1, cmp_n_val=12, cmp_n_tune=6,
                      cmp_noises=("gaussian", "impulse"), curve_sizes=(32, 64)),
-    "quick": Profile("quick", n_train=10_000, n_val=1_000, epochs=6, precision="bf16",
-                     sweep_n_train=1_500, sweep_epochs=3, sweep_seeds=(0, 1, 2)),
-    "full": Profile("full", n_train=50_000, n_val=1_000, epochs=40, precision="bf16",
+    "quick": Profile("quick", n_train=8_000, n_val=1_000, epochs=5, precision="auto",
+                     sweep_n_train=1_500, sweep_epochs=3, sweep_seeds=(0, 1, 2), sweep_n_val=500,
+                     cmp_n_train=1_500, cmp_epochs=3, cmp_n_val=150, cmp_n_tune=40,
+                     curve_sizes=(300, 1_500, 4_500)),
+    "full": Profile("full", n_train=50_000, n_val=1_000, epochs=40, precision="auto",
                     sweep_n_train=50_000, sweep_epochs=10, sweep_seeds=(0, 1, 2),
                     lr_grid=(5e-5, 1e-4, 2e-4, 4e-4, 8e-4, 1.6e-3, 3.2e-3, 6.4e-3),
                     batch_grid=(4, 8, 16, 32, 64, 128, 256),

@@ -206,3 +206,22 @@ def test_export_course_command(tmp_path, capsys):
     assert sorted(p.name for p in (tmp_path / FOLDER).iterdir()) == ["__init__.py", "bestmodel.pth", "model.py"]
     assert isinstance(torch.load(tmp_path / FOLDER / "bestmodel.pth", weights_only=True), dict)
     assert_one_line_error(*run(capsys, "export-course", tmp_path)[::2], "--overwrite")
+
+
+def test_train_command_trains_resumes_and_exports(tmp_path, capsys):
+    from n2n_utils.__main__ import main
+    from n2n_utils.pretrained import read_weights
+
+    ckpt = tmp_path / "run.pt"
+    args = ["train", "--checkpoint", str(ckpt), "--n-train", "32", "--n-val", "16", "--epochs", "1",
+            "--batch-size", "16", "--augment", "dihedral", "inversion", "--precision", "bf16"]
+    assert main(args) == 0
+    assert "validation PSNR" in capsys.readouterr().out
+    # same run, one more epoch: resumes from the checkpoint, then exports
+    args[args.index("--epochs") + 1] = "2"
+    assert main([*args, "--export", "tiny-test", "--profile", "test", "--weights-dir", str(tmp_path)]) == 0
+    card = read_weights(tmp_path / "tiny-test.pt")["card"]
+    assert card["epochs"] == 2 and card["profile"] == "test"
+    assert (tmp_path / "tiny-test.md").exists()
+    assert main(["train", "--checkpoint", str(ckpt), "--augment", "mixup"]) == 1
+    assert "unknown augmentation" in capsys.readouterr().err

@@ -7,7 +7,7 @@ import pytest  # noqa: E402
 
 import n2n_utils.comparisons as comparisons  # noqa: E402
 from n2n_utils.comparisons import learning_curve, resunet_config, subset  # noqa: E402
-from n2n_utils.plots import plot_comparison, plot_learning_curve  # noqa: E402
+from n2n_utils.plots import plot_grouped_bars, plot_learning_curve  # noqa: E402
 from n2n_utils.training import TrainConfig  # noqa: E402
 
 
@@ -34,7 +34,7 @@ def test_learning_curve_uses_equal_steps(small_data, monkeypatch):
         return {"method": label, "psnr": 20.0, "psnr_ci95": 0.1}
 
     monkeypatch.setattr(comparisons, "resunet_row", fake_row)
-    rows = learning_curve(small_data, TrainConfig(epochs=2), (100, 400))
+    rows = learning_curve(small_data, TrainConfig(epochs=2), (100, 400), images_seen=800)
     assert seen == [(100, 8, "noise2noise"), (100, 8, "noise2clean"), (400, 2, "noise2noise"),
                     (400, 2, "noise2clean")]
     fig = plot_learning_curve(pd.DataFrame(rows))
@@ -45,7 +45,7 @@ def test_comparison_plot_groups_methods():
     table = pd.DataFrame({"noise": ["gaussian", "gaussian", "impulse", "impulse"],
                           "method": ["noisy input", "BM3D", "noisy input", "median"],
                           "psnr": [20.5, 28.9, 14.3, 25.0], "psnr_ci95": [0.1, 0.3, 0.2, 0.4]})
-    fig = plot_comparison(table)
+    fig = plot_grouped_bars(table)
     ax = fig.axes[0]
     assert [t.get_text() for t in ax.get_xticklabels()] == ["gaussian", "impulse"]
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["noisy input", "BM3D", "median"]

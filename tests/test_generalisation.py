@@ -1,0 +1,43 @@
+import pandas as pd
+
+import n2n_utils.generalisation as gen
+from n2n_utils.generalisation import RECIPES, per_photo_table
+from n2n_utils.training import TrainConfig
+
+
+def test_per_photo_table_layout():
+    rows = [{"method": m, "photo": p, "psnr": v}
+            for m, base in [("noisy input", 20), ("BM3D", 29)]
+            for p, v in [("flower", base), ("chelsea", base + 1), ("all", base + 0.5)]]
+    table = per_photo_table(rows)
+    assert list(table.index) == ["noisy input", "BM3D"]
+    assert list(table.columns) == ["chelsea", "flower", "all"]
+    assert table.loc["BM3D", "chelsea"] == 30
+
+
+def test_recipes_get_their_content_and_augmentation(small_data, monkeypatch):
+    calls = []
+
+    def fake_load(dataset, noise, n_train, n_val, seed, mix_deadleaves):
+        calls.append(("load", mix_deadleaves))
+        return small_data
+
+    def fake_train(data, config):
+        calls.append(("train", config.augment, config.loss, config.epochs))
+
+        class Result:
+            model = None
+        return Result()
+
+    monkeypatch.setattr(gen, "load_dataset", fake_load)
+    monkeypatch.setattr(gen, "train", fake_train)
+    monkeypatch.setattr(gen, "predict", lambda model, images: images.float() / 255)
+    rows = gen.recipe_rows("natural32", "gaussian", 100, 10, 0, TrainConfig(epochs=2))
+    loads = [c[1] for c in calls if c[0] == "load"]
+    trains = [c[1:] for c in calls if c[0] == "train"]
+    assert loads == [mix for mix, _ in RECIPES.values()]
+    assert trains[0] == (("dihedral",), "mse", 2)
+    assert all(set(t[0]) == {"dihedral", "channel_permutation", "inversion"} for t in trains[1:])
+    frame = pd.DataFrame(rows)
+    assert set(frame["method"]) == set(RECIPES)
+    assert set(frame["photo"]) == {*small_data.val_groups, "all"}

@@ -35,7 +35,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 from torch.utils.flop_counter import FlopCounterMode
 
-from n2n_utils.config import ROOT, describe_device, resolve_device
+from n2n_utils.config import ROOT, describe_device, resolve_device, resolve_precision
 from n2n_utils.data import DenoisingData, load_dataset
 from n2n_utils.files import provenance, write_json
 from n2n_utils.models import get_model, predict
@@ -243,12 +243,14 @@ def matmul_peak(device: torch.device, precision: str, bench: Bench) -> float:
 def measure_peaks(device: torch.device, bench: Bench) -> dict:
     precisions = ["fp32", "bf16"] + (["fp16"] if device.type == "cuda" else [])
     if device.type != "cuda":
-        return {p: matmul_peak(device, p, bench) for p in precisions}
+        peaks = {p: matmul_peak(device, p, bench) for p in precisions}
+        return {**peaks, "auto": peaks[resolve_precision("auto", device)]}
     # fp32 convolutions run in TF32 where cuDNN allows it (PyTorch's default): time matmuls alike.
     saved = torch.backends.cuda.matmul.allow_tf32
     torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32
     try:
-        return {p: matmul_peak(device, p, bench) for p in precisions}
+        peaks = {p: matmul_peak(device, p, bench) for p in precisions}
+        return {**peaks, "auto": peaks[resolve_precision("auto", device)]}
     finally:
         torch.backends.cuda.matmul.allow_tf32 = saved
 
@@ -269,20 +271,20 @@ def time_forward(model: nn.Module, x: torch.Tensor, precision: str, reps: int, d
     return reps * len(x) / (time.perf_counter() - start)
 
 
-def time_predict(model: nn.Module, images: torch.Tensor, reps: int) -> float:
-    """Images/s of models.predict: uint8 in, float 0-1 out on the CPU, fp32, NCHW."""
-    predict(model, images, batch_size=len(images))  # warm-up at the timed batch size
+def time_predict(model: nn.Module, images: torch.Tensor, reps: int, precision: str = "fp32") -> float:
+    """Images/s of models.predict: uint8 in, float 0-1 out on the CPU (channels_last inside)."""
+    predict(model, images, batch_size=len(images), precision=precision)  # warm-up at the timed batch size
     start = time.perf_counter()
     for _ in range(reps):
-        predict(model, images, batch_size=len(images))
+        predict(model, images, batch_size=len(images), precision=precision)
     return reps * len(images) / (time.perf_counter() - start)
 
 
 def measure_inference(model: nn.Module, data: DenoisingData, bench: Bench, device: torch.device) -> list[dict]:
     """Rows for 32x32 inference: models.predict, then bare channels_last forwards per precision."""
     images = _repeat(data, bench.infer_batch).train_input
-    rows = [{"name": "models.predict fp32 NCHW", "precision": "fp32",
-             "images_per_s": time_predict(model, images, bench.infer_reps)}]
+    rows = [{"name": f"models.predict {p}", "precision": p,
+             "images_per_s": time_predict(model, images, bench.infer_reps, p)} for p in ("fp32", "auto")]
     model.to(memory_format=torch.channels_last)
     x = images.to(device).float().div_(255.0).contiguous(memory_format=torch.channels_last)
     for precision in ["fp32", "bf16"] + (["fp16"] if device.type == "cuda" else []):

@@ -145,13 +145,18 @@ def cmd_train(args: argparse.Namespace) -> int:
     except (OSError, ValueError) as err:
         _error(err)
         return 1
-    result = train(data, config, checkpoint=args.checkpoint, resume=True)
-    noisy = psnr(to_float(data.val_input), to_float(data.val_clean))
-    print(f"validation PSNR {result.final_psnr:.2f} dB (noisy input {noisy:.2f} dB); checkpoint {args.checkpoint}")
-    if args.export:
-        path = export_weights(args.checkpoint, args.export, profile=args.profile, val_psnr_noisy=noisy,
-                              device=result.info["device"], weights_dir=args.weights_dir)
-        print(f"wrote {path} and {path.with_suffix('.md')}")
+    try:
+        result = train(data, config, checkpoint=args.checkpoint, resume=True)
+        noisy = psnr(to_float(data.val_input), to_float(data.val_clean))
+        print(f"validation PSNR {result.final_psnr:.2f} dB (noisy input {noisy:.2f} dB); "
+              f"checkpoint {args.checkpoint}")
+        if args.export:
+            path = export_weights(args.checkpoint, args.export, profile=args.profile, val_psnr_noisy=noisy,
+                                  device=result.info["device"], weights_dir=args.weights_dir)
+            print(f"wrote {path} and {path.with_suffix('.md')}")
+    except (OSError, ValueError, FloatingPointError) as err:
+        _error(err)
+        return 1
     return 0
 
 

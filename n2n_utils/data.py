@@ -109,10 +109,11 @@ def random_crops(photos: list[str] | list[np.ndarray], n: int,
     the index into `photos` of each crop's source. `photos` are names in PHOTOS or images,
     uint8 (H, W, 3)."""
     pyramids = [_pyramid(p) for p in photos]
-    which = rng.integers(0, len(photos), size=n)
+    which = np.empty(n, dtype=np.int64)
     crops = np.empty((n, CROP, CROP, 3), dtype=np.uint8)
-    for i, p in enumerate(which):
-        crops[i] = _random_crop(pyramids[p], rng)
+    for i in range(n):  # one crop's draws at a time: the first k crops do not depend on n
+        which[i] = rng.integers(0, len(photos))
+        crops[i] = _random_crop(pyramids[which[i]], rng)
     return crops.transpose(0, 3, 1, 2).copy(), which
 
 
@@ -162,18 +163,20 @@ def _save(data: DenoisingData, path: Path) -> None:
 def _load(path: Path) -> DenoisingData:
     blob = torch.load(path, weights_only=True)
     meta = json.loads(blob.pop("meta"))
-    return DenoisingData(**blob, meta=meta)  # caches from before train_groups lack it: None
+    return DenoisingData(**blob, meta=meta)
 
 
 def _noisy_pairs(train_clean: np.ndarray, val_clean: np.ndarray, noise_fn: NoiseFn,
                  seed: int) -> dict[str, torch.Tensor]:
-    """Two noisy draws of the training crops and one of the validation crops, in that order
-    from one generator seeded with `seed`, plus the clean crops, all uint8 tensors."""
-    generator = torch.Generator().manual_seed(seed)
+    """Two noisy draws of the training crops and one of the validation crops, plus the clean
+    crops, all uint8 tensors. Validation noise has a generator of its own, so the validation
+    set does not change with the number of training pairs."""
+    train_generator = torch.Generator().manual_seed(2 * seed)
+    val_generator = torch.Generator().manual_seed(2 * seed + 1)
     train_clean, val_clean = torch.from_numpy(train_clean), torch.from_numpy(val_clean)
-    return {"train_input": noise_fn(train_clean, generator),
-            "train_target": noise_fn(train_clean, generator), "train_clean": train_clean,
-            "val_input": noise_fn(val_clean, generator), "val_clean": val_clean}
+    return {"train_input": noise_fn(train_clean, train_generator),
+            "train_target": noise_fn(train_clean, train_generator), "train_clean": train_clean,
+            "val_input": noise_fn(val_clean, val_generator), "val_clean": val_clean}
 
 
 def make_natural32(noise: str = "gaussian", n_train: int = 50_000, n_val: int = 1_000,
@@ -182,9 +185,9 @@ def make_natural32(noise: str = "gaussian", n_train: int = 50_000, n_val: int = 
     `mix_deadleaves` f > 0, a fraction f of the training pairs are dead leaves instead."""
     full = noise_params(noise, **params)
     noise_fn = get_noise(noise, **full)
-    rng = np.random.default_rng(seed)
-    train_clean, train_which = random_crops(SPLITS["train"], n_train, rng)
-    val_clean, val_which = random_crops(SPLITS["val"], n_val, rng)
+    # separate streams: the validation crops are the same whatever n_train is
+    train_clean, train_which = random_crops(SPLITS["train"], n_train, np.random.default_rng([seed, 0]))
+    val_clean, val_which = random_crops(SPLITS["val"], n_val, np.random.default_rng([seed, 1]))
     data = DenoisingData(
         **_noisy_pairs(train_clean, val_clean, noise_fn, seed),
         val_groups=[SPLITS["val"][i] for i in val_which],
@@ -203,7 +206,7 @@ def load_natural32(noise: str = "gaussian", n_train: int = 50_000, n_val: int = 
     A mix is made from natural32 and dead leaves (each cached too) and cached itself."""
     _check_fraction(mix_deadleaves)
     spec = {"name": "natural32", "noise": noise, "params": noise_params(noise, **params),
-            "n_train": n_train, "n_val": n_val, "seed": seed, "version": 1}
+            "n_train": n_train, "n_val": n_val, "seed": seed, "version": 2}
     if mix_deadleaves:
         spec.update(name=_mix_name(mix_deadleaves), mix_deadleaves=mix_deadleaves,
                     deadleaves=DEADLEAVES)
@@ -218,9 +221,6 @@ def load_natural32(noise: str = "gaussian", n_train: int = 50_000, n_val: int = 
             data = make_natural32(noise, n_train, n_val, seed, **params)
         if cache:
             _save(data, path)
-    if data.train_groups is None:  # a cache from before train_groups: the first draw of the seed
-        which = np.random.default_rng(seed).integers(0, len(SPLITS["train"]), size=n_train)
-        data.train_groups = [SPLITS["train"][i] for i in which]
     return data
 
 
@@ -456,7 +456,7 @@ def load_image_folder(folder: str | Path, noise: str = "gaussian", n_train: int 
     spec = {"name": "images", "folder": str(folder.resolve()), "noise": noise, "params": full,
             "files": [[p.name, p.stat().st_size, p.stat().st_mtime_ns] for p in files],
             "n_train": n_train, "n_val": n_val, "seed": seed, "val_fraction": val_fraction,
-            "mix_deadleaves": mix_deadleaves, "version": 1}
+            "mix_deadleaves": mix_deadleaves, "version": 2}
     if mix_deadleaves:
         spec["deadleaves"] = DEADLEAVES
     path = CACHE_DIR / f"{_cache_key(**spec)}.pt"
@@ -470,8 +470,8 @@ def load_image_folder(folder: str | Path, noise: str = "gaussian", n_train: int 
     order = rng.permutation(len(files))
     val_files = sorted(files[i] for i in order[:n_held])
     train_files = sorted(files[i] for i in order[n_held:])
-    train_clean, train_which = _file_crops(train_files, n_train, rng)
-    val_clean, val_which = _file_crops(val_files, n_val, rng)
+    train_clean, train_which = _file_crops(train_files, n_train, np.random.default_rng([seed, 0]))
+    val_clean, val_which = _file_crops(val_files, n_val, np.random.default_rng([seed, 1]))
     data = DenoisingData(
         **_noisy_pairs(train_clean, val_clean, noise_fn, seed),
         val_groups=[val_files[i].name for i in val_which],
@@ -500,7 +500,8 @@ def load_dataset(source: str | Path = "natural32", noise: str = "gaussian",
     its `params` (e.g. sigma=25/255) apply to all but course files, which carry their own
     noise. `n_train`/`n_val` default to the full sizes (50,000 and 1,000; all for course files).
     `mix_deadleaves` (0-1) is the fraction of training pairs replaced by dead leaves."""
-    n_full, n_val_full = n_train or 50_000, n_val or 1_000
+    n_full = 50_000 if n_train is None else n_train
+    n_val_full = 1_000 if n_val is None else n_val
     if str(source) == "natural32":
         return load_natural32(noise, n_full, n_val_full, seed, cache, mix_deadleaves=mix_deadleaves,
                               **params)

@@ -59,8 +59,12 @@ def write_json(path: str | Path, data: dict) -> Path:
     return write_atomic(path, lambda tmp: tmp.write_text(text))
 
 
-def write_csv(path: str | Path, frame) -> Path:
-    """Write a pandas DataFrame as CSV atomically, without the index."""
+def write_csv(path: str | Path, frame, **made_by: Any) -> Path:
+    """Write a pandas DataFrame as CSV atomically, without the index, and beside it
+    `<name>.provenance.json`: how it was made (commit, time, versions, plus `made_by`)."""
+    path = Path(path)
+    write_json(path.with_suffix(".provenance.json"),
+               provenance(**made_by, file=path.name, rows=len(frame), columns=list(frame.columns)))
     return write_atomic(path, lambda tmp: frame.to_csv(tmp, index=False))
 
 
@@ -72,7 +76,8 @@ def git_commit(root: Path = ROOT) -> str:
             text=True, check=True,
         ).stdout.strip()
         dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
+            ["git", "status", "--porcelain", "--untracked-files=no", "--", "n2n_utils", "notebooks",
+             "benchmarks", "pyproject.toml"], cwd=root,
             capture_output=True, text=True, check=True,
         ).stdout.strip()
         return sha + ("-dirty" if dirty else "")

@@ -19,6 +19,7 @@ from pathlib import Path
 from .config import NOTEBOOKS_DIR, describe_device, resolve_device
 from .data import DATASETS
 from .files import provenance, write_json
+from .noise import NOISE_MODELS
 from .profiles import PROFILES, output_dirs
 
 NOTEBOOKS = [
@@ -38,8 +39,6 @@ def run_pipeline(profile: str = "quick", dataset: str = "natural32", noise: str 
                  seed: int = 0, device: str = "auto", output_dir: str = "",
                  notebooks: list[str] | None = None) -> dict:
     """Execute the notebooks in order; return (and write) the pipeline's record."""
-    import papermill as pm
-
     if profile not in PROFILES:
         raise ValueError(f"unknown profile {profile!r}; choose one of {sorted(PROFILES)}")
     chosen = notebooks or NOTEBOOKS
@@ -47,10 +46,24 @@ def run_pipeline(profile: str = "quick", dataset: str = "natural32", noise: str 
     if unknown:
         raise ValueError(f"unknown notebook(s) {unknown}; choose from {NOTEBOOKS}")
     dirs = output_dirs(profile, output_dir)
+    # The kernels inherit this: a stray N2N_PROFILE in the shell must not override --profile.
+    previous = os.environ.get("N2N_PROFILE")
+    os.environ["N2N_PROFILE"] = profile
+    try:
+        return _execute(chosen, profile, dataset, noise, seed, device, output_dir, dirs)
+    finally:
+        if previous is None:
+            os.environ.pop("N2N_PROFILE", None)
+        else:
+            os.environ["N2N_PROFILE"] = previous
+
+
+def _execute(chosen: list[str], profile: str, dataset: str, noise: str, seed: int, device: str,
+             output_dir: str, dirs) -> dict:
+    import papermill as pm
+
     executed_dir = dirs.runs / "notebooks"
     executed_dir.mkdir(parents=True, exist_ok=True)
-    # The kernels inherit this: a stray N2N_PROFILE in the shell must not override --profile.
-    os.environ["N2N_PROFILE"] = profile
     parameters = {"profile": profile, "dataset": str(dataset), "noise": noise, "seed": seed,
                   "device": device, "output_dir": str(output_dir)}
     record = provenance(profile=profile, device=describe_device(resolve_device(device)),
@@ -86,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dataset", default="natural32",
                         help=f"one of {DATASETS}, or a folder holding the course's train_data.pkl and "
                         "val_data.pkl (or your own photos)")
-    parser.add_argument("--noise", default="gaussian")
+    parser.add_argument("--noise", default="gaussian", choices=sorted(NOISE_MODELS))
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="auto", help="auto (cuda > mps > cpu), cpu, cuda, mps")
     parser.add_argument("--output-dir", default="",

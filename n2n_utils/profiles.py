@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import config
+from .config import describe_device, resolve_device
 
 
 @dataclass(frozen=True)
@@ -86,3 +87,9 @@ def output_dirs(profile: str, output_dir: str | Path = "") -> OutputDirs:
     for d in (dirs.figures, dirs.results, dirs.runs):
         d.mkdir(parents=True, exist_ok=True)
     return dirs
+
+
+def run_record(profile: Profile, seed: int, device: str) -> dict:
+    """What every results file of a notebook records about its run: profile, seed and the
+    device that actually ran it (files.provenance adds commit, time and versions)."""
+    return {"profile": profile.name, "seed": seed, "device": describe_device(resolve_device(device))}

@@ -54,7 +54,7 @@ class Results:
 
 
 def _table(frame: pd.DataFrame, floatfmt: str | tuple[str, ...] = ".2f") -> str:
-    return frame.to_markdown(index=False, floatfmt=floatfmt)
+    return frame.to_markdown(index=False, floatfmt=floatfmt, missingval="")
 
 
 def _made_by(r: dict) -> str:
@@ -140,8 +140,8 @@ def section_training(res: Results) -> str:
 Noise2Noise as in the report: noisy input, noisy target, {c['loss'].upper()} loss, Adam with
 learning rate {c['lr']:g}, mini-batches of {c['batch_size']}, dihedral augmentation (the 8
 rotations and flips, applied identically to input and target), {c['epochs']} epochs on
-{train['data']['n_train']:,} pairs, {c['precision']} autocast for training and fp32 for
-evaluation. Training took {train['train_seconds'] / 60:.1f} minutes on {train['device']}
+{train['data']['n_train']:,} pairs, {train.get('precision', c['precision'])} autocast for training
+and fp32 for evaluation. Training took {train['train_seconds'] / 60:.1f} minutes on {train['device']}
 ({_made_by(train)}).
 
 {res.figure('fig1_training_curves', 'Training loss (against noisy targets) and validation PSNR '
@@ -309,14 +309,23 @@ def section_speed() -> str:
     files = sorted((config.ROOT / "benchmarks" / "results").glob("*.json"))
     if not files:
         return "## 9. Speed\n\n*(benchmark not run yet)*"
-    parts = ["## 9. Speed\n\nFrom `python -m benchmarks.throughput` (JSON in `benchmarks/results/`)."]
+    parts = ["## 9. Speed\n\nFrom `python -m benchmarks.throughput` (JSON in `benchmarks/results/`): "
+             "training images/s of the Table I ResUNet on 32x32 pairs, against the common per-sample "
+             "DataLoader loop at the report's settings (`reference`), the FLOP rate as a fraction of a "
+             "large matmul's in the same precision, and the validation PSNR after equal epochs."]
     for path in files:
         b = json.loads(path.read_text())
-        rows = pd.DataFrame(b["training"])
-        cols = [c for c in ["setting", "images_per_s", "speedup", "gflops_per_s", "fraction_of_peak",
-                            "psnr", "psnr_vs_fp32"] if c in rows]
-        parts.append(f"**{path.name}** ({b.get('device')}, torch {b.get('torch')}, commit "
-                     f"`{b.get('git_commit')}`):\n\n{_table(rows[cols])}")
+        p = b["provenance"]
+        train = pd.DataFrame(b["settings"])[["name", "images_per_s", "speedup_vs_reference", "gflops_per_s",
+                                              "fraction_of_peak", "psnr", "psnr_delta_db"]]
+        infer = pd.DataFrame(b["inference"]["rows"])[["name", "images_per_s", "gflops_per_s", "fraction_of_peak"]]
+        parts.append(f"**{path.name}** ({p.get('device')}, torch {p.get('torch')}, commit `{p.get('git_commit')}`)"
+                     f"\n\n{_table(train, ('g', '.0f', '.2f', '.0f', '.2f', '.2f', '.2f'))}"
+                     f"\n\nInference, 32x32, batch {b['inference']['batch']}:\n\n"
+                     f"{_table(infer, ('g', '.0f', '.0f', '.2f'))}\n\n"
+                     f"Tiled denoising of a {b['tiled_denoise']['image_shape']} image (tile "
+                     f"{b['tiled_denoise']['tile']}): {b['tiled_denoise']['megapixels_per_s']:.2f} megapixels/s. "
+                     f"Peak training memory at the default batch: {b['memory']['peak_mib']:.0f} MiB.")
     return "\n\n".join(parts)
 
 

@@ -8,6 +8,8 @@ that CSV and skips the runs it already holds, so a sweep can be stopped at any t
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 import time
 from pathlib import Path
 
@@ -20,8 +22,17 @@ from .files import git_commit, write_csv
 from .metrics import mean_ci
 from .training import TrainConfig, train
 
-# The columns that identify a run: a row with the same values is the same run.
-RUN_KEYS = ["param", "value", "seed", "epochs", "n_train", "n_val", "dataset", "noise"]
+# The columns that identify a run: a row with the same values is the same run. config_key
+# digests everything else (the base config without the swept option, and the data's meta),
+# so a row from a sweep of another size or recipe is never mistaken for this one.
+RUN_KEYS = ["config_key", "param", "value", "seed"]
+NOT_PART_OF_A_RUN = {"seed", "device", "progress", "eval_batch_size"}
+
+
+def config_key(base: TrainConfig, param: str, data_meta: dict) -> str:
+    options = {k: v for k, v in base.to_dict().items() if k not in NOT_PART_OF_A_RUN | {param}}
+    blob = json.dumps({"config": options, "data": data_meta}, sort_keys=True, default=str)
+    return hashlib.sha1(blob.encode()).hexdigest()[:12]
 
 
 def _sweepable(param: str) -> None:
@@ -40,9 +51,9 @@ def run_sweep(data: DenoisingData, param: str, values: list | tuple, seeds: list
     csv_path = Path(csv_path)
     done = pd.read_csv(csv_path) if csv_path.exists() else pd.DataFrame(columns=RUN_KEYS)
     rows = done.to_dict("records")
-    identity = {"param": param, "epochs": base.epochs, "n_train": len(data.train_input),
-                "n_val": len(data.val_input), "dataset": data.meta.get("name", ""),
-                "noise": data.meta.get("noise", "")}
+    identity = {"config_key": config_key(base, param, data.meta), "param": param}
+    described = {"epochs": base.epochs, "n_train": len(data.train_input), "n_val": len(data.val_input),
+                 "dataset": data.meta.get("name", ""), "noise": data.meta.get("noise", "")}
     have = {_key(r) for r in rows}
     todo = [(v, s) for v in values for s in seeds
             if _key({**identity, "value": v, "seed": s}) not in have]
@@ -51,13 +62,17 @@ def run_sweep(data: DenoisingData, param: str, values: list | tuple, seeds: list
         config = dataclasses.replace(base, **{param: value}, seed=seed, progress=False)
         t0 = time.perf_counter()
         result = train(data, config)
-        rows.append({**identity, "value": value, "seed": seed, "psnr": result.final_psnr,
+        rows.append({**identity, "value": value, "seed": seed, **described, "psnr": result.final_psnr,
                      "final_train_loss": float(result.history["train_loss"].iloc[-1]),
-                     "seconds": time.perf_counter() - t0, "device": device, "profile": profile,
-                     "git_commit": git_commit(), "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
-        write_csv(csv_path, pd.DataFrame(rows))  # after every run: an interruption loses one run
+                     "precision": result.info["precision"], "seconds": time.perf_counter() - t0,
+                     "device": device, "profile": profile, "git_commit": git_commit(),
+                     "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
+        # after every run: an interruption loses one run at most
+        write_csv(csv_path, pd.DataFrame(rows), profile=profile, device=device, sweep=param)
     table = pd.DataFrame(rows)
-    wanted = table["value"].astype(str).isin([str(v) for v in values]) & table["param"].eq(param)
+    wanted = (table["config_key"].eq(identity["config_key"]) & table["param"].eq(param)
+              & table["value"].astype(str).isin([str(v) for v in values])
+              & table["seed"].astype(str).isin([str(s) for s in seeds]))
     return table[wanted].reset_index(drop=True)
 
 

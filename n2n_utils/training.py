@@ -124,9 +124,19 @@ def checkpoint_name(config: TrainConfig, data_meta: dict, prefix: str = "resunet
     return f"{prefix}-{hashlib.sha1(blob.encode()).hexdigest()[:10]}.pt"
 
 
+def _plain(value):
+    """`value` as JSON would give it back (tuples as lists): a cached dataset's meta went
+    through JSON, a fresh one did not."""
+    return json.loads(json.dumps(value, sort_keys=True, default=str))
+
+
 def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> dict:
     """Read a training checkpoint safely (weights_only=True: tensors and plain values only)."""
-    return torch.load(path, map_location=resolve_device(device), weights_only=True)
+    try:
+        return torch.load(path, map_location=resolve_device(device), weights_only=True)
+    except Exception as err:
+        first = str(err).splitlines()[0] if str(err) else ""
+        raise ValueError(f"{path}: not a readable checkpoint ({type(err).__name__}: {first})") from err
 
 
 def model_from_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> nn.Module:
@@ -169,12 +179,20 @@ def train(data: DenoisingData, config: TrainConfig | None = None, *,
     start_epoch, history = 0, []
     if resume and checkpoint is not None and Path(checkpoint).exists():
         ckpt = load_checkpoint(checkpoint, device)
+        resumable = RESUMABLE_CHANGES - ({"epochs"} if config.lr_schedule == "cosine" else set())
         changed = {k for k, v in ckpt["config"].items()
-                   if k not in RESUMABLE_CHANGES and v != config.to_dict().get(k)}
+                   if k not in resumable and v != config.to_dict().get(k)}
         if changed:
             raise ValueError(f"{checkpoint}: cannot resume, the config differs in {sorted(changed)}")
+        if _plain(ckpt.get("data")) != _plain(data.meta):
+            raise ValueError(f"{checkpoint}: cannot resume, it was trained on other data "
+                             f"({ckpt.get('data', {}).get('name')!r}, n_train={ckpt.get('data', {}).get('n_train')})")
+        if ckpt["epoch"] > config.epochs:
+            raise ValueError(f"{checkpoint}: holds {ckpt['epoch']} epochs, more than the {config.epochs} asked for")
         model.load_state_dict(ckpt["model"])
         optimizer.load_state_dict(ckpt["optimizer"])
+        if "scaler" in ckpt:
+            scaler.load_state_dict(ckpt["scaler"])
         start_epoch, history = ckpt["epoch"], list(ckpt["history"])
 
     inputs, targets = inputs.to(device), targets.to(device)
@@ -228,6 +246,7 @@ def train(data: DenoisingData, config: TrainConfig | None = None, *,
         bar.set_postfix(epoch=epoch + 1, val_psnr=f"{val_psnr:.2f}")
         if checkpoint is not None:
             save_torch({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                        "scaler": scaler.state_dict(), "precision": precision,
                         "epoch": epoch + 1, "config": config.to_dict(), "history": history,
                         "data": data.meta}, checkpoint)
     bar.close()

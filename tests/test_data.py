@@ -131,3 +131,11 @@ def test_hostile_pickle_is_refused_and_runs_nothing(tmp_path, writer):
     with pytest.raises(DataFileError, match="train_data.pkl"):
         load_pair_file(path, ("noisy_imgs_1", "noisy_imgs_2"))
     assert not marker.exists()
+
+
+def test_validation_set_does_not_depend_on_training_size():
+    small = make_natural32(n_train=8, n_val=10, seed=5)
+    large = make_natural32(n_train=40, n_val=10, seed=5)
+    assert torch.equal(small.val_clean, large.val_clean) and torch.equal(small.val_input, large.val_input)
+    assert small.val_groups == large.val_groups
+    assert torch.equal(small.train_clean, large.train_clean[:8])  # crops are drawn one at a time

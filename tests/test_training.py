@@ -79,3 +79,17 @@ def test_short_training_beats_the_noisy_input(small_data):
     result = train(d, TrainConfig(epochs=3, batch_size=8, precision="bf16", progress=False))
     assert result.final_psnr > noisy + 1.5, (noisy, result.history)
     assert result.history["train_loss"].iloc[-1] < result.history["train_loss"].iloc[0]
+
+
+def test_resume_refuses_other_data_and_a_longer_checkpoint(small_data, tmp_path):
+    d = _tiny(small_data)
+    train(d, TrainConfig(epochs=2, **FAST), checkpoint=tmp_path / "c.pt")
+    with pytest.raises(ValueError, match="more than the 1 asked for"):
+        train(d, TrainConfig(epochs=1, **FAST), checkpoint=tmp_path / "c.pt", resume=True)
+    other = _tiny(small_data)
+    other.meta = {**d.meta, "n_train": 999}
+    with pytest.raises(ValueError, match="trained on other data"):
+        train(other, TrainConfig(epochs=3, **FAST), checkpoint=tmp_path / "c.pt", resume=True)
+    (tmp_path / "bad.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(ValueError, match="bad.pt: not a readable checkpoint"):
+        load_checkpoint(tmp_path / "bad.pt")

@@ -7,14 +7,9 @@ import torch
 from PIL import Image
 
 from n2n_utils import data as data_module
-from n2n_utils.data import (
-    DataFileError,
-    load_dataset,
-    load_image_folder,
-    random_crops,
-    read_image,
-)
+from n2n_utils.data import DataFileError, load_dataset, random_crops
 from n2n_utils.deadleaves import EMPTY, make_deadleaves, render_labels, sample_radii
+from n2n_utils.folders import load_image_folder, read_image
 
 # --------------------------------------------------------------------------- dead leaves
 

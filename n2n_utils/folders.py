@@ -1,0 +1,156 @@
+"""A folder of the user's own photos as a dataset source: `load_dataset("path/to/photos/")`.
+
+PNG, JPEG and TIFF files (8 or 16 bit; RGB, grey or RGBA) are read one at a time, cut into the
+same multi-scale 32x32 crops as natural32, and split by file: no file feeds both training and
+validation. Errors name the file.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps
+
+from . import data as _data
+from .data import (
+    CROP,
+    DEADLEAVES,
+    SCALES,
+    DataFileError,
+    DenoisingData,
+    _cache_key,
+    _check_fraction,
+    _load,
+    _noisy_pairs,
+    _pyramid,
+    _random_crop,
+    _save,
+    mix_in_deadleaves,
+)
+from .noise import get_noise, noise_params
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff")
+
+
+def image_files(folder: str | Path) -> list[Path]:
+    """The images directly in `folder` (by suffix, any case; hidden files left out), by name."""
+    return sorted(p for p in Path(folder).iterdir()
+                  if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith("."))
+
+
+def _unreadable(path: Path, err: Exception) -> DataFileError:
+    detail = str(err).splitlines()[0] if str(err) else ""
+    return DataFileError(f"{path}: not a readable image ({type(err).__name__}: {detail})")
+
+
+def _check_image(path: Path) -> None:
+    """Refuse, from its header alone, a file that is no image or is smaller than one crop."""
+    try:
+        with Image.open(path) as im:
+            width, height = im.size
+    except (OSError, ValueError, Image.DecompressionBombError) as err:
+        raise _unreadable(path, err) from err
+    if min(width, height) < CROP:
+        raise DataFileError(f"{path}: {width}x{height} pixels, smaller than one {CROP}x{CROP} crop")
+
+
+def read_image(path: str | Path) -> np.ndarray:
+    """An image file (PNG, JPEG, TIFF; 8 or 16 bits) as uint8 (H, W, 3), values 0-255, turned
+    upright by its EXIF orientation. 16-bit samples keep their top 8 bits (as Pillow does for
+    16-bit colour), grey is repeated into three channels and alpha is dropped (not composited)."""
+    path = Path(path)
+    try:
+        with Image.open(path) as im:
+            im = ImageOps.exif_transpose(im)
+            if im.mode in ("I;16", "I;16L", "I;16B", "I;16N", "I"):  # 16-bit grey
+                a = np.asarray(im)
+                if a.min() < 0 or a.max() > 65535:
+                    raise DataFileError(f"{path}: {im.mode} samples outside 0-65535; "
+                                        f"save the image with 8 or 16 bits")
+                a = (a.astype(np.uint32) >> 8).astype(np.uint8)
+            elif im.mode == "F":
+                raise DataFileError(f"{path}: floating-point samples; save the image with 8 or 16 bits")
+            elif im.mode in ("L", "LA", "RGB", "RGBA"):
+                a = np.asarray(im)
+            else:  # palette, CMYK, YCbCr, 1-bit ...
+                a = np.asarray(im.convert("RGB"))
+    except DataFileError:
+        raise
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as err:
+        raise _unreadable(path, err) from err
+    if a.ndim == 2:
+        a = a[..., None]
+    if a.shape[2] <= 2:  # grey, or grey and alpha
+        a = np.repeat(a[..., :1], 3, axis=2)
+    if min(a.shape[:2]) < CROP:
+        raise DataFileError(f"{path}: {a.shape[1]}x{a.shape[0]} pixels, smaller than one "
+                            f"{CROP}x{CROP} crop")
+    return np.ascontiguousarray(a[..., :3])
+
+
+def _file_crops(files: list[Path], n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Like `random_crops`, from image files, reading one file at a time: uint8 (n, 3, 32, 32)
+    and the index into `files` of each crop's source."""
+    which = rng.integers(0, len(files), size=n)
+    crops = np.empty((n, CROP, CROP, 3), dtype=np.uint8)
+    for f, path in enumerate(files):
+        mine = np.flatnonzero(which == f)
+        if len(mine):
+            levels = _pyramid(read_image(path))
+            for i in mine:
+                crops[i] = _random_crop(levels, rng)
+    return crops.transpose(0, 3, 1, 2).copy(), which
+
+
+def load_image_folder(folder: str | Path, noise: str = "gaussian", n_train: int = 50_000,
+                      n_val: int = 1_000, seed: int = 0, val_fraction: float = 0.2, *,
+                      mix_deadleaves: float = 0.0, cache: bool = True,
+                      **params: float) -> DenoisingData:
+    """Your own photos as a dataset: every PNG, JPEG or TIFF directly in `folder`, cropped at
+    natural32's scales and noised like it. The split is by file: `val_fraction` of the files
+    (at least one, and never all), drawn with `seed`, give only validation crops. Cached on
+    disk like natural32, keyed by the files' names, sizes and modification times as well."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise DataFileError(f"{folder}: folder not found")
+    files = image_files(folder)
+    if not files:
+        raise DataFileError(f"{folder}: no images ({', '.join(IMAGE_SUFFIXES)}) in this folder")
+    if len(files) < 2:
+        raise DataFileError(f"{folder}: only one image ({files[0].name}); at least 2 are needed "
+                            f"to split by file into training and validation")
+    _check_fraction(mix_deadleaves)
+    full = noise_params(noise, **params)
+    spec = {"name": "images", "folder": str(folder.resolve()), "noise": noise, "params": full,
+            "files": [[p.name, p.stat().st_size, p.stat().st_mtime_ns] for p in files],
+            "n_train": n_train, "n_val": n_val, "seed": seed, "val_fraction": val_fraction,
+            "mix_deadleaves": mix_deadleaves, "version": 2}
+    if mix_deadleaves:
+        spec["deadleaves"] = DEADLEAVES
+    path = _data.CACHE_DIR / f"{_cache_key(**spec)}.pt"  # read at call time: tests move it
+    if cache and path.exists():
+        return _load(path)
+    for file in files:
+        _check_image(file)
+    noise_fn = get_noise(noise, **full)
+    rng = np.random.default_rng(seed)
+    n_held = min(len(files) - 1, max(1, round(val_fraction * len(files))))
+    order = rng.permutation(len(files))
+    val_files = sorted(files[i] for i in order[:n_held])
+    train_files = sorted(files[i] for i in order[n_held:])
+    train_clean, train_which = _file_crops(train_files, n_train, np.random.default_rng([seed, 0]))
+    val_clean, val_which = _file_crops(val_files, n_val, np.random.default_rng([seed, 1]))
+    data = DenoisingData(
+        **_noisy_pairs(train_clean, val_clean, noise_fn, seed),
+        val_groups=[val_files[i].name for i in val_which],
+        train_groups=[train_files[i].name for i in train_which],
+        meta={"name": "images", "folder": str(folder), "noise": noise, "noise_params": full,
+              "seed": seed, "n_train": n_train, "n_val": n_val, "val_fraction": val_fraction,
+              "train_files": [p.name for p in train_files], "val_files": [p.name for p in val_files],
+              "scales": [float(s) for s in SCALES]},
+    )
+    data = mix_in_deadleaves(data, mix_deadleaves, noise_fn, seed, cache)
+    if cache:
+        _save(data, path)
+    return data

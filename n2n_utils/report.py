@@ -54,6 +54,7 @@ class Results:
 
 
 def _table(frame: pd.DataFrame, floatfmt: str | tuple[str, ...] = ".2f") -> str:
+    frame = frame.astype(object).where(frame.notna(), None)  # blanks, not "nan"
     return frame.to_markdown(index=False, floatfmt=floatfmt, missingval="")
 
 
@@ -356,19 +357,35 @@ def render(profiles: tuple[str, ...] = ("quick", "full"), results_root: Path = c
     return "\n\n".join(parts).rstrip() + "\n"
 
 
+README_PATH = config.ROOT / "README.md"
+README_MARKERS = ("<!-- speed:start (rendered by `make report`) -->", "<!-- speed:end -->")
+
+
+def render_readme(readme: str) -> str:
+    """README.md with its speed block (between README_MARKERS) rendered from benchmarks/results/."""
+    start, end = README_MARKERS
+    if start not in readme or end not in readme:
+        return readme
+    head, rest = readme.split(start, 1)
+    body = section_speed().split("\n", 2)[2]  # without the report's heading
+    return f"{head}{start}\n{body}\n{end}{rest.split(end, 1)[1]}"
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Render report/report.md from results/.")
-    parser.add_argument("--check", action="store_true", help="fail if the committed report is stale")
+    parser = argparse.ArgumentParser(description="Render report/report.md (and README's speed table) "
+                                     "from results/.")
+    parser.add_argument("--check", action="store_true", help="fail if a committed rendering is stale")
     args = parser.parse_args(argv)
-    text = render()
+    readme = README_PATH.read_text()
+    outputs = {REPORT_PATH: render(), README_PATH: render_readme(readme)}
     if args.check:
-        current = REPORT_PATH.read_text() if REPORT_PATH.exists() else ""
-        if current != text:
-            print(f"{REPORT_PATH} is stale: run `make report`", file=sys.stderr)
-            return 1
-        return 0
-    write_atomic(REPORT_PATH, lambda tmp: tmp.write_text(text))
-    print(f"wrote {REPORT_PATH}")
+        stale = [p for p, text in outputs.items() if (p.read_text() if p.exists() else "") != text]
+        for path in stale:
+            print(f"{path} is stale: run `make report`", file=sys.stderr)
+        return 1 if stale else 0
+    for path, text in outputs.items():
+        write_atomic(path, lambda tmp, text=text: tmp.write_text(text))
+        print(f"wrote {path}")
     return 0
 
 

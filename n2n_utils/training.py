@@ -27,7 +27,7 @@ from .augment import augment, check_augmentations
 from .config import autocast, describe_device, resolve_device, resolve_precision
 from .data import DenoisingData
 from .files import save_torch
-from .metrics import psnr
+from .metrics import psnr, to_float
 from .models import get_model, predict
 
 CHOICES = {
@@ -107,7 +107,7 @@ def build_model(config: TrainConfig) -> nn.Module:
 
 def evaluate(model: nn.Module, noisy: torch.Tensor, clean: torch.Tensor, batch_size: int = 500) -> float:
     """Mean per-image PSNR (dB) of the model's output on uint8 `noisy` against uint8 `clean`."""
-    return psnr(predict(model, noisy, batch_size), clean.float() / 255.0)
+    return psnr(predict(model, noisy, batch_size), to_float(clean))
 
 
 def _learning_rate(config: TrainConfig, step: int, total_steps: int) -> float:

@@ -88,7 +88,8 @@ def cmd_denoise(args: argparse.Namespace) -> int:
         return 1
     for src, dst in jobs:
         try:
-            denoise_file(src, dst, model, args.overwrite, args.tile, args.overlap, progress=not args.quiet)
+            denoise_file(src, dst, model, args.overwrite, args.tile, args.overlap, progress=not args.quiet,
+                         precision=args.precision)
         except (ImageError, OSError) as err:
             _error(err)
             failed += 1
@@ -178,6 +179,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--overlap", type=int, default=OVERLAP, help=f"tile overlap, a multiple of 32 (default {OVERLAP})")
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs, the input included")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16"),
+                   help="auto: bf16 where the device computes it natively (faster), else fp32")
     p.set_defaults(func=cmd_denoise)
 
     p = commands.add_parser("list-weights", help="the shipped weights and their validation PSNR")

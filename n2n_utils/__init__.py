@@ -11,11 +11,12 @@ from .data import DataFileError, DenoisingData, load_dataset
 from .metrics import psnr, psnr_dataset
 from .models import ResUNet, get_model, predict
 from .noise import get_noise
-from .training import TrainConfig, TrainResult, model_from_checkpoint, train
+from .pretrained import load_pretrained
+from .training import TrainConfig, TrainResult, train
 
 __all__ = [
     "DataFileError", "DenoisingData", "ResUNet", "TrainConfig", "TrainResult", "get_model",
-    "get_noise", "load_dataset", "model_from_checkpoint", "predict", "psnr", "psnr_dataset",
+    "get_noise", "load_dataset", "load_pretrained", "predict", "psnr", "psnr_dataset",
     "train",
 ]
 __version__ = "0.1.0"

@@ -139,15 +139,6 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> dic
         raise ValueError(f"{path}: not a readable checkpoint ({type(err).__name__}: {first})") from err
 
 
-def model_from_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> nn.Module:
-    """Rebuild the trained network from a checkpoint written by `train`."""
-    ckpt = load_checkpoint(path, device)
-    config = TrainConfig.from_dict(ckpt["config"])
-    model = get_model(config.model, final_activation=config.final_activation)
-    model.load_state_dict(ckpt["model"])
-    return model.to(resolve_device(device)).eval()
-
-
 def train(data: DenoisingData, config: TrainConfig | None = None, *,
           checkpoint: str | Path | None = None, resume: bool = False,
           model: nn.Module | None = None) -> TrainResult:

@@ -3,7 +3,8 @@ import torch
 
 from n2n_utils.data import DenoisingData
 from n2n_utils.metrics import psnr
-from n2n_utils.training import TrainConfig, load_checkpoint, model_from_checkpoint, train
+from n2n_utils.pretrained import load_pretrained
+from n2n_utils.training import TrainConfig, load_checkpoint, train
 
 
 def _tiny(data, n=48):
@@ -40,7 +41,7 @@ def test_resume_continues_exactly(small_data, tmp_path):
     assert resumed.history["epoch"].tolist() == [1, 2]
     assert resumed.history["val_psnr"].tolist() == pytest.approx(whole.history["val_psnr"].tolist())
     assert sorted(p.name for p in tmp_path.iterdir()) == ["killed.pt", "whole.pt"]  # no temp files
-    rebuilt = model_from_checkpoint(ckpt)
+    rebuilt = load_pretrained(ckpt, "cpu")
     assert _same_weights(rebuilt, resumed.model)
 
 

@@ -25,9 +25,26 @@ def conv3x3(c_in: int, c_out: int) -> nn.Sequential:
     return nn.Sequential(nn.Conv2d(c_in, c_out, 3, padding=1), nn.ReLU(inplace=True))
 
 
+class ConvTranspose2x2(nn.ConvTranspose2d):
+    """Conv2DTranspose(2x2, stride 2), computed as a 1x1 convolution to 4x the channels followed
+    by a pixel shuffle. With kernel = stride the output pixels do not overlap, so the two are the
+    same function with the same parameters (tests/test_models.py checks outputs and gradients);
+    oneDNN runs the 1x1 form about 1.5x faster, which makes a bf16 training step ~4% faster on
+    a CPU (benchmarks/). The weight keeps ConvTranspose2d's (in, out, 2, 2) layout, so state
+    dicts load into either."""
+
+    def __init__(self, channels: int):
+        super().__init__(channels, channels, kernel_size=2, stride=2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # (in, out, i, j) -> (out * 4, in, 1, 1) in pixel_shuffle's (out, i, j) channel order
+        weight = self.weight.permute(1, 2, 3, 0).reshape(-1, self.in_channels, 1, 1)
+        return F.pixel_shuffle(F.conv2d(x, weight, self.bias.repeat_interleave(4)), 2)
+
+
 def up2x2(channels: int) -> nn.Sequential:
     """Conv2DTranspose(2x2, stride 2) + ReLU: doubles H and W, keeps the channels."""
-    return nn.Sequential(nn.ConvTranspose2d(channels, channels, 2, stride=2), nn.ReLU(inplace=True))
+    return nn.Sequential(ConvTranspose2x2(channels), nn.ReLU(inplace=True))
 
 
 class ResUNet(nn.Module):

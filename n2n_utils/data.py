@@ -79,6 +79,30 @@ SPLITS = {
     "val": ["chelsea", "motorcycle", "flower"],
 }
 
+
+
+def photo_folds(k: int) -> list[tuple[str, ...]]:
+    """Leave-photos-out cross-validation: `k` disjoint sets of held-out photos that together
+    cover PHOTOS. Fold 0 is the default validation split, so its scores compare with every
+    other table; the training photos are cut into the other k - 1 folds, in order."""
+    if not 2 <= k <= len(SPLITS["train"]) + 1:
+        raise ValueError(f"k={k} folds: need 2 to {len(SPLITS['train']) + 1} (natural32 has "
+                         f"{len(PHOTOS)} photos and the default split holds out {len(SPLITS['val'])})")
+    rest = np.array_split(np.array(SPLITS["train"]), k - 1)
+    return [tuple(SPLITS["val"]), *(tuple(str(p) for p in fold) for fold in rest)]
+
+
+def _split(holdout: tuple[str, ...] | None) -> dict[str, list[str]]:
+    """Training and validation photos when `holdout` (names in PHOTOS) are held out."""
+    if holdout is None:
+        return SPLITS
+    unknown = set(holdout) - set(PHOTOS)
+    if unknown or not holdout or len(set(holdout)) == len(PHOTOS):
+        raise ValueError(f"holdout={holdout!r}: name one or more photos of {sorted(PHOTOS)}, "
+                         f"and leave at least one for training")
+    return {"train": [p for p in PHOTOS if p not in holdout], "val": list(dict.fromkeys(holdout))}
+
+
 CROP = 32
 SCALES = np.geomspace(1 / 2, 1 / 8, 7)  # photos are downscaled so a crop holds whole objects
 
@@ -180,33 +204,38 @@ def _noisy_pairs(train_clean: np.ndarray, val_clean: np.ndarray, noise_fn: Noise
 
 
 def make_natural32(noise: str = "gaussian", n_train: int = 50_000, n_val: int = 1_000,
-                   seed: int = 0, *, mix_deadleaves: float = 0.0, **params: float) -> DenoisingData:
+                   seed: int = 0, *, mix_deadleaves: float = 0.0, holdout: tuple[str, ...] | None = None,
+                   **params: float) -> DenoisingData:
     """Build natural32 from scratch (see module docstring); deterministic from `seed`. With
-    `mix_deadleaves` f > 0, a fraction f of the training pairs are dead leaves instead."""
+    `mix_deadleaves` f > 0, a fraction f of the training pairs are dead leaves instead.
+    `holdout` names the validation photos (default SPLITS["val"]); all others are trained on."""
     full = noise_params(noise, **params)
     noise_fn = get_noise(noise, **full)
+    split = _split(holdout)
     # separate streams: the validation crops are the same whatever n_train is
-    train_clean, train_which = random_crops(SPLITS["train"], n_train, np.random.default_rng([seed, 0]))
-    val_clean, val_which = random_crops(SPLITS["val"], n_val, np.random.default_rng([seed, 1]))
+    train_clean, train_which = random_crops(split["train"], n_train, np.random.default_rng([seed, 0]))
+    val_clean, val_which = random_crops(split["val"], n_val, np.random.default_rng([seed, 1]))
     data = DenoisingData(
         **_noisy_pairs(train_clean, val_clean, noise_fn, seed),
-        val_groups=[SPLITS["val"][i] for i in val_which],
-        train_groups=[SPLITS["train"][i] for i in train_which],
+        val_groups=[split["val"][i] for i in val_which],
+        train_groups=[split["train"][i] for i in train_which],
         meta={"name": "natural32", "noise": noise, "noise_params": full, "seed": seed,
-              "n_train": n_train, "n_val": n_val, "train_photos": SPLITS["train"],
-              "val_photos": SPLITS["val"], "scales": [float(s) for s in SCALES]},
+              "n_train": n_train, "n_val": n_val, "train_photos": split["train"],
+              "val_photos": split["val"], "scales": [float(s) for s in SCALES]},
     )
     return mix_in_deadleaves(data, mix_deadleaves, noise_fn, seed, cache=False)
 
 
 def load_natural32(noise: str = "gaussian", n_train: int = 50_000, n_val: int = 1_000,
                    seed: int = 0, cache: bool = True, *, mix_deadleaves: float = 0.0,
-                   **params: float) -> DenoisingData:
+                   holdout: tuple[str, ...] | None = None, **params: float) -> DenoisingData:
     """natural32, from the on-disk cache when it was built before with the same settings.
     A mix is made from natural32 and dead leaves (each cached too) and cached itself."""
     _check_fraction(mix_deadleaves)
     spec = {"name": "natural32", "noise": noise, "params": noise_params(noise, **params),
             "n_train": n_train, "n_val": n_val, "seed": seed, "version": 2}
+    if holdout is not None and _split(holdout) != SPLITS:  # the default split keeps its cache key
+        spec["holdout"] = list(_split(holdout)["val"])
     if mix_deadleaves:
         spec.update(name=_mix_name(mix_deadleaves), mix_deadleaves=mix_deadleaves,
                     deadleaves=DEADLEAVES)
@@ -215,10 +244,10 @@ def load_natural32(noise: str = "gaussian", n_train: int = 50_000, n_val: int = 
         data = _load(path)
     else:
         if mix_deadleaves:
-            base = load_natural32(noise, n_train, n_val, seed, cache, **params)
+            base = load_natural32(noise, n_train, n_val, seed, cache, holdout=holdout, **params)
             data = mix_in_deadleaves(base, mix_deadleaves, get_noise(noise, **params), seed, cache)
         else:
-            data = make_natural32(noise, n_train, n_val, seed, **params)
+            data = make_natural32(noise, n_train, n_val, seed, holdout=holdout, **params)
         if cache:
             _save(data, path)
     return data
@@ -366,17 +395,21 @@ DATASETS = ("natural32", "deadleaves32")
 
 def load_dataset(source: str | Path = "natural32", noise: str = "gaussian",
                  n_train: int | None = None, n_val: int | None = None, seed: int = 0,
-                 cache: bool = True, mix_deadleaves: float = 0.0, **params: float) -> DenoisingData:
+                 cache: bool = True, mix_deadleaves: float = 0.0, holdout: tuple[str, ...] | None = None,
+                 **params: float) -> DenoisingData:
     """The one way to get data. `source` is an embedded dataset's name (DATASETS), a folder
     holding the course's files, or a folder of images (see the module docstring). `noise` and
     its `params` (e.g. sigma=25/255) apply to all but course files, which carry their own
     noise. `n_train`/`n_val` default to the full sizes (50,000 and 1,000; all for course files).
-    `mix_deadleaves` (0-1) is the fraction of training pairs replaced by dead leaves."""
+    `mix_deadleaves` (0-1) is the fraction of training pairs replaced by dead leaves.
+    `holdout` (natural32 only) names the photos to validate on, e.g. one of `photo_folds(k)`."""
     n_full = 50_000 if n_train is None else n_train
     n_val_full = 1_000 if n_val is None else n_val
+    if holdout is not None and str(source) != "natural32":
+        raise ValueError(f"holdout chooses natural32's validation photos; {source} has its own split")
     if str(source) == "natural32":
         return load_natural32(noise, n_full, n_val_full, seed, cache, mix_deadleaves=mix_deadleaves,
-                              **params)
+                              holdout=holdout, **params)
     if str(source) == "deadleaves32":
         if mix_deadleaves not in (0, 1):
             raise ValueError("deadleaves32 trains on dead leaves only; for a mix, use natural32 "

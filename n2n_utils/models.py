@@ -8,12 +8,14 @@ Input and output are float images in 0-1, (B, C, H, W), with H and W multiples o
 
 from __future__ import annotations
 
+import itertools
 from typing import Literal
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .augment import members
 from .config import autocast, resolve_precision
 
 FinalActivation = Literal["relu", "linear"]
@@ -128,13 +130,19 @@ def pad_to_multiple(x: torch.Tensor, multiple: int = MULTIPLE) -> tuple[torch.Te
 
 @torch.no_grad()
 def predict(model: nn.Module, images: torch.Tensor, batch_size: int = 256,
-            device: torch.device | str | None = None, precision: str = "fp32") -> torch.Tensor:
+            device: torch.device | str | None = None, precision: str = "fp32",
+            ensemble: tuple[str, ...] = ()) -> torch.Tensor:
     """Denoise uint8 (N, C, H, W) images of any size; returns float 0-1 on the CPU.
 
     Sides that are not multiples of 32 are reflect-padded and cropped back. Runs in eval mode,
     channels_last (about 1.5x faster than NCHW on a CPU, see benchmarks/), in batches of
     `batch_size` so memory stays bounded. `precision` "fp32" (the default, used for every
-    reported score), "bf16"/"fp16", or "auto" (bf16 where native: faster, for applying a model)."""
+    reported score), "bf16"/"fp16", or "auto" (bf16 where native: faster, for applying a model).
+    `ensemble`: names of augmentations (n2n_utils.augment) to average the output over, e.g.
+    ("dihedral", "inversion"): the network denoises every transformed copy of the input, each
+    output is transformed back, and the outputs are averaged (the self-ensemble of Lim et al.,
+    2017). 16x the time for those two; only valid where the transforms keep the noise law
+    (augment.ensemble_for(noise))."""
     device = torch.device(device) if device else next(model.parameters()).device
     precision = resolve_precision(precision, device)
     was_training = model.training
@@ -143,9 +151,18 @@ def predict(model: nn.Module, images: torch.Tensor, batch_size: int = 256,
     for start in range(0, len(images), batch_size):
         x = images[start:start + batch_size].to(device).float().div_(255.0)
         x, (h, w) = pad_to_multiple(x)
-        with autocast(device, precision):
-            y = model(x.contiguous(memory_format=torch.channels_last))
-        out.append(y[..., :h, :w].float().clamp_(0.0, 1.0).cpu())
+        transforms = list(itertools.product(*(members(name) for name in ensemble)))
+        y = 0
+        for chain in transforms:  # () without an ensemble: the plain output
+            x_t = x
+            for apply, _ in chain:
+                x_t = apply(x_t)
+            with autocast(device, precision):
+                y_t = model(x_t.contiguous(memory_format=torch.channels_last)).float().clamp_(0.0, 1.0)
+            for _, undo in reversed(chain):
+                y_t = undo(y_t)
+            y = y + y_t
+        out.append((y / len(transforms))[..., :h, :w].cpu())
     model.train(was_training)
     return torch.cat(out) if out else torch.empty(0)
 

@@ -391,15 +391,16 @@ def section_speed() -> str:
     parts = ["## 9. Speed\n\nFrom `python -m benchmarks.throughput` (JSON in `benchmarks/results/`): "
              "training images/s of the Table I ResUNet on 32x32 pairs, against the common per-sample "
              "DataLoader loop at the report's settings (`reference`), the FLOP rate as a fraction of a "
-             "large matmul's in the same precision, and the validation PSNR after equal epochs."]
+             "large matmul's in the same precision, and the validation PSNR after equal epochs (mean over "
+             "seeds; the difference to fp32 at the same batch and seed, with its 95% CI)."]
     for path in files:
         b = json.loads(path.read_text())
         p = b["provenance"]
         train = pd.DataFrame(b["settings"])[["name", "images_per_s", "speedup_vs_reference", "gflops_per_s",
-                                              "fraction_of_peak", "psnr", "psnr_delta_db"]]
+                                              "fraction_of_peak", "psnr", "psnr_delta_db", "psnr_delta_ci95"]]
         infer = pd.DataFrame(b["inference"]["rows"])[["name", "images_per_s", "gflops_per_s", "fraction_of_peak"]]
         parts.append(f"**{path.name}** ({p.get('device')}, torch {p.get('torch')}, commit `{p.get('git_commit')}`)"
-                     f"\n\n{_table(train, ('g', '.0f', '.2f', '.0f', '.2f', '.2f', '.2f'))}"
+                     f"\n\n{_table(train, ('g', '.0f', '.2f', '.0f', '.2f', '.2f', '.2f', '.2f'))}"
                      f"\n\nInference, 32x32, batch {b['inference']['batch']}:\n\n"
                      f"{_table(infer, ('g', '.0f', '.0f', '.2f'))}\n\n"
                      f"Tiled denoising of a {b['tiled_denoise']['image_shape']} image (tile "

@@ -12,6 +12,7 @@ from n2n_utils.data import (
     load_dataset,
     load_pair_file,
     make_natural32,
+    photo_folds,
 )
 
 
@@ -139,3 +140,27 @@ def test_validation_set_does_not_depend_on_training_size():
     assert torch.equal(small.val_clean, large.val_clean) and torch.equal(small.val_input, large.val_input)
     assert small.val_groups == large.val_groups
     assert torch.equal(small.train_clean, large.train_clean[:8])  # crops are drawn one at a time
+
+
+def test_photo_folds_hold_every_photo_out_once():
+    for k in (2, 4, 8):
+        folds = photo_folds(k)
+        assert len(folds) == k and folds[0] == tuple(SPLITS["val"])  # fold 0: the default split
+        held = [p for fold in folds for p in fold]
+        assert sorted(held) == sorted(PHOTOS)  # disjoint and complete
+    with pytest.raises(ValueError, match="folds"):
+        photo_folds(1)
+
+
+def test_holdout_moves_photos_out_of_training():
+    d = make_natural32(n_train=60, n_val=20, seed=0, holdout=("astronaut", "coffee"))
+    assert set(d.val_groups) <= {"astronaut", "coffee"} and d.meta["val_photos"] == ["astronaut", "coffee"]
+    assert not set(d.train_groups) & {"astronaut", "coffee"}
+    assert set(d.meta["train_photos"]) == set(PHOTOS) - {"astronaut", "coffee"}
+    default = make_natural32(n_train=60, n_val=20, seed=0, holdout=tuple(SPLITS["val"]))
+    assert torch.equal(default.val_clean, make_natural32(n_train=60, n_val=20, seed=0).val_clean)
+    for bad in [("nosuchphoto",), (), tuple(PHOTOS)]:
+        with pytest.raises(ValueError, match="holdout"):
+            make_natural32(n_train=4, n_val=4, holdout=bad)
+    with pytest.raises(ValueError, match="holdout"):
+        load_dataset("deadleaves32", n_train=4, n_val=4, holdout=("chelsea",))

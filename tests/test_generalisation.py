@@ -1,6 +1,7 @@
 import pandas as pd
 
 import n2n_utils.generalisation as gen
+from n2n_utils.data import photo_folds
 from n2n_utils.generalisation import RECIPES, per_photo_table
 from n2n_utils.training import TrainConfig
 
@@ -41,3 +42,19 @@ def test_recipes_get_their_content_and_augmentation(small_data, monkeypatch):
     frame = pd.DataFrame(rows)
     assert set(frame["method"]) == set(RECIPES)
     assert set(frame["photo"]) == {*small_data.val_groups, "all"}
+
+
+def test_cross_validation_scores_every_photo_once_per_method():
+    rows = gen.cross_validation_rows(k=2, noise="gaussian", n_train=32, n_val=24, seed=0,
+                                     base=TrainConfig(epochs=1, progress=False), n_tune=2, methods=("tv",))
+    frame = pd.DataFrame(rows)
+    assert set(frame["method"]) == {"noisy input", "TV", "ResUNet N2N"}
+    for _, group in frame.groupby("method"):
+        assert group["photo"].is_unique  # each photo is held out in exactly one fold
+    folds = frame.groupby("photo")["fold"].unique()
+    assert all(len(f) == 1 for f in folds)
+    assert set(frame.loc[frame["fold"] == 0, "photo"]) <= set(photo_folds(2)[0])
+    table = gen.photo_mean_table(rows)
+    assert table.columns[-1] == "photo mean"
+    assert abs(table.loc["TV", "photo mean"] - table.drop(columns="photo mean").loc["TV"].mean()) < 1e-9
+    assert (table.loc["ResUNet N2N"].drop("photo mean") > 0).all()

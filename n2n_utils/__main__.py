@@ -1,7 +1,7 @@
 """The command line: `python -m n2n_utils COMMAND` (or `n2n COMMAND` once installed).
 
     denoise FILE... [-o OUT] [--weights NAME_OR_PATH] [--device auto] [--tile 256]
-                    [--overlap 32] [--overwrite] [--quiet]
+                    [--overlap 32] [--overwrite] [--quiet] [--precision auto] [--ensemble]
     list-weights
     export-weights CHECKPOINT --profile PROFILE [--name NAME] [--trained-on DEVICE]
                    [--val-psnr-noisy DB] [--notes TEXT] [--weights-dir DIR]
@@ -23,6 +23,7 @@ from pathlib import Path
 
 import torch
 
+from .augment import ensemble_for
 from .config import WEIGHTS_DIR, resolve_device
 from .course import export_course
 from .inference import OVERLAP, TILE, ImageError, check_output, check_paths, check_tiling, denoise_file, probe_image
@@ -83,13 +84,14 @@ def cmd_denoise(args: argparse.Namespace) -> int:
         return 1
     try:
         model = load_pretrained(args.weights, device)
+        ensemble = ensemble_for(read_weights(args.weights)["card"]["noise"]) if args.ensemble else ()
     except (OSError, ValueError, RuntimeError) as err:  # RuntimeError: parameters that do not fit
         _error(err)
         return 1
     for src, dst in jobs:
         try:
             denoise_file(src, dst, model, args.overwrite, args.tile, args.overlap, progress=not args.quiet,
-                         precision=args.precision)
+                         precision=args.precision, ensemble=ensemble)
         except (ImageError, OSError) as err:
             _error(err)
             failed += 1
@@ -181,6 +183,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16"),
                    help="auto: bf16 where the device computes it natively (faster), else fp32")
+    p.add_argument("--ensemble", action="store_true",
+                   help="average over rotations, mirror images (and inversion, where the weights' noise "
+                   "allows it): ~0.3 dB better on unseen photos, 16x slower")
     p.set_defaults(func=cmd_denoise)
 
     p = commands.add_parser("list-weights", help="the shipped weights and their validation PSNR")

@@ -8,16 +8,18 @@ beside BM3D, TV and the noisy input on the very same crops.
 
 from __future__ import annotations
 
+import math
 import time
 
 import pandas as pd
 
-from .augment import valid_augmentations
+from .augment import ensemble_for, valid_augmentations
 from .classical import run_baseline
 from .comparisons import resunet_config
-from .data import DenoisingData, load_dataset, photo_folds
+from .data import SPLITS, DenoisingData, load_dataset, photo_folds
 from .metrics import psnr_by_group, to_float
 from .models import predict
+from .pretrained import DEFAULT_WEIGHTS, load_pretrained, read_weights
 from .training import TrainConfig, train
 
 # name -> (fraction of training pairs from dead leaves, augmentations; "valid" = all that keep the noise law)
@@ -78,8 +80,33 @@ def cross_validation_rows(k: int, noise: str, n_train: int, n_val: int, seed: in
         result = train(data, resunet_config(noise, base))
         fold_rows = baseline_rows(data, n_tune, methods)
         fold_rows += _per_photo("ResUNet N2N", predict(result.model, data.val_input), data)
+        ensemble = ensemble_for(noise)
+        fold_rows += _per_photo(f"ResUNet N2N, {ENSEMBLE_LABEL}",
+                                predict(result.model, data.val_input, ensemble=ensemble), data)
         rows += [{"fold": fold, **row} for row in fold_rows if row["photo"] != "all"]
     return rows
+
+
+ENSEMBLE_LABEL = "test-time ensemble"
+
+
+def pretrained_rows(data: DenoisingData, name: str = DEFAULT_WEIGHTS) -> list[dict]:
+    """Per-photo PSNR of shipped weights, plain and with the test-time ensemble, where they were
+    trained for this data (the same dataset, noise and noise level) on none of its validation
+    photos; otherwise no rows. They show what a larger training budget than the notebook's buys."""
+    card = read_weights(name)["card"]
+    meta = data.meta
+    same_task = (card.get("data"), card.get("noise")) == (meta.get("name"), meta.get("noise")) and all(
+        abs(card["noise_params"].get(k, math.nan) - v) < 1e-6 for k, v in meta.get("noise_params", {}).items())
+    # cards made before holdout= existed do not list their photos: those used the default split
+    trained_on = card.get("train_photos") or SPLITS["train"]
+    if not same_task or set(trained_on) & set(data.val_groups or []):
+        return []
+    model = load_pretrained(name, device="cpu")
+    label = f"shipped weights ({card['n_train'] * card['epochs'] // 1000}k images seen)"
+    return (_per_photo(label, predict(model, data.val_input), data)
+            + _per_photo(f"{label}, {ENSEMBLE_LABEL}",
+                         predict(model, data.val_input, ensemble=ensemble_for(meta["noise"])), data))
 
 
 def photo_mean_table(rows: list[dict]) -> pd.DataFrame:

@@ -111,19 +111,19 @@ def _window(size: int, overlap: int) -> np.ndarray:
 
 
 def _denoise_tile(model: nn.Module, crop: np.ndarray, scale: float, device: torch.device,
-                  precision: str = "fp32") -> np.ndarray:
+                  precision: str = "fp32", ensemble: tuple[str, ...] = ()) -> np.ndarray:
     """One H x W x k tile (k = 1 or 3, uint8 or uint16) -> float32 H x W x k in 0-1."""
     x = torch.from_numpy(crop.copy()).permute(2, 0, 1)[None]  # (1, k, h, w); a copy: the image may be read-only
     x = x.repeat(1, 3, 1, 1) if x.shape[1] == 1 else x        # grey -> RGB
     x = x.float().mul_(255.0 / scale) if scale != 255.0 else x  # predict takes values 0-255
-    y = predict(model, x, device=device, precision=precision)  # (1, 3, h, w), float 0-1, padded inside
+    y = predict(model, x, device=device, precision=precision, ensemble=ensemble)  # (1, 3, h, w), float 0-1
     y = y.mean(1, keepdim=True) if crop.shape[2] == 1 else y
     return y[0].permute(1, 2, 0).numpy()
 
 
 def denoise_array(model: nn.Module, image: np.ndarray, tile: int = TILE, overlap: int = OVERLAP,
                   device: str | torch.device | None = None, progress: bool = False,
-                  desc: str | None = None, precision: str = "fp32") -> np.ndarray:
+                  desc: str | None = None, precision: str = "fp32", ensemble: tuple[str, ...] = ()) -> np.ndarray:
     """Denoise a uint8 (0-255) or uint16 (0-65535) image H x W or H x W x C (C = 1 to 4, see
     the module docstring); returns a new array of the same shape and dtype.
 
@@ -133,6 +133,8 @@ def denoise_array(model: nn.Module, image: np.ndarray, tile: int = TILE, overlap
         None: wherever the model already is.
     precision: "fp32", or "auto"/"bf16" for about 1.6x the speed on a CPU with native bf16
         (benchmarks/: the PSNR moves by under 0.01 dB).
+    ensemble: a test-time ensemble (models.predict), e.g. augment.ensemble_for("gaussian"):
+        ~0.3 dB better on held-out photos for 16x the time.
     """
     _check_array(image)
     check_tiling(tile, overlap)
@@ -163,7 +165,8 @@ def denoise_array(model: nn.Module, image: np.ndarray, tile: int = TILE, overlap
         for x0 in xs:
             x1 = min(x0 + tw, w)
             win = window[:y1 - y0, :x1 - x0]
-            acc[:, x0:x1] += win * _denoise_tile(model, img[y0:y1, x0:x1, :k], scale, device, precision)
+            acc[:, x0:x1] += win * _denoise_tile(model, img[y0:y1, x0:x1, :k], scale, device, precision,
+                                                  ensemble)
             weight[:, x0:x1] += win
             bar.update(1)
         done = ys[i + 1] - y0 if i + 1 < len(ys) else y1 - y0  # rows no later tile touches
@@ -311,12 +314,12 @@ def check_paths(in_path: str | Path, out_path: str | Path, overwrite: bool = Fal
 def denoise_file(in_path: str | Path, out_path: str | Path, model: nn.Module,
                  overwrite: bool = False, tile: int = TILE, overlap: int = OVERLAP,
                  device: str | torch.device | None = None, progress: bool = False,
-                 precision: str = "fp32") -> Path:
+                 precision: str = "fp32", ensemble: tuple[str, ...] = ()) -> Path:
     """Denoise one image file into `out_path` (written atomically: a crash leaves no half
     file). The input is never modified, unless it is also the output and `overwrite` is set."""
     check_paths(in_path, out_path, overwrite)
     image, info = read_image(in_path)
     check_output(out_path, image.dtype, image.shape[2] if image.ndim == 3 else 1)
     denoised = denoise_array(model, image, tile, overlap, device, progress, desc=Path(in_path).name,
-                             precision=precision)
+                             precision=precision, ensemble=ensemble)
     return write_image(out_path, denoised, info)

@@ -18,7 +18,6 @@ Files are read with torch.load(weights_only=True): tensors and plain values only
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +25,7 @@ import torch
 from torch import nn
 
 from .config import WEIGHTS_DIR, resolve_device
-from .files import git_commit, save_torch, write_atomic
+from .files import provenance, save_torch, write_atomic
 from .models import get_model
 from .training import TrainConfig, load_checkpoint
 
@@ -102,15 +101,13 @@ def _card_from_checkpoint(ckpt: dict, profile: str, **extra: Any) -> dict:
         "n_train": data.get("n_train"),
         "n_val": data.get("n_val"),
         "data_seed": data.get("seed"),
+        "train_photos": data.get("train_photos"),
         "epochs": ckpt.get("epoch", len(history)),
         "device": "not recorded",
         "val_psnr": float(history[-1]["val_psnr"]) if history else None,
         "val_psnr_noisy": None,
         "history": [{k: float(v) for k, v in row.items()} for row in history],
-        "git_commit": git_commit(),
-        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "torch": str(torch.__version__),
-        **extra,
+        **provenance(**extra),
     }
 
 

@@ -39,6 +39,9 @@ class Profile:
     cmp_n_tune: int = 50          # training crops the classical methods are tuned on
     cmp_noises: tuple[str, ...] = ("gaussian", "poisson", "impulse", "text")
     curve_sizes: tuple[int, ...] = (500, 2_000, 6_000)  # learning curve: pairs, at cmp_n_train x cmp_epochs images
+    # notebook 06: leave-photos-out cross-validation, each fold trained like the comparisons
+    cv_folds: int = 4             # fold 0 is the default split; every photo is held out once
+    cv_n_val: int = 1_000         # held-out crops per fold
 
 
 PROFILES = {
@@ -46,12 +49,12 @@ PROFILES = {
                      sweep_n_train=96, sweep_epochs=1, sweep_seeds=(0, 1, 2), sweep_n_val=64,
                      lr_grid=(2e-4, 8e-4, 3.2e-3), batch_grid=(8, 32), n_examples=3,
                      cmp_n_train=64, cmp_epochs=1, cmp_n_val=12, cmp_n_tune=6,
-                     cmp_noises=("gaussian", "impulse"), curve_sizes=(32, 64)),
+                     cmp_noises=("gaussian", "impulse"), curve_sizes=(32, 64), cv_folds=2, cv_n_val=12),
     # sized so that all seven notebooks take under 30 minutes on 2 CPU cores
     "quick": Profile("quick", n_train=8_000, n_val=1_000, epochs=4, precision="auto",
                      sweep_n_train=1_200, sweep_epochs=3, sweep_seeds=(0, 1, 2), sweep_n_val=300,
                      cmp_n_train=1_500, cmp_epochs=3, cmp_n_val=100, cmp_n_tune=20,
-                     curve_sizes=(500, 4_500)),
+                     curve_sizes=(500, 4_500), cv_n_val=60),
     "full": Profile("full", n_train=50_000, n_val=1_000, epochs=40, precision="auto",
                     sweep_n_train=50_000, sweep_epochs=10, sweep_seeds=(0, 1, 2),
                     lr_grid=(5e-5, 1e-4, 2e-4, 4e-4, 8e-4, 1.6e-3, 3.2e-3, 6.4e-3),

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from n2n_utils.augment import AUGMENTATIONS, augment, dihedral_transform, valid_augmentations
+from n2n_utils.augment import AUGMENTATIONS, augment, dihedral_transform, ensemble_for, members, valid_augmentations
 from n2n_utils.noise import get_noise
 
 
@@ -55,3 +55,19 @@ def test_valid_augmentations_per_noise():
     assert set(valid_augmentations("gaussian")) == set(AUGMENTATIONS)
     with pytest.raises(ValueError, match="unknown augmentation"):
         augment(["mixup"], *_pair(), torch.Generator())
+
+
+@pytest.mark.parametrize("name,count", [("dihedral", 8), ("channel_permutation", 6), ("inversion", 2)])
+def test_ensemble_members_undo_and_are_distinct(name, count):
+    x = torch.rand(2, 3, 8, 8)
+    transforms = members(name)
+    assert len(transforms) == count
+    outputs = [apply(x) for apply, _ in transforms]
+    for (_, undo), y in zip(transforms, outputs, strict=True):
+        torch.testing.assert_close(undo(y), x)
+    assert len({tuple(y.flatten().tolist()) for y in outputs}) == count  # every member is reached
+
+
+def test_ensemble_for_keeps_the_noise_law():
+    assert ensemble_for("gaussian") == ("dihedral", "inversion")
+    assert ensemble_for("poisson") == ("dihedral",)  # inversion changes poisson's law

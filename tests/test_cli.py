@@ -69,6 +69,22 @@ def test_denoise_one_file(tmp_path, capsys):
     assert "clean.png" in out
 
 
+def test_ensemble_option_changes_the_output_and_keeps_the_size(tmp_path, capsys, monkeypatch):
+    calls = []
+    real = inference.predict
+    monkeypatch.setattr(inference, "predict", lambda *a, **k: calls.append(k["ensemble"]) or real(*a, **k))
+    src = photo(tmp_path / "photo.png")
+    outputs = {}
+    for flag in ([], ["--ensemble"]):
+        dst = tmp_path / f"clean{len(flag)}.png"
+        code, _, err = run(capsys, "denoise", src, "-o", dst, "--quiet", "--precision", "fp32", *flag)
+        assert code == 0, err
+        outputs[bool(flag)] = np.asarray(Image.open(dst))
+    assert calls[0] == () and calls[-1] == ("dihedral", "inversion")  # the shipped weights are gaussian
+    assert outputs[True].shape == outputs[False].shape == (48, 64, 3)
+    assert not np.array_equal(outputs[True], outputs[False])
+
+
 def test_several_files_default_suffix_and_output_folder(tmp_path, capsys):
     a, b = photo(tmp_path / "a.png"), photo(tmp_path / "b.tif", mode="L")
     code, _, err = run(capsys, "denoise", a, b, "--quiet")

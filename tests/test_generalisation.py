@@ -1,7 +1,7 @@
 import pandas as pd
 
 import n2n_utils.generalisation as gen
-from n2n_utils.data import photo_folds
+from n2n_utils.data import load_dataset, photo_folds
 from n2n_utils.generalisation import RECIPES, per_photo_table
 from n2n_utils.training import TrainConfig
 
@@ -48,7 +48,7 @@ def test_cross_validation_scores_every_photo_once_per_method():
     rows = gen.cross_validation_rows(k=2, noise="gaussian", n_train=32, n_val=24, seed=0,
                                      base=TrainConfig(epochs=1, progress=False), n_tune=2, methods=("tv",))
     frame = pd.DataFrame(rows)
-    assert set(frame["method"]) == {"noisy input", "TV", "ResUNet N2N"}
+    assert set(frame["method"]) == {"noisy input", "TV", "ResUNet N2N", "ResUNet N2N, test-time ensemble"}
     for _, group in frame.groupby("method"):
         assert group["photo"].is_unique  # each photo is held out in exactly one fold
     folds = frame.groupby("photo")["fold"].unique()
@@ -58,3 +58,14 @@ def test_cross_validation_scores_every_photo_once_per_method():
     assert table.columns[-1] == "photo mean"
     assert abs(table.loc["TV", "photo mean"] - table.drop(columns="photo mean").loc["TV"].mean()) < 1e-9
     assert (table.loc["ResUNet N2N"].drop("photo mean") > 0).all()
+
+
+def test_shipped_weights_are_scored_only_on_data_they_never_saw(small_data):
+    rows = pd.DataFrame(gen.pretrained_rows(small_data))
+    assert len(rows["method"].unique()) == 2 and rows["method"].str.startswith("shipped weights").all()
+    scores = rows[rows["photo"] == "all"].set_index("method")["psnr"]
+    assert (scores > 25).all()  # a working denoiser: the noisy input is at ~20.5 dB
+    other_noise = load_dataset("natural32", noise="gaussian", sigma=50 / 255, n_train=8, n_val=8)
+    assert gen.pretrained_rows(other_noise) == []
+    seen = load_dataset("natural32", n_train=8, n_val=8, holdout=("astronaut",))  # a training photo
+    assert gen.pretrained_rows(seen) == []

@@ -56,3 +56,33 @@ def test_transposed_conv_as_pixel_shuffle_is_the_same_function(channels_last):
     torch.testing.assert_close(x_fast.grad, x_plain.grad, rtol=1e-5, atol=1e-5)
     torch.testing.assert_close(fast.weight.grad, plain.weight.grad, rtol=1e-5, atol=1e-5)
     torch.testing.assert_close(fast.bias.grad, plain.bias.grad, rtol=1e-5, atol=1e-5)
+
+
+class _Masked(nn.Module):
+    """A denoiser that is not equivariant: it multiplies by a fixed, asymmetric mask."""
+
+    def __init__(self):
+        super().__init__()
+        self.mask = nn.Parameter(torch.linspace(0.2, 1.0, 32 * 32).reshape(1, 1, 32, 32))
+
+    def forward(self, x):
+        return x * self.mask
+
+
+def test_predict_ensemble_averages_the_transformed_outputs():
+    from n2n_utils.augment import dihedral_inverse
+
+    images = torch.randint(0, 256, (2, 3, 32, 32), dtype=torch.uint8)
+    x = images.float() / 255
+    model = _Masked()
+    torch.testing.assert_close(predict(model, images), x * model.mask.detach())
+    # dihedral: the mask is seen in all 8 orientations, i.e. averaged over the group
+    mean_mask = torch.stack([dihedral_inverse(model.mask.detach(), k) for k in range(8)]).mean(0)
+    torch.testing.assert_close(predict(model, images, ensemble=("dihedral",)), x * mean_mask)
+    # inversion: (x m + 1 - (1 - x) m) / 2 = x m + (1 - m) / 2
+    m = model.mask.detach()
+    torch.testing.assert_close(predict(model, images, ensemble=("inversion",)), x * m + (1 - m) / 2)
+    # an equivariant denoiser (identity) is unchanged by any ensemble
+    identity = nn.Conv2d(3, 3, 1, bias=False)
+    nn.init.dirac_(identity.weight)
+    torch.testing.assert_close(predict(identity, images, ensemble=("dihedral", "inversion", "channel_permutation")), x)

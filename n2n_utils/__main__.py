@@ -19,11 +19,12 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import torch
 
-from .augment import ensemble_for
+from .augment import ensemble_for, valid_augmentations
 from .config import WEIGHTS_DIR, resolve_device
 from .course import export_course
 from .inference import OVERLAP, TILE, ImageError, check_output, check_paths, check_tiling, denoise_file, probe_image
@@ -142,9 +143,11 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.augment is not None:
         options["augment"] = tuple(a for a in args.augment if a != "none")
     try:
-        config = TrainConfig.from_dict(options)
+        config = TrainConfig.from_dict(options)  # options are checked before data are made
         data = load_dataset(args.dataset, noise=args.noise, n_train=args.n_train, n_val=args.n_val,
                             seed=args.seed, mix_deadleaves=args.mix_deadleaves)
+        if args.augment is None:  # the study's recipe: every augmentation that keeps the noise law
+            config = replace(config, augment=valid_augmentations(data.meta["noise"]))  # course: dihedral
     except (OSError, ValueError) as err:
         _error(err)
         return 1
@@ -222,7 +225,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=d.batch_size)
     p.add_argument("--loss", default=d.loss, choices=CHOICES["loss"])
     p.add_argument("--target", default=d.target, choices=CHOICES["target"])
-    p.add_argument("--augment", nargs="*", help="augmentations by name, or none (default: dihedral)")
+    p.add_argument("--augment", nargs="*", help="augmentations by name, or none (default: all that keep "
+                   "the noise law, e.g. dihedral channel_permutation inversion for gaussian)")
     p.add_argument("--lr-schedule", default=d.lr_schedule, choices=CHOICES["lr_schedule"])
     p.add_argument("--precision", default=d.precision, choices=CHOICES["precision"])
     p.add_argument("--seed", type=int, default=d.seed)

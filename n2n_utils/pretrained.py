@@ -50,17 +50,6 @@ def weights_path(name_or_path: str | Path, weights_dir: Path = WEIGHTS_DIR) -> P
                             f"shipped: {list_pretrained(weights_dir) or 'none'}")
 
 
-def _load(path: Path) -> Any:
-    """torch.load(weights_only=True) on the CPU; any failure becomes one ValueError naming the file."""
-    try:
-        return load_checkpoint(path, "cpu")
-    except FileNotFoundError:
-        raise
-    except Exception as err:  # pickle, zip and refusal errors take many forms
-        first_line = str(err).splitlines()[0] if str(err) else ""
-        raise ValueError(f"{path}: not a weights file ({type(err).__name__}: {first_line})") from err
-
-
 def read_weights(name_or_path: str | Path = DEFAULT_WEIGHTS) -> dict:
     """The shipped dict {state_dict, config, card} of a name or path, on the CPU.
 
@@ -68,7 +57,7 @@ def read_weights(name_or_path: str | Path = DEFAULT_WEIGHTS) -> dict:
     accepted too, and returned in the same shape with the card it would get from export_weights
     (profile "unexported")."""
     path = weights_path(name_or_path)
-    blob = _load(path)
+    blob = load_checkpoint(path, "cpu")
     if isinstance(blob, dict) and {"state_dict", "config", "card"} <= blob.keys():
         return blob
     if isinstance(blob, dict) and {"model", "config"} <= blob.keys():
@@ -123,7 +112,7 @@ def export_weights(checkpoint_path: str | Path, name: str = DEFAULT_WEIGHTS, *, 
         git_commit, for one, defaults to the repository's commit at export time, so pass the
         training run's when the code has moved on since.
     """
-    ckpt = _load(Path(checkpoint_path))
+    ckpt = load_checkpoint(checkpoint_path, "cpu")
     if not isinstance(ckpt, dict) or not {"model", "config"} <= ckpt.keys():
         raise ValueError(f"{checkpoint_path}: not a training checkpoint (needs keys model, config)")
     config = TrainConfig.from_dict(ckpt["config"]).to_dict()  # refuses unknown options

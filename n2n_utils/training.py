@@ -131,12 +131,13 @@ def _plain(value):
 
 
 def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> dict:
-    """Read a training checkpoint safely (weights_only=True: tensors and plain values only)."""
+    """Read a training checkpoint or a weights file safely (weights_only=True: tensors and plain
+    values only, a pickle never runs code); any failure is one ValueError naming the file."""
     try:
         return torch.load(path, map_location=resolve_device(device), weights_only=True)
     except Exception as err:
         first = str(err).splitlines()[0] if str(err) else ""
-        raise ValueError(f"{path}: not a readable checkpoint ({type(err).__name__}: {first})") from err
+        raise ValueError(f"{path}: not a readable checkpoint or weights file ({type(err).__name__}: {first})") from err
 
 
 def train(data: DenoisingData, config: TrainConfig | None = None, *,

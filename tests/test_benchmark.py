@@ -2,6 +2,7 @@
 file. Nothing here is timed and nothing asserts a speed: the tiny config's numbers mean nothing."""
 
 import json
+import statistics
 import subprocess
 import sys
 
@@ -33,6 +34,12 @@ def test_tiny_benchmark_writes_complete_results(tmp_path):
     default = next(row for row in results["settings"] if row["default"])
     assert 0 < default["psnr"] < 60
     assert results["quality"]["comparisons"], "no precision compared at equal batch size"
+    for comparison in results["quality"]["comparisons"]:  # one PSNR per seed, paired with fp32's
+        assert len(comparison["psnr"]) == len(comparison["fp32_psnr"]) == len(results["config"]["psnr_seeds"])
+        assert "delta_ci95" in comparison
+    for row in results["settings"]:  # the median of the round-robin runs
+        assert len(row["images_per_s_runs"]) == results["config"]["rounds"]
+        assert row["images_per_s"] == pytest.approx(statistics.median(row["images_per_s_runs"]))
     assert all(row["images_per_s"] > 0 for row in results["inference"]["rows"])
 
     flops = results["flops"]  # a backward pass costs about two forwards

@@ -241,3 +241,8 @@ def test_train_command_trains_resumes_and_exports(tmp_path, capsys):
     assert (tmp_path / "tiny-test.md").exists()
     assert main(["train", "--checkpoint", str(ckpt), "--augment", "mixup"]) == 1
     assert "unknown augmentation" in capsys.readouterr().err
+    # without --augment: every augmentation that keeps the gaussian law
+    fresh = tmp_path / "fresh.pt"
+    assert main(["train", "--checkpoint", str(fresh), "--n-train", "16", "--n-val", "8", "--epochs", "1"]) == 0
+    assert set(torch.load(fresh, weights_only=True)["config"]["augment"]) == {"dihedral", "channel_permutation",
+                                                                              "inversion"}

@@ -1,6 +1,6 @@
 """Training and inference throughput of the Table I ResUNet, measured side by side in one run.
 
-    python -m benchmarks.throughput --config full     # on a quiet machine; about 8 minutes on 2 CPU cores
+    python -m benchmarks.throughput --config full     # on a quiet machine; about 20 minutes on 2 CPU cores
     python -m benchmarks.throughput --config tiny --out /tmp/tiny.json   # every code path, in seconds
 
 Training settings, one row each:
@@ -504,7 +504,8 @@ def run(config_name: str, device: str = "auto", out: str | Path | None = None) -
         "notes": [
             "images_per_s of training excludes validation; the engine's includes its dihedral augmentation.",
             f"images_per_s is the median of {bench.rounds} timed runs per setting, taken round-robin over "
-            "the settings so that a slow spell of the machine hits all of them; images_per_s_runs lists them.",
+            "the settings so that a slow spell of the machine hits all of them (the fp32 twin of the fastest "
+            "setting, when added, is timed after them); images_per_s_runs lists them.",
             "the reference calls loss.item() every step, as the usual running-loss code does.",
         ],
     }

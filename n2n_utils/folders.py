@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+from PIL import Image, ImageOps
 
 from . import data as _data
 from .data import (
@@ -27,8 +28,6 @@ from .data import (
     _save,
     mix_in_deadleaves,
 )
-from .inference import ImageError, probe_image
-from .inference import read_image as decode_image
 from .noise import get_noise, noise_params
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff")
@@ -40,32 +39,46 @@ def image_files(folder: str | Path) -> list[Path]:
                   if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith("."))
 
 
-def _unreadable(path: Path, err: ImageError) -> DataFileError:
-    detail = str(err).removeprefix(f"{path}: ")
-    return DataFileError(f"{path}: not a readable image ({detail})")
+def _unreadable(path: Path, err: Exception) -> DataFileError:
+    detail = str(err).splitlines()[0] if str(err) else ""
+    return DataFileError(f"{path}: not a readable image ({type(err).__name__}: {detail})")
 
 
 def _check_image(path: Path) -> None:
     """Refuse, from its header alone, a file that is no image or is smaller than one crop."""
     try:
-        height, width, _, _ = probe_image(path)
-    except ImageError as err:
+        with Image.open(path) as im:
+            width, height = im.size
+    except (OSError, ValueError, Image.DecompressionBombError) as err:
         raise _unreadable(path, err) from err
     if min(width, height) < CROP:
         raise DataFileError(f"{path}: {width}x{height} pixels, smaller than one {CROP}x{CROP} crop")
 
 
 def read_image(path: str | Path) -> np.ndarray:
-    """An image file as uint8 (H, W, 3), values 0-255, for cropping. It is decoded as `n2n denoise`
-    decodes it (inference.read_image: the same formats, the same refusals); then 16-bit samples
-    keep their top 8 bits, grey is repeated into three channels and alpha is dropped."""
+    """An image file (PNG, JPEG, TIFF; 8 or 16 bits) as uint8 (H, W, 3), values 0-255, turned
+    upright by its EXIF orientation. 16-bit samples keep their top 8 bits (as Pillow does for
+    16-bit colour), grey is repeated into three channels and alpha is dropped (not composited)."""
     path = Path(path)
     try:
-        a, _ = decode_image(path)
-    except ImageError as err:
+        with Image.open(path) as im:
+            im = ImageOps.exif_transpose(im)
+            if im.mode in ("I;16", "I;16L", "I;16B", "I;16N", "I"):  # 16-bit grey
+                a = np.asarray(im)
+                if a.min() < 0 or a.max() > 65535:
+                    raise DataFileError(f"{path}: {im.mode} samples outside 0-65535; "
+                                        f"save the image with 8 or 16 bits")
+                a = (a.astype(np.uint32) >> 8).astype(np.uint8)
+            elif im.mode == "F":
+                raise DataFileError(f"{path}: floating-point samples; save the image with 8 or 16 bits")
+            elif im.mode in ("L", "LA", "RGB", "RGBA"):
+                a = np.asarray(im)
+            else:  # palette, CMYK, YCbCr, 1-bit ...
+                a = np.asarray(im.convert("RGB"))
+    except DataFileError:
+        raise
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as err:
         raise _unreadable(path, err) from err
-    if a.dtype == np.uint16:
-        a = (a >> 8).astype(np.uint8)
     if a.ndim == 2:
         a = a[..., None]
     if a.shape[2] <= 2:  # grey, or grey and alpha

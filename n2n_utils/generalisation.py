@@ -103,23 +103,26 @@ def pretrained_rows(data: DenoisingData, name: str = DEFAULT_WEIGHTS) -> list[di
     if not same_task or set(trained_on) & set(data.val_groups or []):
         return []
     model = load_pretrained(name, device="cpu")
-    label = f"shipped weights ({card['n_train'] * card['epochs'] // 1000}k images seen)"
+    seen = (card.get("n_train") or 0) * (card.get("epochs") or 0)
+    label = f"shipped weights ({seen // 1000}k images seen)" if seen else "shipped weights"
     return (_per_photo(label, predict(model, data.val_input), data)
             + _per_photo(f"{label}, {ENSEMBLE_LABEL}",
                          predict(model, data.val_input, ensemble=ensemble_for(meta["noise"])), data))
 
 
+def _pivot(rows: list[dict]) -> pd.DataFrame:
+    """PSNR with methods as rows, in the order they first appear, and photos as columns."""
+    frame = pd.DataFrame(rows)
+    return frame.pivot(index="method", columns="photo", values="psnr").reindex(list(dict.fromkeys(frame["method"])))
+
+
 def photo_mean_table(rows: list[dict]) -> pd.DataFrame:
     """Methods as rows, photos as columns, and their unweighted mean ('photo mean'), in dB."""
-    frame = pd.DataFrame(rows)
-    table = frame.pivot(index="method", columns="photo", values="psnr")
-    table = table.reindex(list(dict.fromkeys(frame["method"])))[list(dict.fromkeys(frame["photo"]))]
+    table = _pivot(rows)
     return table.assign(**{"photo mean": table.mean(axis=1)})
 
 
 def per_photo_table(rows: list[dict]) -> pd.DataFrame:
     """Methods as rows, held-out photos (and their mean, 'all') as columns, PSNR in dB."""
-    frame = pd.DataFrame(rows)
-    table = frame.pivot(index="method", columns="photo", values="psnr")
-    order = list(dict.fromkeys(frame["method"]))
-    return table.reindex(order)[[c for c in table.columns if c != "all"] + ["all"]]
+    table = _pivot(rows)
+    return table[[c for c in table.columns if c != "all"] + ["all"]]

@@ -147,13 +147,13 @@ def predict(model: nn.Module, images: torch.Tensor, batch_size: int = 256,
     precision = resolve_precision(precision, device)
     was_training = model.training
     model.eval()
+    transforms = list(itertools.product(*(members(name) for name in ensemble)))  # [()] without one
     out = []
     for start in range(0, len(images), batch_size):
         x = images[start:start + batch_size].to(device).float().div_(255.0)
         x, (h, w) = pad_to_multiple(x)
-        transforms = list(itertools.product(*(members(name) for name in ensemble)))
         y = 0
-        for chain in transforms:  # () without an ensemble: the plain output
+        for chain in transforms:
             x_t = x
             for apply, _ in chain:
                 x_t = apply(x_t)

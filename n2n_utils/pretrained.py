@@ -96,7 +96,7 @@ def _card_from_checkpoint(ckpt: dict, profile: str, **extra: Any) -> dict:
         "val_psnr": float(history[-1]["val_psnr"]) if history else None,
         "val_psnr_noisy": None,
         "history": [{k: float(v) for k, v in row.items()} for row in history],
-        **provenance(**extra),
+        **{k: v for k, v in provenance(**extra).items() if k != "host"},  # cards are published
     }
 
 

@@ -175,7 +175,10 @@ def train(data: DenoisingData, config: TrainConfig | None = None, *,
         changed = {k for k, v in ckpt["config"].items()
                    if k not in resumable and v != config.to_dict().get(k)}
         if changed:
-            raise ValueError(f"{checkpoint}: cannot resume, the config differs in {sorted(changed)}")
+            raise ValueError(f"{checkpoint}: cannot resume, the config differs in "
+                             + ", ".join(f"{k} (checkpoint {ckpt['config'][k]!r}, asked {config.to_dict().get(k)!r})"
+                                         for k in sorted(changed))
+                             + "; ask for the checkpoint's values, or start a new checkpoint")
         if _plain(ckpt.get("data")) != _plain(data.meta):
             raise ValueError(f"{checkpoint}: cannot resume, it was trained on other data "
                              f"({ckpt.get('data', {}).get('name')!r}, n_train={ckpt.get('data', {}).get('n_train')})")

@@ -5,8 +5,10 @@ import json
 import statistics
 import subprocess
 import sys
+from types import SimpleNamespace
 
 import pytest
+import torch
 
 from n2n_utils.config import ROOT
 
@@ -52,3 +54,25 @@ def test_unknown_config_is_refused_with_the_choices():
     run = _benchmark("--config", "huge")
     assert run.returncode == 2
     assert "invalid choice: 'huge'" in run.stderr and "'tiny'" in run.stderr and "'full'" in run.stderr
+
+
+def test_median_of_rounds_and_paired_quality():
+    from benchmarks.throughput import Setting, _median, quality, quality_settings
+
+    assert _median([250.0, 100.0, 260.0]) == 250.0
+    assert _median([250.0, "RuntimeError: no compiler"]) == "RuntimeError: no compiler"
+
+    fp32, bf16, auto, wide = Setting(8, "fp32"), Setting(8, "bf16"), Setting(8, "auto"), Setting(64, "bf16")
+    trained = quality_settings([Setting(reference=True, channels_last=False), fp32, auto, bf16, wide],
+                               torch.device("cpu"))
+    assert wide not in trained  # no fp32 twin at batch 64: its PSNR would compare with nothing
+    assert set(trained) == {fp32, auto, bf16} and trained[fp32] == fp32 and trained[auto].precision != "auto"
+
+    class Meta:
+        meta = {"noise": "gaussian", "noise_params": {"sigma": 0.1}}
+
+    bench = SimpleNamespace(psnr_val=10, psnr_epochs=1, psnr_pairs=10, psnr_seeds=(0, 1, 2))
+    result = quality({fp32: [26.0, 26.4, 25.9], bf16: [26.1, 26.3, 26.0]}, Meta, bench)
+    (row,) = result["comparisons"]
+    assert row["delta_db"] == pytest.approx(0.1 / 3)  # the mean of the paired differences 0.1, -0.1, 0.1
+    assert row["delta_ci95"] == pytest.approx(4.303 * 0.11547 / 3**0.5, rel=1e-3)  # t(0.975, 2) * sd / sqrt(3)

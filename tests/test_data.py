@@ -164,3 +164,11 @@ def test_holdout_moves_photos_out_of_training():
             make_natural32(n_train=4, n_val=4, holdout=bad)
     with pytest.raises(ValueError, match="holdout"):
         load_dataset("deadleaves32", n_train=4, n_val=4, holdout=("chelsea",))
+
+
+def test_holdout_has_its_own_cache_entry():
+    default = load_dataset("natural32", n_train=8, n_val=8, seed=0)
+    other = load_dataset("natural32", n_train=8, n_val=8, seed=0, holdout=("astronaut",))
+    assert set(other.val_groups) == {"astronaut"} and not set(default.val_groups) & {"astronaut"}
+    again = load_dataset("natural32", n_train=8, n_val=8, seed=0, holdout=("astronaut",))  # from the cache
+    assert torch.equal(again.val_clean, other.val_clean) and again.val_groups == other.val_groups

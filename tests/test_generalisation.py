@@ -1,7 +1,7 @@
 import pandas as pd
 
 import n2n_utils.generalisation as gen
-from n2n_utils.data import load_dataset, photo_folds
+from n2n_utils.data import PHOTOS, load_dataset, photo_folds
 from n2n_utils.generalisation import RECIPES, per_photo_table
 from n2n_utils.training import TrainConfig
 
@@ -45,9 +45,10 @@ def test_recipes_get_their_content_and_augmentation(small_data, monkeypatch):
 
 
 def test_cross_validation_scores_every_photo_once_per_method():
-    rows = gen.cross_validation_rows(k=2, noise="gaussian", n_train=32, n_val=24, seed=0,
+    rows = gen.cross_validation_rows(k=2, noise="gaussian", n_train=32, n_val=60, seed=0,
                                      base=TrainConfig(epochs=1, progress=False), n_tune=2, methods=("tv",))
     frame = pd.DataFrame(rows)
+    assert set(frame["photo"]) == set(PHOTOS)  # every photo held out, and scored, in some fold
     assert set(frame["method"]) == {"noisy input", "TV", "ResUNet N2N", "ResUNet N2N, test-time ensemble"}
     for _, group in frame.groupby("method"):
         assert group["photo"].is_unique  # each photo is held out in exactly one fold
@@ -57,7 +58,10 @@ def test_cross_validation_scores_every_photo_once_per_method():
     table = gen.photo_mean_table(rows)
     assert table.columns[-1] == "photo mean"
     assert abs(table.loc["TV", "photo mean"] - table.drop(columns="photo mean").loc["TV"].mean()) < 1e-9
-    assert (table.loc["ResUNet N2N"].drop("photo mean") > 0).all()
+    noisy = table.loc["noisy input"].drop("photo mean")
+    assert noisy.between(18, 23).all()  # sigma 25/255 on the held-out crops: about 20.5 dB
+    assert (table.loc["TV"].drop("photo mean") > noisy).all()  # scored on the same crops
+    assert not table.loc["ResUNet N2N"].equals(table.loc["ResUNet N2N, test-time ensemble"])
 
 
 def test_shipped_weights_are_scored_only_on_data_they_never_saw(small_data):

@@ -11,6 +11,7 @@ import dataclasses
 import hashlib
 import json
 import time
+import warnings
 from pathlib import Path
 
 import pandas as pd
@@ -50,6 +51,13 @@ def run_sweep(data: DenoisingData, param: str, values: list | tuple, seeds: list
     _sweepable(param)
     csv_path = Path(csv_path)
     done = pd.read_csv(csv_path) if csv_path.exists() else pd.DataFrame(columns=RUN_KEYS)
+    missing = [k for k in RUN_KEYS if k not in done.columns]
+    if missing:  # written by an older version: its runs cannot be matched, so they are redone
+        kept = csv_path.with_name(f"{csv_path.stem}.older-version{csv_path.suffix}")
+        csv_path.replace(kept)
+        warnings.warn(f"{csv_path}: written by an older version (no {', '.join(missing)} column); "
+                      f"moved to {kept.name}, and its runs are done again", stacklevel=2)
+        done = pd.DataFrame(columns=RUN_KEYS)
     rows = done.to_dict("records")
     identity = {"config_key": config_key(base, param, data.meta), "param": param}
     described = {"epochs": base.epochs, "n_train": len(data.train_input), "n_val": len(data.val_input),

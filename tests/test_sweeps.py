@@ -64,3 +64,14 @@ def test_summarize_and_best():
 def test_unknown_sweep_parameter(tiny, tmp_path):
     with pytest.raises(ValueError, match="cannot sweep 'learning_rate'"):
         run_sweep(tiny, "learning_rate", [1e-3], [0], BASE, tmp_path / "x.csv")
+
+
+def test_a_results_file_from_an_older_version_is_kept_aside_and_redone(tiny, tmp_path):
+    csv = tmp_path / "lr.csv"
+    old = pd.DataFrame([{"param": "lr", "value": 1e-3, "seed": 0, "psnr": 12.3}])  # no config_key
+    old.to_csv(csv, index=False)
+    with pytest.warns(UserWarning, match="older version"):
+        runs = run_sweep(tiny, "lr", [1e-3], [0], BASE, csv, progress=False)
+    assert len(runs) == 1 and runs["psnr"].iloc[0] != 12.3  # trained again
+    kept = tmp_path / "lr.older-version.csv"
+    assert kept.exists() and pd.read_csv(kept).equals(old)  # nothing lost

@@ -80,7 +80,6 @@ SPLITS = {
 }
 
 
-
 def photo_folds(k: int) -> list[tuple[str, ...]]:
     """Leave-photos-out cross-validation: `k` disjoint sets of held-out photos that together
     cover PHOTOS. Fold 0 is the default validation split, so its scores compare with every

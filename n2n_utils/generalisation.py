@@ -22,6 +22,8 @@ from .models import predict
 from .pretrained import DEFAULT_WEIGHTS, load_pretrained, read_weights
 from .training import TrainConfig, train
 
+ENSEMBLE_LABEL = "test-time ensemble"  # rows scored with augment.ensemble_for(noise)
+
 # name -> (fraction of training pairs from dead leaves, augmentations; "valid" = all that keep the noise law)
 RECIPES: dict[str, tuple[float, tuple[str, ...] | str]] = {
     "photos, dihedral (report)": (0.0, ("dihedral",)),
@@ -80,14 +82,10 @@ def cross_validation_rows(k: int, noise: str, n_train: int, n_val: int, seed: in
         result = train(data, resunet_config(noise, base))
         fold_rows = baseline_rows(data, n_tune, methods)
         fold_rows += _per_photo("ResUNet N2N", predict(result.model, data.val_input), data)
-        ensemble = ensemble_for(noise)
         fold_rows += _per_photo(f"ResUNet N2N, {ENSEMBLE_LABEL}",
-                                predict(result.model, data.val_input, ensemble=ensemble), data)
+                                predict(result.model, data.val_input, ensemble=ensemble_for(noise)), data)
         rows += [{"fold": fold, **row} for row in fold_rows if row["photo"] != "all"]
     return rows
-
-
-ENSEMBLE_LABEL = "test-time ensemble"
 
 
 def pretrained_rows(data: DenoisingData, name: str = DEFAULT_WEIGHTS) -> list[dict]:

@@ -413,9 +413,8 @@ def training_row(s: Setting, speed: float | str, reference: float, psnrs: dict[S
     if isinstance(speed, str):
         return {**row, "images_per_s": None, "error": speed}
     gflops = speed * flops["train_per_image"] / 1e9
-    psnr, fp32 = psnrs.get(s), psnrs.get(Setting(s.batch, "fp32"))
-    delta, ci95 = (mean_ci(np.subtract(psnr, fp32)) if psnr is not None and fp32 is not None
-                   and s.precision != "fp32" else (None, None))
+    psnr = psnrs.get(s)
+    delta, ci95 = vs_fp32(s, psnrs) or (None, None)
     return {**row, "images_per_s": speed, "speedup_vs_reference": speed / reference, "gflops_per_s": gflops,
             "fraction_of_peak": gflops / peaks[s.precision], "psnr": None if psnr is None else float(np.mean(psnr)),
             "psnr_delta_db": delta, "psnr_delta_ci95": ci95}
@@ -427,17 +426,25 @@ def inference_row(row: dict, baseline: float, flops: dict, peaks: dict) -> dict:
             "fraction_of_peak": gflops / peaks[row["precision"]]}
 
 
+def vs_fp32(s: Setting, psnrs: dict[Setting, list[float]]) -> tuple[float, float] | None:
+    """Mean and 95% CI half-width of `s`'s PSNR minus fp32's at the same batch, seed by seed;
+    None for fp32 itself or where either was not trained."""
+    fp32 = psnrs.get(Setting(s.batch, "fp32"))
+    if s.precision == "fp32" or s not in psnrs or fp32 is None:
+        return None
+    return mean_ci(np.subtract(psnrs[s], fp32))
+
+
 def quality(psnrs: dict[Setting, list[float]], data: DenoisingData, bench: Bench) -> dict:
     """Each lower precision against fp32 at the same batch size, so after the same number of
     steps, seed by seed: the mean difference and its 95% CI. A single short run's PSNR moves by
     about 0.1 dB with the seed alone, more than the 0.05 dB this check is asked to resolve."""
-    fp32 = {s.batch: values for s, values in psnrs.items() if s.precision == "fp32"}
     comparisons = []
     for s, values in psnrs.items():
-        if s.precision != "fp32" and s.batch in fp32:
-            delta, ci95 = mean_ci(np.subtract(values, fp32[s.batch]))
+        if (compared := vs_fp32(s, psnrs)) is not None:
             comparisons.append({"batch": s.batch, "precision": s.precision, "psnr": values,
-                                "fp32_psnr": fp32[s.batch], "delta_db": delta, "delta_ci95": ci95})
+                                "fp32_psnr": psnrs[Setting(s.batch, "fp32")], "delta_db": compared[0],
+                                "delta_ci95": compared[1]})
     return {
         "method": f"validation PSNR (dB, mean per image) on {bench.psnr_val} natural32 crops with "
                   f"{data.meta['noise']} noise {data.meta['noise_params']}, after {bench.psnr_epochs} epoch(s) "

@@ -23,6 +23,7 @@ import argparse
 import math
 import multiprocessing
 import time
+import warnings
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -35,9 +36,20 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 from torch.utils.flop_counter import FlopCounterMode
 
-from n2n_utils.config import ROOT, describe_device, resolve_device, resolve_precision
+from n2n_utils.config import (
+    ROOT,
+    SlowPrecisionWarning,
+    cpu_info,
+    cpu_kind,
+    describe_cpu,
+    describe_device,
+    native_precision,
+    resolve_device,
+    resolve_precision,
+)
 from n2n_utils.data import DenoisingData, load_dataset
 from n2n_utils.files import provenance, write_json
+from n2n_utils.layout import fastest_layout
 from n2n_utils.metrics import mean_ci
 from n2n_utils.models import get_model, predict
 from n2n_utils.training import TrainConfig, build_model, train
@@ -45,6 +57,7 @@ from n2n_utils.training import TrainConfig, build_model, train
 RESULTS_DIR = ROOT / "benchmarks" / "results"
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 CUDA_MATMUL_N = 8192  # a 2048-wide matmul cannot fill a data-centre GPU
+EMULATED_SHARE = 0.1  # a precision the device only emulates is ~10x slower: timed on a tenth of the images
 
 
 @dataclass(frozen=True)
@@ -89,7 +102,7 @@ CONFIGS = {
 class Setting:
     batch: int = 8
     precision: str = "fp32"       # autocast dtype: fp32 | bf16 | fp16 (CUDA only)
-    channels_last: bool = True
+    channels_last: bool | str = True  # or "auto": the engine measures which layout is faster
     compile: str | None = None    # torch.compile mode; "reduce-overhead" also captures CUDA graphs
     reference: bool = False       # the common DataLoader loop instead of the engine
 
@@ -98,7 +111,7 @@ class Setting:
         if self.reference:
             return "reference"
         words = ["engine", self.precision, f"b{self.batch}"]
-        words += [] if self.channels_last else ["NCHW"]
+        words += {True: [], False: ["NCHW"]}.get(self.channels_last, ["auto-layout"])
         words += [f"compile:{self.compile}"] if self.compile else []
         return " ".join(words) + (" (default)" if self == DEFAULT else "")
 
@@ -108,18 +121,37 @@ DEFAULT = Setting(TrainConfig.batch_size, TrainConfig.precision, TrainConfig.cha
 
 
 def settings_for(device: torch.device, max_batch: int) -> list[Setting]:
-    """The training settings measured on this device; the engine's default is always one."""
-    fp32 = [REFERENCE, Setting(channels_last=False), DEFAULT, Setting()]
+    """The training settings measured on this device; the engine's default is always one. On a
+    CPU: both layouts at batch 8 and 32 in fp32 and bf16 (the choice n2n_utils.layout makes),
+    and bf16 at larger batches where the CPU computes it natively."""
     if device.type == "cuda":
-        fast = [Setting(b, p) for b in (8, 128, 512) for p in ("bf16", "fp16")]
+        fast = [Setting(channels_last=False), Setting()]
+        fast += [Setting(b, p) for b in (8, 128, 512) for p in ("bf16", "fp16")]
         fast += [Setting(512, "bf16", compile="default"), Setting(512, "bf16", compile="reduce-overhead")]
     else:  # no torch.compile on the CPU: minutes of C++ compiling on a small machine
-        fast = [Setting(b, "bf16") for b in (8, 32, 64, 128)]
-    return [s for s in dict.fromkeys(fp32 + fast) if s.batch <= max_batch]  # no duplicates, in order
+        fast = [Setting(b, p, layout) for p in ("fp32", "bf16") for b in (8, 32) for layout in (False, True)]
+        fast += [Setting(b, "bf16") for b in (64, 128)] if native_precision("bf16", device) else []
+    return [s for s in dict.fromkeys([REFERENCE, DEFAULT, *fast]) if s.batch <= max_batch]  # no duplicates
 
 
-def timed_steps(batch: int, bench: Bench) -> int:
-    return max(bench.min_steps, math.ceil(bench.timed_images / batch))
+def emulated(s: Setting, device: torch.device) -> bool:
+    """Whether `s` asks for a precision that `device` only emulates (slowly)."""
+    return native_precision(resolve_precision(s.precision, device), device) is False
+
+
+def layout_of(s: Setting, device: torch.device) -> str:
+    """The layout `s` trains in: 'channels_last' or 'NCHW', for "auto" the one the engine chose
+    (read from its cache, filled when `s` was timed)."""
+    if s.channels_last != "auto":
+        return "channels_last" if s.channels_last else "NCHW"
+    precision = resolve_precision(s.precision, device)
+    return fastest_layout(get_model("resunet"), "resunet", (3, 32, 32), precision, s.batch, device)
+
+
+def timed_steps(batch: int, bench: Bench, share: float = 1.0) -> int:
+    """Steps of a timed run: `share` of the bench's images and steps (a slow emulated precision
+    gets EMULATED_SHARE), at least one."""
+    return max(1, math.ceil(share * bench.min_steps), math.ceil(share * bench.timed_images / batch))
 
 
 def _sync(device: torch.device) -> None:
@@ -188,8 +220,9 @@ def time_engine(s: Setting, data: DenoisingData, bench: Bench, device: torch.dev
     with the same model. Read from train()'s history, whose clock stops before validation."""
     config = _train_config(s, device, epochs=1)
     model = _build(s, config)
-    train(_repeat(data, bench.warmup_steps * s.batch), config, model=model)
-    timed = train(_repeat(data, timed_steps(s.batch, bench) * s.batch), config, model=model)
+    share = EMULATED_SHARE if emulated(s, device) else 1.0
+    train(_repeat(data, max(1, round(share * bench.warmup_steps)) * s.batch), config, model=model)
+    timed = train(_repeat(data, timed_steps(s.batch, bench, share) * s.batch), config, model=model)
     return float(timed.history["images_per_s"].iloc[0])
 
 
@@ -209,13 +242,15 @@ def measure_speed(s: Setting, data: DenoisingData, bench: Bench, device: torch.d
 
 def quality_settings(settings: list[Setting], device: torch.device) -> dict[Setting, Setting]:
     """The settings whose PSNR is compared: each lower precision with an fp32 twin at its batch
-    size (so after as many steps), and those twins. Each maps to the setting that is trained for
-    it: "auto" does the arithmetic of the precision it resolves to, so it is not trained twice."""
-    engine = [s for s in settings if not s.reference and s.channels_last and not s.compile]
+    size (so after as many steps), and those twins; not an emulated precision, whose training
+    would take hours. Each maps to the setting that is trained for it: "auto" does the arithmetic
+    of the precision it resolves to, and a layout that of channels_last, so neither is trained twice."""
+    engine = [s for s in settings if not s.reference and s.channels_last is not False and not s.compile
+              and not emulated(s, device)]
     fp32_batches = {s.batch for s in engine if s.precision == "fp32"}
     low_batches = {s.batch for s in engine if s.precision != "fp32"}
     compared = [s for s in engine if s.batch in fp32_batches & low_batches]
-    return {s: replace(s, precision=resolve_precision(s.precision, device)) for s in compared}
+    return {s: replace(s, precision=resolve_precision(s.precision, device), channels_last=True) for s in compared}
 
 
 def time_settings(settings: list[Setting], data: DenoisingData, bench: Bench,
@@ -406,9 +441,9 @@ def measure_memory(data: DenoisingData, bench: Bench, device: torch.device) -> d
 
 
 def training_row(s: Setting, speed: float | str, reference: float, psnrs: dict[Setting, list[float]],
-                 flops: dict, peaks: dict) -> dict:
+                 flops: dict, peaks: dict, layout: str) -> dict:
     row = {"name": s.name, "kind": "reference" if s.reference else "engine", "batch": s.batch,
-           "precision": s.precision, "layout": "channels_last" if s.channels_last else "NCHW",
+           "precision": s.precision, "layout": layout if s.channels_last != "auto" else f"auto: {layout}",
            "compile": s.compile, "default": s == DEFAULT}
     if isinstance(speed, str):
         return {**row, "images_per_s": None, "error": speed}
@@ -458,10 +493,17 @@ def quality(psnrs: dict[Setting, list[float]], data: DenoisingData, bench: Bench
     }
 
 
+def machine_kind(device: torch.device) -> str:
+    """The part of a results file's name that tells kinds of machine apart: 'cuda', or for a CPU
+    its speed class, e.g. 'cpu-avx2', 'cpu-avx512-bf16' (config.cpu_kind)."""
+    return f"cpu-{cpu_kind()}" if device.type == "cpu" else device.type
+
+
 def run(config_name: str, device: str = "auto", out: str | Path | None = None) -> dict:
     """Measure everything, write the JSON results file, print markdown tables; returns the results."""
     bench, device = CONFIGS[config_name], resolve_device(device)
-    out = Path(out) if out else RESULTS_DIR / f"throughput-{device.type}-{config_name}.json"
+    out = Path(out) if out else RESULTS_DIR / f"throughput-{machine_kind(device)}-{config_name}.json"
+    warnings.simplefilter("ignore", SlowPrecisionWarning)  # emulated precisions are measured on purpose
     data = load_dataset("natural32", noise="gaussian", n_train=bench.psnr_pairs, n_val=bench.psnr_val, seed=0)
     print(f"throughput benchmark, config {config_name!r}, {describe_device(device)}", flush=True)
     flops, peaks = count_flops(device), measure_peaks(device, bench)
@@ -493,11 +535,11 @@ def run(config_name: str, device: str = "auto", out: str | Path | None = None) -
     inference = measure_inference(model, data, bench, device)
     tiled = time_tiled(model, bench)
 
-    rows = [{**training_row(s, v, speeds[REFERENCE], psnrs, flops, peaks), "images_per_s_runs": runs[s]}
-            for s, v in speeds.items()]
+    rows = [{**training_row(s, v, speeds[REFERENCE], psnrs, flops, peaks, layout_of(s, device)),
+             "images_per_s_runs": runs[s]} for s, v in speeds.items()]
     results = {
         "provenance": provenance(benchmark="throughput", config=config_name, device=describe_device(device),
-                                 torch_threads=torch.get_num_threads()),
+                                 torch_threads=torch.get_num_threads(), cpu=cpu_info()),
         "config": {"name": config_name, **asdict(bench)},
         "flops": flops,
         "peak": {"gflops_per_s": peaks, "method": "fastest of repeated square matmuls of side "
@@ -514,6 +556,10 @@ def run(config_name: str, device: str = "auto", out: str | Path | None = None) -
             "the settings so that a slow spell of the machine hits all of them (the fp32 twin of the fastest "
             "setting, when added, is timed after them); images_per_s_runs lists them.",
             "the reference calls loss.item() every step, as the usual running-loss code does.",
+            f"a precision the device only emulates is timed on {EMULATED_SHARE:.0%} of the images and steps, "
+            "and its PSNR is not measured (hours of training).",
+            "layout 'auto: X': the engine's default measured both layouts once on this machine "
+            "(n2n_utils.layout) and trains in X.",
         ],
     }
     write_json(out, results)
@@ -525,7 +571,7 @@ def run(config_name: str, device: str = "auto", out: str | Path | None = None) -
 # --------------------------------------------------------------------------- the printout
 
 TRAINING_COLUMNS = {  # title: (key, format)
-    "setting": ("name", "{}"), "images/s": ("images_per_s", "{:.0f}"),
+    "setting": ("name", "{}"), "layout": ("layout", "{}"), "images/s": ("images_per_s", "{:.0f}"),
     "speedup": ("speedup_vs_reference", "{:.2f}x"), "GFLOP/s": ("gflops_per_s", "{:.0f}"),
     "of peak": ("fraction_of_peak", "{:.0%}"), "PSNR (dB)": ("psnr", "{:.2f}"),
     "vs fp32 (dB)": ("psnr_delta_db", "{:+.2f}"), "95% CI": ("psnr_delta_ci95", "±{:.2f}"),
@@ -551,6 +597,7 @@ def report(results: dict) -> str:
                   f"tile {tiled['tile']})")
     return "\n".join([
         f"\n### Training: {p['device']}, torch {p['torch']}, config {p['config']}, commit {p['git_commit']}\n",
+        f"CPU: {describe_cpu(p.get('cpu'))}\n",
         markdown_table(results["settings"], TRAINING_COLUMNS),
         f"\nPSNR after {results['config']['psnr_epochs']} epoch(s) on {results['config']['psnr_pairs']} pairs, "
         f"mean over seeds {results['config']['psnr_seeds']}; 'vs fp32' compares with fp32 at the same batch "
@@ -571,7 +618,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--config", default="full", choices=list(CONFIGS),
                         help="tiny: every code path in seconds (the test); full: stable timings (default)")
     parser.add_argument("--out", type=Path, default=None,
-                        help="results JSON (default: benchmarks/results/throughput-<device type>-<config>.json)")
+                        help="results JSON (default: benchmarks/results/throughput-<machine kind>-<config>.json, "
+                             "e.g. throughput-cpu-avx2-full.json)")
     parser.add_argument("--device", default="auto", help="auto (cuda > mps > cpu), cpu, cuda, cuda:1 ...")
     args = parser.parse_args(argv)
     run(args.config, args.device, args.out)

@@ -18,17 +18,23 @@ traceback; other files of the same call are still processed. Bad options exit wi
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
+import warnings
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 
 from .augment import ensemble_for, valid_augmentations
-from .config import WEIGHTS_DIR, resolve_device
+from .config import WEIGHTS_DIR, SlowPrecisionWarning, resolve_device, slow_precision_message
 from .course import export_course
 from .inference import OVERLAP, TILE, ImageError, check_output, check_paths, check_tiling, denoise_file, probe_image
 from .pretrained import DEFAULT_WEIGHTS, export_weights, list_pretrained, load_pretrained, read_weights
+
+if TYPE_CHECKING:
+    from .training import TrainConfig
 
 SUFFIX = "_denoised"
 
@@ -46,6 +52,17 @@ def _device(name: str) -> torch.device:
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"device {name!r} asked for, but CUDA is not available here")
     return device
+
+
+@contextlib.contextmanager
+def _precision_warned(precision: str, device: torch.device):
+    """Say on one line what an emulated precision costs, before the slow work starts, and keep
+    the engine's SlowPrecisionWarning from saying it again inside the block."""
+    if message := slow_precision_message(precision, device):
+        print(f"n2n: warning: {message}", file=sys.stderr)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SlowPrecisionWarning)
+        yield
 
 
 def output_paths(inputs: list[Path], output: str | None) -> list[Path]:
@@ -89,15 +106,16 @@ def cmd_denoise(args: argparse.Namespace) -> int:
     except (OSError, ValueError, RuntimeError) as err:  # RuntimeError: parameters that do not fit
         _error(err)
         return 1
-    for src, dst in jobs:
-        try:
-            denoise_file(src, dst, model, args.overwrite, args.tile, args.overlap, progress=not args.quiet,
-                         precision=args.precision, ensemble=ensemble)
-        except (ImageError, OSError) as err:
-            _error(err)
-            failed += 1
-            continue
-        print(f"{src} -> {dst}")
+    with _precision_warned(args.precision, device):
+        for src, dst in jobs:
+            try:
+                denoise_file(src, dst, model, args.overwrite, args.tile, args.overlap, progress=not args.quiet,
+                             precision=args.precision, ensemble=ensemble)
+            except (ImageError, OSError) as err:
+                _error(err)
+                failed += 1
+                continue
+            print(f"{src} -> {dst}")
     return 1 if failed else 0
 
 
@@ -134,9 +152,7 @@ def cmd_export_course(args: argparse.Namespace) -> int:
 
 def cmd_train(args: argparse.Namespace) -> int:
     """Train a ResUNet (resuming from --checkpoint when it exists), then optionally export it."""
-    from .data import load_dataset
-    from .metrics import psnr, to_float
-    from .training import TrainConfig, train
+    from .training import TrainConfig
 
     options = {k: getattr(args, k) for k in ("epochs", "lr", "batch_size", "loss", "target",
                                               "lr_schedule", "precision", "seed", "device")}
@@ -144,6 +160,20 @@ def cmd_train(args: argparse.Namespace) -> int:
         options["augment"] = tuple(a for a in args.augment if a != "none")
     try:
         config = TrainConfig.from_dict(options)  # options are checked before data are made
+        device = _device(config.device)
+    except ValueError as err:
+        _error(err)
+        return 1
+    with _precision_warned(config.precision, device):
+        return _train_and_export(args, config)
+
+
+def _train_and_export(args: argparse.Namespace, config: TrainConfig) -> int:
+    from .data import load_dataset
+    from .metrics import psnr, to_float
+    from .training import train
+
+    try:
         data = load_dataset(args.dataset, noise=args.noise, n_train=args.n_train, n_val=args.n_val,
                             seed=args.seed, mix_deadleaves=args.mix_deadleaves)
         if args.augment is None:  # the study's recipe: every augmentation that keeps the noise law

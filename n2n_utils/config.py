@@ -7,7 +7,10 @@ into a temporary folder without touching the repository's committed results.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
+import platform
+import warnings
 from pathlib import Path
 
 import torch
@@ -44,19 +47,117 @@ def describe_device(device: torch.device) -> str:
     return device.type
 
 
-def resolve_precision(precision: str, device: torch.device) -> str:
-    """'auto' -> 'bf16' where the device has native bf16 (CUDA with bf16, a CPU with
-    AVX512-BF16 or AMX), else 'fp32'. Other values pass through."""
-    if precision != "auto":
-        return precision
+CPUINFO = Path("/proc/cpuinfo")  # Linux; elsewhere the CPU's features are unknown (None)
+# What asking for a precision the device does not compute natively costs, as measured (training
+# the ResUNet on 32x32 pairs; the benchmark records it per machine, benchmarks/).
+EMULATED_COST = {
+    "cpu": "about 10x slower than fp32 (6.4 vs 62 images/s on a 2-core AVX2 AMD EPYC, issue 16)",
+    "cuda": "slower than fp32 on this GPU",
+}
+
+
+class SlowPrecisionWarning(UserWarning):
+    """A precision was asked for that this device only emulates: correct, but slow."""
+
+
+def parse_cpuinfo(text: str) -> dict:
+    """The CPU's model name, the features that decide which precision and layout are fast, and
+    its physical core count, from the text of /proc/cpuinfo (x86 'flags' or ARM 'Features')."""
+    fields: dict[str, str] = {}
+    cores = set()
+    for block in text.strip().split("\n\n"):
+        entry = {k.strip(): v.strip() for k, _, v in (line.partition(":") for line in block.splitlines())}
+        fields = fields or entry
+        if "core id" in entry:
+            cores.add((entry.get("physical id", "0"), entry["core id"]))
+    flags = set((fields.get("flags") or fields.get("Features") or "").split())
+    return {"model": fields.get("model name") or fields.get("Hardware") or platform.processor() or None,
+            "avx2": "avx2" in flags, "avx512": "avx512f" in flags, "avx512_bf16": "avx512_bf16" in flags,
+            "amx_bf16": "amx_bf16" in flags, "arm_bf16": "bf16" in flags,
+            "cores": len(cores) or None}
+
+
+@functools.cache
+def _cpu_features() -> dict:
+    try:
+        return parse_cpuinfo(CPUINFO.read_text())
+    except OSError:
+        return {"model": platform.processor() or platform.machine() or None, "avx2": None, "avx512": None,
+                "avx512_bf16": None, "amx_bf16": None, "arm_bf16": None, "cores": None}
+
+
+def cpu_info() -> dict:
+    """The CPU this process runs on (see parse_cpuinfo), plus its logical CPU count and torch's
+    thread count; the feature flags are None where /proc/cpuinfo cannot be read."""
+    return {**_cpu_features(), "threads": os.cpu_count(), "torch_threads": torch.get_num_threads()}
+
+
+def cpu_kind(info: dict | None = None) -> str:
+    """A short name for the CPU's speed class: 'avx512-bf16', 'avx512', 'avx2' or 'other'."""
+    info = info or cpu_info()
+    if info["avx512_bf16"] or info["amx_bf16"]:
+        return "avx512-bf16" if info["avx512"] else "bf16"
+    return "avx512" if info["avx512"] else "avx2" if info["avx2"] else "other"
+
+
+def describe_cpu(info: dict | None) -> str:
+    """One line naming a CPU and the features that decide its speed, from a cpu_info() record
+    (as a results file keeps it): 'AMD EPYC, 2 cores / 2 threads, AVX-512 yes, AVX512-BF16 yes, AMX no'."""
+    if not info:
+        return "not recorded"
+    said = {True: "yes", False: "no"}
+    flags = ", ".join(f"{name} {said.get(info.get(key), 'unknown')}"
+                      for name, key in (("AVX-512", "avx512"), ("AVX512-BF16", "avx512_bf16"), ("AMX", "amx_bf16")))
+    return (f"{info.get('model') or 'unknown CPU'}, {info.get('cores') or '?'} cores / "
+            f"{info.get('threads') or '?'} threads, {flags}")
+
+
+def native_precision(precision: str, device: torch.device) -> bool | None:
+    """Whether `device` computes `precision` ('fp32', 'bf16', 'fp16') in hardware at full speed:
+    a CPU with AVX512-BF16 or AMX (or an ARM bf16 core), a CUDA GPU from Ampere (bf16) or Volta
+    (fp16) on. None where it is not known (MPS, or a CPU whose features cannot be read and whose
+    torch build has no probe). oneDNN's own check says yes to any AVX-512 CPU, where bf16 is
+    emulated, so the CPU's flags come first."""
+    if precision == "fp32":
+        return True
     if device.type == "cuda":
-        return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
-    if device.type == "cpu" and torch.backends.mkldnn.is_available():
-        try:  # a private op: a build without it simply gets fp32
-            return "bf16" if torch.ops.mkldnn._is_mkldnn_bf16_supported() else "fp32"
-        except (AttributeError, RuntimeError):
-            return "fp32"
-    return "fp32"
+        if precision == "bf16":
+            return torch.cuda.is_bf16_supported(including_emulation=False)
+        return torch.cuda.get_device_capability(device) >= (7, 0)
+    if device.type != "cpu":
+        return None
+    if precision == "fp16":
+        return False
+    info = cpu_info()
+    if info["avx512_bf16"] is not None:
+        return bool(info["avx512_bf16"] or info["amx_bf16"] or info["arm_bf16"])
+    try:  # a private op: a build without it cannot tell
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported()) if torch.backends.mkldnn.is_available() else None
+    except (AttributeError, RuntimeError):
+        return None
+
+
+def slow_precision_message(precision: str, device: torch.device) -> str | None:
+    """One line saying what `precision` costs on `device` when the device only emulates it;
+    None when it is native (or not known to be emulated)."""
+    if precision in ("auto", "fp32") or (device.type == "cpu" and precision == "fp16"):
+        return None  # fp16 on a CPU is refused outright by autocast()
+    if native_precision(precision, device) is not False:
+        return None
+    where = (f"this CPU ({cpu_info()['model']}) has no AVX512-BF16 or AMX" if device.type == "cpu"
+             else f"this GPU ({torch.cuda.get_device_name(device)}) has no native {precision}")
+    return (f"precision={precision!r} is emulated here, {where}: {EMULATED_COST[device.type]}; "
+            "precision='auto' picks the fastest")
+
+
+def resolve_precision(precision: str, device: torch.device) -> str:
+    """'auto' -> 'bf16' where the device computes bf16 natively (native_precision), else 'fp32'.
+    Other values pass through, with a SlowPrecisionWarning where the device only emulates them."""
+    if precision != "auto":
+        if message := slow_precision_message(precision, device):
+            warnings.warn(message, SlowPrecisionWarning, stacklevel=3)
+        return precision
+    return "bf16" if native_precision("bf16", device) else "fp32"
 
 
 def autocast(device: torch.device, precision: str):

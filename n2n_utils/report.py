@@ -18,6 +18,7 @@ from pathlib import Path
 import pandas as pd
 
 from . import config
+from .config import describe_cpu
 from .files import write_atomic
 from .pretrained import list_pretrained, read_weights
 
@@ -429,15 +430,18 @@ def section_speed() -> str:
              "training images/s of the Table I ResUNet on 32x32 pairs, against the common per-sample "
              "DataLoader loop at the report's settings (`reference`), the FLOP rate as a fraction of a "
              "large matmul's in the same precision, and the validation PSNR after equal epochs (mean over "
-             "seeds; the difference to fp32 at the same batch and seed, with its 95% CI)."]
+             "seeds; the difference to fp32 at the same batch and seed, with its 95% CI). Speeds depend on "
+             "the CPU (AVX-512, native bf16): each table names the one it was measured on."]
     for path in files:
         b = json.loads(path.read_text())
         p = b["provenance"]
-        train = pd.DataFrame(b["settings"])[["name", "images_per_s", "speedup_vs_reference", "gflops_per_s",
-                                              "fraction_of_peak", "psnr", "psnr_delta_db", "psnr_delta_ci95"]]
+        train = pd.DataFrame(b["settings"])[["name", "layout", "images_per_s", "speedup_vs_reference",
+                                              "gflops_per_s", "fraction_of_peak", "psnr", "psnr_delta_db",
+                                              "psnr_delta_ci95"]]
         infer = pd.DataFrame(b["inference"]["rows"])[["name", "images_per_s", "gflops_per_s", "fraction_of_peak"]]
         parts.append(f"**{path.name}** ({p.get('device')}, torch {p.get('torch')}, commit `{p.get('git_commit')}`)"
-                     f"\n\n{_table(train, ('g', '.0f', '.2f', '.0f', '.2f', '.2f', '.2f', '.2f'))}"
+                     f"\n\nCPU: {describe_cpu(p.get('cpu'))}."
+                     f"\n\n{_table(train, ('g', 'g', '.0f', '.2f', '.0f', '.2f', '.2f', '.2f', '.2f'))}"
                      f"\n\nInference, 32x32, batch {b['inference']['batch']}:\n\n"
                      f"{_table(infer, ('g', '.0f', '.0f', '.2f'))}\n\n"
                      f"{_fastest(b)}"

@@ -27,6 +27,7 @@ from .augment import augment, check_augmentations
 from .config import autocast, describe_device, resolve_device, resolve_precision
 from .data import DenoisingData
 from .files import save_torch
+from .layout import fastest_layout
 from .metrics import psnr, to_float
 from .models import get_model, predict
 
@@ -36,6 +37,7 @@ CHOICES = {
     "lr_schedule": ("constant", "cosine"),
     "precision": ("auto", "fp32", "bf16", "fp16"),
     "final_activation": ("relu", "linear"),
+    "channels_last": ("auto", True, False),
 }
 
 
@@ -48,10 +50,12 @@ class TrainConfig:
     target: Literal["noise2noise", "noise2clean"] = "noise2noise"
     augment: tuple[str, ...] = ("dihedral",)  # see n2n_utils.augment
     lr_schedule: Literal["constant", "cosine"] = "constant"
-    # autocast dtype; auto = bf16 where the device computes it natively (benchmarks/: ~1.35x at
+    # autocast dtype; auto = bf16 where the device computes it natively (benchmarks/: ~1.4x at
     # batch 8 on an AVX512-BF16 CPU, PSNR within noise of fp32), else fp32. fp16 on CUDA only.
+    # Asking for bf16/fp16 where the device only emulates it warns (about 10x slower on a CPU).
     precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
-    channels_last: bool = True
+    # memory layout; auto = whichever trains faster here, measured once per machine (n2n_utils.layout)
+    channels_last: bool | Literal["auto"] = "auto"
     model: str = "resunet"
     final_activation: Literal["relu", "linear"] = "relu"  # Table I ends in a ReLU
     seed: int = 0
@@ -82,8 +86,9 @@ class TrainConfig:
         return asdict(self)
 
 
-# Options that may change between a checkpoint and its resumption without changing the run.
-RESUMABLE_CHANGES = {"epochs", "device", "progress", "eval_batch_size", "eval_every"}
+# Options that may change between a checkpoint and its resumption without changing the run
+# (the layout changes the speed, and the arithmetic only in its rounding, like the device).
+RESUMABLE_CHANGES = {"epochs", "device", "progress", "eval_batch_size", "eval_every", "channels_last"}
 
 
 @dataclass
@@ -152,7 +157,6 @@ def train(data: DenoisingData, config: TrainConfig | None = None, *,
     config = config or TrainConfig()
     device = resolve_device(config.device)
     precision = resolve_precision(config.precision, device)
-    memory_format = torch.channels_last if config.channels_last else torch.contiguous_format
 
     inputs = data.train_input
     targets = data.train_target if config.target == "noise2noise" else data.train_clean
@@ -163,6 +167,9 @@ def train(data: DenoisingData, config: TrainConfig | None = None, *,
         raise ValueError("the training set is empty")
 
     model = model if model is not None else build_model(config)
+    layout = (fastest_layout(model, config.model, tuple(inputs.shape[1:]), precision, config.batch_size, device)
+              if config.channels_last == "auto" else "channels_last" if config.channels_last else "NCHW")
+    memory_format = torch.channels_last if layout == "channels_last" else torch.contiguous_format
     model = model.to(device, memory_format=memory_format)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
     scaler = torch.amp.GradScaler(device.type, enabled=precision == "fp16")
@@ -245,7 +252,7 @@ def train(data: DenoisingData, config: TrainConfig | None = None, *,
                         "epoch": epoch + 1, "config": config.to_dict(), "history": history,
                         "data": data.meta}, checkpoint)
     bar.close()
-    info = {"device": describe_device(device), "precision": precision,
+    info = {"device": describe_device(device), "precision": precision, "layout": layout,
             "parameters": sum(p.numel() for p in model.parameters()),
             "seconds": time.perf_counter() - t_start, "data": data.meta}
     return TrainResult(model.eval(), pd.DataFrame(history), config, info)

@@ -1,0 +1,204 @@
+"""Speed choices made for the machine at hand: the CPU's features, native precisions, the warning
+for an emulated one, and the layout measured once and cached. The other kinds of machine (an
+AVX2 CPU, a GPU) are played by monkeypatching what the probes read; nothing here is timed."""
+
+import json
+import warnings
+
+import pytest
+import torch
+
+from n2n_utils import config, layout
+from n2n_utils.config import (
+    SlowPrecisionWarning,
+    cpu_kind,
+    describe_cpu,
+    native_precision,
+    parse_cpuinfo,
+    resolve_precision,
+    slow_precision_message,
+)
+from n2n_utils.data import DenoisingData
+from n2n_utils.models import get_model
+from n2n_utils.training import TrainConfig, train
+
+CPU = torch.device("cpu")
+
+
+def cpuinfo_text(model: str, flags: str, cores: int = 2) -> str:
+    """/proc/cpuinfo as Linux writes it on x86: one block per logical CPU."""
+    return "\n\n".join(f"processor\t: {i}\nmodel name\t: {model}\nphysical id\t: 0\ncore id\t\t: {i}\n"
+                       f"flags\t\t: fpu sse2 {flags}" for i in range(cores)) + "\n"
+
+
+AVX2 = parse_cpuinfo(cpuinfo_text("AMD EPYC 7B12", "avx avx2 fma"))
+AVX512_BF16 = parse_cpuinfo(cpuinfo_text("AMD EPYC 9B14", "avx2 avx512f avx512bw avx512_bf16", cores=4))
+
+
+def as_cpu(monkeypatch, features: dict) -> None:
+    """Make this process see the CPU `features` describe."""
+    monkeypatch.setattr(config, "cpu_info", lambda: {**features, "threads": 2, "torch_threads": 2})
+
+
+def test_cpuinfo_is_parsed_into_model_features_and_cores():
+    assert AVX2 == {"model": "AMD EPYC 7B12", "avx2": True, "avx512": False, "avx512_bf16": False,
+                    "amx_bf16": False, "arm_bf16": False, "cores": 2}
+    assert AVX512_BF16["avx512"] and AVX512_BF16["avx512_bf16"] and AVX512_BF16["cores"] == 4
+    assert cpu_kind(AVX2) == "avx2" and cpu_kind(AVX512_BF16) == "avx512-bf16"
+    assert cpu_kind({**AVX2, "avx512": True}) == "avx512"
+    assert describe_cpu({**AVX2, "threads": 2}) == ("AMD EPYC 7B12, 2 cores / 2 threads, AVX-512 no, "
+                                                    "AVX512-BF16 no, AMX no")
+    assert describe_cpu(None) == "not recorded"
+    here = config.cpu_info()  # this machine: whatever it is, every field is there
+    assert set(AVX2) | {"threads", "torch_threads"} == set(here) and here["threads"] >= 1
+
+
+def test_native_bf16_follows_the_cpu_flags_not_onednn(monkeypatch):
+    as_cpu(monkeypatch, AVX2)
+    monkeypatch.setattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: True, raising=False)
+    assert native_precision("bf16", CPU) is False  # oneDNN says yes to emulated bf16 too
+    assert resolve_precision("auto", CPU) == "fp32"
+    as_cpu(monkeypatch, AVX512_BF16)
+    assert native_precision("bf16", CPU) is True and resolve_precision("auto", CPU) == "bf16"
+    assert native_precision("fp32", CPU) is True
+
+
+def test_without_flags_the_torch_probe_decides_and_its_absence_means_fp32(monkeypatch):
+    unknown = {key: None for key in AVX2} | {"model": None}
+    as_cpu(monkeypatch, unknown)
+    monkeypatch.setattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: True, raising=False)
+    assert native_precision("bf16", CPU) is True
+
+    def missing():
+        raise RuntimeError("no such op")
+
+    monkeypatch.setattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", missing, raising=False)
+    assert native_precision("bf16", CPU) is None
+    assert resolve_precision("auto", CPU) == "fp32"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # not known to be emulated: no warning
+        assert resolve_precision("bf16", CPU) == "bf16"
+
+
+def test_cuda_precisions_without_a_gpu(monkeypatch):
+    cuda = torch.device("cuda")
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda device=None: "Tesla V100")
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: (7, 0))
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda including_emulation=True: including_emulation)
+    assert native_precision("fp16", cuda) is True and native_precision("bf16", cuda) is False
+    assert resolve_precision("auto", cuda) == "fp32"
+    assert "Tesla V100" in slow_precision_message("bf16", cuda) and slow_precision_message("fp16", cuda) is None
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: (6, 1))  # consumer Pascal
+    assert slow_precision_message("fp16", cuda) is not None
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda including_emulation=True: True)
+    assert resolve_precision("auto", cuda) == "bf16" and slow_precision_message("bf16", cuda) is None
+
+
+def _tiny_data(n: int = 16) -> DenoisingData:
+    pairs = torch.randint(0, 256, (3, n, 3, 32, 32), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+    return DenoisingData(pairs[0], pairs[1], pairs[2, :4], pairs[2, :4], meta={"name": "random"})
+
+
+def test_emulated_bf16_warns_once_with_its_cost_and_auto_does_not(monkeypatch, tmp_path):
+    monkeypatch.setattr(layout, "cache_path", lambda: tmp_path / "layout.json")
+    as_cpu(monkeypatch, AVX2)
+    with pytest.warns(SlowPrecisionWarning) as caught:
+        train(_tiny_data(), TrainConfig(epochs=1, batch_size=8, precision="bf16", channels_last=True, progress=False))
+    (message,) = [str(w.message) for w in caught]
+    assert "\n" not in message and "AMD EPYC 7B12" in message and "10x slower than fp32" in message
+    assert "precision='auto'" in message
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", SlowPrecisionWarning)
+        result = train(_tiny_data(), TrainConfig(epochs=1, batch_size=8, channels_last=True, progress=False))
+    assert result.info["precision"] == "fp32"
+    as_cpu(monkeypatch, AVX512_BF16)
+    assert slow_precision_message("bf16", CPU) is None and slow_precision_message("fp16", CPU) is None
+
+
+def test_cli_says_the_cost_in_one_line_once(monkeypatch, tmp_path, capsys):
+    from n2n_utils.__main__ import main
+
+    monkeypatch.setattr(layout, "cache_path", lambda: tmp_path / "layout.json")
+    monkeypatch.setattr(layout, "time_layouts", lambda *args: {"channels_last": 1.0, "NCHW": 1.0})
+    as_cpu(monkeypatch, AVX2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", SlowPrecisionWarning)  # the engine's warning would fail the call
+        code = main(["train", "--checkpoint", str(tmp_path / "run.pt"), "--n-train", "8", "--n-val", "4",
+                     "--epochs", "1", "--precision", "bf16", "--augment", "none"])
+    err = capsys.readouterr().err
+    assert code == 0, err
+    warned = [line for line in err.splitlines() if "warning" in line.lower()]
+    assert warned == [f"n2n: warning: {slow_precision_message('bf16', CPU)}"]
+
+
+# --------------------------------------------------------------------------- layout
+
+
+@pytest.fixture
+def probe(monkeypatch, tmp_path):
+    """Layout measurements answered from `probe.speeds` and counted, in a fresh cache."""
+    monkeypatch.setattr(layout, "cache_path", lambda: tmp_path / "layout.json")
+
+    class Probe:
+        speeds = {"channels_last": 100.0, "NCHW": 100.0}
+        calls: list[int] = []
+
+    def fake(model, shape, precision, batch_size, device):
+        Probe.calls.append(batch_size)
+        return dict(Probe.speeds)
+
+    monkeypatch.setattr(layout, "time_layouts", fake)
+    return Probe
+
+
+def _choose(batch_size: int, precision: str = "fp32") -> str:
+    return layout.fastest_layout(get_model("resunet"), "resunet", (3, 32, 32), precision, batch_size, CPU)
+
+
+def test_layout_is_measured_once_per_bucket_and_cached(probe):
+    probe.speeds = {"channels_last": 55.0, "NCHW": 62.0}  # the AVX2 CPU at batch 8, fp32 (issue 16)
+    assert _choose(8) == "NCHW" and _choose(7) == "NCHW" and probe.calls == [8]  # 7 shares the bucket of 8
+    probe.speeds = {"channels_last": 81.0, "NCHW": 80.0}
+    assert _choose(32) == "channels_last" and _choose(200) == "channels_last" and probe.calls == [8, 32, 64]
+    assert _choose(8, "bf16") == "channels_last" and len(probe.calls) == 4  # each precision apart
+    cache = json.loads(layout.cache_path().read_text())
+    entry = cache[layout.probe_key("resunet", (3, 32, 32), "fp32", 8)]
+    assert entry["layout"] == "NCHW" and entry["images_per_s"] == {"channels_last": 55.0, "NCHW": 62.0}
+    assert str(torch.__version__) in next(iter(cache))
+
+
+def test_a_tie_keeps_channels_last_and_a_bad_cache_is_measured_again(probe):
+    probe.speeds = {"channels_last": 100.0, "NCHW": 102.0}  # within the margin
+    assert _choose(8) == "channels_last"
+    layout.cache_path().write_text("{not json")
+    probe.speeds = {"channels_last": 100.0, "NCHW": 120.0}
+    assert _choose(8) == "NCHW" and len(probe.calls) == 2
+    assert layout.fastest_layout(get_model("resunet"), "resunet", (3, 32, 32), "bf16", 8,
+                                 torch.device("cuda")) == "channels_last"  # not measured off the CPU
+    assert len(probe.calls) == 2
+
+
+def test_train_uses_the_measured_layout_and_resumes_across_layouts(probe, tmp_path):
+    probe.speeds = {"channels_last": 50.0, "NCHW": 60.0}
+    ckpt = tmp_path / "run.pt"
+    result = train(_tiny_data(), TrainConfig(epochs=1, batch_size=8, progress=False), checkpoint=ckpt)
+    assert result.info["layout"] == "NCHW"
+    assert all(p.is_contiguous() for p in result.model.parameters())
+    assert TrainConfig().channels_last == "auto"
+    more = train(_tiny_data(), TrainConfig(epochs=2, batch_size=8, progress=False, channels_last=True),
+                 checkpoint=ckpt, resume=True)  # a layout is a speed choice: the run goes on
+    assert more.info["layout"] == "channels_last" and more.history["epoch"].tolist() == [1, 2]
+    with pytest.raises(ValueError, match="channels_last='fast'; choose one of"):
+        TrainConfig(channels_last="fast")
+
+
+def test_time_layouts_measures_both_and_leaves_model_and_random_state_alone(monkeypatch):
+    monkeypatch.setattr(layout, "PROBE_IMAGES", 2)
+    model = get_model("resunet")
+    before = [p.detach().clone() for p in model.parameters()]
+    rng = torch.get_rng_state()
+    speeds = layout.time_layouts(model, (3, 32, 32), "fp32", 2, CPU)
+    assert set(speeds) == {"channels_last", "NCHW"} and all(v > 0 for v in speeds.values())
+    assert torch.equal(torch.get_rng_state(), rng)
+    assert all(torch.equal(a, b) and b.grad is None for a, b in zip(before, model.parameters(), strict=True))
+    assert all(p.is_contiguous() for p in model.parameters())

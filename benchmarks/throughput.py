@@ -6,8 +6,9 @@
 Training settings, one row each:
 - `reference`: the report's setting done the common way: a per-sample Dataset and a DataLoader
   (batch 8, shuffle, default collate), fp32, NCHW, Adam 8e-4, MSE, `loss.item()` every step.
-- `engine ...`: `n2n_utils.training.train` at its default config and with its fast options
-  (channels_last, bf16/fp16 autocast, larger batches; on CUDA also torch.compile and CUDA graphs).
+- `engine ...`: `n2n_utils.training.train` at its default config (auto precision and layout) and
+  with its fast options (bf16/fp16 autocast, larger batches; on CUDA also torch.compile and CUDA
+  graphs); on a CPU both layouts (NCHW, channels_last) at batch 8 and 32 in fp32 and bf16.
   The engine also draws a dihedral augmentation for every image, which the reference does not.
 
 For each: training images/s after warm-up (validation excluded), speedup over the reference,

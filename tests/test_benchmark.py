@@ -25,11 +25,15 @@ def test_tiny_benchmark_writes_complete_results(tmp_path):
     assert run.returncode == 0, run.stderr[-3000:]
     results = json.loads(out.read_text())
 
-    assert {"git_commit", "created", "torch", "device", "torch_threads"} <= set(results["provenance"])
+    assert {"git_commit", "created", "torch", "device", "torch_threads", "cpu"} <= set(results["provenance"])
+    assert {"model", "avx512", "avx512_bf16", "amx_bf16", "cores", "threads"} <= set(results["provenance"]["cpu"])
     assert results["provenance"]["config"] == "tiny"
     settings = {row["name"]: row for row in results["settings"]}
     assert "reference" in settings and any(row["default"] for row in results["settings"])
     assert any(row["precision"] != "fp32" for row in results["settings"])
+    layouts = {(row["precision"], row["batch"], row["layout"]) for row in results["settings"] if not row["default"]}
+    assert {(p, b, lay) for p in ("fp32", "bf16") for b in (8, 32) for lay in ("NCHW", "channels_last")} <= layouts
+    assert next(row for row in results["settings"] if row["default"])["layout"] in ("auto: channels_last", "auto: NCHW")
     for row in results["settings"]:
         assert row["images_per_s"] > 0 and row["gflops_per_s"] > 0, row
     assert settings["reference"]["speedup_vs_reference"] == pytest.approx(1.0)

@@ -230,7 +230,7 @@ def test_train_command_trains_resumes_and_exports(tmp_path, capsys):
 
     ckpt = tmp_path / "run.pt"
     args = ["train", "--checkpoint", str(ckpt), "--n-train", "32", "--n-val", "16", "--epochs", "1",
-            "--batch-size", "16", "--augment", "dihedral", "inversion", "--precision", "bf16"]
+            "--batch-size", "16", "--augment", "dihedral", "inversion", "--precision", "auto"]
     assert main(args) == 0
     assert "validation PSNR" in capsys.readouterr().out
     # same run, one more epoch: resumes from the checkpoint, then exports

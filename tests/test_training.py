@@ -77,7 +77,7 @@ def test_noise2clean_needs_clean_targets(small_data):
 def test_short_training_beats_the_noisy_input(small_data):
     d = small_data
     noisy = psnr(d.val_input.float() / 255, d.val_clean.float() / 255)
-    result = train(d, TrainConfig(epochs=3, batch_size=8, precision="bf16", progress=False))
+    result = train(d, TrainConfig(epochs=3, batch_size=8, progress=False))
     assert result.final_psnr > noisy + 1.5, (noisy, result.history)
     assert result.history["train_loss"].iloc[-1] < result.history["train_loss"].iloc[0]
 
@@ -94,16 +94,3 @@ def test_resume_refuses_other_data_and_a_longer_checkpoint(small_data, tmp_path)
     (tmp_path / "bad.pt").write_bytes(b"not a checkpoint")
     with pytest.raises(ValueError, match="bad.pt: not a readable checkpoint"):
         load_checkpoint(tmp_path / "bad.pt")
-
-
-def test_auto_precision_falls_back_to_fp32_without_the_private_op(monkeypatch):
-    from n2n_utils.config import resolve_precision
-
-    assert resolve_precision("fp32", torch.device("cpu")) == "fp32"
-    assert resolve_precision("auto", torch.device("cpu")) in ("bf16", "fp32")
-
-    def missing():
-        raise RuntimeError("no such op")
-
-    monkeypatch.setattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", missing, raising=False)
-    assert resolve_precision("auto", torch.device("cpu")) == "fp32"

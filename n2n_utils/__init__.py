@@ -1,10 +1,10 @@
 """n2n_utils: the importable half of the n2n-study (Noise2Noise with the EE-559 Table I ResUNet).
 
 The notebooks call these; each module holds one concern: config (paths, device, precision),
-data, deadleaves and folders (datasets), noise, models, augment, training, metrics, sweeps, plots,
-profiles, pipeline (papermill), classical (BM3D, NLM, TV, median), comparisons,
-generalisation, report, pretrained, inference (tiled denoising of files), course (the EE-559
-interface) and files (atomic writes, provenance).
+data (a package: natural32, dead leaves, folders of photos, course files), noise, models,
+augment, training, metrics, sweeps, plots, profiles, pipeline (papermill), classical (BM3D,
+NLM, TV, median), comparisons, generalisation, report, pretrained, inference (tiled denoising
+of files), course (the EE-559 interface) and files (atomic writes, provenance).
 """
 
 from .data import DataFileError, DenoisingData, load_dataset

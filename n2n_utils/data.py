@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import pickle
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,7 +30,8 @@ from skimage.transform import rescale
 from .config import CACHE_DIR
 from .deadleaves import DEFAULTS as DEADLEAVES
 from .deadleaves import make_deadleaves
-from .files import save_torch
+from .files import UnreadableFileError, load_torch, save_torch
+from .models import MULTIPLE
 from .noise import NoiseFn, get_noise, noise_params
 
 # --------------------------------------------------------------------------- source photos
@@ -339,22 +339,27 @@ def _check_images(t: object, path: Path, what: str) -> torch.Tensor:
     return t
 
 
+def check_trainable_images(images: torch.Tensor, path: Path) -> None:
+    """Refuse at load time, naming the file, images that training could not use: none at all
+    (an empty validation set would fail only after a whole epoch), or sides that are not
+    multiples of the network's 32-px pooling grid."""
+    if len(images) == 0:
+        raise DataFileError(f"{path}: holds no images (shape {tuple(images.shape)})")
+    h, w = images.shape[-2:]
+    if h % MULTIPLE or w % MULTIPLE:
+        raise DataFileError(f"{path}: images are {w}x{h} pixels; training needs sides that are "
+                            f"multiples of {MULTIPLE} (crop or pad them)")
+
+
 def load_pair_file(path: str | Path, names: tuple[str, str]) -> tuple[torch.Tensor, torch.Tensor]:
     """Load a course `.pkl` (written by torch.save) holding a tuple of two uint8 image tensors.
 
     Loading uses `weights_only=True`: a file that tries to run code is refused, and runs nothing.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise DataFileError(f"{path}: file not found")
     try:
-        obj = torch.load(path, weights_only=True, map_location="cpu")
-    except pickle.UnpicklingError as err:
-        raise DataFileError(f"{path}: refused to load: the file holds more than tensors "
-                            f"(it may try to run code). Detail: {str(err).splitlines()[0]}") from err
-    except Exception as err:  # zip and pickle errors take many forms
-        raise DataFileError(f"{path}: not a file written by torch.save ({type(err).__name__}: "
-                            f"{str(err).splitlines()[0] if str(err) else ''})") from err
+        obj = load_torch(path)
+    except UnreadableFileError as err:
+        raise DataFileError(str(err)) from None
     if not isinstance(obj, (tuple, list)) or len(obj) != 2:
         raise DataFileError(f"{path}: should hold a tuple of two tensors {names}, "
                             f"found {type(obj).__name__}"
@@ -377,6 +382,8 @@ def load_course_folder(folder: str | Path, n_train: int | None = None,
     train_input, train_target = load_pair_file(folder / COURSE_FILES["train"],
                                                ("noisy_imgs_1", "noisy_imgs_2"))
     val_input, val_clean = load_pair_file(folder / COURSE_FILES["val"], ("noisy_imgs", "clean_imgs"))
+    for split, images in (("train", train_input), ("val", val_input)):
+        check_trainable_images(images, folder / COURSE_FILES[split])
     n_train = len(train_input) if n_train is None else min(n_train, len(train_input))
     n_val = len(val_input) if n_val is None else min(n_val, len(val_input))
     return DenoisingData(

@@ -26,7 +26,7 @@ from tqdm import tqdm
 from .augment import augment, check_augmentations
 from .config import autocast, describe_device, resolve_device, resolve_precision
 from .data import DenoisingData
-from .files import save_torch
+from .files import load_torch, save_torch
 from .metrics import psnr, to_float
 from .models import get_model, predict
 
@@ -131,13 +131,29 @@ def _plain(value):
 
 
 def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> dict:
-    """Read a training checkpoint or a weights file safely (weights_only=True: tensors and plain
+    """Read a training checkpoint or a weights file safely (files.load_torch: tensors and plain
     values only, a pickle never runs code); any failure is one ValueError naming the file."""
-    try:
-        return torch.load(path, map_location=resolve_device(device), weights_only=True)
-    except Exception as err:
-        first = str(err).splitlines()[0] if str(err) else ""
-        raise ValueError(f"{path}: not a readable checkpoint or weights file ({type(err).__name__}: {first})") from err
+    return load_torch(path, resolve_device(device))
+
+
+CHECKPOINT_KEYS = {"model", "optimizer", "epoch", "config", "history"}
+
+
+def load_training_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> dict:
+    """A checkpoint that `train` wrote, to resume from; a ValueError naming the file for
+    anything else (a weights file, a bare state dict such as export-course's bestmodel.pth)."""
+    ckpt = load_checkpoint(path, device)
+    if isinstance(ckpt, dict) and CHECKPOINT_KEYS <= ckpt.keys() and isinstance(ckpt["config"], dict):
+        return ckpt
+    if isinstance(ckpt, dict) and ckpt and all(isinstance(v, torch.Tensor) for v in ckpt.values()):
+        found = "a bare state dict (network parameters only)"
+    elif isinstance(ckpt, dict) and {"state_dict", "card"} <= ckpt.keys():
+        found = "shipped weights (state_dict, config, card)"
+    else:
+        keys = f" with keys {sorted(map(str, ckpt))[:6]}" if isinstance(ckpt, dict) else ""
+        found = f"a {type(ckpt).__name__}{keys}"
+    raise ValueError(f"{path}: not a training checkpoint (needs {', '.join(sorted(CHECKPOINT_KEYS))}), "
+                     f"found {found}; name a new checkpoint file to train from scratch")
 
 
 def train(data: DenoisingData, config: TrainConfig | None = None, *,
@@ -159,8 +175,8 @@ def train(data: DenoisingData, config: TrainConfig | None = None, *,
     if targets is None:
         raise ValueError(f"target='noise2clean' needs clean training images; "
                          f"dataset {data.meta.get('name')!r} has none")
-    if len(inputs) == 0:
-        raise ValueError("the training set is empty")
+    if len(inputs) == 0 or len(data.val_input) == 0:
+        raise ValueError(f"the {'training' if len(inputs) == 0 else 'validation'} set is empty")
 
     model = model if model is not None else build_model(config)
     model = model.to(device, memory_format=memory_format)
@@ -170,7 +186,7 @@ def train(data: DenoisingData, config: TrainConfig | None = None, *,
 
     start_epoch, history = 0, []
     if resume and checkpoint is not None and Path(checkpoint).exists():
-        ckpt = load_checkpoint(checkpoint, device)
+        ckpt = load_training_checkpoint(checkpoint, device)
         resumable = RESUMABLE_CHANGES - ({"epochs"} if config.lr_schedule == "cosine" else set())
         changed = {k for k, v in ckpt["config"].items()
                    if k not in resumable and v != config.to_dict().get(k)}

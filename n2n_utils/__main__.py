@@ -11,8 +11,11 @@
           [--export NAME --profile PROFILE]
 
 A mistake in what was asked (a missing file, not an image, an output that would replace the
-input ...) prints one line `n2n: error: ...` on stderr and exits with status 1, without a
-traceback; other files of the same call are still processed. Bad options exit with 2.
+input or another input, unusable weights ...) prints one line `n2n: error: ...` on stderr and
+exits with status 1, without a traceback; other files of the same call are still processed.
+Every denoise job is planned and checked before the network loads and before anything is
+written. Bad options exit with 2. README.md, section Reliability, lists what each kind of bad
+input gets.
 """
 
 from __future__ import annotations

@@ -8,7 +8,8 @@ That file must run without this package, so the one implementation of `Model` is
 course_template/model.py, which imports only torch and the standard library and is copied
 verbatim by `export_course`. `Model` here is the same class, except that
 `load_pretrained_model` loads the package's shipped default weights rather than a
-`bestmodel.pth` beside model.py.
+`bestmodel.pth` beside model.py. `export_course` refuses weights that do not fit the network,
+and runs the written folder as the grader would (`check_export`) before putting it in place.
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ import torch
 from .course_template import model as template
 from .files import current_umask, save_torch
 from .models import predict
-from .pretrained import DEFAULT_WEIGHTS, fit_state_dict, load_pretrained, read_weights, weights_path
+from .pretrained import DEFAULT_WEIGHTS, load_pretrained, read_weights, weights_path
+from .training import fit_state_dict
 
 TEMPLATE = Path(template.__file__)
 FOLDER = "Miniproject_1"
@@ -69,7 +71,7 @@ def check_export(folder: Path, weights: str | Path = DEFAULT_WEIGHTS) -> None:
         raise ValueError(f"{folder}: the exported model fails the self-check: predict gave {tuple(out.shape)} "
                          f"{out.dtype}, not float (N, 3, H, W) in 0-255")
     gap = float((out.cpu() - expected).abs().max())
-    if gap > 0.5:
+    if gap > 2.0:  # wrong weights differ by tens; a GPU's TF32 convolutions by under 1
         raise ValueError(f"{folder}: the exported model fails the self-check: its output differs from the "
                          f"package network's by up to {gap:.2f} (0-255)")
 

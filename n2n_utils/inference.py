@@ -23,6 +23,9 @@ Arrays here are numpy images H x W (grey) or H x W x C with C = 1 (grey), 2 (gre
   one-line ImageError: palette images (their colours are indices into a table that denoising
   cannot keep; convert to RGB first), CMYK and other colour spaces, 1-bit, 32-bit and float
   images, animations and multi-page files, 16-bit colour PNG, and images over MAX_PIXELS.
+- Outputs: the folder is checked writable (by making a scratch file) before any computing, a
+  failed write names the output, and an EXIF orientation the output's format cannot carry
+  (BMP, 16-bit colour TIFF) is applied to the pixels instead, so the output displays upright.
 """
 
 from __future__ import annotations

@@ -27,7 +27,7 @@ from torch import nn
 from .config import WEIGHTS_DIR, resolve_device
 from .files import provenance, save_torch, write_atomic
 from .models import get_model
-from .training import TrainConfig, load_checkpoint
+from .training import TrainConfig, check_state_dict, fit_state_dict, load_checkpoint
 
 DEFAULT_WEIGHTS = "resunet-natural32-gaussian25"
 SUFFIX = ".pt"
@@ -73,35 +73,6 @@ def read_weights(name_or_path: str | Path = DEFAULT_WEIGHTS) -> dict:
             raise ValueError(f"{path}: its {key} should be a mapping, found {type(weights[key]).__name__}")
     check_state_dict(weights["state_dict"], path)
     return weights
-
-
-def check_state_dict(state: object, path: str | Path) -> None:
-    """Refuse a state dict that is no mapping of tensors, or holds NaN or inf (a network with
-    them turns every image black)."""
-    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
-        raise ValueError(f"{path}: the network's parameters should be a mapping of names to tensors, "
-                         f"found {type(state).__name__}")
-    bad = [k for k, v in state.items() if v.is_floating_point() and not torch.isfinite(v).all()]
-    if bad:
-        raise ValueError(f"{path}: unusable weights: {len(bad)} tensor(s) hold NaN or inf, first {bad[0]}")
-
-
-def fit_state_dict(model: nn.Module, state: dict[str, torch.Tensor], path: str | Path) -> nn.Module:
-    """Load `state` into `model`, refusing with one line that names the file and the first
-    tensor that is missing, unexpected or of another shape."""
-    expected = model.state_dict()
-    missing = [k for k in expected if k not in state]
-    unexpected = [k for k in state if k not in expected]
-    if missing or unexpected:
-        what = (f"missing {len(missing)} tensor(s), first {missing[0]}" if missing else
-                f"{len(unexpected)} tensor(s) the network does not have, first {unexpected[0]}")
-        raise ValueError(f"{path}: does not fit the {type(model).__name__}: {what}")
-    for key, tensor in expected.items():
-        if state[key].shape != tensor.shape:
-            raise ValueError(f"{path}: does not fit the {type(model).__name__}: {key} has shape "
-                             f"{tuple(state[key].shape)}, the network expects {tuple(tensor.shape)}")
-    model.load_state_dict(state)
-    return model
 
 
 def load_pretrained(name_or_path: str | Path = DEFAULT_WEIGHTS,

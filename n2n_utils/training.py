@@ -136,6 +136,36 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> dic
     return load_torch(path, resolve_device(device))
 
 
+def check_state_dict(state: object, path: str | Path) -> None:
+    """Refuse a state dict that is no mapping of tensors, or holds NaN or inf (a network with
+    them turns every image black)."""
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise ValueError(f"{path}: the network's parameters should be a mapping of names to tensors, "
+                         f"found {type(state).__name__}")
+    bad = [k for k, v in state.items() if v.is_floating_point() and not torch.isfinite(v).all()]
+    if bad:
+        raise ValueError(f"{path}: unusable weights: {len(bad)} tensor(s) hold NaN or inf, first {bad[0]}")
+
+
+def fit_state_dict(model: nn.Module, state: dict[str, torch.Tensor], path: str | Path) -> nn.Module:
+    """Load `state` into `model`, refusing with one line that names the file and the first
+    tensor that is missing, unexpected or of another shape (or any check_state_dict refuses)."""
+    check_state_dict(state, path)
+    expected = model.state_dict()
+    missing = [k for k in expected if k not in state]
+    unexpected = [k for k in state if k not in expected]
+    if missing or unexpected:
+        what = (f"missing {len(missing)} tensor(s), first {missing[0]}" if missing else
+                f"{len(unexpected)} tensor(s) the network does not have, first {unexpected[0]}")
+        raise ValueError(f"{path}: does not fit the {type(model).__name__}: {what}")
+    for key, tensor in expected.items():
+        if state[key].shape != tensor.shape:
+            raise ValueError(f"{path}: does not fit the {type(model).__name__}: {key} has shape "
+                             f"{tuple(state[key].shape)}, the network expects {tuple(tensor.shape)}")
+    model.load_state_dict(state)
+    return model
+
+
 CHECKPOINT_KEYS = {"model", "optimizer", "epoch", "config", "history"}
 
 
@@ -200,7 +230,7 @@ def train(data: DenoisingData, config: TrainConfig | None = None, *,
                              f"({ckpt.get('data', {}).get('name')!r}, n_train={ckpt.get('data', {}).get('n_train')})")
         if ckpt["epoch"] > config.epochs:
             raise ValueError(f"{checkpoint}: holds {ckpt['epoch']} epochs, more than the {config.epochs} asked for")
-        model.load_state_dict(ckpt["model"])
+        fit_state_dict(model, ckpt["model"], checkpoint)
         optimizer.load_state_dict(ckpt["optimizer"])
         if "scaler" in ckpt:
             scaler.load_state_dict(ckpt["scaler"])

@@ -144,6 +144,18 @@ def test_a_state_dict_of_the_wrong_shape_names_file_tensor_and_shapes(tmp_path):
     assert all(s in message for s in ("wide.pt", "final.bias", "(4,)", "(3,)")), message
 
 
+def test_resuming_a_checkpoint_whose_network_does_not_fit_names_the_tensor(tmp_path, capsys):
+    data = course_folder(tmp_path / "data", n_train=4, n_val=2)
+    args = ["train", "--checkpoint", tmp_path / "c.pt", "--dataset", data, "--batch-size", "4",
+            "--precision", "fp32", "--device", "cpu"]
+    assert run(capsys, *args, "--epochs", "1")[0] == 0
+    ckpt = load_training_checkpoint(tmp_path / "c.pt")
+    ckpt["model"]["dec1.0.0.weight"] = torch.zeros(64, 99, 1, 1)
+    torch.save(ckpt, tmp_path / "c.pt")
+    assert_one_line_error(*run(capsys, *args, "--epochs", "2")[::2],
+                          "c.pt", "dec1.0.0.weight", "(64, 99, 1, 1)", "(64, 99, 3, 3)")
+
+
 # ----------------------------------------------------------------- 4. errors at load time
 
 

@@ -23,9 +23,9 @@ import torch
 
 from .course_template import model as template
 from .files import current_umask, save_torch
-from .models import predict
+from .inference import predict
 from .pretrained import DEFAULT_WEIGHTS, load_pretrained, read_weights, weights_path
-from .training import fit_state_dict
+from .runs import fit_state_dict
 
 TEMPLATE = Path(template.__file__)
 FOLDER = "Miniproject_1"

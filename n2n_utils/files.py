@@ -15,6 +15,7 @@ import platform
 import subprocess
 import tempfile
 import time
+import warnings
 from collections.abc import Callable
 from contextlib import contextmanager
 from pathlib import Path
@@ -89,7 +90,9 @@ def load_torch(path: str | Path, map_location: str | torch.device = "cpu") -> An
     if path.is_dir():
         raise UnreadableFileError(f"{path}: is a folder, not a file")
     try:
-        return torch.load(path, map_location=map_location, weights_only=True)
+        with warnings.catch_warnings():  # torch warns on a plain pickle's protocol: not for the user
+            warnings.simplefilter("ignore", UserWarning)
+            return torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as err:
         if "GLOBAL" in str(err):  # a class or function: unpickling it could run code
             name = str(err).split("GLOBAL ", 1)[1].split()[0]

@@ -28,7 +28,8 @@ from n2n_utils.course_template.model import Model as CourseModel
 from n2n_utils.data import DataFileError, load_dataset, load_pair_file
 from n2n_utils.files import save_torch
 from n2n_utils.pretrained import load_pretrained, read_weights
-from n2n_utils.training import TrainConfig, load_training_checkpoint, train
+from n2n_utils.runs import TrainConfig, load_training_checkpoint
+from n2n_utils.training import train
 from tests.test_cli import assert_one_line_error, photo, run
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -194,8 +194,8 @@ def print_plan(plan: Plan, profile: str) -> None:
               + (f"; below the {profile} profile's own: {below}" if below else ""), flush=True)
         total = sum(plan.estimates.values()) / 60
         if total > plan.budget_minutes:
-            print(f"warning: even so, the estimate is {total:.1f} min, over the {plan.budget_minutes:g} min "
-                  "budget (one epoch each, BM3D and startup alone take that long here)", flush=True)
+            print(f"warning: the estimate is {total:.1f} min, over the {plan.budget_minutes:g} min budget even at "
+                  "these epochs; it runs anyway (--minutes never goes below one epoch each)", flush=True)
     print(f"expected time (profile {profile}):\n{plan_table(plan.estimates, plan.work)}", flush=True)
 
 

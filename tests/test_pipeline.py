@@ -3,7 +3,10 @@ progress, drift, and `_execute`/`run_pipeline` on stub notebooks written to a tm
 
 import json
 import math
+import os
 import shutil
+import subprocess
+import sys
 
 import nbformat
 import pandas as pd
@@ -128,6 +131,17 @@ def test_progress_counts_notebooks_and_rescales_what_is_left():
 
 def test_measured_speed_is_a_positive_rate():
     assert 1 < measure_images_per_s("cpu", "fp32", seconds=0.2) < 1e6
+
+
+def test_output_root_moves_every_output_folder(tmp_path):
+    env = {**os.environ, "N2N_OUTPUT_ROOT": str(tmp_path), "N2N_FIGURES_DIR": str(tmp_path / "elsewhere")}
+    env.pop("N2N_RESULTS_DIR", None)
+    env.pop("N2N_RUNS_DIR", None)
+    shown = subprocess.run([sys.executable, "-c", "from n2n_utils import config as c; print(c.RESULTS_DIR, "
+                            "c.RUNS_DIR, c.FIGURES_DIR, c.REPORT_DIR, c.COMMITTED_RESULTS_DIR)"],
+                           env=env, capture_output=True, text=True, check=True).stdout.split()
+    assert shown == [str(tmp_path / "results"), str(tmp_path / "runs"), str(tmp_path / "elsewhere"),
+                     str(tmp_path / "report"), str(COMMITTED_RESULTS_DIR)]  # a folder's own variable wins
 
 
 # --------------------------------------------------------------------------- drift

@@ -228,11 +228,17 @@ class Progress:
         return sum(self.done.values()) / expected if expected >= PACE_AFTER_S else 1.0
 
     def seconds_left(self) -> float:
-        later = [n for n in self.estimates if n not in self.done and n != self.current]
-        left = self.pace() * sum(self.estimates[n] for n in later)
+        """The estimates still ahead, times the pace; a notebook running over its rescaled
+        estimate counts toward the pace as if it ended now."""
+        pace, current = self.pace(), 0.0
         if self.current is not None:
-            left += max(self.pace() * self.estimates[self.current] - (self.clock() - self.current_start), 0.0)
-        return left
+            elapsed, expected = self.clock() - self.current_start, self.estimates[self.current]
+            done_expected = sum(self.estimates[n] for n in self.done)
+            if elapsed > pace * expected and done_expected + expected >= PACE_AFTER_S:
+                pace = (sum(self.done.values()) + elapsed) / (done_expected + expected)
+            current = max(pace * expected - elapsed, 0.0)
+        later = [n for n in self.estimates if n not in self.done and n != self.current]
+        return current + pace * sum(self.estimates[n] for n in later)
 
     def line(self) -> str:
         """E.g. 'notebook 3 of 7 (02_learning_rate_sweep): 9.5 min elapsed, about 21.0 min left'."""

@@ -175,8 +175,9 @@ def make_plan(profile: str, runnable: list[str], dataset: str = "natural32", noi
                 "precision": resolve_precision(prof.precision, resolve_device(device)), "batch_size": 8,
                 "seconds": round(time.perf_counter() - start, 1)}
     calibration = load_calibration()
-    epochs = ({f: getattr(prof, f) for f in EPOCH_FIELDS} if minutes is None else
-              size_epochs(prof, minutes * 60, runnable, images_per_s, bm3d_s, calibration, dataset, noise))
+    budget_s = None if minutes is None else minutes * 60 - measured["seconds"]  # measuring counts too
+    epochs = ({f: getattr(prof, f) for f in EPOCH_FIELDS} if budget_s is None else
+              size_epochs(prof, budget_s, runnable, images_per_s, bm3d_s, calibration, dataset, noise))
     work = {n: w for n, w in notebook_work(with_epochs(prof, epochs), dataset, noise).items() if n in runnable}
     estimates = {n: round(s, 1) for n, s in estimate_seconds(work, images_per_s, bm3d_s, calibration).items()}
     return Plan(epochs, work, estimates, measured, calibration.source, minutes)

@@ -2,7 +2,8 @@
 
 - smoke: the whole pipeline in under 3 minutes on a 2-core CPU (CI, nbval);
 - quick: the README's default, the whole pipeline in at most 30 minutes on 2 CPU cores;
-- full:  the report's scale (50,000 pairs, epochs enough to converge), meant for a GPU.
+- full:  the report's scale (every network on 50,000 pairs; 20 epochs for the main run, 3 for
+         every other), meant for a GPU.
 
 The environment variable N2N_PROFILE, when set, overrides the profile a notebook asks for, so
 nbval can run every notebook in `smoke` without editing it. N2N_EPOCHS, a JSON object such as
@@ -61,8 +62,9 @@ PROFILES = {
                      curve_sizes=(500, 4_500), cv_n_val=60),
     # The report's scale: every network trains on 50,000 pairs; the main run 20 epochs, every
     # sweep, comparison and fold run 3 (the least issue 14 asks for; `--minutes` may raise them).
-    # BM3D runs on the CPU whatever the device, about 0.2 s a crop: tuned on 50 crops, it scores
-    # 1,000 crops per noise and 250 per fold, so that it does not bound a GPU run alone.
+    # BM3D runs on the CPU whatever the device, one crop at a time (0.2 s on the AVX-512 CPU):
+    # tuned on 50 crops, it scores 1,000 crops per noise and 250 per fold, 5,050 crops in all,
+    # about 18 minutes on one core, which bounds a GPU run unless it is spread over cores.
     "full": Profile("full", n_train=50_000, n_val=1_000, epochs=20, precision="auto",
                     sweep_n_train=50_000, sweep_epochs=3, sweep_seeds=(0, 1, 2),
                     lr_grid=(5e-5, 1e-4, 2e-4, 4e-4, 8e-4, 1.6e-3, 3.2e-3, 6.4e-3),

@@ -125,8 +125,8 @@ def test_progress_counts_notebooks_and_rescales_what_is_left():
     now[0] = 180.0
     assert progress.seconds_left() == pytest.approx((2 * 120 - 60) + 2 * 60)
     assert progress.line().startswith("notebook 2 of 3 (b): 3.0 min elapsed, about 5.0 min left")
-    now[0] = 1000.0  # overran even the rescaled estimate: no negative time for it
-    assert progress.seconds_left() == pytest.approx(2 * 60)
+    now[0] = 1000.0  # b overran even the rescaled estimate: the pace so far, b included, applies to c
+    assert progress.seconds_left() == pytest.approx((120 + 880) / (60 + 120) * 60)
 
 
 def test_measured_speed_is_a_positive_rate():

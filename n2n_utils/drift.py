@@ -122,4 +122,5 @@ def format_drift(table: pd.DataFrame) -> str:
             return ""
         return f"{v:.2f}" if isinstance(v, float) else str(v)
     shown = table.astype(object).map(fmt)
-    return shown.rename(columns={"ci95": "committed 95% CI", "inside": "inside CI"}).to_markdown(index=False)
+    shown = shown.rename(columns={"ci95": "committed 95% CI", "inside": "inside CI"})
+    return shown.to_markdown(index=False, disable_numparse=True)  # keep "0.00", not "0"

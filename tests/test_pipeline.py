@@ -246,3 +246,10 @@ def test_cli_refuses_bad_options(tmp_path, capsys):
         with pytest.raises(SystemExit):
             pipeline.main(argv)
         assert error in capsys.readouterr().err
+
+
+def test_cli_passes_the_gpu_scripts_options(tmp_path, monkeypatch):
+    seen = {}
+    monkeypatch.setattr(pipeline, "run_pipeline", lambda *args: seen.setdefault("args", args))
+    assert pipeline.main(["--profile", "full", "--minutes", "8", "--device", "cuda", "--out", str(tmp_path)]) == 0
+    assert seen["args"] == ("full", "natural32", "gaussian", 0, "cuda", str(tmp_path), False, 8.0, None)

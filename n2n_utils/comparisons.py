@@ -15,8 +15,8 @@ import time
 from .augment import valid_augmentations
 from .classical import METHODS, run_baseline, ssim, suitable
 from .data import DenoisingData
+from .inference import predict
 from .metrics import mean_ci, psnr_per_image, to_float
-from .models import predict
 from .noise import SUITED_LOSS
 from .training import TrainConfig, train
 

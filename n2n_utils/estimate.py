@@ -86,7 +86,8 @@ def measure_images_per_s(device: str = "auto", precision: str = "auto", seconds:
     32x32 pairs: the second of two epochs, the set growing 4x until that epoch takes at least
     `seconds` / 2, so that the first (warm-up) epoch is not counted. Takes about `seconds`."""
     from .data import DenoisingData
-    from .training import TrainConfig, train
+    from .runs import TrainConfig
+    from .training import train
 
     n = 64
     while True:

@@ -122,16 +122,30 @@ def run_pipeline(profile: str = "quick", dataset: str = "natural32", noise: str 
         env.update(N2N_OUTPUT_ROOT=str(root), N2N_RESULTS_DIR=None, N2N_FIGURES_DIR=None, N2N_RUNS_DIR=None)
     with _environment(env):
         record = _execute(chosen, parameters, dirs, plan, record, skipped, notebooks_dir)
-    committed = config.COMMITTED_RESULTS_DIR / profile
-    if root is not None and committed.is_dir() and dirs.results != committed:
-        table = drift_table(committed, dirs.results)
-        write_csv(dirs.results / "drift.csv", table, profile=profile, committed=str(committed))
-        print(f"\ndrift, committed ({committed}) against this run:\n{format_drift(table)}", flush=True)
-    elif root is not None:
-        print(f"no committed results of profile {profile} to compare this run with", flush=True)
     if root is not None:
+        report_drift(config.COMMITTED_RESULTS_DIR / profile, dirs.results, record)
         print(f"report of this run: N2N_OUTPUT_ROOT={root} make report", flush=True)
     return record
+
+
+def report_drift(committed: Path, reproduced: Path, record: dict) -> None:
+    """Print (and write to drift.csv) the drift table of `reproduced` against `committed`, when
+    the committed results exist and were made from the same dataset, noise and seed."""
+    made = committed / "pipeline.json"
+    same = ("dataset", "noise", "seed")
+    if committed.resolve() == reproduced.resolve():
+        return
+    if not made.exists():
+        print(f"no committed results of profile {record['profile']} to compare this run with", flush=True)
+        return
+    theirs = json.loads(made.read_text())
+    if any(theirs.get(k) != record[k] for k in same):
+        print(f"no drift table: the committed {committed} come from {[theirs.get(k) for k in same]}, "
+              f"this run from {[record[k] for k in same]}", flush=True)
+        return
+    table = drift_table(committed, reproduced)
+    write_csv(reproduced / "drift.csv", table, profile=record["profile"], committed=str(committed))
+    print(f"\ndrift, committed ({committed}) against this run:\n{format_drift(table)}", flush=True)
 
 
 def _root_dirs(root: Path, profile: str) -> OutputDirs:

@@ -176,6 +176,19 @@ def test_drift_flags_a_number_outside_its_ci(tmp_path):
     assert "| gaussian: ResUNet Noise2Noise, PSNR (dB)" in format_drift(drift.reset_index())
 
 
+def test_drift_only_against_results_of_the_same_data(tmp_path, capsys):
+    committed, reproduced = tmp_path / "committed", tmp_path / "reproduced"
+    shutil.copytree(COMMITTED_RESULTS_DIR / "quick", committed)
+    shutil.copytree(COMMITTED_RESULTS_DIR / "quick", reproduced)
+    (reproduced / "pipeline.json").unlink()
+    record = {"profile": "quick", "dataset": "natural32", "noise": "gaussian", "seed": 1}
+    pipeline.report_drift(committed, reproduced, record)
+    assert "no drift table" in capsys.readouterr().out and not (reproduced / "drift.csv").exists()
+    pipeline.report_drift(committed, reproduced, {**record, "seed": 0})
+    assert "| gaussian: BM3D, PSNR (dB)" in capsys.readouterr().out
+    assert set(pd.read_csv(reproduced / "drift.csv")["inside"].fillna("")) <= {"yes", "same", ""}
+
+
 # --------------------------------------------------------------------------- stub notebooks
 
 PARAMETERS = ('profile = "quick"\ndataset = "natural32"\nnoise = "gaussian"\nseed = 0\ndevice = "auto"\n'

@@ -98,9 +98,10 @@ def cpu_info() -> dict:
 
 
 def cpu_kind(info: dict | None = None) -> str:
-    """A short name for the CPU's speed class: 'avx512-bf16', 'avx512', 'avx2' or 'other'."""
+    """A short name for the CPU's speed class: 'avx512-bf16', 'avx512', 'avx2', 'bf16' (an ARM
+    core with bf16) or 'other'."""
     info = info or cpu_info()
-    if info["avx512_bf16"] or info["amx_bf16"]:
+    if info["avx512_bf16"] or info["amx_bf16"] or info["arm_bf16"]:
         return "avx512-bf16" if info["avx512"] else "bf16"
     return "avx512" if info["avx512"] else "avx2" if info["avx2"] else "other"
 
@@ -121,8 +122,8 @@ def native_precision(precision: str, device: torch.device) -> bool | None:
     """Whether `device` computes `precision` ('fp32', 'bf16', 'fp16') in hardware at full speed:
     a CPU with AVX512-BF16 or AMX (or an ARM bf16 core), a CUDA GPU from Ampere (bf16) or Volta
     (fp16) on. None where it is not known (MPS, or a CPU whose features cannot be read and whose
-    torch build has no probe). oneDNN's own check says yes to any AVX-512 CPU, where bf16 is
-    emulated, so the CPU's flags come first."""
+    torch build has no probe). The CPU's flags come first: oneDNN's own check (torch's probe)
+    can say yes to an AVX-512 CPU without AVX512-BF16, where bf16 is emulated."""
     if precision == "fp32":
         return True
     if device.type == "cuda":

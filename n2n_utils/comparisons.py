@@ -13,23 +13,16 @@ import dataclasses
 import time
 
 from .augment import valid_augmentations
-from .classical import METHODS, run_baseline, ssim, suitable
+from .classical import METHODS, run_baseline, suitable
 from .data import DenoisingData
 from .inference import predict
-from .metrics import mean_ci, psnr_per_image, to_float
+from .metrics import score, to_float
 from .noise import SUITED_LOSS
 from .training import TrainConfig, train
 
 
-def score(denoised, data: DenoisingData) -> dict:
-    """PSNR (mean, 95% CI), SSIM of float 0-1 `denoised` against data.val_clean."""
-    clean = to_float(data.val_clean)
-    mean, half = mean_ci(psnr_per_image(denoised, clean).numpy())
-    return {"psnr": mean, "psnr_ci95": half, "ssim": ssim(denoised, clean)}
-
-
 def noisy_row(data: DenoisingData) -> dict:
-    return {"method": "noisy input", **score(to_float(data.val_input), data), "seconds": 0.0,
+    return {"method": "noisy input", **score(to_float(data.val_input), to_float(data.val_clean)), "seconds": 0.0,
             "params": ""}
 
 
@@ -45,7 +38,7 @@ def resunet_row(data: DenoisingData, config: TrainConfig, label: str) -> dict:
     start = time.perf_counter()
     denoised = predict(result.model, data.val_input)
     seconds = time.perf_counter() - start
-    return {"method": label, **score(denoised, data), "seconds": seconds,
+    return {"method": label, **score(denoised, to_float(data.val_clean)), "seconds": seconds,
             "train_seconds": result.info["seconds"], "params": f"loss={config.loss}, "
             f"augment={'+'.join(config.augment) or 'none'}, epochs={config.epochs}"}
 

@@ -45,12 +45,7 @@ def baseline_rows(data: DenoisingData, n_tune: int, methods: tuple[str, ...] = (
     rows = _per_photo("noisy input", to_float(data.val_input), data)
     for method in methods:
         r = run_baseline(method, data, n_tune=n_tune)
-        scores = pd.Series(r["per_image_psnr"])
-        groups = pd.Series(data.val_groups)
-        for photo in [*sorted(groups.unique()), "all"]:
-            values = scores if photo == "all" else scores[groups == photo]
-            rows.append({"method": method.upper(), "photo": photo, "psnr": values.mean(), "n": len(values),
-                         "ci95": float("nan"), "params": str(r["params"])})
+        rows += _per_photo(method.upper(), r["denoised"], data, params=str(r["params"]))
     return rows
 
 

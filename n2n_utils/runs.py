@@ -50,8 +50,8 @@ class TrainConfig:
     target: Literal["noise2noise", "noise2clean"] = "noise2noise"
     augment: tuple[str, ...] = ("dihedral",)  # see n2n_utils.augment
     lr_schedule: Literal["constant", "cosine"] = "constant"
-    # autocast dtype; auto = bf16 where the device computes it natively (benchmarks/: ~1.35x at
-    # batch 8 on an AVX512-BF16 CPU, PSNR within noise of fp32), else fp32. fp16 on CUDA only.
+    # autocast dtype; auto = bf16 where the device computes it natively (benchmarks/ measures its
+    # speed and its PSNR against fp32), else fp32. fp16 on CUDA only.
     precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
     channels_last: bool = True
     model: str = "resunet"

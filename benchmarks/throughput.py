@@ -35,7 +35,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 from torch.utils.flop_counter import FlopCounterMode
 
-from n2n_utils.config import ROOT, describe_device, resolve_device, resolve_precision
+from n2n_utils.config import BENCHMARK_RESULTS_DIR, describe_device, resolve_device, resolve_precision
 from n2n_utils.data import DenoisingData, load_dataset
 from n2n_utils.files import provenance, write_json
 from n2n_utils.inference import denoise_array, predict
@@ -43,7 +43,7 @@ from n2n_utils.metrics import mean_ci
 from n2n_utils.models import get_model
 from n2n_utils.training import TrainConfig, build_model, train
 
-RESULTS_DIR = ROOT / "benchmarks" / "results"
+RESULTS_DIR = BENCHMARK_RESULTS_DIR
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 CUDA_MATMUL_N = 8192  # a 2048-wide matmul cannot fill a data-centre GPU
 

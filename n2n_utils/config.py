@@ -20,6 +20,7 @@ FIGURES_DIR = Path(os.environ.get("N2N_FIGURES_DIR", ROOT / "figures"))  # PNG/P
 NOTEBOOKS_DIR = ROOT / "notebooks"
 REPORT_DIR = ROOT / "report"
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"  # shipped checkpoints
+BENCHMARK_RESULTS_DIR = ROOT / "benchmarks" / "results"  # benchmark JSON, committed
 
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:

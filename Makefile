@@ -7,20 +7,27 @@ PROFILE ?= quick
 DEVICE ?= auto
 MINUTES ?=
 
-.PHONY: help install reproduce test lint report benchmark clean
+.PHONY: help install lock reproduce test lint report benchmark clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 14
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	# torch first, pinned: any other spec pulls several GB of CUDA packages on Linux
 	$(PY) -m pip install --quiet torch==2.13.0
-	$(PY) -m pip install --quiet -e ".[dev]"
+	$(PY) -m pip install --quiet -r requirements.lock
+	$(PY) -m pip install --quiet --no-deps -e .
 	touch $(STAMP)
 
-install: $(STAMP)  ## create .venv and install the package with its dev tools
+install: $(STAMP)  ## create .venv and install the locked versions, the package and its dev tools
+
+lock: $(STAMP)  ## refresh requirements.lock (newest versions pyproject allows) and environment.yml
+	$(PY) -m pip install --quiet uv
+	$(VENV)/bin/uv pip compile pyproject.toml --extra dev --python $(PY) --no-annotate --no-header \
+		-o requirements.lock
+	$(PY) tools/lock.py
 
 reproduce: $(STAMP)  ## rerun the study into reproduced/<profile>-<commit>/, print drift; PROFILE=smoke|quick|full DEVICE= MINUTES=
 	$(PY) -m n2n_utils.pipeline --profile $(PROFILE) --device $(DEVICE) $(if $(MINUTES),--minutes $(MINUTES))

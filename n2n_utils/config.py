@@ -28,6 +28,7 @@ FIGURES_DIR = Path(os.environ.get("N2N_FIGURES_DIR", OUTPUT_ROOT / "figures"))  
 REPORT_DIR = OUTPUT_ROOT / "report"
 NOTEBOOKS_DIR = ROOT / "notebooks"
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"  # shipped checkpoints
+BENCHMARK_RESULTS_DIR = ROOT / "benchmarks" / "results"  # benchmark JSON, committed
 
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:

@@ -95,7 +95,7 @@ def predict(model: nn.Module, images: torch.Tensor, batch_size: int = 256,
     """Denoise uint8 (N, C, H, W) images of any size; returns float 0-1 on the CPU.
 
     Sides that are not multiples of 32 are reflect-padded and cropped back. Runs in eval mode,
-    channels_last (about 1.5x faster than NCHW on a CPU, see benchmarks/), in batches of
+    channels_last (the layout benchmarks/ measures), in batches of
     `batch_size` so memory stays bounded. `precision` "fp32" (the default, used for every
     reported score), "bf16"/"fp16", or "auto" (bf16 where native: faster, for applying a model).
     `ensemble`: names of augmentations (n2n_utils.augment) to average the output over, e.g.

@@ -172,9 +172,11 @@ def model_card(name: str, card: dict, config: dict) -> str:
         lines += [""]
     lines += ["## Training configuration", "", "| option | value |", "| --- | --- |"]
     lines += [f"| {k} | {_fmt(v)} |" for k, v in config.items()]
-    lines += ["", "## Use", "", "```python", "from n2n_utils.pretrained import load_pretrained",
-              "from n2n_utils.inference import denoise_array  # uint8/uint16 H x W x C in, same out",
-              f'model = load_pretrained("{name}")', "```", "",
+    lines += ["", "## Use", "", "```python", "import numpy as np", "from PIL import Image", "",
+              "from n2n_utils.inference import denoise_array", "from n2n_utils.pretrained import load_pretrained",
+              "", f'model = load_pretrained("{name}")',
+              'image = np.asarray(Image.open("photo.png"))  # uint8 or uint16, H x W or H x W x C',
+              "denoised = denoise_array(model, image)  # the same shape and dtype", "```", "",
               f"or `python -m n2n_utils denoise photo.png --weights {name}`.", "",
               "## Limits", "",
               f"Trained on `{card['data']}` ({_fmt(card.get('n_train'))} pairs) for the noise named "

@@ -28,6 +28,10 @@ from .augment import check_augmentations
 from .config import resolve_device
 from .files import load_torch
 
+# The EE-559 report's choices, which the sweeps test and every other run uses.
+REPORT_LR = 8e-4
+REPORT_BATCH_SIZE = 8
+
 CHOICES = {
     "loss": ("mse", "l1"),
     "target": ("noise2noise", "noise2clean"),
@@ -43,15 +47,15 @@ class TrainConfig:
     """The options of one training run, plain values; `from_dict` refuses unknown keys."""
 
     epochs: int = 10
-    lr: float = 8e-4                       # Adam; the report's choice
-    batch_size: int = 8                    # the report's choice
+    lr: float = REPORT_LR                  # Adam
+    batch_size: int = REPORT_BATCH_SIZE
     loss: Literal["mse", "l1"] = "mse"     # l1 where the median is the right target (impulse, text)
     target: Literal["noise2noise", "noise2clean"] = "noise2noise"
     augment: tuple[str, ...] = ("dihedral",)  # see n2n_utils.augment
     lr_schedule: Literal["constant", "cosine"] = "constant"
-    # autocast dtype; auto = bf16 where the device computes it natively (benchmarks/: ~1.4x at
-    # batch 8 on an AVX512-BF16 CPU, PSNR within noise of fp32), else fp32. fp16 on CUDA only.
-    # Asking for bf16/fp16 where the device only emulates it warns (about 10x slower on a CPU).
+    # autocast dtype; auto = bf16 where the device computes it natively (benchmarks/ measures its
+    # speed and its PSNR against fp32), else fp32. fp16 on CUDA only. Asking for bf16/fp16 where
+    # the device only emulates it warns (about 10x slower than fp32 on a CPU).
     precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
     # memory layout; auto = whichever trains faster here, measured once per machine (n2n_utils.layout)
     channels_last: bool | Literal["auto"] = "auto"

@@ -89,10 +89,10 @@ class TrainConfig:
         return asdict(self)
 
 
-# Options that never change what a run computes: where it runs and in which memory layout
-# (these change only the rounding), what it prints, how many validation images go through the
-# network at once.
-NOT_A_RESULT = frozenset({"device", "channels_last", "progress", "eval_batch_size"})
+# Options that never change what a run computes: where it runs, what it prints, how many
+# validation images go through the network at once. (channels_last is part of a run's identity,
+# so that committed runs keep their names; its default, "auto", is the same on every machine.)
+NOT_A_RESULT = frozenset({"device", "progress", "eval_batch_size"})
 # A checkpoint resumes with these changed as well: more epochs continue the run (not under a
 # cosine schedule, which spans all the epochs; training checks that), and validating more or
 # less often changes no weight.

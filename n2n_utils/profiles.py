@@ -56,7 +56,7 @@ PROFILES = {
     "smoke": Profile("smoke", n_train=128, n_val=32, epochs=1, precision="auto",
                      sweep_n_train=48, sweep_epochs=1, sweep_seeds=(0, 1), sweep_n_val=32,
                      lr_grid=(8e-4, 3.2e-3), batch_grid=(8, 32), n_examples=3,
-                     cmp_n_train=32, cmp_epochs=1, cmp_n_val=12, cmp_n_tune=4,
+                     cmp_n_train=32, cmp_epochs=1, cmp_n_val=12, cmp_n_tune=2,
                      cmp_noises=("gaussian", "impulse"), curve_sizes=(16, 32), cv_folds=2, cv_n_val=12),
     # sized so that all seven notebooks take under 30 minutes on 2 CPU cores
     "quick": Profile("quick", n_train=8_000, n_val=1_000, epochs=4, precision="auto",

@@ -410,6 +410,7 @@ def measure_memory(data: DenoisingData, bench: Bench, device: torch.device) -> d
     """Peak memory of training in the engine's default setting."""
     config = _train_config(DEFAULT, device, epochs=1)
     n = bench.memory_steps * DEFAULT.batch
+    layout_of(DEFAULT, device)  # the layout measured (and cached) here, not inside the probed run
     if device.type == "cuda":
         _sync(device)
         torch.cuda.reset_peak_memory_stats(device)

@@ -3,7 +3,7 @@
 The notebooks call these; each module holds one concern: config (paths, device, precision),
 data (a package: natural32, dead leaves, folders of photos, course files), noise, models,
 augment, training, metrics, sweeps, plots, profiles, pipeline (papermill), classical (BM3D,
-NLM, TV, median), comparisons, generalisation, report, pretrained, inference (tiled denoising
+NLM, TV, median), comparisons, generalisation, report, weights (shipped weights), inference (tiled denoising
 of files), course (the EE-559 interface) and files (atomic writes, provenance).
 """
 
@@ -17,7 +17,7 @@ _EXPORTS = {
     "psnr": "metrics", "psnr_dataset": "metrics",
     "ResUNet": "models", "get_model": "models",
     "get_noise": "noise",
-    "load_pretrained": "pretrained",
+    "load_weights": "weights",
     "TrainConfig": "runs",
     "TrainResult": "training", "train": "training",
 }

@@ -28,7 +28,7 @@ from .augment import ensemble_for, valid_augmentations
 from .config import WEIGHTS_DIR, resolve_device
 from .course import export_course
 from .inference import OVERLAP, TILE, ImageError, check_output, check_paths, check_tiling, denoise_file, probe_image
-from .pretrained import DEFAULT_WEIGHTS, export_weights, list_pretrained, load_pretrained, read_weights
+from .weights import DEFAULT_WEIGHTS, export_weights, list_weights, load_weights, read_weights
 
 SUFFIX = "_denoised"
 
@@ -84,7 +84,7 @@ def cmd_denoise(args: argparse.Namespace) -> int:
     if not jobs:
         return 1
     try:
-        model = load_pretrained(args.weights, device)
+        model = load_weights(args.weights, device)
         ensemble = ensemble_for(read_weights(args.weights)["card"].get("noise", "unknown")) if args.ensemble else ()
     except (OSError, ValueError, RuntimeError) as err:  # RuntimeError: parameters that do not fit
         _error(err)
@@ -103,7 +103,7 @@ def cmd_denoise(args: argparse.Namespace) -> int:
 
 def cmd_list_weights(args: argparse.Namespace) -> int:
     db = lambda v: f"{v:.2f} dB" if isinstance(v, (int, float)) else "-"
-    for name in list_pretrained():
+    for name in list_weights():
         card = read_weights(name)["card"]
         print(f"{name}  profile={card.get('profile')}  epochs={card.get('epochs')}  "
               f"val_psnr={db(card.get('val_psnr'))}  noisy={db(card.get('val_psnr_noisy'))}")

@@ -20,7 +20,7 @@ import torch
 
 from .course_template import model as template
 from .files import save_torch, write_atomic
-from .pretrained import DEFAULT_WEIGHTS, read_weights
+from .weights import DEFAULT_WEIGHTS, read_weights
 
 TEMPLATE = Path(template.__file__)
 FOLDER = "Miniproject_1"

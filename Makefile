@@ -4,6 +4,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PROFILE ?= quick
+DEVICE ?= auto
+MINUTES ?=
 
 .PHONY: help install lock reproduce test lint report benchmark clean
 
@@ -27,8 +29,8 @@ lock: $(STAMP)  ## refresh requirements.lock (newest versions pyproject allows) 
 		-o requirements.lock
 	$(PY) tools/lock.py
 
-reproduce: $(STAMP)  ## run the whole study (all notebooks) headlessly; PROFILE=smoke|quick|full
-	$(PY) -m n2n_utils.pipeline --profile $(PROFILE)
+reproduce: $(STAMP)  ## rerun the study into reproduced/<profile>-<commit>/, print drift; PROFILE=smoke|quick|full DEVICE= MINUTES=
+	$(PY) -m n2n_utils.pipeline --profile $(PROFILE) --device $(DEVICE) $(if $(MINUTES),--minutes $(MINUTES))
 
 test: $(STAMP)  ## run the unit tests and every notebook (smoke profile) with nbval
 	N2N_PROFILE=smoke $(PY) -m pytest --nbval-lax tests notebooks
@@ -42,5 +44,5 @@ report: $(STAMP)  ## re-render report/report.md from results/
 benchmark: $(STAMP)  ## measure training/inference throughput (quiet machine please)
 	$(PY) -m benchmarks.throughput --config full
 
-clean:  ## remove caches, runs and executed notebooks (keeps committed figures/results)
-	rm -rf runs data/cache .pytest_cache .ruff_cache
+clean:  ## remove caches, runs, executed notebooks and reproductions (keeps committed figures/results)
+	rm -rf runs reproduced data/cache .pytest_cache .ruff_cache

@@ -171,7 +171,7 @@ def test_read_only_output_folder(tmp_path, capsys):
     locked.mkdir(mode=0o500)
     try:
         assert_one_line_error(*run(capsys, "denoise", src, "-o", locked / "out.png", "--quiet")[::2],
-                              "not writable")
+                              "cannot write", "Permission denied")
     finally:
         locked.chmod(0o700)
 

@@ -92,7 +92,7 @@ def test_resume_refuses_other_data_and_a_longer_checkpoint(small_data, tmp_path)
     with pytest.raises(ValueError, match="trained on other data"):
         train(other, TrainConfig(epochs=3, **FAST), checkpoint=tmp_path / "c.pt", resume=True)
     (tmp_path / "bad.pt").write_bytes(b"not a checkpoint")
-    with pytest.raises(ValueError, match="bad.pt: not a readable checkpoint"):
+    with pytest.raises(ValueError, match="bad.pt: not a torch file"):
         load_checkpoint(tmp_path / "bad.pt")
 
 

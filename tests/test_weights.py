@@ -68,7 +68,7 @@ def test_unknown_name_and_non_weights_file_are_clear_errors(tmp_path):
         load_weights("no-such-weights", "cpu")
     junk = tmp_path / "junk.pt"
     junk.write_text("not a torch file")
-    with pytest.raises(ValueError, match="junk.pt: not a readable checkpoint or weights file") as err:
+    with pytest.raises(ValueError, match="junk.pt: not a torch file") as err:
         load_weights(junk, "cpu")
     assert str(err.value).count("junk.pt") == 1  # named once, not wrapped twice
     torch.save({"something": torch.zeros(1)}, junk)

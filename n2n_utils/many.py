@@ -45,22 +45,17 @@ from .training import (
 SHARED = ("model", "final_activation", "batch_size", "epochs", "precision", "device", "eval_every",
           "eval_batch_size")
 ROUTES = ("auto", "together", "one at a time")
-# On a CPU, grouped convolutions gain only at small batches (benchmarks/many_routes.py);
-# at this batch size and above a group is trained one network at a time.
-CPU_MAX_BATCH = 16
 MAX_GROUP = 24  # networks per pass: a 6 x 3 or 8 x 3 sweep in one go, memory stays small
 
 
 def batch_together(config: TrainConfig, k: int) -> bool:
     """Whether training `k` networks like `config` together beats one after another on its
-    device: always on a GPU (one network at batch 8 is bound by kernel launches), on a CPU only
-    at batch sizes up to CPU_MAX_BATCH."""
-    if k < 2:
-        return False
-    device = resolve_device(config.device)
-    if device.type == "cuda":
-        return True
-    return device.type == "cpu" and config.batch_size <= CPU_MAX_BATCH
+    device. On a GPU, yes: one network at batch 8 is bound by kernel launches, and K networks
+    take K times fewer (benchmarks/many_networks.py measures it there). On a CPU, no: on the
+    2-core AVX-512/bf16 development CPU, K = 3 and 6 networks at batch 4-8 trained together ran
+    at 0.45-0.9x the images/s of one after another, in fp32 and bf16 (benchmarks/many_routes.py,
+    measured under load; oneDNN's grouped convolutions are slower than its plain ones)."""
+    return k >= 2 and resolve_device(config.device).type == "cuda"
 
 
 def groups(configs: Sequence[TrainConfig], sizes: Sequence[int]) -> list[list[int]]:

@@ -37,10 +37,9 @@ log="$out/gpu-run.log"
 wall=$("$python" -c "import sys; m = float(sys.argv[1]); assert 0 < m <= 10, m; print(int(m * 60))" "$minutes") \
     || { echo "$0: --minutes $minutes: must be more than 0 and at most 10 (the hard wall)" >&2; exit 2; }
 
-missing=()
-for module in papermill nbclient nbformat ipykernel bm3d; do
-    "$python" -c "import $module" 2>/dev/null || missing+=("$module")
-done
+# found without importing them (importing ipykernel and bm3d takes seconds)
+read -r -a missing <<< "$("$python" -c "import importlib.util as u
+print(' '.join(m for m in ('papermill', 'nbclient', 'nbformat', 'ipykernel', 'bm3d') if u.find_spec(m) is None))")"
 if [ ${#missing[@]} -gt 0 ]; then
     if [ -z "$wheels" ]; then
         echo "$0: missing ${missing[*]}; give WHEELS_DIR (made by 'make wheels')" | tee -a "$log" >&2

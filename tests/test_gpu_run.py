@@ -2,7 +2,9 @@
 each stage's outputs and the log; its arguments are checked before anything runs."""
 
 import json
+import os
 import subprocess
+import sys
 import tarfile
 
 import pytest
@@ -14,7 +16,8 @@ PIPELINE_HAS_MINUTES = "--minutes" in (ROOT / "n2n_utils" / "pipeline.py").read_
 
 
 def _run(*args: str, timeout: float = 60) -> subprocess.CompletedProcess:
-    return subprocess.run(["bash", str(SCRIPT), *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(["bash", str(SCRIPT), *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout,
+                          env={**os.environ, "PYTHON": sys.executable})
 
 
 def test_bad_arguments_are_refused_before_anything_runs(tmp_path):

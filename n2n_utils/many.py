@@ -124,11 +124,12 @@ def train_together(datasets: Sequence[DenoisingData], configs: Sequence[TrainCon
     first = configs[0]
     device = resolve_device(first.device)
     precision = resolve_precision(first.precision, device)
-    pairs = [training_pairs(d, c) for d, c in zip(datasets, configs, strict=True)]
-    n = len(pairs[0][0])
-    if any(len(inputs) != n for inputs, _ in pairs) or len(groups(configs, [n] * len(configs))) != 1:
+    sizes = [len(d.train_input) for d in datasets]
+    if len(groups(configs, sizes)) != 1:
         raise ValueError("train_together needs configs that agree on " + ", ".join(SHARED)
                          + " and datasets with equal numbers of training pairs; use train_many")
+    n = sizes[0]
+    pairs = [training_pairs(d, c) for d, c in zip(datasets, configs, strict=True)]
     pairs = [(inputs.to(device), targets.to(device)) for inputs, targets in pairs]
     models = [build_model(c).to(device) for c in configs]
     optimizers = [torch.optim.Adam(m.parameters(), lr=c.lr) for m, c in zip(models, configs, strict=True)]

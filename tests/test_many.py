@@ -77,13 +77,14 @@ def test_each_network_may_have_its_own_data(small_data):
         assert result.info["data"] == data.meta
 
 
-def test_configs_that_cannot_share_a_pass_are_grouped_apart():
+def test_configs_that_cannot_share_a_pass_are_grouped_apart(small_data):
     configs = [TrainConfig(lr=1e-3), TrainConfig(lr=1e-4, seed=1), TrainConfig(batch_size=16),
                TrainConfig(epochs=3), TrainConfig(loss="l1", augment=())]
     assert groups(configs, [100] * 5) == [[0, 1, 4], [2], [3]]
     assert groups(configs[:2], [100, 50]) == [[0], [1]]  # another number of training pairs
+    data = _val(subset(small_data, 16))
     with pytest.raises(ValueError, match="agree on"):
-        train_together([None, None], configs[2:4])
+        train_together([data, data], configs[2:4])
 
 
 def test_one_at_a_time_route_is_plain_train(small_data):

@@ -38,8 +38,9 @@ from torch.utils.flop_counter import FlopCounterMode
 from n2n_utils.config import ROOT, describe_device, resolve_device, resolve_precision
 from n2n_utils.data import DenoisingData, load_dataset
 from n2n_utils.files import provenance, write_json
+from n2n_utils.inference import predict
 from n2n_utils.metrics import mean_ci
-from n2n_utils.models import get_model, predict
+from n2n_utils.models import get_model
 from n2n_utils.training import TrainConfig, build_model, train
 
 RESULTS_DIR = ROOT / "benchmarks" / "results"

@@ -210,7 +210,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--overwrite", action="store_true")
     p.set_defaults(func=cmd_export_course)
 
-    from .training import CHOICES, TrainConfig
+    from .runs import CHOICES, TrainConfig
 
     d = TrainConfig()
     p = commands.add_parser("train", help="train a ResUNet (resumable), optionally export it as shipped weights")

@@ -1,7 +1,7 @@
 """Classical denoisers, the baselines Noise2Noise is compared with (issue 4).
 
 Each method takes noisy uint8 images (N, 3, H, W), values 0-255, and returns float 0-1 images
-(N, 3, H, W), clipped, like `models.predict`, so `metrics.psnr` applies directly. Their
+(N, 3, H, W), clipped, like `inference.predict`, so `metrics.psnr` applies directly. Their
 parameters are tuned by grid search on *training* crops against their clean versions; the
 validation images are only denoised once, with the chosen parameters.
 

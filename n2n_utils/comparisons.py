@@ -15,9 +15,9 @@ import time
 from .augment import valid_augmentations
 from .classical import METHODS, run_baseline, ssim, suitable
 from .data import DenoisingData
+from .inference import predict
 from .many import train_many
 from .metrics import mean_ci, psnr_per_image, to_float
-from .models import predict
 from .noise import SUITED_LOSS
 from .training import TrainConfig, TrainResult, train
 

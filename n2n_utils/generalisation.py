@@ -16,9 +16,9 @@ from .augment import ensemble_for, valid_augmentations
 from .classical import run_baseline
 from .comparisons import resunet_config
 from .data import SPLITS, DenoisingData, load_dataset, photo_folds
+from .inference import predict
 from .many import train_many
 from .metrics import psnr_by_group, to_float
-from .models import predict
 from .pretrained import DEFAULT_WEIGHTS, load_pretrained, read_weights
 from .training import TrainConfig
 

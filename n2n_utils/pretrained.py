@@ -27,7 +27,7 @@ from torch import nn
 from .config import WEIGHTS_DIR, resolve_device
 from .files import provenance, save_torch, write_atomic
 from .models import get_model
-from .training import TrainConfig, load_checkpoint
+from .runs import TrainConfig, load_checkpoint
 
 DEFAULT_WEIGHTS = "resunet-natural32-gaussian25"
 SUFFIX = ".pt"
@@ -70,7 +70,7 @@ def read_weights(name_or_path: str | Path = DEFAULT_WEIGHTS) -> dict:
 def load_pretrained(name_or_path: str | Path = DEFAULT_WEIGHTS,
                     device: str | torch.device = "auto") -> nn.Module:
     """A ready network in eval mode on `device`, from a shipped name or a path.
-    It maps float images in 0-1 to float images in 0-1 (see models.predict)."""
+    It maps float images in 0-1 to float images in 0-1 (see inference.predict)."""
     blob = read_weights(name_or_path)
     config = TrainConfig.from_dict(blob["config"])
     model = get_model(config.model, final_activation=config.final_activation)

@@ -52,7 +52,7 @@ def test_natural32_deterministic_from_seed():
 
 
 def test_natural32_cache_roundtrip(tmp_path, monkeypatch):
-    monkeypatch.setattr("n2n_utils.data.CACHE_DIR", tmp_path)
+    monkeypatch.setattr("n2n_utils.config.CACHE_DIR", tmp_path)
     a = load_dataset("natural32", n_train=16, n_val=8, seed=1)
     assert len(list(tmp_path.glob("*.pt"))) == 1
     b = load_dataset("natural32", n_train=16, n_val=8, seed=1)

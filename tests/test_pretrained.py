@@ -97,3 +97,16 @@ def test_shipped_default_is_listed_documented_and_safe_to_load():
     assert path.stat().st_size < 10 * 2**20  # one small file
     model = load_pretrained(device="cpu")
     assert isinstance(model, ResUNet) and not model.training
+
+
+def test_loading_weights_and_the_cli_do_not_import_the_training_engine():
+    """`n2n denoise` loads weights and runs inference: neither needs training.py (nor data)."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from n2n_utils.__main__ import build_parser; build_parser(); "
+            "from n2n_utils import load_pretrained, predict; load_pretrained(device='cpu'); "
+            "print(sorted(m for m in sys.modules if m.startswith('n2n_utils')))")
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert "n2n_utils.inference" in loaded and "n2n_utils.pretrained" in loaded
+    assert "n2n_utils.training" not in loaded and "n2n_utils.data" not in loaded

@@ -16,7 +16,7 @@ FAST = dict(epochs=1, batch_size=8, precision="fp32", progress=False, eval_batch
 # step sit within that rounding of a ReLU's kink, and Adam's first steps move a weight by
 # about lr whatever its gradient's size: so a few tensors can drift by up to ~15% of their
 # change from initialisation and the median one by ~1% (measured on this test's configs),
-# while losses agree to 1e-5. A wrong data order, learning rate, or a gradient leaking between
+# while losses agree to 1e-4. A wrong data order, learning rate, or a gradient leaking between
 # networks moves every tensor by ~100% of its change. After an epoch, PSNR is the check.
 MEDIAN_CHANGE_FRACTION, MAX_CHANGE_FRACTION = 0.05, 0.3
 
@@ -50,7 +50,7 @@ def test_three_networks_together_match_one_at_a_time_after_a_few_steps(small_dat
         assert t.info["trained_together"] == 3
         _assert_same_weights(t.model, a.model, t.config)
         assert list(t.history.columns) == list(a.history.columns)
-        assert t.history["train_loss"].tolist() == pytest.approx(a.history["train_loss"].tolist(), rel=1e-5)
+        assert t.history["train_loss"].tolist() == pytest.approx(a.history["train_loss"].tolist(), rel=1e-4)
         assert t.history["lr"].tolist() == pytest.approx(a.history["lr"].tolist())
     # and the networks really are different networks (seed, lr, loss, target all differ)
     assert _max_difference(together[0].model, together[1].model) > 1e-2
@@ -108,8 +108,8 @@ def test_measured_rule_batches_on_cuda_only():
 
 def test_divergence_names_the_network(small_data):
     data = _val(subset(small_data, 16))
-    configs = [TrainConfig(seed=0, **FAST), dataclasses.replace(TrainConfig(seed=5, lr=1e12, **FAST),
-                                                                final_activation="linear")]
+    configs = [TrainConfig(seed=0, final_activation="linear", **FAST),
+               TrainConfig(seed=5, lr=1e12, final_activation="linear", **FAST)]
     with pytest.raises(FloatingPointError, match=r"network 2/2 \(lr=1e\+12, seed=5"):
         train_many(data, configs, route="together")
 

@@ -134,3 +134,15 @@ def test_fp16_loss_scaling_runs_one_scaler_per_network(small_data, monkeypatch):
     assert len(made) == 2 and all(s.get_scale() == 2.0 ** 8 for s in made)  # no overflow, no skipped step
     for config, result in zip(configs, together, strict=True):
         _assert_same_weights(result.model, train(data, config).model, config)
+
+
+@pytest.mark.slow
+def test_benchmark_row_trains_the_sweep_both_ways(tmp_path):
+    from benchmarks.many_networks import CONFIGS, run
+    results = run("tiny", "cpu", tmp_path / "many.json", engine=False)
+    row, sweep = results["sweep"], CONFIGS["tiny"]
+    assert row["networks"] == len(sweep.lrs) * len(sweep.seeds)
+    assert row["seconds together"] > 0 and row["seconds one at a time"] > 0 and row["speedup"] > 0
+    assert row["max_psnr_difference_db"] < 0.05  # the same networks, trained two ways
+    assert {"model", "cores", "isa"} <= set(results["provenance"]["cpu"])
+    assert (tmp_path / "many.json").exists() and results["engine"] == []

@@ -143,6 +143,6 @@ def test_benchmark_row_trains_the_sweep_both_ways(tmp_path):
     row, sweep = results["sweep"], CONFIGS["tiny"]
     assert row["networks"] == len(sweep.lrs) * len(sweep.seeds)
     assert row["seconds together"] > 0 and row["seconds one at a time"] > 0 and row["speedup"] > 0
-    assert row["max_psnr_difference_db"] < 0.05  # the same networks, trained two ways
+    assert row["max_psnr_difference_db"] < 0.1  # the same networks trained two ways (bf16 here: looser)
     assert {"model", "cores", "isa"} <= set(results["provenance"]["cpu"])
     assert (tmp_path / "many.json").exists() and results["engine"] == []

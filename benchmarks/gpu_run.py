@@ -139,11 +139,12 @@ def retrain_plan(seconds: float, device: str, dry: bool) -> dict:
     config = TrainConfig.from_dict({**shipped["config"], "device": device, "progress": False})
     n_train = DRY_RUN_PAIRS if dry else card["n_train"]
     wanted = RETRAIN_FACTOR * card["n_train"] * card["epochs"]  # images seen
-    probe_pairs = config.batch_size * (4 if dry else 200)
+    probe_pairs = config.batch_size * (2 if dry else 200)
     probe = load_dataset(card["data"], noise=card["noise"], n_train=probe_pairs, n_val=8, seed=card["data_seed"],
                          **card["noise_params"])
     probe_config = TrainConfig.from_dict({**config.to_dict(), "epochs": 1, "eval_every": 1})
-    train(probe, probe_config)  # warm-up
+    if not dry:
+        train(probe, probe_config)  # warm-up
     images_per_s = float(train(probe, probe_config).history["images_per_s"].iloc[0])
     # validation, loading the data and export take time too: plan on 80% of what is left
     affordable = max(1, math.floor(0.8 * seconds * images_per_s / n_train))

@@ -48,11 +48,12 @@ class Sweep:
     batch: int = 8
     timed_images: int = 1600   # engine rows: images per timed run (throughput.Bench's meaning)
     max_batch: int = 512       # engine rows with larger batches are left out
+    warmup: bool = True        # train two networks first, untimed (allocator, kernel choice)
 
 
 CONFIGS = {
-    "tiny": Sweep(lrs=(4e-4, 1.6e-3), seeds=(0, 1), n_train=16, n_val=8, epochs=1, timed_images=16,
-                  max_batch=8),
+    "tiny": Sweep(lrs=(4e-4, 1.6e-3), seeds=(0,), n_train=8, n_val=8, epochs=1, timed_images=16,
+                  max_batch=8, warmup=False),
     "cpu": Sweep(lrs=(1e-4, 2e-4, 4e-4, 8e-4, 1.6e-3, 3.2e-3), seeds=(0, 1, 2), n_train=400, n_val=100, epochs=1,
                  max_batch=64),
     "gpu": Sweep(lrs=(1e-4, 2e-4, 4e-4, 8e-4, 1.6e-3, 3.2e-3), seeds=(0, 1, 2), n_train=2_000, n_val=500,
@@ -78,7 +79,8 @@ def sweep_row(sweep: Sweep, device: torch.device, precision: str = "auto") -> di
     data = load_dataset("natural32", noise="gaussian", n_train=sweep.n_train, n_val=sweep.n_val, seed=0)
     configs = [TrainConfig(epochs=sweep.epochs, lr=lr, batch_size=sweep.batch, seed=seed, precision=precision,
                            device=str(device), progress=False) for lr in sweep.lrs for seed in sweep.seeds]
-    train_many(data, configs[:2], route="together")  # warm-up: allocator, kernel choice
+    if sweep.warmup:
+        train_many(data, configs[:2], route="together")
     row = {"networks": len(configs), "lrs": list(sweep.lrs), "seeds": list(sweep.seeds), "n_train": sweep.n_train,
            "epochs": sweep.epochs, "batch": sweep.batch}
     psnrs = {}

@@ -2,9 +2,10 @@
 
 The notebooks call these; each module holds one concern: config (paths, device, precision),
 data (a package: natural32, dead leaves, folders of photos, course files), noise, models,
-augment, training, metrics, sweeps, plots, profiles, pipeline (papermill), classical (BM3D,
-NLM, TV, median), comparisons, generalisation, report, pretrained, inference (tiled denoising
-of files), course (the EE-559 interface) and files (atomic writes, provenance).
+augment, training, metrics, sweeps, plots, profiles, pipeline (papermill), estimate (a run's
+expected time), drift (a reproduction against the committed results), classical (BM3D, NLM, TV,
+median), comparisons, generalisation, report, pretrained, inference (tiled denoising of files),
+course (the EE-559 interface) and files (atomic writes, provenance).
 """
 
 from importlib import import_module

@@ -24,6 +24,9 @@ Arrays here are numpy images H x W (grey) or H x W x C with C = 1 (grey), 2 (gre
   one-line ImageError: palette images (their colours are indices into a table that denoising
   cannot keep; convert to RGB first), CMYK and other colour spaces, 1-bit, 32-bit and float
   images, animations and multi-page files, 16-bit colour PNG, and images over MAX_PIXELS.
+- Outputs: the folder is checked writable (by making a scratch file) before any computing, a
+  failed write names the output, and an EXIF orientation the output's format cannot carry
+  (BMP, 16-bit colour TIFF) is applied to the pixels instead, so the output displays upright.
 """
 
 from __future__ import annotations
@@ -43,7 +46,7 @@ from tqdm import tqdm
 
 from .augment import members
 from .config import autocast, resolve_device, resolve_precision
-from .files import write_atomic
+from .files import check_writable, write_atomic
 from .models import MULTIPLE
 
 MAX_PIXELS = 100_000_000  # 100 megapixels; beyond, the uint8/uint16 arrays alone pass 1 GB
@@ -63,6 +66,8 @@ WRITE_FORMATS = {  # extension: (format, the (channels, dtype) it holds as they 
     ".bmp": ("BMP", {(1, U8), (3, U8)}),
 }
 KEPT_INFO = ("icc_profile", "exif", "dpi")  # carried from input to output where the format allows
+EXIF_FORMATS = ("PNG", "TIFF", "JPEG", "WEBP")  # Pillow writes an EXIF block in these
+ORIENTATION = 0x0112  # the EXIF tag saying how to turn the stored pixels for display
 
 
 class ImageError(ValueError):
@@ -90,7 +95,7 @@ def predict(model: nn.Module, images: torch.Tensor, batch_size: int = 256,
     """Denoise uint8 (N, C, H, W) images of any size; returns float 0-1 on the CPU.
 
     Sides that are not multiples of 32 are reflect-padded and cropped back. Runs in eval mode,
-    channels_last (about 1.5x faster than NCHW on a CPU, see benchmarks/), in batches of
+    channels_last (the layout benchmarks/ measures), in batches of
     `batch_size` so memory stays bounded. `precision` "fp32" (the default, used for every
     reported score), "bf16"/"fp16", or "auto" (bf16 where native: faster, for applying a model).
     `ensemble`: names of augmentations (n2n_utils.augment) to average the output over, e.g.
@@ -244,6 +249,26 @@ def _png_bit_depth(path: Path) -> int:
     return header[24] if len(header) == 26 else 8
 
 
+def _describe_unidentified(path: Path) -> str:
+    """Why Pillow could not open `path`: a TIFF whose samples it cannot read (float, 32-bit ...)
+    is an unsupported image, not 'not an image'."""
+    with open(path, "rb") as f:
+        magic = f.read(4)
+    if magic in (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+"):  # TIFF and BigTIFF
+        import tifffile
+
+        try:
+            with tifffile.TiffFile(path) as tif:
+                page = tif.pages[0]
+                kind = {1: "unsigned integer", 2: "signed integer", 3: "floating-point"}.get(
+                    int(page.sampleformat), "unusual")
+                return (f"unsupported TIFF: {page.bitspersample}-bit {kind} samples, {page.samplesperpixel} "
+                        f"per pixel; supported: 8-bit grey, grey + alpha, RGB, RGBA, 16-bit grey or RGB(A)")
+        except Exception:  # a damaged header: fall through to the plain answer
+            pass
+    return "not an image (Pillow cannot identify it)"
+
+
 def _open(path: Path) -> Image.Image:
     """Open with Pillow (header only) and refuse what denoising cannot handle."""
     if not path.exists():
@@ -255,7 +280,7 @@ def _open(path: Path) -> Image.Image:
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             im = Image.open(path)
     except UnidentifiedImageError:
-        raise ImageError(f"{path}: not an image (Pillow cannot identify it)") from None
+        raise ImageError(f"{path}: {_describe_unidentified(path)}") from None
     except Image.DecompressionBombError:
         raise ImageError(f"{path}: the image is over the limit of {MAX_PIXELS / 1e6:.0f} megapixels") from None
     except OSError as err:
@@ -298,6 +323,7 @@ def read_image(path: str | Path) -> tuple[np.ndarray, dict]:
     path = Path(path)
     with _open(path) as im:
         info = {k: im.info[k] for k in KEPT_INFO if k in im.info}
+        info["orientation"] = int(im.getexif().get(ORIENTATION, 1))
         try:
             if _is_16bit_colour_tiff(im):
                 import tifffile
@@ -326,12 +352,10 @@ def check_output(out_path: str | Path, dtype: np.dtype | None = None, channels: 
     fmt, holds = WRITE_FORMATS[out_path.suffix.lower()]
     if out_path.is_dir():
         raise ImageError(f"{out_path}: is a folder; name an output file")
-    folder = out_path.parent
-    existing = next(p for p in (folder, *folder.parents) if p.exists())
-    if not existing.is_dir():
-        raise ImageError(f"{out_path}: cannot write: {existing} is a file, not a folder")
-    if not os.access(existing, os.W_OK | os.X_OK):
-        raise ImageError(f"{out_path}: cannot write: the folder {existing} is not writable")
+    try:
+        check_writable(out_path)
+    except OSError as err:
+        raise ImageError(str(err)) from None
     if dtype is not None and channels is not None and (channels, np.dtype(dtype)) not in holds:
         able = sorted(ext for ext, (_, h) in WRITE_FORMATS.items() if (channels, np.dtype(dtype)) in h)
         raise ImageError(f"{out_path}: {fmt} cannot hold a {np.dtype(dtype).itemsize * 8}-bit "
@@ -339,20 +363,40 @@ def check_output(out_path: str | Path, dtype: np.dtype | None = None, channels: 
     return fmt
 
 
+def upright(image: np.ndarray, orientation: int) -> np.ndarray:
+    """The stored pixels H x W (x C) turned as EXIF `orientation` (1-8) says to display them."""
+    turns = {1: lambda a: a, 2: lambda a: a[:, ::-1], 3: lambda a: a[::-1, ::-1], 4: lambda a: a[::-1],
+             5: lambda a: a.swapaxes(0, 1), 6: lambda a: np.rot90(a, -1), 7: lambda a: np.rot90(a, -1)[::-1],
+             8: lambda a: np.rot90(a, 1)}
+    return np.ascontiguousarray(turns.get(orientation, turns[1])(image))
+
+
 def write_image(out_path: str | Path, image: np.ndarray, info: dict | None = None) -> Path:
-    """Write a uint8/uint16 array atomically, in the format its extension names."""
+    """Write a uint8/uint16 array atomically, in the format its extension names. `info` (from
+    read_image) carries ICC profile, EXIF and dpi where the format holds them; where the EXIF
+    orientation would be lost (BMP, 16-bit colour TIFF, an orientation from TIFF tags), the
+    pixels are written upright instead, so the output displays as the input did. A failed
+    write (disk full ...) is an ImageError naming the output."""
     channels = image.shape[2] if image.ndim == 3 else 1
     fmt = check_output(out_path, image.dtype, channels)
-    info = info or {}
-    if image.dtype == np.uint16 and channels >= 3:
-        import tifffile
+    info = dict(info or {})
+    orientation = info.pop("orientation", 1)
+    colour16 = image.dtype == np.uint16 and channels >= 3
+    if orientation != 1 and (colour16 or fmt not in EXIF_FORMATS or "exif" not in info):
+        image = upright(image, orientation)
+        info.pop("exif", None)
+    try:
+        if colour16:
+            import tifffile
 
-        return write_atomic(out_path, lambda tmp: tifffile.imwrite(
-            tmp, image, photometric="rgb", iccprofile=info.get("icc_profile")))
-    pil = Image.fromarray(image[..., 0] if image.ndim == 3 and channels == 1 else image)
-    options = {"quality": 95} if fmt in ("JPEG", "WEBP") else {}
-    options.update(info)  # formats that cannot hold a key ignore it
-    return write_atomic(out_path, lambda tmp: pil.save(tmp, format=fmt, **options))
+            return write_atomic(out_path, lambda tmp: tifffile.imwrite(
+                tmp, image, photometric="rgb", iccprofile=info.get("icc_profile")))
+        pil = Image.fromarray(image[..., 0] if image.ndim == 3 and channels == 1 else image)
+        options = {"quality": 95} if fmt in ("JPEG", "WEBP") else {}
+        options.update(info)  # formats that cannot hold a key ignore it
+        return write_atomic(out_path, lambda tmp: pil.save(tmp, format=fmt, **options))
+    except OSError as err:
+        raise ImageError(f"{out_path}: cannot write: {err.strerror or err}") from None
 
 
 def check_paths(in_path: str | Path, out_path: str | Path, overwrite: bool = False) -> None:

@@ -22,9 +22,15 @@ from pathlib import Path
 from typing import Literal
 
 import torch
+from torch import nn
 
 from .augment import check_augmentations
 from .config import resolve_device
+from .files import load_torch
+
+# The EE-559 report's choices, which the sweeps test and every other run uses.
+REPORT_LR = 8e-4
+REPORT_BATCH_SIZE = 8
 
 CHOICES = {
     "loss": ("mse", "l1"),
@@ -40,14 +46,14 @@ class TrainConfig:
     """The options of one training run, plain values; `from_dict` refuses unknown keys."""
 
     epochs: int = 10
-    lr: float = 8e-4                       # Adam; the report's choice
-    batch_size: int = 8                    # the report's choice
+    lr: float = REPORT_LR                  # Adam
+    batch_size: int = REPORT_BATCH_SIZE
     loss: Literal["mse", "l1"] = "mse"     # l1 where the median is the right target (impulse, text)
     target: Literal["noise2noise", "noise2clean"] = "noise2noise"
     augment: tuple[str, ...] = ("dihedral",)  # see n2n_utils.augment
     lr_schedule: Literal["constant", "cosine"] = "constant"
-    # autocast dtype; auto = bf16 where the device computes it natively (benchmarks/: ~1.35x at
-    # batch 8 on an AVX512-BF16 CPU, PSNR within noise of fp32), else fp32. fp16 on CUDA only.
+    # autocast dtype; auto = bf16 where the device computes it natively (benchmarks/ measures its
+    # speed and its PSNR against fp32), else fp32. fp16 on CUDA only.
     precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
     channels_last: bool = True
     model: str = "resunet"
@@ -105,10 +111,56 @@ def checkpoint_name(config: TrainConfig, data_meta: dict, prefix: str = "resunet
 
 
 def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> dict:
-    """Read a training checkpoint or a weights file safely (weights_only=True: tensors and plain
+    """Read a training checkpoint or a weights file safely (files.load_torch: tensors and plain
     values only, a pickle never runs code); any failure is one ValueError naming the file."""
-    try:
-        return torch.load(path, map_location=resolve_device(device), weights_only=True)
-    except Exception as err:
-        first = str(err).splitlines()[0] if str(err) else ""
-        raise ValueError(f"{path}: not a readable checkpoint or weights file ({type(err).__name__}: {first})") from err
+    return load_torch(path, resolve_device(device))
+
+
+def check_state_dict(state: object, path: str | Path) -> None:
+    """Refuse a state dict that is no mapping of tensors, or holds NaN or inf (a network with
+    them turns every image black)."""
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise ValueError(f"{path}: the network's parameters should be a mapping of names to tensors, "
+                         f"found {type(state).__name__}")
+    bad = [k for k, v in state.items() if v.is_floating_point() and not torch.isfinite(v).all()]
+    if bad:
+        raise ValueError(f"{path}: unusable weights: {len(bad)} tensor(s) hold NaN or inf, first {bad[0]}")
+
+
+def fit_state_dict(model: nn.Module, state: dict[str, torch.Tensor], path: str | Path) -> nn.Module:
+    """Load `state` into `model`, refusing with one line that names the file and the first
+    tensor that is missing, unexpected or of another shape (or any check_state_dict refuses)."""
+    check_state_dict(state, path)
+    expected = model.state_dict()
+    missing = [k for k in expected if k not in state]
+    unexpected = [k for k in state if k not in expected]
+    if missing or unexpected:
+        what = (f"missing {len(missing)} tensor(s), first {missing[0]}" if missing else
+                f"{len(unexpected)} tensor(s) the network does not have, first {unexpected[0]}")
+        raise ValueError(f"{path}: does not fit the {type(model).__name__}: {what}")
+    for key, tensor in expected.items():
+        if state[key].shape != tensor.shape:
+            raise ValueError(f"{path}: does not fit the {type(model).__name__}: {key} has shape "
+                             f"{tuple(state[key].shape)}, the network expects {tuple(tensor.shape)}")
+    model.load_state_dict(state)
+    return model
+
+
+CHECKPOINT_KEYS = {"model", "optimizer", "epoch", "config", "history"}
+
+
+def load_training_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> dict:
+    """A checkpoint that `train` wrote, to resume from; a ValueError naming the file for
+    anything else (a weights file, a bare state dict such as export-course's bestmodel.pth)."""
+    ckpt = load_checkpoint(path, device)
+    if isinstance(ckpt, dict) and CHECKPOINT_KEYS <= ckpt.keys() and isinstance(ckpt["config"], dict):
+        return ckpt
+    if isinstance(ckpt, dict) and ckpt and all(isinstance(v, torch.Tensor) for v in ckpt.values()):
+        found = "a bare state dict (network parameters only)"
+    elif isinstance(ckpt, dict) and {"state_dict", "card"} <= ckpt.keys():
+        found = "shipped weights (state_dict, config, card)"
+    else:
+        keys = f" with keys {sorted(map(str, ckpt))[:6]}" if isinstance(ckpt, dict) else ""
+        found = f"a {type(ckpt).__name__}{keys}"
+    raise ValueError(f"{path}: not a training checkpoint (needs {', '.join(sorted(CHECKPOINT_KEYS))}), "
+                     f"found {found}; name a new checkpoint file to train from scratch")

@@ -102,3 +102,14 @@ def summarize(runs: pd.DataFrame) -> pd.DataFrame:
 def best_value(summary: pd.DataFrame):
     """The swept value with the highest mean PSNR."""
     return summary.loc[summary["psnr_mean"].idxmax(), "value"]
+
+
+def verdict(summary: pd.DataFrame, chosen) -> dict:
+    """Whether `chosen` (a swept value, e.g. the report's) holds against the best one: best
+    (value), gap (dB, best's mean minus chosen's) and tied (the gap is within the sum of both
+    95% CI half-widths)."""
+    table = summary.set_index("value")
+    best = table["psnr_mean"].idxmax()
+    gap = float(table.loc[best, "psnr_mean"] - table.loc[chosen, "psnr_mean"])
+    return {"best": best, "gap": gap,
+            "tied": bool(gap <= table.loc[best, "psnr_ci95"] + table.loc[chosen, "psnr_ci95"])}

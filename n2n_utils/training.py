@@ -28,7 +28,15 @@ from .files import save_torch
 from .inference import predict
 from .metrics import psnr, to_float
 from .models import get_model
-from .runs import CHOICES, RESUMABLE_CHANGES, TrainConfig, checkpoint_name, load_checkpoint
+from .runs import (
+    CHOICES,
+    RESUMABLE_CHANGES,
+    TrainConfig,
+    checkpoint_name,
+    fit_state_dict,
+    load_checkpoint,
+    load_training_checkpoint,
+)
 
 __all__ = ["CHOICES", "LOSSES", "TrainConfig", "TrainResult", "build_model", "checkpoint_name", "epoch_order",
            "evaluate", "learning_rate", "load_checkpoint", "train", "training_batch", "training_pairs"]
@@ -67,8 +75,8 @@ def training_pairs(data: DenoisingData, config: TrainConfig) -> tuple[torch.Tens
     if targets is None:
         raise ValueError(f"target='noise2clean' needs clean training images; "
                          f"dataset {data.meta.get('name')!r} has none")
-    if len(data.train_input) == 0:
-        raise ValueError("the training set is empty")
+    if len(data.train_input) == 0 or len(data.val_input) == 0:
+        raise ValueError(f"the {'training' if len(data.train_input) == 0 else 'validation'} set is empty")
     return data.train_input, targets
 
 
@@ -123,7 +131,7 @@ def train(data: DenoisingData, config: TrainConfig | None = None, *,
 
     start_epoch, history = 0, []
     if resume and checkpoint is not None and Path(checkpoint).exists():
-        ckpt = load_checkpoint(checkpoint, device)
+        ckpt = load_training_checkpoint(checkpoint, device)
         resumable = RESUMABLE_CHANGES - ({"epochs"} if config.lr_schedule == "cosine" else set())
         changed = {k for k, v in ckpt["config"].items()
                    if k not in resumable and v != config.to_dict().get(k)}
@@ -137,7 +145,7 @@ def train(data: DenoisingData, config: TrainConfig | None = None, *,
                              f"({ckpt.get('data', {}).get('name')!r}, n_train={ckpt.get('data', {}).get('n_train')})")
         if ckpt["epoch"] > config.epochs:
             raise ValueError(f"{checkpoint}: holds {ckpt['epoch']} epochs, more than the {config.epochs} asked for")
-        model.load_state_dict(ckpt["model"])
+        fit_state_dict(model, ckpt["model"], checkpoint)
         optimizer.load_state_dict(ckpt["optimizer"])
         if "scaler" in ckpt:
             scaler.load_state_dict(ckpt["scaler"])

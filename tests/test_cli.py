@@ -171,7 +171,7 @@ def test_read_only_output_folder(tmp_path, capsys):
     locked.mkdir(mode=0o500)
     try:
         assert_one_line_error(*run(capsys, "denoise", src, "-o", locked / "out.png", "--quiet")[::2],
-                              "not writable")
+                              "cannot write", "Permission denied")
     finally:
         locked.chmod(0o700)
 
@@ -233,11 +233,14 @@ def test_train_command_trains_resumes_and_exports(tmp_path, capsys):
             "--batch-size", "16", "--augment", "dihedral", "inversion", "--precision", "bf16"]
     assert main(args) == 0
     assert "validation PSNR" in capsys.readouterr().out
+    first = torch.load(ckpt, weights_only=True)["history"]
     # same run, one more epoch: resumes from the checkpoint, then exports
     args[args.index("--epochs") + 1] = "2"
     assert main([*args, "--export", "tiny-test", "--profile", "test", "--weights-dir", str(tmp_path)]) == 0
     card = read_weights(tmp_path / "tiny-test.pt")["card"]
     assert card["epochs"] == 2 and card["profile"] == "test"
+    # resumed, not retrained: epoch 1 is the first run's own record, wall time included
+    assert torch.load(ckpt, weights_only=True)["history"][0] == first[0] and len(first) == 1
     assert (tmp_path / "tiny-test.md").exists()
     assert main(["train", "--checkpoint", str(ckpt), "--augment", "mixup"]) == 1
     assert "unknown augmentation" in capsys.readouterr().err

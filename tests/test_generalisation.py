@@ -73,3 +73,15 @@ def test_shipped_weights_are_scored_only_on_data_they_never_saw(small_data):
     assert gen.pretrained_rows(other_noise) == []
     seen = load_dataset("natural32", n_train=8, n_val=8, holdout=("astronaut",))  # a training photo
     assert gen.pretrained_rows(seen) == []
+
+
+def test_baselines_are_scored_like_every_method_with_a_ci(small_data):
+    """BM3D and TV rows come from the same per-photo scoring as the ResUNet's: with a CI (the
+    error bars of Figure 8), and the same numbers as run_baseline's per-image PSNR."""
+    from n2n_utils.classical import run_baseline
+
+    rows = pd.DataFrame(gen.baseline_rows(small_data, n_tune=4, methods=("tv",)))
+    tv = rows[rows["method"] == "TV"].set_index("photo")
+    assert tv["ci95"].notna().all() and (tv.loc[tv["n"] > 1, "ci95"] > 0).all()
+    direct = run_baseline("tv", small_data, n_tune=4)
+    assert abs(tv.loc["all", "psnr"] - direct["psnr"]) < 1e-9

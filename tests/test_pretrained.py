@@ -68,7 +68,7 @@ def test_unknown_name_and_non_weights_file_are_clear_errors(tmp_path):
         load_pretrained("no-such-weights", "cpu")
     junk = tmp_path / "junk.pt"
     junk.write_text("not a torch file")
-    with pytest.raises(ValueError, match="junk.pt: not a readable checkpoint or weights file") as err:
+    with pytest.raises(ValueError, match="junk.pt: not a torch file") as err:
         load_pretrained(junk, "cpu")
     assert str(err.value).count("junk.pt") == 1  # named once, not wrapped twice
     torch.save({"something": torch.zeros(1)}, junk)
@@ -110,3 +110,21 @@ def test_loading_weights_and_the_cli_do_not_import_the_training_engine():
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert "n2n_utils.inference" in loaded and "n2n_utils.pretrained" in loaded
     assert "n2n_utils.training" not in loaded and "n2n_utils.data" not in loaded
+
+
+def test_shipped_model_card_is_rendered_and_its_snippet_runs(tmp_path, monkeypatch):
+    """The .md beside the shipped weights is model_card's rendering of their card, and the code
+    it tells a user to paste runs as written."""
+    from PIL import Image
+
+    from n2n_utils.pretrained import model_card
+
+    blob = read_weights(DEFAULT_WEIGHTS)
+    text = (WEIGHTS_DIR / f"{DEFAULT_WEIGHTS}.md").read_text()
+    assert text == model_card(DEFAULT_WEIGHTS, blob["card"], blob["config"])
+    snippet = text.split("```python\n", 1)[1].split("```", 1)[0]
+    Image.new("RGB", (40, 36), (120, 80, 40)).save(tmp_path / "photo.png")
+    monkeypatch.chdir(tmp_path)
+    scope: dict = {}
+    exec(snippet, scope)
+    assert scope["denoised"].shape == (36, 40, 3) and scope["denoised"].dtype == scope["image"].dtype

@@ -21,10 +21,17 @@ the on-disk cache that the generated sources share), natural32, deadleaves (the 
 
 from __future__ import annotations
 
+import hashlib
+import json
+import tempfile
 from pathlib import Path
 
+import numpy as np
+from PIL import Image
+
+from ..noise import NOISE_MODELS
 from .course import COURSE_FILES, load_course_folder, load_pair_file
-from .crops import CROP, SCALES
+from .crops import CROP, GENERATION, SCALES
 from .dataset import TENSORS, DataFileError, DenoisingData, summarize_data
 from .folders import IMAGE_SUFFIXES, image_files, load_image_folder
 from .mix import load_deadleaves, mix_in_deadleaves
@@ -74,9 +81,32 @@ def load_dataset(source: str | Path = "natural32", noise: str = "gaussian",
                         f"folder (of course files {', '.join(COURSE_FILES.values())}, or of images)")
 
 
+def generation_fingerprint() -> str:
+    """A digest of small samples of every generated source, tensors and meta: natural32 with
+    each noise, with a held-out photo and mixed with dead leaves, and a folder of two images.
+    It changes whenever the code generates other data; crops.GENERATION must equal it."""
+    digest = hashlib.sha1()
+
+    def add(data: DenoisingData, leave_out: tuple[str, ...] = ()) -> None:
+        for name in TENSORS:
+            digest.update(getattr(data, name).numpy().tobytes())
+        meta = {k: v for k, v in data.meta.items() if k not in leave_out}
+        digest.update(json.dumps([meta, data.train_groups, data.val_groups], sort_keys=True).encode())
+
+    for noise in sorted(NOISE_MODELS):
+        add(make_natural32(noise, n_train=3, n_val=2, seed=1))
+    add(make_natural32(n_train=4, n_val=2, seed=2, holdout=("rocket",), mix_deadleaves=0.5))
+    with tempfile.TemporaryDirectory() as folder:
+        rng = np.random.default_rng(0)
+        for i, size in enumerate([(40, 64), (96, 48), (33, 33)]):
+            Image.fromarray(rng.integers(0, 256, (*size, 3), dtype=np.uint8)).save(f"{folder}/{i}.png")
+        add(load_image_folder(folder, n_train=3, n_val=2, seed=3, cache=False), leave_out=("folder",))
+    return digest.hexdigest()[:12]
+
+
 __all__ = [
-    "COURSE_FILES", "CROP", "DATASETS", "IMAGE_SUFFIXES", "PHOTOS", "SCALES", "SPLITS", "TENSORS",
-    "DataFileError", "DenoisingData", "image_files", "load_course_folder", "load_dataset",
+    "COURSE_FILES", "CROP", "DATASETS", "GENERATION", "IMAGE_SUFFIXES", "PHOTOS", "SCALES", "SPLITS", "TENSORS",
+    "DataFileError", "DenoisingData", "generation_fingerprint", "image_files", "load_course_folder", "load_dataset",
     "load_deadleaves", "load_image_folder", "load_natural32", "load_pair_file", "make_natural32",
     "mix_in_deadleaves", "photo_folds", "random_crops", "summarize_data",
 ]

@@ -5,11 +5,12 @@ values 0-255, written by torch.save. Their noise is the course's, fixed and of u
 
 from __future__ import annotations
 
-import pickle
 from pathlib import Path
 
 import torch
 
+from ..files import UnreadableFileError, load_torch
+from ..models import MULTIPLE
 from .dataset import DataFileError, DenoisingData
 
 COURSE_FILES = {"train": "train_data.pkl", "val": "val_data.pkl"}
@@ -29,22 +30,27 @@ def _check_images(t: object, path: Path, what: str) -> torch.Tensor:
     return t
 
 
+def check_trainable_images(images: torch.Tensor, path: Path) -> None:
+    """Refuse at load time, naming the file, images that training could not use: none at all
+    (an empty validation set would fail only after a whole epoch), or sides that are not
+    multiples of the network's 32-px pooling grid."""
+    if len(images) == 0:
+        raise DataFileError(f"{path}: holds no images (shape {tuple(images.shape)})")
+    h, w = images.shape[-2:]
+    if h % MULTIPLE or w % MULTIPLE:
+        raise DataFileError(f"{path}: images are {w}x{h} pixels; training needs sides that are "
+                            f"multiples of {MULTIPLE} (crop or pad them)")
+
+
 def load_pair_file(path: str | Path, names: tuple[str, str]) -> tuple[torch.Tensor, torch.Tensor]:
     """Load a course `.pkl` (written by torch.save) holding a tuple of two uint8 image tensors.
 
     Loading uses `weights_only=True`: a file that tries to run code is refused, and runs nothing.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise DataFileError(f"{path}: file not found")
     try:
-        obj = torch.load(path, weights_only=True, map_location="cpu")
-    except pickle.UnpicklingError as err:
-        raise DataFileError(f"{path}: refused to load: the file holds more than tensors "
-                            f"(it may try to run code). Detail: {str(err).splitlines()[0]}") from err
-    except Exception as err:  # zip and pickle errors take many forms
-        raise DataFileError(f"{path}: not a file written by torch.save ({type(err).__name__}: "
-                            f"{str(err).splitlines()[0] if str(err) else ''})") from err
+        obj = load_torch(path)
+    except UnreadableFileError as err:
+        raise DataFileError(str(err)) from None
     if not isinstance(obj, (tuple, list)) or len(obj) != 2:
         raise DataFileError(f"{path}: should hold a tuple of two tensors {names}, "
                             f"found {type(obj).__name__}"
@@ -67,6 +73,8 @@ def load_course_folder(folder: str | Path, n_train: int | None = None,
     train_input, train_target = load_pair_file(folder / COURSE_FILES["train"],
                                                ("noisy_imgs_1", "noisy_imgs_2"))
     val_input, val_clean = load_pair_file(folder / COURSE_FILES["val"], ("noisy_imgs", "clean_imgs"))
+    for split, images in (("train", train_input), ("val", val_input)):
+        check_trainable_images(images, folder / COURSE_FILES[split])
     n_train = len(train_input) if n_train is None else min(n_train, len(train_input))
     n_val = len(val_input) if n_val is None else min(n_val, len(val_input))
     return DenoisingData(

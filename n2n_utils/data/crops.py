@@ -27,7 +27,16 @@ from ..noise import NoiseFn
 from .dataset import TENSORS, DenoisingData
 
 CROP = 32
-SCALES = np.geomspace(1 / 2, 1 / 8, 7)  # photos are downscaled so a crop holds whole objects
+# Photos are downscaled so that a crop holds whole objects: 7 scales from 1/2 to 1/8, evenly
+# spaced in log scale (np.geomspace(1/2, 1/8, 7)). Written out because datasets' meta, and so
+# run keys, hold them: computed, their last bits changed with the numpy version.
+SCALES = np.array([0.5, 0.3968502629920499, 0.31498026247371824, 0.25000000000000006,
+                   0.19842513149602495, 0.1574901312368592, 0.125])
+# How the generated sources make their data, as a digest of small samples of each (tensors
+# and meta; see n2n_utils.data.generation_fingerprint). It is part of every cache key, so data
+# generated otherwise never come back from an older cache file. tests/test_data.py recomputes
+# it: after any change to how data are generated, it fails until this line is updated.
+GENERATION = "ee919c132315"
 
 
 # --------------------------------------------------------------------------- crops
@@ -71,8 +80,9 @@ def noisy_pairs(train_clean: np.ndarray, val_clean: np.ndarray, noise_fn: NoiseF
 
 def cache_path(stem: str, spec: dict) -> Path:
     """The cache file of the data that `spec` (plain JSON values) describes: `stem` for people
-    to read, then a digest of `spec`."""
-    digest = hashlib.sha1(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:10]
+    to read, then a digest of `spec` and of GENERATION, how the code generates data."""
+    blob = json.dumps({**spec, "generation": GENERATION}, sort_keys=True)
+    digest = hashlib.sha1(blob.encode()).hexdigest()[:10]
     return config.CACHE_DIR / f"{stem}-{digest}.pt"
 
 

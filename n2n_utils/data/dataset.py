@@ -36,6 +36,21 @@ class DenoisingData:
     meta: dict = field(default_factory=dict)
     train_groups: list[str] | None = None
 
+    def sources(self) -> dict[str, list[str] | str]:
+        """What training and validation were cut from, in words, whatever the source: photos
+        (natural32), files (a folder of images), dead leaves, or the course's files."""
+        meta, out = self.meta, {}
+        for part, word in (("train", "training"), ("val", "validation")):
+            if f"{part}_photos" in meta:
+                out[f"{word} photos"] = meta[f"{part}_photos"]
+            elif f"{part}_files" in meta:
+                out[f"{word} files"] = meta[f"{part}_files"]
+            elif part == "train" and meta.get("n_deadleaves") == meta.get("n_train"):
+                out[word] = "dead leaves only"
+            else:
+                out[word] = f"{meta.get('name', 'unnamed')} data (no sources recorded)"
+        return out
+
     def __repr__(self) -> str:
         return (f"DenoisingData({self.meta.get('name')!r}, noise={self.meta.get('noise')!r}, "
                 f"train={len(self.train_input)}, val={len(self.val_input)})")

@@ -113,7 +113,7 @@ def load_image_folder(folder: str | Path, noise: str = "gaussian", n_train: int 
     spec = {"name": "images", "folder": str(folder.resolve()), "noise": noise, "params": full,
             "files": [[p.name, p.stat().st_size, p.stat().st_mtime_ns] for p in files],
             "n_train": n_train, "n_val": n_val, "seed": seed, "val_fraction": val_fraction,
-            "mix_deadleaves": mix_deadleaves, "version": 2}
+            "mix_deadleaves": mix_deadleaves}
     if mix_deadleaves:
         spec["deadleaves"] = DEADLEAVES
     path = cache_path(f"images-{noise}-n{n_train}-v{n_val}-s{seed}", spec)

@@ -30,7 +30,7 @@ def mix_name(fraction: float) -> str:
 def load_deadleaves(n: int, seed: int = 0, cache: bool = True) -> torch.Tensor:
     """`n` clean dead-leaves crops, uint8 (n, 3, 32, 32), values 0-255, with the default
     parameters (n2n_utils.data.deadleaves.DEFAULTS); cached on disk."""
-    spec = {"name": "deadleaves", "n": n, "seed": seed, "params": DEADLEAVES, "version": 1}
+    spec = {"name": "deadleaves", "n": n, "seed": seed, "params": DEADLEAVES}
     path = cache_path(f"deadleaves-n{n}-s{seed}", spec)
     if cache and path.exists():
         return torch.load(path, weights_only=True)

@@ -5,6 +5,8 @@ crop. uint8 (N, 3, 32, 32), values 0-255. Deterministic from its seed, and cache
 
 from __future__ import annotations
 
+from functools import cache
+
 import numpy as np
 
 from ..noise import get_noise, noise_params
@@ -82,12 +84,21 @@ def split_photos(holdout: tuple[str, ...] | None) -> dict[str, list[str]]:
     return {"train": [p for p in PHOTOS if p not in holdout], "val": list(dict.fromkeys(holdout))}
 
 
+@cache
+def photo_pyramid(name: str) -> tuple[np.ndarray, ...]:
+    """A photo of PHOTOS at every scale (crops.pyramid), read-only, built once per process."""
+    levels = pyramid(PHOTOS[name]())
+    for level in levels:
+        level.setflags(write=False)
+    return tuple(levels)
+
+
 def random_crops(photos: list[str] | list[np.ndarray], n: int,
                  rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """`n` random 32x32 crops, photo and scale drawn uniformly, as uint8 (n, 3, 32, 32), plus
     the index into `photos` of each crop's source. `photos` are names in PHOTOS or images,
     uint8 (H, W, 3)."""
-    pyramids = [pyramid(PHOTOS[p]() if isinstance(p, str) else [p]) for p in photos]
+    pyramids = [photo_pyramid(p) if isinstance(p, str) else pyramid([p]) for p in photos]
     which = np.empty(n, dtype=np.int64)
     crops = np.empty((n, CROP, CROP, 3), dtype=np.uint8)
     for i in range(n):  # one crop's draws at a time: the first k crops do not depend on n
@@ -129,7 +140,7 @@ def load_natural32(noise: str = "gaussian", n_train: int = 50_000, n_val: int = 
     A mix is made from natural32 and dead leaves (each cached too) and cached itself."""
     check_fraction(mix_deadleaves)
     spec = {"name": "natural32", "noise": noise, "params": noise_params(noise, **params),
-            "n_train": n_train, "n_val": n_val, "seed": seed, "version": 2}
+            "n_train": n_train, "n_val": n_val, "seed": seed}
     if holdout is not None and split_photos(holdout) != SPLITS:  # the default split keeps its cache key
         spec["holdout"] = list(split_photos(holdout)["val"])
     if mix_deadleaves:

@@ -12,7 +12,6 @@ import pytest
 from n2n_utils.config import ROOT
 
 SCRIPT = ROOT / "benchmarks" / "gpu_run.sh"
-PIPELINE_HAS_MINUTES = "--minutes" in (ROOT / "n2n_utils" / "pipeline.py").read_text()
 
 
 def _run(*args: str, timeout: float = 60) -> subprocess.CompletedProcess:
@@ -30,8 +29,6 @@ def test_bad_arguments_are_refused_before_anything_runs(tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not PIPELINE_HAS_MINUTES, reason="needs `n2n_utils.pipeline --minutes/--out` (the pipeline "
-                    "branch of issue 14); the profile stage calls that interface")
 def test_cpu_dry_run_exercises_every_stage(tmp_path):
     run = _run(str(tmp_path), "--device", "cpu", "--minutes", "0.5", timeout=600)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]

@@ -131,8 +131,8 @@ def retrain_plan(seconds: float, device: str, dry: bool) -> dict:
     import torch
 
     from n2n_utils.data import load_dataset
-    from n2n_utils.pretrained import DEFAULT_WEIGHTS, read_weights
     from n2n_utils.training import TrainConfig, train
+    from n2n_utils.weights import DEFAULT_WEIGHTS, read_weights
 
     shipped = read_weights(DEFAULT_WEIGHTS)
     card = shipped["card"]

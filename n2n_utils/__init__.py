@@ -2,10 +2,12 @@
 
 The notebooks call these; each module holds one concern: config (paths, device, precision),
 data (a package: natural32, dead leaves, folders of photos, course files), noise, models,
-augment, training, metrics, sweeps, plots, profiles, pipeline (papermill), estimate (a run's
-expected time), drift (a reproduction against the committed results), classical (BM3D, NLM, TV,
-median), comparisons, generalisation, report, pretrained, inference (tiled denoising of files),
-course (the EE-559 interface) and files (atomic writes, provenance).
+augment, runs (TrainConfig, run keys), training, inference (predict, tiled denoising of files),
+metrics, sweeps, plots, profiles, pipeline (papermill), estimate (a run's expected time), drift
+(a reproduction against the committed results), classical (BM3D, NLM, TV, median), comparisons,
+generalisation, findings (each notebook's closing sentence), notebooks (setup, the sweeps),
+report, weights (shipped weights), course (the EE-559 interface) and files (atomic writes,
+provenance).
 """
 
 from importlib import import_module
@@ -18,7 +20,7 @@ _EXPORTS = {
     "psnr": "metrics", "psnr_dataset": "metrics",
     "ResUNet": "models", "get_model": "models",
     "get_noise": "noise",
-    "load_pretrained": "pretrained",
+    "load_weights": "weights",
     "TrainConfig": "runs",
     "TrainResult": "training", "train": "training",
 }

@@ -42,7 +42,7 @@ from .inference import (
     denoise_file,
     probe_image,
 )
-from .pretrained import DEFAULT_WEIGHTS, export_weights, list_pretrained, load_pretrained, read_weights
+from .weights import DEFAULT_WEIGHTS, export_weights, list_weights, load_weights, read_weights
 
 SUFFIX = "_denoised"
 
@@ -126,7 +126,7 @@ def cmd_denoise(args: argparse.Namespace) -> int:
     if not jobs:
         return 1
     try:
-        model = load_pretrained(args.weights, device)
+        model = load_weights(args.weights, device)
         ensemble = ensemble_for(read_weights(args.weights)["card"].get("noise", "unknown")) if args.ensemble else ()
     except (OSError, ValueError, RuntimeError) as err:  # RuntimeError: parameters that do not fit
         _error(err)
@@ -145,7 +145,7 @@ def cmd_denoise(args: argparse.Namespace) -> int:
 
 def cmd_list_weights(args: argparse.Namespace) -> int:
     db = lambda v: f"{v:.2f} dB" if isinstance(v, (int, float)) else "-"
-    for name in list_pretrained():
+    for name in list_weights():
         card = read_weights(name)["card"]
         print(f"{name}  profile={card.get('profile')}  epochs={card.get('epochs')}  "
               f"val_psnr={db(card.get('val_psnr'))}  noisy={db(card.get('val_psnr_noisy'))}")

@@ -24,8 +24,8 @@ import torch
 from .course_template import model as template
 from .files import current_umask, save_torch
 from .inference import predict
-from .pretrained import DEFAULT_WEIGHTS, load_pretrained, read_weights, weights_path
 from .runs import fit_state_dict
+from .weights import DEFAULT_WEIGHTS, load_weights, read_weights, weights_path
 
 TEMPLATE = Path(template.__file__)
 FOLDER = "Miniproject_1"
@@ -66,7 +66,7 @@ def check_export(folder: Path, weights: str | Path = DEFAULT_WEIGHTS) -> None:
     except Exception as err:
         raise ValueError(f"{folder}: the exported model fails the self-check: {type(err).__name__}: "
                          f"{str(err).splitlines()[0] if str(err) else ''}") from err
-    expected = predict(load_pretrained(weights, "cpu"), images) * 255
+    expected = predict(load_weights(weights, "cpu"), images) * 255
     if out.shape != images.shape or not torch.isfinite(out).all() or out.min() < 0 or out.max() > 255:
         raise ValueError(f"{folder}: the exported model fails the self-check: predict gave {tuple(out.shape)} "
                          f"{out.dtype}, not float (N, 3, H, W) in 0-255")

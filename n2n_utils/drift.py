@@ -14,7 +14,9 @@ from pathlib import Path
 
 import pandas as pd
 
-REPORT_LR, REPORT_BATCH = 8e-4, 8  # the EE-559 report's choices
+from .comparisons import N2C, N2N
+from .generalisation import BM3D
+from .runs import REPORT_BATCH_SIZE, REPORT_LR
 
 # A headline reads a results folder and gives (value, 95% CI half-width or None), or None when
 # its file is missing. Text values (a best setting) compare by equality.
@@ -85,10 +87,10 @@ HEADLINES: dict[str, Headline] = {
     f"learning-rate sweep: PSNR at {REPORT_LR:g} (dB)": _sweep_at("lr_sweep", REPORT_LR),
     "batch-size sweep: best value": _sweep_best("batch_size_sweep"),
     "batch-size sweep: best PSNR (dB)": _sweep_at("batch_size_sweep", None),
-    f"batch-size sweep: PSNR at {REPORT_BATCH} (dB)": _sweep_at("batch_size_sweep", REPORT_BATCH),
-    "gaussian: ResUNet Noise2Noise, PSNR (dB)": _comparison("ResUNet Noise2Noise"),
-    "gaussian: ResUNet Noise2Clean, PSNR (dB)": _comparison("ResUNet Noise2Clean"),
-    "gaussian: BM3D, PSNR (dB)": _comparison("BM3D"),
+    f"batch-size sweep: PSNR at {REPORT_BATCH_SIZE} (dB)": _sweep_at("batch_size_sweep", REPORT_BATCH_SIZE),
+    f"gaussian: {N2N}, PSNR (dB)": _comparison(N2N),
+    f"gaussian: {N2C}, PSNR (dB)": _comparison(N2C),
+    f"gaussian: {BM3D}, PSNR (dB)": _comparison(BM3D),
     "generalisation: best recipe": _field("generalisation", "best_recipe"),
     "generalisation: best recipe, all photos, PSNR (dB)": _best_recipe_psnr,
 }

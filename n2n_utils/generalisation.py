@@ -19,8 +19,8 @@ from .data import SPLITS, DenoisingData, load_dataset, photo_folds
 from .inference import predict
 from .many import train_many
 from .metrics import psnr_by_group, to_float
-from .pretrained import DEFAULT_WEIGHTS, load_pretrained, read_weights
 from .training import TrainConfig
+from .weights import DEFAULT_WEIGHTS, load_weights, read_weights
 
 ENSEMBLE_LABEL = "test-time ensemble"  # rows scored with augment.ensemble_for(noise)
 REPORT_RECIPE = "photos, dihedral (report)"
@@ -89,7 +89,7 @@ def cross_validation_rows(k: int, noise: str, n_train: int, n_val: int, seed: in
     return rows
 
 
-def pretrained_rows(data: DenoisingData, name: str = DEFAULT_WEIGHTS) -> list[dict]:
+def shipped_weights_rows(data: DenoisingData, name: str = DEFAULT_WEIGHTS) -> list[dict]:
     """Per-photo PSNR of shipped weights, plain and with the test-time ensemble, where they were
     trained for this data (the same dataset, noise and noise level) on none of its validation
     photos; otherwise no rows. They show what a larger training budget than the notebook's buys."""
@@ -101,7 +101,7 @@ def pretrained_rows(data: DenoisingData, name: str = DEFAULT_WEIGHTS) -> list[di
     trained_on = card.get("train_photos") or SPLITS["train"]
     if not same_task or set(trained_on) & set(data.val_groups or []):
         return []
-    model = load_pretrained(name, device="cpu")
+    model = load_weights(name, device="cpu")
     seen = (card.get("n_train") or 0) * (card.get("epochs") or 0)
     label = f"shipped weights ({seen // 1000}k images seen)" if seen else "shipped weights"
     return (_per_photo(label, predict(model, data.val_input), data)

@@ -21,9 +21,9 @@ from . import config
 from .comparisons import N2C, N2N, NOISY_INPUT
 from .files import write_atomic
 from .generalisation import BM3D, REPORT_RECIPE
-from .pretrained import list_pretrained, read_weights
 from .runs import REPORT_BATCH_SIZE, REPORT_LR
 from .sweeps import verdict
+from .weights import list_weights, read_weights
 
 REPORT_PATH = config.REPORT_DIR / "report.md"
 REPORT_PSNR_DB = 24.6  # Table II of the EE-559 report, on the course's data (not re-measurable here)
@@ -86,7 +86,7 @@ def section_abstract(res: Results) -> str:
         text += (f"Seeded sweeps with 95% confidence intervals put the best learning rate at "
                  f"{lr['best']:g} and the best batch size at {bs['best']:g} for that budget "
                  f"(the report chose {REPORT_LR:g} and {REPORT_BATCH_SIZE}). ")
-    for name in list_pretrained():
+    for name in list_weights():
         weights = read_weights(name)
         card, augment = weights["card"], " + ".join(weights["config"]["augment"])
         text += (f"Trained on {card['n_train']:,} pairs for {card['epochs']} epochs with {augment} "
@@ -231,7 +231,7 @@ def section_table2(results: list[Results]) -> str:
                          "data": f"natural32, gaussian 25/255, {train['data']['n_train']:,} pairs",
                          "profile": res.profile, "noisy input (dB)": data["noisy_val_psnr"],
                          "PSNR (dB)": train["val_psnr"]})
-    for name in list_pretrained():
+    for name in list_weights():
         card = read_weights(name)["card"]
         rows.append({"model": f"ResUNet, shipped weights `{name}`",
                      "data": f"natural32, {card['noise']}, {card['n_train']:,} pairs x {card['epochs']} epochs",

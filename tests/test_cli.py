@@ -19,8 +19,8 @@ from n2n_utils import inference
 from n2n_utils.__main__ import main
 from n2n_utils.course import FOLDER
 from n2n_utils.models import ResUNet
-from n2n_utils.pretrained import DEFAULT_WEIGHTS, SUFFIX
 from n2n_utils.training import TrainConfig
+from n2n_utils.weights import DEFAULT_WEIGHTS, SUFFIX
 
 
 def photo(path: Path, mode: str = "RGB", size: tuple[int, int] = (64, 48), **save) -> Path:
@@ -226,7 +226,7 @@ def test_export_course_command(tmp_path, capsys):
 
 def test_train_command_trains_resumes_and_exports(tmp_path, capsys):
     from n2n_utils.__main__ import main
-    from n2n_utils.pretrained import read_weights
+    from n2n_utils.weights import read_weights
 
     ckpt = tmp_path / "run.pt"
     args = ["train", "--checkpoint", str(ckpt), "--n-train", "32", "--n-val", "16", "--epochs", "1",

@@ -65,14 +65,14 @@ def test_cross_validation_scores_every_photo_once_per_method():
 
 
 def test_shipped_weights_are_scored_only_on_data_they_never_saw(small_data):
-    rows = pd.DataFrame(gen.pretrained_rows(small_data))
+    rows = pd.DataFrame(gen.shipped_weights_rows(small_data))
     assert len(rows["method"].unique()) == 2 and rows["method"].str.startswith("shipped weights").all()
     scores = rows[rows["photo"] == "all"].set_index("method")["psnr"]
     assert (scores > 25).all()  # a working denoiser: the noisy input is at ~20.5 dB
     other_noise = load_dataset("natural32", noise="gaussian", sigma=50 / 255, n_train=8, n_val=8)
-    assert gen.pretrained_rows(other_noise) == []
+    assert gen.shipped_weights_rows(other_noise) == []
     seen = load_dataset("natural32", n_train=8, n_val=8, holdout=("astronaut",))  # a training photo
-    assert gen.pretrained_rows(seen) == []
+    assert gen.shipped_weights_rows(seen) == []
 
 
 def test_baselines_are_scored_like_every_method_with_a_ci(small_data):

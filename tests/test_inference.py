@@ -32,14 +32,14 @@ from n2n_utils.inference import (
     write_image,
 )
 from n2n_utils.models import ResUNet
-from n2n_utils.pretrained import load_pretrained
+from n2n_utils.weights import load_weights
 
 STEP16 = 1 / 65535
 
 
 @pytest.fixture(scope="module")
 def model() -> torch.nn.Module:
-    return load_pretrained(device="cpu")
+    return load_weights(device="cpu")
 
 
 def noisy_photo(h: int, w: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

@@ -27,9 +27,9 @@ from n2n_utils.course import FOLDER, export_course
 from n2n_utils.course_template.model import Model as CourseModel
 from n2n_utils.data import DataFileError, load_dataset, load_pair_file
 from n2n_utils.files import save_torch
-from n2n_utils.pretrained import load_pretrained, read_weights
 from n2n_utils.runs import TrainConfig, load_training_checkpoint
 from n2n_utils.training import train
+from n2n_utils.weights import load_weights, read_weights
 from tests.test_cli import assert_one_line_error, photo, run
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -139,7 +139,7 @@ def test_ensemble_with_a_card_that_is_not_a_mapping(tmp_path, capsys):
 def test_a_state_dict_of_the_wrong_shape_names_file_tensor_and_shapes(tmp_path):
     bad = shipped_with(tmp_path, "wide.pt", lambda b: b["state_dict"].__setitem__("final.bias", torch.zeros(4)))
     with pytest.raises(ValueError) as err:
-        load_pretrained(bad, "cpu")
+        load_weights(bad, "cpu")
     message = str(err.value)
     assert "\n" not in message
     assert all(s in message for s in ("wide.pt", "final.bias", "(4,)", "(3,)")), message
@@ -188,14 +188,14 @@ def test_random_bytes_are_not_a_torch_file_and_no_message_advises_weights_only_f
     junk = tmp_path / "junk.pt"
     junk.write_bytes(np.random.default_rng(0).integers(0, 256, 4096, dtype=np.uint8).tobytes())
     messages = []
-    for call in (lambda: load_pair_file(junk, ("a", "b")), lambda: load_pretrained(junk, "cpu")):
+    for call in (lambda: load_pair_file(junk, ("a", "b")), lambda: load_weights(junk, "cpu")):
         with pytest.raises(ValueError) as err:
             call()
         messages.append(str(err.value))
     hostile = tmp_path / "hostile.pt"
     torch.save({"path": Path("x")}, hostile)  # a Python object: refusing it is the protection
     with pytest.raises(ValueError) as err:
-        load_pretrained(hostile, "cpu")
+        load_weights(hostile, "cpu")
     messages.append(str(err.value))
     code, _, cli_err = run(capsys, "denoise", photo(tmp_path / "p.png"), "--weights", hostile, "--quiet")
     assert_one_line_error(code, cli_err, "hostile.pt", "refused")
@@ -212,7 +212,7 @@ def test_an_unwritable_output_is_refused_before_any_computing(tmp_path, capsys, 
     def no_network(*_, **__):
         raise AssertionError("the network was loaded for an output that cannot be written")
 
-    monkeypatch.setattr("n2n_utils.__main__.load_pretrained", no_network)
+    monkeypatch.setattr("n2n_utils.__main__.load_weights", no_network)
     src = photo(tmp_path / "photo.png")
     assert_one_line_error(*run(capsys, "denoise", src, "-o", "/proc/n2n-out.png", "--quiet")[::2],
                           "/proc/n2n-out.png", "cannot write")

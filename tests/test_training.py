@@ -3,8 +3,8 @@ import torch
 
 from n2n_utils.data import DenoisingData
 from n2n_utils.metrics import psnr
-from n2n_utils.pretrained import load_pretrained
 from n2n_utils.training import TrainConfig, checkpoint_name, learning_rate, load_checkpoint, train
+from n2n_utils.weights import load_weights
 
 
 def _tiny(data, n=48):
@@ -41,7 +41,7 @@ def test_resume_continues_exactly(small_data, tmp_path):
     assert resumed.history["epoch"].tolist() == [1, 2]
     assert resumed.history["val_psnr"].tolist() == pytest.approx(whole.history["val_psnr"].tolist())
     assert sorted(p.name for p in tmp_path.iterdir()) == ["killed.pt", "whole.pt"]  # no temp files
-    rebuilt = load_pretrained(ckpt, "cpu")
+    rebuilt = load_weights(ckpt, "cpu")
     assert _same_weights(rebuilt, resumed.model)
 
 

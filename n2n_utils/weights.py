@@ -1,5 +1,8 @@
 """Shipped weights: load a trained denoiser by name, and turn a training checkpoint into one.
 
+One name throughout: shipped weights (`n2n list-weights`, `--weights`; `list_weights`,
+`load_weights`; this module, beside the folder `weights/` that holds them).
+
 A shipped weights file is `n2n_utils/weights/<name>.pt`, a small dict saved with torch.save:
 
     state_dict  the network's parameters (float32)
@@ -33,7 +36,7 @@ DEFAULT_WEIGHTS = "resunet-natural32-gaussian25"
 SUFFIX = ".pt"
 
 
-def list_pretrained(weights_dir: Path = WEIGHTS_DIR) -> list[str]:
+def list_weights(weights_dir: Path = WEIGHTS_DIR) -> list[str]:
     """The names of the shipped weights files, sorted."""
     return sorted(p.stem for p in Path(weights_dir).glob(f"*{SUFFIX}"))
 
@@ -47,7 +50,7 @@ def weights_path(name_or_path: str | Path, weights_dir: Path = WEIGHTS_DIR) -> P
     if shipped.is_file():
         return shipped
     raise FileNotFoundError(f"no weights {str(name_or_path)!r}: neither a file nor a shipped name; "
-                            f"shipped: {list_pretrained(weights_dir) or 'none'}")
+                            f"shipped: {list_weights(weights_dir) or 'none'}")
 
 
 def read_weights(name_or_path: str | Path = DEFAULT_WEIGHTS) -> dict:
@@ -75,7 +78,7 @@ def read_weights(name_or_path: str | Path = DEFAULT_WEIGHTS) -> dict:
     return weights
 
 
-def load_pretrained(name_or_path: str | Path = DEFAULT_WEIGHTS,
+def load_weights(name_or_path: str | Path = DEFAULT_WEIGHTS,
                     device: str | torch.device = "auto") -> nn.Module:
     """A ready network in eval mode on `device`, from a shipped name or a path.
     It maps float images in 0-1 to float images in 0-1 (see inference.predict)."""
@@ -173,8 +176,8 @@ def model_card(name: str, card: dict, config: dict) -> str:
     lines += ["## Training configuration", "", "| option | value |", "| --- | --- |"]
     lines += [f"| {k} | {_fmt(v)} |" for k, v in config.items()]
     lines += ["", "## Use", "", "```python", "import numpy as np", "from PIL import Image", "",
-              "from n2n_utils.inference import denoise_array", "from n2n_utils.pretrained import load_pretrained",
-              "", f'model = load_pretrained("{name}")',
+              "from n2n_utils.inference import denoise_array", "from n2n_utils.weights import load_weights",
+              "", f'model = load_weights("{name}")',
               'image = np.asarray(Image.open("photo.png"))  # uint8 or uint16, H x W or H x W x C',
               "denoised = denoise_array(model, image)  # the same shape and dtype", "```", "",
               f"or `python -m n2n_utils denoise photo.png --weights {name}`.", "",

@@ -7,7 +7,7 @@ PROFILE ?= quick
 DEVICE ?= auto
 MINUTES ?=
 
-.PHONY: help install lock reproduce test lint report benchmark clean
+.PHONY: help install lock reproduce test lint report benchmark wheels clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 14
@@ -43,6 +43,17 @@ report: $(STAMP)  ## re-render report/report.md from results/
 
 benchmark: $(STAMP)  ## measure training/inference throughput (quiet machine please)
 	$(PY) -m benchmarks.throughput --config full
+
+# What benchmarks/gpu_run.sh installs offline: pure-Python wheels and manylinux ones for CPython 3.10-3.12
+WHEELS_DIR ?= wheels
+OFFLINE_PACKAGES := papermill nbclient nbformat ipykernel bm3d
+wheels:  ## download the wheels gpu_run.sh installs offline (WHEELS_DIR, default wheels/)
+	for v in 3.10 3.11 3.12; do \
+	    $(PYTHON) -m pip download --quiet --dest $(WHEELS_DIR) --only-binary=:all: --python-version $$v \
+	        --implementation cp --platform manylinux2014_x86_64 --platform manylinux_2_17_x86_64 \
+	        --platform manylinux_2_28_x86_64 --platform any $(OFFLINE_PACKAGES) || exit 1; \
+	done
+	@ls $(WHEELS_DIR) | wc -l | xargs echo "wheels in $(WHEELS_DIR):"
 
 clean:  ## remove caches, runs, executed notebooks and reproductions (keeps committed figures/results)
 	rm -rf runs reproduced data/cache .pytest_cache .ruff_cache

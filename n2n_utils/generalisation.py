@@ -9,7 +9,6 @@ beside BM3D, TV and the noisy input on the very same crops.
 from __future__ import annotations
 
 import math
-import time
 
 import pandas as pd
 
@@ -18,8 +17,9 @@ from .classical import run_baseline
 from .comparisons import NOISY_INPUT, resunet_config
 from .data import SPLITS, DenoisingData, load_dataset, photo_folds
 from .inference import predict
+from .many import train_many
 from .metrics import psnr_by_group, to_float
-from .training import TrainConfig, train
+from .training import TrainConfig
 from .weights import DEFAULT_WEIGHTS, load_weights, read_weights
 
 ENSEMBLE_LABEL = "test-time ensemble"  # rows scored with augment.ensemble_for(noise)
@@ -56,14 +56,16 @@ def baseline_rows(data: DenoisingData, n_tune: int, methods: tuple[str, ...] = (
 def recipe_rows(dataset: str, noise: str, n_train: int, n_val: int, seed: int, base: TrainConfig,
                 recipes: dict = RECIPES) -> list[dict]:
     """Train one ResUNet (Noise2Noise) per recipe at the same budget; per-photo PSNR rows."""
+    datasets = [load_dataset(dataset, noise=noise, n_train=n_train, n_val=n_val, seed=seed, mix_deadleaves=mix)
+                for mix, _ in recipes.values()]
+    augments = [valid_augmentations(noise) if augment == "valid" else augment for _, augment in recipes.values()]
+    # one pass for all recipes where that is faster (n2n_utils.many): each has its own data
+    results = train_many(datasets, [resunet_config(noise, base, augment=augment) for augment in augments])
     rows = []
-    for name, (mix, augment) in recipes.items():
-        data = load_dataset(dataset, noise=noise, n_train=n_train, n_val=n_val, seed=seed, mix_deadleaves=mix)
-        augment = valid_augmentations(noise) if augment == "valid" else augment
-        start = time.perf_counter()
-        result = train(data, resunet_config(noise, base, augment=augment))
+    for name, (mix, _), augment, data, result in zip(recipes, recipes.values(), augments, datasets, results,
+                                                     strict=True):
         rows += _per_photo(name, predict(result.model, data.val_input), data, mix_deadleaves=mix,
-                           augment="+".join(augment), train_seconds=time.perf_counter() - start)
+                           augment="+".join(augment), train_seconds=result.info["seconds"])
     return rows
 
 
@@ -74,11 +76,11 @@ def cross_validation_rows(k: int, noise: str, n_train: int, n_val: int, seed: in
     and scored per held-out photo, beside the noisy input and the classical methods on the same
     crops. Every photo is held out exactly once, so each gets a score from a model that never
     saw it; a single split's three photos say little about a method on its own."""
+    folds = [load_dataset("natural32", noise=noise, n_train=n_train, n_val=n_val, seed=seed, holdout=holdout)
+             for holdout in photo_folds(k)]
+    results = train_many(folds, [resunet_config(noise, base)] * len(folds))  # together where faster
     rows = []
-    for fold, holdout in enumerate(photo_folds(k)):
-        data = load_dataset("natural32", noise=noise, n_train=n_train, n_val=n_val, seed=seed,
-                            holdout=holdout)
-        result = train(data, resunet_config(noise, base))
+    for fold, (data, result) in enumerate(zip(folds, results, strict=True)):
         fold_rows = baseline_rows(data, n_tune, methods)
         fold_rows += _per_photo(CV_RESUNET, predict(result.model, data.val_input), data)
         fold_rows += _per_photo(f"{CV_RESUNET}, {ENSEMBLE_LABEL}",

@@ -18,9 +18,9 @@ from tqdm import tqdm
 from .config import describe_device, resolve_device
 from .data import DenoisingData
 from .files import git_commit, write_csv
+from .many import train_each
 from .metrics import mean_ci
 from .runs import NOT_A_RESULT, TrainConfig, config_digest
-from .training import train
 
 # The columns that identify a run: a row with the same values is the same run. config_key
 # digests everything else (the base config without the seed and the swept option, and the
@@ -64,17 +64,20 @@ def run_sweep(data: DenoisingData, param: str, values: list | tuple, seeds: list
     todo = [(v, s) for v in values for s in seeds
             if _key({**identity, "value": v, "seed": s}) not in have]
     device = describe_device(resolve_device(base.device))
-    for value, seed in tqdm(todo, desc=f"{param} sweep", disable=not progress, unit="run"):
-        config = dataclasses.replace(base, **{param: value}, seed=seed, progress=False)
-        t0 = time.perf_counter()
-        result = train(data, config)
+    configs = [dataclasses.replace(base, **{param: value}, seed=seed, progress=False) for value, seed in todo]
+    bar = tqdm(total=len(todo), desc=f"{param} sweep", disable=not progress, unit="run")
+    # runs that share a pass are trained together where that is faster (n2n_utils.many)
+    for i, result in train_each(data, configs):
+        value, seed = todo[i]
+        bar.update()
         rows.append({**identity, "value": value, "seed": seed, **described, "psnr": result.final_psnr,
                      "final_train_loss": float(result.history["train_loss"].iloc[-1]),
-                     "precision": result.info["precision"], "seconds": time.perf_counter() - t0,
+                     "precision": result.info["precision"], "seconds": result.info["seconds"],
                      "device": device, "profile": profile, "git_commit": git_commit(),
                      "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
         # after every run: an interruption loses one run at most
         write_csv(csv_path, pd.DataFrame(rows), profile=profile, device=device, sweep=param)
+    bar.close()
     table = pd.DataFrame(rows)
     wanted = (table["config_key"].eq(identity["config_key"]) & table["param"].eq(param)
               & table["value"].astype(str).isin([str(v) for v in values])

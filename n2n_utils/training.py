@@ -39,8 +39,11 @@ from .runs import (
     load_training_checkpoint,
 )
 
-__all__ = ["CHOICES", "TrainConfig", "TrainResult", "build_model", "checkpoint_name", "evaluate",
-           "load_checkpoint", "train"]
+__all__ = ["CHOICES", "LOSSES", "TrainConfig", "TrainResult", "build_model", "checkpoint_name", "epoch_order",
+           "evaluate", "learning_rate", "load_checkpoint", "train", "training_batch", "training_pairs"]
+
+LOSSES = {"mse": F.mse_loss, "l1": F.l1_loss}
+
 
 @dataclass
 class TrainResult:
@@ -66,7 +69,34 @@ def evaluate(model: nn.Module, noisy: torch.Tensor, clean: torch.Tensor, batch_s
     return psnr(predict(model, noisy, batch_size), to_float(clean))
 
 
-def _learning_rate(config: TrainConfig, step: int, total_steps: int) -> float:
+def training_pairs(data: DenoisingData, config: TrainConfig) -> tuple[torch.Tensor, torch.Tensor]:
+    """The uint8 (input, target) training tensors `config` trains on (target: the second noisy
+    copy, or the clean image for noise2clean)."""
+    targets = data.train_target if config.target == "noise2noise" else data.train_clean
+    if targets is None:
+        raise ValueError(f"target='noise2clean' needs clean training images; "
+                         f"dataset {data.meta.get('name')!r} has none")
+    if len(data.train_input) == 0 or len(data.val_input) == 0:
+        raise ValueError(f"the {'training' if len(data.train_input) == 0 else 'validation'} set is empty")
+    return data.train_input, targets
+
+
+def epoch_order(config: TrainConfig, epoch: int, n: int, device: torch.device) -> tuple[torch.Generator, torch.Tensor]:
+    """The generator of epoch `epoch` (0-based), seeded by (seed, epoch), and the order of the
+    n training pairs it draws; the same generator then draws the augmentations."""
+    generator = torch.Generator().manual_seed(config.seed * 1_000_003 + epoch)
+    return generator, torch.randperm(n, generator=generator).to(device)
+
+
+def training_batch(config: TrainConfig, inputs: torch.Tensor, targets: torch.Tensor, idx: torch.Tensor,
+                   generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """The pairs at `idx` as float 0-1, augmented as `config` says (draws from `generator`)."""
+    x = inputs[idx].float().div_(255.0)
+    y = targets[idx].float().div_(255.0)
+    return augment(config.augment, x, y, generator)
+
+
+def learning_rate(config: TrainConfig, step: int, total_steps: int) -> float:
     if config.lr_schedule == "cosine":
         return config.lr * 0.5 * (1 + math.cos(math.pi * step / max(total_steps, 1)))
     return config.lr
@@ -91,13 +121,7 @@ def train(data: DenoisingData, config: TrainConfig | None = None, *,
     device = resolve_device(config.device)
     precision = resolve_precision(config.precision, device)
 
-    inputs = data.train_input
-    targets = data.train_target if config.target == "noise2noise" else data.train_clean
-    if targets is None:
-        raise ValueError(f"target='noise2clean' needs clean training images; "
-                         f"dataset {data.meta.get('name')!r} has none")
-    if len(inputs) == 0 or len(data.val_input) == 0:
-        raise ValueError(f"the {'training' if len(inputs) == 0 else 'validation'} set is empty")
+    inputs, targets = training_pairs(data, config)
 
     model = model if model is not None else build_model(config)
     layout = (fastest_layout(model, config.model, tuple(inputs.shape[1:]), precision, config.batch_size, device)
@@ -106,7 +130,7 @@ def train(data: DenoisingData, config: TrainConfig | None = None, *,
     model = model.to(device, memory_format=memory_format)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
     scaler = torch.amp.GradScaler(device.type, enabled=precision == "fp16")
-    loss_fn = F.mse_loss if config.loss == "mse" else F.l1_loss
+    loss_fn = LOSSES[config.loss]
 
     start_epoch, history = 0, []
     if resume and checkpoint is not None and Path(checkpoint).exists():
@@ -139,19 +163,16 @@ def train(data: DenoisingData, config: TrainConfig | None = None, *,
                disable=not config.progress, dynamic_ncols=True, mininterval=1.0)
     model.train()
     for epoch in range(start_epoch, config.epochs):
-        generator = torch.Generator().manual_seed(config.seed * 1_000_003 + epoch)
-        order = torch.randperm(n, generator=generator).to(device)
+        generator, order = epoch_order(config, epoch, n, device)
         running = torch.zeros((), device=device)
         t_epoch = time.perf_counter()
         for i in range(steps_per_epoch):
             step = epoch * steps_per_epoch + i
-            lr = _learning_rate(config, step, total_steps)
+            lr = learning_rate(config, step, total_steps)
             for group in optimizer.param_groups:
                 group["lr"] = lr
             idx = order[i * config.batch_size:(i + 1) * config.batch_size]
-            x = inputs[idx].float().div_(255.0)
-            y = targets[idx].float().div_(255.0)
-            x, y = augment(config.augment, x, y, generator)
+            x, y = training_batch(config, inputs, targets, idx, generator)
             x = x.contiguous(memory_format=memory_format)
             with autocast(device, precision):
                 out = model(x)

@@ -23,15 +23,15 @@ def test_recipes_get_their_content_and_augmentation(small_data, monkeypatch):
         calls.append(("load", mix_deadleaves))
         return small_data
 
-    def fake_train(data, config):
-        calls.append(("train", config.augment, config.loss, config.epochs))
+    class Result:
+        model, info = None, {"seconds": 0.0}
 
-        class Result:
-            model = None
-        return Result()
+    def fake_train_many(datasets, configs):
+        calls.extend(("train", config.augment, config.loss, config.epochs) for config in configs)
+        return [Result() for _ in configs]
 
     monkeypatch.setattr(gen, "load_dataset", fake_load)
-    monkeypatch.setattr(gen, "train", fake_train)
+    monkeypatch.setattr(gen, "train_many", fake_train_many)
     monkeypatch.setattr(gen, "predict", lambda model, images: images.float() / 255)
     rows = gen.recipe_rows("natural32", "gaussian", 100, 10, 0, TrainConfig(epochs=2))
     loads = [c[1] for c in calls if c[0] == "load"]

@@ -1,7 +1,7 @@
 import pandas as pd
 import pytest
 
-import n2n_utils.sweeps as sweeps
+import n2n_utils.many as many
 from n2n_utils.data import DenoisingData
 from n2n_utils.sweeps import best_value, run_sweep, summarize
 from n2n_utils.training import TrainConfig
@@ -19,7 +19,7 @@ def tiny(small_data):
 @pytest.fixture
 def count_training(monkeypatch):
     calls = []
-    real = sweeps.train
+    real = many.train  # what train_many calls for each run trained one at a time (on a CPU: all)
 
     def counted(data, config):
         calls.append((config.lr, config.seed))
@@ -27,7 +27,7 @@ def count_training(monkeypatch):
             raise KeyboardInterrupt("simulated interruption")
         return real(data, config)
 
-    monkeypatch.setattr(sweeps, "train", counted)
+    monkeypatch.setattr(many, "train", counted)
     return counted, calls
 
 

@@ -3,7 +3,7 @@ import torch
 
 from n2n_utils.data import DenoisingData
 from n2n_utils.metrics import psnr
-from n2n_utils.training import TrainConfig, _learning_rate, checkpoint_name, load_checkpoint, train
+from n2n_utils.training import TrainConfig, checkpoint_name, learning_rate, load_checkpoint, train
 from n2n_utils.weights import load_weights
 
 
@@ -116,14 +116,14 @@ def test_auto_precision_falls_back_to_fp32_without_the_private_op(monkeypatch):
 
 def test_cosine_schedule_and_its_resume_rule(small_data, tmp_path):
     cosine = TrainConfig(lr=1e-3, lr_schedule="cosine")
-    lrs = [_learning_rate(cosine, step, 100) for step in (0, 50, 100)]
+    lrs = [learning_rate(cosine, step, 100) for step in (0, 50, 100)]
     assert lrs == pytest.approx([1e-3, 5e-4, 0.0], abs=1e-12)
-    assert _learning_rate(TrainConfig(lr=1e-3), 50, 100) == 1e-3
+    assert learning_rate(TrainConfig(lr=1e-3), 50, 100) == 1e-3
     d = _tiny(small_data)
     run = train(d, TrainConfig(epochs=2, lr_schedule="cosine", **FAST), checkpoint=tmp_path / "c.pt")
     steps = 48 // 16
     assert run.history["lr"].tolist() == pytest.approx(  # the last step's lr of each epoch
-        [_learning_rate(run.config, e * steps - 1, 2 * steps) for e in (1, 2)])
+        [learning_rate(run.config, e * steps - 1, 2 * steps) for e in (1, 2)])
     # a cosine schedule spans all the epochs: more epochs would be another schedule, so no resume
     with pytest.raises(ValueError, match=r"config differs in epochs \(checkpoint 2, asked 3\)"):
         train(d, TrainConfig(epochs=3, lr_schedule="cosine", **FAST), checkpoint=tmp_path / "c.pt", resume=True)

@@ -1,0 +1,148 @@
+"""Many networks trained in one pass end where the same networks trained one after another end:
+the same weights to fp32 rounding after a few steps, the same PSNR after an epoch."""
+
+import dataclasses
+
+import pytest
+import torch
+
+from n2n_utils.comparisons import subset
+from n2n_utils.many import batch_together, groups, train_many, train_together
+from n2n_utils.training import TrainConfig, build_model, train
+
+FAST = dict(epochs=1, batch_size=8, precision="fp32", progress=False, eval_batch_size=64)
+# The fp32 tolerance after 2 steps. The batched (grouped) convolutions add in another order
+# (outputs and gradients agree to ~1e-6 relative), but a few of the ~10^7 activations of a
+# step sit within that rounding of a ReLU's kink, and Adam's first steps move a weight by
+# about lr whatever its gradient's size: so a few tensors can drift by up to ~15% of their
+# change from initialisation and the median one by ~1% (measured on this test's configs),
+# while losses agree to 1e-4. A wrong data order, learning rate, or a gradient leaking between
+# networks moves every tensor by ~100% of its change. After an epoch, PSNR is the check.
+MEDIAN_CHANGE_FRACTION, MAX_CHANGE_FRACTION = 0.05, 0.3
+
+
+def _val(data, n=32):
+    return dataclasses.replace(data, val_input=data.val_input[:n], val_clean=data.val_clean[:n])
+
+
+def _assert_same_weights(a, b, config):
+    """a and b hold the same weights within the stated tolerance, measured per tensor as the
+    norm of their difference over the norm of b's change from the initialisation."""
+    start = build_model(config).state_dict()
+    fractions = torch.tensor([float((w - b.state_dict()[name]).norm() / (b.state_dict()[name] - start[name]).norm())
+                              for name, w in a.state_dict().items()])
+    assert fractions.median() < MEDIAN_CHANGE_FRACTION and fractions.max() < MAX_CHANGE_FRACTION, fractions
+
+
+def _max_difference(a, b) -> float:
+    return max(float((x - y).abs().max()) for x, y in zip(a.state_dict().values(), b.state_dict().values(),
+                                                         strict=True))
+
+
+def test_three_networks_together_match_one_at_a_time_after_a_few_steps(small_data):
+    data = _val(subset(small_data, 16))  # 2 steps at batch 8
+    configs = [TrainConfig(seed=0, lr=1e-3, **FAST),
+               TrainConfig(seed=1, lr=3e-4, lr_schedule="cosine", loss="l1", **FAST),
+               TrainConfig(seed=2, lr=5e-4, target="noise2clean", augment=("dihedral", "inversion"), **FAST)]
+    together = train_many(data, configs, route="together")
+    alone = [train(data, c) for c in configs]
+    for t, a in zip(together, alone, strict=True):
+        assert t.info["trained_together"] == 3
+        _assert_same_weights(t.model, a.model, t.config)
+        assert list(t.history.columns) == list(a.history.columns)
+        assert t.history["train_loss"].tolist() == pytest.approx(a.history["train_loss"].tolist(), rel=1e-4)
+        assert t.history["lr"].tolist() == pytest.approx(a.history["lr"].tolist())
+    # and the networks really are different networks (seed, lr, loss, target all differ)
+    assert _max_difference(together[0].model, together[1].model) > 1e-2
+
+
+@pytest.mark.slow
+def test_after_an_epoch_psnr_agrees_within_005_db(small_data):
+    data = _val(subset(small_data, 160), 64)
+    configs = [TrainConfig(seed=s, lr=lr, **FAST) for s, lr in ((0, 1e-3), (1, 5e-4), (2, 2e-3))]
+    together = train_many(data, configs, route="together")
+    for config, result in zip(configs, together, strict=True):
+        alone = train(data, config)
+        assert abs(result.final_psnr - alone.final_psnr) < 0.05, (config, result.final_psnr, alone.final_psnr)
+
+
+def test_each_network_may_have_its_own_data(small_data):
+    a, b = _val(subset(small_data, 16)), _val(dataclasses.replace(subset(small_data, 32), meta={"name": "b"}))
+    b = dataclasses.replace(b, train_input=b.train_input[16:], train_target=b.train_target[16:],
+                            train_clean=b.train_clean[16:])
+    configs = [TrainConfig(seed=0, **FAST), TrainConfig(seed=0, **FAST)]
+    together = train_together([a, b], configs)
+    for data, config, result in zip((a, b), configs, together, strict=True):
+        _assert_same_weights(result.model, train(data, config).model, config)
+        assert result.info["data"] == data.meta
+
+
+def test_configs_that_cannot_share_a_pass_are_grouped_apart(small_data):
+    configs = [TrainConfig(lr=1e-3), TrainConfig(lr=1e-4, seed=1), TrainConfig(batch_size=16),
+               TrainConfig(epochs=3), TrainConfig(loss="l1", augment=())]
+    assert groups(configs, [100] * 5) == [[0, 1, 4], [2], [3]]
+    assert groups(configs[:2], [100, 50]) == [[0], [1]]  # another number of training pairs
+    data = _val(subset(small_data, 16))
+    with pytest.raises(ValueError, match="agree on"):
+        train_together([data, data], configs[2:4])
+
+
+def test_one_at_a_time_route_is_plain_train(small_data):
+    data = _val(subset(small_data, 16))
+    configs = [TrainConfig(seed=0, **FAST), TrainConfig(seed=1, **FAST)]
+    results = train_many(data, configs, route="one at a time")
+    for config, result in zip(configs, results, strict=True):
+        assert "trained_together" not in result.info
+        assert _max_difference(result.model, train(data, config).model) == 0
+    with pytest.raises(ValueError, match="route="):
+        train_many(data, configs, route="fast")
+    with pytest.raises(ValueError, match="2 datasets for 1 configs"):
+        train_many([data, data], configs[:1])
+
+
+def test_measured_rule_batches_on_cuda_only():
+    assert not batch_together(TrainConfig(device="cpu"), 6)  # benchmarks/many_routes.py: slower on a CPU
+    assert not batch_together(TrainConfig(device="cuda"), 1)
+    assert batch_together(TrainConfig(device="cuda"), 6)
+
+
+def test_divergence_names_the_network(small_data):
+    data = _val(subset(small_data, 16))
+    configs = [TrainConfig(seed=0, final_activation="linear", **FAST),
+               TrainConfig(seed=5, lr=1e12, final_activation="linear", **FAST)]
+    with pytest.raises(FloatingPointError, match=r"network 2/2 \(lr=1e\+12, seed=5"):
+        train_many(data, configs, route="together")
+
+
+def test_fp16_loss_scaling_runs_one_scaler_per_network(small_data, monkeypatch):
+    # fp16 autocast needs CUDA; on the CPU check the scaler logic alone: each network's
+    # scaler scales only its own loss, so the unscaled step equals plain fp32 training
+    if torch.cuda.is_available():
+        pytest.skip("the CPU stand-in is only needed without CUDA")
+    from n2n_utils import many
+    made = []
+    real = torch.amp.GradScaler
+
+    def scaler(device_type, enabled):
+        made.append(real("cpu", init_scale=2.0 ** 8, enabled=True))
+        return made[-1]
+
+    monkeypatch.setattr(many.torch.amp, "GradScaler", scaler)
+    data = _val(subset(small_data, 16))
+    configs = [TrainConfig(seed=0, **FAST), TrainConfig(seed=1, lr=1e-4, **FAST)]
+    together = train_together([data, data], configs)
+    assert len(made) == 2 and all(s.get_scale() == 2.0 ** 8 for s in made)  # no overflow, no skipped step
+    for config, result in zip(configs, together, strict=True):
+        _assert_same_weights(result.model, train(data, config).model, config)
+
+
+@pytest.mark.slow
+def test_benchmark_row_trains_the_sweep_both_ways(tmp_path):
+    from benchmarks.many_networks import CONFIGS, run
+    results = run("tiny", "cpu", tmp_path / "many.json", engine=False)
+    row, sweep = results["sweep"], CONFIGS["tiny"]
+    assert row["networks"] == len(sweep.lrs) * len(sweep.seeds)
+    assert row["seconds together"] > 0 and row["seconds one at a time"] > 0 and row["speedup"] > 0
+    assert row["max_psnr_difference_db"] < 0.1  # the same networks trained two ways (bf16 here: looser)
+    assert {"model", "cores", "isa"} <= set(results["provenance"]["cpu"])
+    assert (tmp_path / "many.json").exists() and results["engine"] == []

@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PROFILE ?= quick
 
-.PHONY: help install reproduce test lint report benchmark clean
+.PHONY: help install reproduce test lint report benchmark readme-figure screenshots clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 14
@@ -34,6 +34,12 @@ report: $(STAMP)  ## re-render report/report.md from results/
 
 benchmark: $(STAMP)  ## measure training/inference throughput (quiet machine please)
 	$(PY) -m benchmarks.throughput --config full
+
+readme-figure: $(STAMP)  ## the README's picture: shipped weights vs BM3D on a held-out photo, timed
+	$(PY) -m n2n_utils.explore readme
+
+screenshots: $(STAMP)  ## the explorer in JupyterLab, photographed by headless Chromium (needs chromium)
+	$(PY) -m n2n_utils.screenshot
 
 clean:  ## remove caches, runs and executed notebooks (keeps committed figures/results)
 	rm -rf runs data/cache .pytest_cache .ruff_cache

@@ -15,8 +15,8 @@ import time
 
 import numpy as np
 import pandas as pd
+import pywt
 import torch
-from skimage.restoration import estimate_sigma as skimage_estimate_sigma
 from skimage.transform import rescale
 
 from .classical import denoise as classical_denoise
@@ -30,7 +30,7 @@ BLIND_WEIGHTS = "resunet-natural32-gaussian-blind"
 BLIND_MAX_SIGMA_255 = 50  # the blind weights saw sigma from 0 to this (1/255); noise.gaussian_blind's default
 SPECIALISED_SIGMA = 25 / 255  # the one level DEFAULT_WEIGHTS were trained at
 # Within this of SPECIALISED_SIGMA the specialised weights are picked, else the blind ones:
-# about the error of estimate_sigma at that level.
+# about the error of estimate_sigma at that level (24-25.7 read for 25/255 on the held-out photos).
 SPECIALISED_BAND = 2.5 / 255
 SWEEP_SIGMAS_255 = (5, 10, 15, 25, 35, 50)  # the levels of the PSNR-against-sigma figure, in 1/255
 
@@ -43,24 +43,41 @@ BM3D_ESTIMATED = "BM3D, estimated sigma"
 METHODS = (NOISY, BLIND, SIGMA25, BM3D_TRUE, BM3D_ESTIMATED)
 
 
+CLIP_MARGIN = 2.0  # estimate_sigma ignores places whose local mean is within this many sigmas of 0 or 1
+
+
+def _mad_sigma(channel: np.ndarray, low: float, high: float) -> float:
+    """Donoho's estimate on one channel (float 0-1): the median absolute finest diagonal wavelet
+    detail / 0.6745, over the places whose local mean (the approximation band) is in (low, high)."""
+    bands = pywt.dwtn(channel, "db2")
+    detail, mean = bands["dd"], bands["aa"] / 2  # db2's 2-D approximation is twice the local mean
+    inside = (mean > low) & (mean < high)
+    values = detail[inside] if inside.sum() >= 100 else detail  # too few: all of them
+    return float(np.median(np.abs(values)) / 0.6745)
+
+
 def estimate_sigma(image: np.ndarray) -> float:
     """The standard deviation of additive white gaussian noise in `image`, in 0-1 units.
 
     `image`: uint8 (0-255) or uint16 (0-65535), H x W or H x W x C; an alpha channel (C = 2
-    or 4) is ignored. Wavelet median-absolute-deviation estimate (Donoho), scikit-image's
-    estimate_sigma, averaged over the colour channels. It reads fine texture as noise, so it
-    errs high on clean images (0.7-2.3/255 on the held-out photos at 1/4 scale), and it cannot
-    see the part of the noise that clipping at 0 and 255 removed, so it errs low on strong noise
-    (21-24 for 25/255, 38-46 for 50/255 on the same photos).
+    or 4) is ignored. Donoho's wavelet estimate, averaged over the colour channels (what
+    scikit-image's estimate_sigma computes), made aware of clipping: where the local mean lies
+    within CLIP_MARGIN sigmas of black or white, clipping has removed part of the noise, so
+    those places are left out, with sigma refined twice. On natural32's three held-out photos at
+    1/4 and 1/2 scale, sigma 0 to 50/255, its error is 1.2/255 on average and 4.1 at worst,
+    against 2.2 and 11.3 for scikit-image's (which reads 39 for 50/255 on the flower). It still
+    reads fine texture as noise: about 1-2/255 on clean photos.
     """
     if image.dtype not in (np.uint8, np.uint16):
         raise ValueError(f"estimate_sigma takes uint8 or uint16 images, got {image.dtype}")
-    scale = 255.0 if image.dtype == np.uint8 else 65535.0
-    x = image.astype(np.float64) / scale
-    if x.ndim == 3:
-        x = x[..., :3] if x.shape[2] >= 3 else x[..., :1]
-        return float(skimage_estimate_sigma(x, channel_axis=-1, average_sigmas=True))
-    return float(skimage_estimate_sigma(x))
+    x = image.astype(np.float64) / (255.0 if image.dtype == np.uint8 else 65535.0)
+    x = x[..., None] if x.ndim == 2 else x
+    channels = [x[..., c] for c in range(3 if x.shape[2] >= 3 else 1)]
+    sigma = float(np.mean([_mad_sigma(c, -np.inf, np.inf) for c in channels]))
+    for _ in range(2):
+        margin = CLIP_MARGIN * sigma
+        sigma = float(np.mean([_mad_sigma(c, margin, 1 - margin) for c in channels]))
+    return sigma
 
 
 def weights_for_sigma(sigma: float) -> str:

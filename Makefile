@@ -4,24 +4,33 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PROFILE ?= quick
+DEVICE ?= auto
+MINUTES ?=
 
-.PHONY: help install reproduce test lint report benchmark readme-figure screenshots clean
+.PHONY: help install lock reproduce test lint report benchmark readme-figure screenshots clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 14
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	# torch first, pinned: any other spec pulls several GB of CUDA packages on Linux
 	$(PY) -m pip install --quiet torch==2.13.0
-	$(PY) -m pip install --quiet -e ".[dev]"
+	$(PY) -m pip install --quiet -r requirements.lock
+	$(PY) -m pip install --quiet --no-deps -e .
 	touch $(STAMP)
 
-install: $(STAMP)  ## create .venv and install the package with its dev tools
+install: $(STAMP)  ## create .venv and install the locked versions, the package and its dev tools
 
-reproduce: $(STAMP)  ## run the whole study (all notebooks) headlessly; PROFILE=smoke|quick|full
-	$(PY) -m n2n_utils.pipeline --profile $(PROFILE)
+lock: $(STAMP)  ## refresh requirements.lock (newest versions pyproject allows) and environment.yml
+	$(PY) -m pip install --quiet uv
+	$(VENV)/bin/uv pip compile pyproject.toml --extra dev --python $(PY) --no-annotate --no-header \
+		-o requirements.lock
+	$(PY) tools/lock.py
+
+reproduce: $(STAMP)  ## rerun the study into reproduced/<profile>-<commit>/, print drift; PROFILE=smoke|quick|full DEVICE= MINUTES=
+	$(PY) -m n2n_utils.pipeline --profile $(PROFILE) --device $(DEVICE) $(if $(MINUTES),--minutes $(MINUTES))
 
 test: $(STAMP)  ## run the unit tests and every notebook (smoke profile) with nbval
 	N2N_PROFILE=smoke $(PY) -m pytest --nbval-lax tests notebooks
@@ -41,5 +50,5 @@ readme-figure: $(STAMP)  ## the README's picture: shipped weights vs BM3D on a h
 screenshots: $(STAMP)  ## the explorer in JupyterLab, photographed by headless Chromium (needs chromium)
 	$(PY) -m n2n_utils.screenshot
 
-clean:  ## remove caches, runs and executed notebooks (keeps committed figures/results)
-	rm -rf runs data/cache .pytest_cache .ruff_cache
+clean:  ## remove caches, runs, executed notebooks and reproductions (keeps committed figures/results)
+	rm -rf runs reproduced data/cache .pytest_cache .ruff_cache

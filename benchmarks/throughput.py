@@ -1,6 +1,6 @@
 """Training and inference throughput of the Table I ResUNet, measured side by side in one run.
 
-    python -m benchmarks.throughput --config full     # on a quiet machine; about 20 minutes on 2 CPU cores
+    python -m benchmarks.throughput --config full     # on a quiet machine
     python -m benchmarks.throughput --config tiny --out /tmp/tiny.json   # every code path, in seconds
 
 Training settings, one row each:
@@ -35,14 +35,15 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 from torch.utils.flop_counter import FlopCounterMode
 
-from n2n_utils.config import ROOT, describe_device, resolve_device, resolve_precision
+from n2n_utils.config import BENCHMARK_RESULTS_DIR, describe_device, resolve_device, resolve_precision
 from n2n_utils.data import DenoisingData, load_dataset
 from n2n_utils.files import provenance, write_json
+from n2n_utils.inference import denoise_array, predict
 from n2n_utils.metrics import mean_ci
-from n2n_utils.models import get_model, predict
+from n2n_utils.models import get_model
 from n2n_utils.training import TrainConfig, build_model, train
 
-RESULTS_DIR = ROOT / "benchmarks" / "results"
+RESULTS_DIR = BENCHMARK_RESULTS_DIR
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 CUDA_MATMUL_N = 8192  # a 2048-wide matmul cannot fill a data-centre GPU
 
@@ -73,8 +74,8 @@ CONFIGS = {
                   psnr_epochs=1, psnr_seeds=(0,),
                   infer_batch=64, infer_reps=1, matmul_n=1024, matmul_reps=2, big_image=128, tile=64,
                   memory_steps=4, max_batch=32),
-    # For a quiet machine: 3 rounds of 210 steps at batch 8, 60 at batches >= 32; ~20 minutes on
-    # 2 CPU cores. On a shared VM one timing can be 10% off; the rounds show the spread.
+    # For a quiet machine: 3 rounds of 210 steps at batch 8, 60 at batches >= 32. On a shared VM
+    # one timing can be 10% off; the rounds show the spread.
     "full": Bench(warmup_steps=10, rounds=3, timed_images=1600, min_steps=50, psnr_pairs=3000, psnr_val=500,
                   psnr_epochs=2, psnr_seeds=(0, 1, 2),
                   infer_batch=500, infer_reps=3, matmul_n=2048, matmul_reps=10, big_image=1024, tile=256,
@@ -335,10 +336,6 @@ def measure_inference(model: nn.Module, data: DenoisingData, bench: Bench, devic
 
 def time_tiled(model: nn.Module, bench: Bench) -> dict:
     """Megapixels/s of denoising one large uint8 (H, W, 3) image through the tiled path."""
-    try:
-        from n2n_utils.inference import denoise_array
-    except ImportError as err:
-        return {"skipped": f"n2n_utils.inference.denoise_array is not available ({err})"}
     side = bench.big_image
     image = np.random.default_rng(0).integers(0, 256, (side, side, 3), dtype=np.uint8)
     denoise_array(model, image[:bench.tile, :bench.tile], tile=bench.tile)  # warm-up
@@ -546,8 +543,7 @@ def markdown_table(rows: list[dict], columns: dict[str, tuple[str, str]]) -> str
 def report(results: dict) -> str:
     p, flops, peaks = results["provenance"], results["flops"], results["peak"]["gflops_per_s"]
     tiled, memory = results["tiled_denoise"], results["memory"]
-    tiled_line = (f"skipped: {tiled['skipped']}" if "skipped" in tiled else
-                  f"{tiled['megapixels_per_s']:.2f} megapixels/s ({tiled['image_shape'][0]} px square, "
+    tiled_line = (f"{tiled['megapixels_per_s']:.2f} megapixels/s ({tiled['image_shape'][0]} px square, "
                   f"tile {tiled['tile']})")
     return "\n".join([
         f"\n### Training: {p['device']}, torch {p['torch']}, config {p['config']}, commit {p['git_commit']}\n",

@@ -1,22 +1,38 @@
 """n2n_utils: the importable half of the n2n-study (Noise2Noise with the EE-559 Table I ResUNet).
 
 The notebooks call these; each module holds one concern: config (paths, device, precision),
-data, deadleaves and folders (datasets), noise, models, augment, training, metrics, sweeps, plots,
-profiles, pipeline (papermill), classical (BM3D, NLM, TV, median), comparisons,
-generalisation, report, pretrained, inference (tiled denoising of files), course (the EE-559
-interface) and files (atomic writes, provenance).
+data (a package: natural32, dead leaves, folders of photos, course files), noise, models,
+augment, runs (TrainConfig, run keys), training, inference (predict, tiled denoising of files),
+metrics, sweeps, plots, profiles, pipeline (papermill), estimate (a run's expected time), drift
+(a reproduction against the committed results), classical (BM3D, NLM, TV, median), comparisons,
+generalisation, findings (each notebook's closing sentence), notebooks (setup, the sweeps),
+report, weights (shipped weights), course (the EE-559 interface) and files (atomic writes,
+provenance).
 """
 
-from .data import DataFileError, DenoisingData, load_dataset
-from .metrics import psnr, psnr_dataset
-from .models import ResUNet, get_model, predict
-from .noise import get_noise
-from .pretrained import load_pretrained
-from .training import TrainConfig, TrainResult, train
+from importlib import import_module
 
-__all__ = [
-    "DataFileError", "DenoisingData", "ResUNet", "TrainConfig", "TrainResult", "get_model",
-    "get_noise", "load_dataset", "load_pretrained", "predict", "psnr", "psnr_dataset",
-    "train",
-]
+# The front door's names and the module each lives in, imported on first use: `n2n denoise`,
+# which loads weights, never imports the training engine.
+_EXPORTS = {
+    "DataFileError": "data", "DenoisingData": "data", "load_dataset": "data",
+    "predict": "inference",
+    "psnr": "metrics", "psnr_dataset": "metrics",
+    "ResUNet": "models", "get_model": "models",
+    "get_noise": "noise",
+    "load_weights": "weights",
+    "TrainConfig": "runs",
+    "TrainResult": "training", "train": "training",
+}
+__all__ = sorted(_EXPORTS)
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'n2n_utils' has no attribute {name!r}")
+    return getattr(import_module(f".{_EXPORTS[name]}", __name__), name)
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))

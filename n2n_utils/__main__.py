@@ -11,8 +11,11 @@
           [--export NAME --profile PROFILE]
 
 A mistake in what was asked (a missing file, not an image, an output that would replace the
-input ...) prints one line `n2n: error: ...` on stderr and exits with status 1, without a
-traceback; other files of the same call are still processed. Bad options exit with 2.
+input or another input, unusable weights ...) prints one line `n2n: error: ...` on stderr and
+exits with status 1, without a traceback; other files of the same call are still processed.
+Every denoise job is planned and checked before the network loads and before anything is
+written. Bad options exit with 2. README.md, section Reliability, lists what each kind of bad
+input gets.
 """
 
 from __future__ import annotations
@@ -28,9 +31,11 @@ from .augment import ensemble_for, valid_augmentations
 from .blind import BLIND_MAX_SIGMA_255, BLIND_WEIGHTS, estimate_sigma, weights_for_sigma
 from .config import WEIGHTS_DIR, resolve_device
 from .course import export_course
+from .files import check_writable
 from .inference import (
     OVERLAP,
     TILE,
+    WRITE_FORMATS,
     ImageError,
     check_output,
     check_paths,
@@ -39,7 +44,7 @@ from .inference import (
     probe_image,
     read_image,
 )
-from .pretrained import DEFAULT_WEIGHTS, export_weights, list_pretrained, load_pretrained, read_weights
+from .weights import DEFAULT_WEIGHTS, export_weights, list_weights, load_weights, read_weights
 
 SUFFIX = "_denoised"
 
@@ -61,10 +66,14 @@ def _device(name: str) -> torch.device:
 
 def output_paths(inputs: list[Path], output: str | None) -> list[Path]:
     """Where each input's result goes: `-o FILE` for one input; `-o FOLDER` (an existing folder,
-    or any -o with several inputs) keeps the names; no -o puts `NAME_denoised.EXT` beside each."""
+    or any -o with several inputs) keeps the names; no -o puts `NAME_denoised.EXT` beside each.
+    A file name (an image extension) for several inputs is a ValueError."""
     if output is None:
         return [p.with_name(f"{p.stem}{SUFFIX}{p.suffix}") for p in inputs]
     out = Path(output)
+    if len(inputs) > 1 and not out.is_dir() and out.suffix.lower() in WRITE_FORMATS:
+        raise ValueError(f"-o {output}: names one file, but {len(inputs)} inputs were given; "
+                         f"name a folder for their results")
     if len(inputs) > 1 or out.is_dir():
         return [out / p.name for p in inputs]
     return [out]
@@ -96,28 +105,52 @@ def _weights_for(src: Path, args: argparse.Namespace) -> str:
     return chosen
 
 
+def plan_jobs(pairs: list[tuple[Path, Path]], overwrite: bool) -> tuple[list[tuple[Path, Path]], list[str]]:
+    """The (input, output) jobs that can run, and one message for each refused, all decided
+    before anything is written. Besides each job's own checks, a job whose output is an input
+    of a later job is refused, and that later job too: run in order, the first would replace
+    the second's input before it is read (the second's result would be the first's input
+    denoised twice)."""
+    reader = {src.resolve(): i for i, (src, _) in enumerate(pairs)}
+    refused: dict[int, str] = {}
+    for i, (src, dst) in enumerate(pairs):
+        j = reader.get(dst.resolve())
+        if j is not None and j > i:
+            refused[i] = (f"{dst}: is also an input of this call, read after {src}'s result would "
+                          f"replace it; denoise them in two calls")
+            refused[j] = (f"{pairs[j][0]}: is the output of {src}, an earlier input of this call; "
+                          f"denoise them in two calls")
+    jobs, errors, taken = [], [], set()
+    for i, (src, dst) in enumerate(pairs):
+        try:  # everything that can be checked is checked before the network loads
+            if i in refused:
+                raise ImageError(refused[i])
+            if dst.resolve() in taken:
+                raise ImageError(f"{dst}: is the output of an earlier input too")
+            _, _, channels, dtype = probe_image(src)
+            check_paths(src, dst, overwrite)
+            check_output(dst, dtype, channels)
+        except ImageError as err:
+            errors.append(str(err))
+            continue
+        taken.add(dst.resolve())
+        jobs.append((src, dst))
+    return jobs, errors
+
+
 def cmd_denoise(args: argparse.Namespace) -> int:
     try:
         check_tiling(args.tile, args.overlap)
         device = _device(args.device)
+        inputs = [Path(p) for p in args.inputs]
+        pairs = list(zip(inputs, output_paths(inputs, args.output), strict=True))
     except ValueError as err:
         _error(err)
         return 1
-    inputs = [Path(p) for p in args.inputs]
-    jobs, failed, taken = [], 0, set()
-    for src, dst in zip(inputs, output_paths(inputs, args.output), strict=True):
-        try:  # everything that can be checked is checked before the network loads
-            if dst.resolve() in taken:
-                raise ImageError(f"{dst}: is the output of an earlier input too")
-            _, _, channels, dtype = probe_image(src)
-            check_paths(src, dst, args.overwrite)
-            check_output(dst, dtype, channels)
-        except ImageError as err:
-            _error(err)
-            failed += 1
-            continue
-        taken.add(dst.resolve())
-        jobs.append((src, dst))
+    jobs, errors = plan_jobs(pairs, args.overwrite)
+    for message in errors:
+        _error(message)
+    failed = len(errors)
     if not jobs:
         return 1
     names = {}
@@ -129,7 +162,7 @@ def cmd_denoise(args: argparse.Namespace) -> int:
             failed += 1
             jobs.remove((src, dst))
     try:
-        models = {name: load_pretrained(name, device) for name in dict.fromkeys(names.values())}
+        models = {name: load_weights(name, device) for name in dict.fromkeys(names.values())}
         ensembles = {name: ensemble_for(read_weights(name)["card"].get("noise", "unknown")) if args.ensemble else ()
                      for name in models}
     except (OSError, ValueError, RuntimeError) as err:  # RuntimeError: parameters that do not fit
@@ -149,7 +182,7 @@ def cmd_denoise(args: argparse.Namespace) -> int:
 
 def cmd_list_weights(args: argparse.Namespace) -> int:
     db = lambda v: f"{v:.2f} dB" if isinstance(v, (int, float)) else "-"
-    for name in list_pretrained():
+    for name in list_weights():
         card = read_weights(name)["card"]
         print(f"{name}  profile={card.get('profile')}  epochs={card.get('epochs')}  "
               f"val_psnr={db(card.get('val_psnr'))}  noisy={db(card.get('val_psnr_noisy'))}")
@@ -189,6 +222,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.augment is not None:
         options["augment"] = tuple(a for a in args.augment if a != "none")
     try:
+        for name in ("epochs", "n_train", "n_val"):
+            if getattr(args, name) < 1:
+                raise ValueError(f"--{name.replace('_', '-')} {getattr(args, name)}: needs at least 1")
+        check_writable(args.checkpoint)  # before data are made and epochs trained
         config = TrainConfig.from_dict(options)  # options are checked before data are made
         data = load_dataset(args.dataset, noise=args.noise, n_train=args.n_train, n_val=args.n_val,
                             seed=args.seed, mix_deadleaves=args.mix_deadleaves)
@@ -259,7 +296,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--overwrite", action="store_true")
     p.set_defaults(func=cmd_export_course)
 
-    from .training import CHOICES, TrainConfig
+    from .runs import CHOICES, TrainConfig
 
     d = TrainConfig()
     p = commands.add_parser("train", help="train a ResUNet (resumable), optionally export it as shipped weights")

@@ -21,10 +21,10 @@ from skimage.transform import rescale
 
 from .classical import denoise as classical_denoise
 from .data import PHOTOS, SPLITS
+from .inference import predict
 from .metrics import psnr, to_float
-from .models import predict
 from .noise import gaussian
-from .pretrained import DEFAULT_WEIGHTS, load_pretrained
+from .weights import DEFAULT_WEIGHTS, load_weights
 
 BLIND_WEIGHTS = "resunet-natural32-gaussian-blind"
 BLIND_MAX_SIGMA_255 = 50  # the blind weights saw sigma from 0 to this (1/255); noise.gaussian_blind's default
@@ -117,7 +117,7 @@ def sigma_sweep(photos: dict[str, np.ndarray], sigmas_255=SWEEP_SIGMAS_255, seed
     sigma_estimate_255 (what estimate_sigma read from the noisy photo). The networks run in
     fp32, whole image at once; BM3D gets the true sigma, or the estimate.
     """
-    networks = {BLIND: load_pretrained(BLIND_WEIGHTS, device), SIGMA25: load_pretrained(DEFAULT_WEIGHTS, device)}
+    networks = {BLIND: load_weights(BLIND_WEIGHTS, device), SIGMA25: load_weights(DEFAULT_WEIGHTS, device)}
     rows = []
     for p, (name, photo) in enumerate(photos.items()):
         clean = torch.from_numpy(photo).permute(2, 0, 1)[None].contiguous()  # (1, 3, H, W) uint8

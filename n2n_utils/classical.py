@@ -1,7 +1,7 @@
 """Classical denoisers, the baselines Noise2Noise is compared with (issue 4).
 
 Each method takes noisy uint8 images (N, 3, H, W), values 0-255, and returns float 0-1 images
-(N, 3, H, W), clipped, like `models.predict`, so `metrics.psnr` applies directly. Their
+(N, 3, H, W), clipped, like `inference.predict`, so `metrics.psnr` applies directly. Their
 parameters are tuned by grid search on *training* crops against their clean versions; the
 validation images are only denoised once, with the chosen parameters.
 
@@ -28,11 +28,10 @@ import numpy as np
 import pandas as pd
 import torch
 from scipy.ndimage import median_filter
-from skimage.metrics import structural_similarity
 from skimage.restoration import denoise_nl_means, denoise_tv_chambolle
 
 from .data import DenoisingData
-from .metrics import mean_ci, psnr, psnr_per_image, to_float
+from .metrics import psnr, psnr_per_image, score, to_float
 from .noise import noise_params
 
 # BM3D estimates its noise statistics on an FFT grid of BM3D_NF pixels a side (the package's
@@ -190,19 +189,13 @@ def tune(method: str, train_noisy: torch.Tensor, train_clean: torch.Tensor,
     return points[int(table["psnr"].idxmax())], table  # the first of any ties
 
 
-def ssim(denoised: torch.Tensor, clean: torch.Tensor) -> float:
-    """Mean over images of scikit-image's SSIM; both float (N, 3, H, W) in 0-1."""
-    pairs = zip(denoised.double().permute(0, 2, 3, 1).numpy(),
-                clean.double().permute(0, 2, 3, 1).numpy(), strict=True)
-    return float(np.mean([structural_similarity(c, d, channel_axis=-1, data_range=1.0) for d, c in pairs]))
-
-
 def run_baseline(method: str, data: DenoisingData, noise: str | None = None, n_tune: int = 200) -> dict:
     """Tune `method` on the first `n_tune` training crops (noisy input against clean), then
     denoise the validation set and score it. `noise` defaults to the data's own noise model,
     whose parameters come from data.meta. Returns method, noise, params, psnr (dB, mean of
-    per-image PSNR), psnr_ci95 (half-width), ssim, seconds (to denoise the validation set),
-    per_image_psnr (list), n_tune, n_val and the tuning table as records."""
+    per-image PSNR), psnr_ci95 (half-width), ssim (metrics.score), seconds (to denoise the
+    validation set), per_image_psnr (list), denoised (float 0-1, for per-photo scores), n_tune,
+    n_val and the tuning table as records."""
     if data.train_clean is None:
         raise ValueError(f"{data!r} has no clean training images, which tuning needs (the course's "
                          "data has only noisy pairs): use natural32")
@@ -219,9 +212,7 @@ def run_baseline(method: str, data: DenoisingData, noise: str | None = None, n_t
     denoised = denoise(method, data.val_input, **params)
     seconds = time.perf_counter() - start
     clean = to_float(data.val_clean)
-    scores = psnr_per_image(denoised, clean)
-    mean, half = mean_ci(scores.numpy())
-    return {"method": method, "noise": noise, "params": params, "psnr": mean, "psnr_ci95": half,
-            "ssim": ssim(denoised, clean), "seconds": seconds, "per_image_psnr": scores.tolist(),
+    return {"method": method, "noise": noise, "params": params, **score(denoised, clean), "seconds": seconds,
+            "per_image_psnr": psnr_per_image(denoised, clean).tolist(), "denoised": denoised,
             "n_tune": min(n_tune, len(data.train_input)), "n_val": len(data.val_input),
             "tuning": table.to_dict("records")}

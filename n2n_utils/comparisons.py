@@ -12,24 +12,24 @@ from __future__ import annotations
 import dataclasses
 import time
 
+import pandas as pd
+
 from .augment import valid_augmentations
-from .classical import METHODS, run_baseline, ssim, suitable
+from .classical import METHODS, run_baseline, suitable
 from .data import DenoisingData
-from .metrics import mean_ci, psnr_per_image, to_float
-from .models import predict
+from .inference import predict
+from .metrics import score, to_float
 from .noise import SUITED_LOSS
 from .training import TrainConfig, train
 
-
-def score(denoised, data: DenoisingData) -> dict:
-    """PSNR (mean, 95% CI), SSIM of float 0-1 `denoised` against data.val_clean."""
-    clean = to_float(data.val_clean)
-    mean, half = mean_ci(psnr_per_image(denoised, clean).numpy())
-    return {"psnr": mean, "psnr_ci95": half, "ssim": ssim(denoised, clean)}
+# Row labels that tables, figures and the report match.
+NOISY_INPUT = "noisy input"
+N2N = "ResUNet Noise2Noise"
+N2C = "ResUNet Noise2Clean"
 
 
 def noisy_row(data: DenoisingData) -> dict:
-    return {"method": "noisy input", **score(to_float(data.val_input), data), "seconds": 0.0,
+    return {"method": NOISY_INPUT, **score(to_float(data.val_input), to_float(data.val_clean)), "seconds": 0.0,
             "params": ""}
 
 
@@ -45,7 +45,7 @@ def resunet_row(data: DenoisingData, config: TrainConfig, label: str) -> dict:
     start = time.perf_counter()
     denoised = predict(result.model, data.val_input)
     seconds = time.perf_counter() - start
-    return {"method": label, **score(denoised, data), "seconds": seconds,
+    return {"method": label, **score(denoised, to_float(data.val_clean)), "seconds": seconds,
             "train_seconds": result.info["seconds"], "params": f"loss={config.loss}, "
             f"augment={'+'.join(config.augment) or 'none'}, epochs={config.epochs}"}
 
@@ -62,8 +62,8 @@ def compare_methods(data: DenoisingData, base: TrainConfig, n_tune: int) -> list
                          "psnr": r["psnr"], "psnr_ci95": r["psnr_ci95"], "ssim": r["ssim"],
                          "seconds": r["seconds"], "params": str(r["params"])})
     config = resunet_config(noise, base)
-    rows.append(resunet_row(data, config, "ResUNet Noise2Noise"))
-    rows.append(resunet_row(data, dataclasses.replace(config, target="noise2clean"), "ResUNet Noise2Clean"))
+    rows.append(resunet_row(data, config, N2N))
+    rows.append(resunet_row(data, dataclasses.replace(config, target="noise2clean"), N2C))
     return [{"noise": noise, **row} for row in rows]
 
 
@@ -97,3 +97,12 @@ def learning_curve(data: DenoisingData, base: TrainConfig, sizes: tuple[int, ...
             rows.append({"noise": noise, "n_train": n, "target": target, "epochs": epochs,
                          **resunet_row(subset(data, n), config, target)})
     return rows
+
+
+def headline(table: pd.DataFrame, noise: str = "gaussian") -> dict:
+    """PSNR (dB) on one noise of compare_methods' rows: noisy, best_classical (its label) and
+    best_classical_psnr, n2n and n2c."""
+    rows = table[table["noise"] == noise].set_index("method")["psnr"]
+    classical = rows.drop(index=[NOISY_INPUT, N2N, N2C])
+    return {"noisy": float(rows[NOISY_INPUT]), "best_classical": str(classical.idxmax()),
+            "best_classical_psnr": float(classical.max()), "n2n": float(rows[N2N]), "n2c": float(rows[N2C])}

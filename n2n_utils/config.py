@@ -14,12 +14,18 @@ import torch
 
 ROOT = Path(__file__).resolve().parent.parent
 CACHE_DIR = Path(os.environ.get("N2N_CACHE_DIR", ROOT / "data" / "cache"))  # generated datasets
-RUNS_DIR = Path(os.environ.get("N2N_RUNS_DIR", ROOT / "runs"))  # checkpoints, executed notebooks
-RESULTS_DIR = Path(os.environ.get("N2N_RESULTS_DIR", ROOT / "results"))  # CSV/JSON, committed
-FIGURES_DIR = Path(os.environ.get("N2N_FIGURES_DIR", ROOT / "figures"))  # PNG/PDF, committed
+COMMITTED_RESULTS_DIR = ROOT / "results"  # the results in git, whatever N2N_OUTPUT_ROOT says
+REPRODUCED_DIR = ROOT / "reproduced"  # `make reproduce` writes a fresh OUTPUT_ROOT under here
+# Where a run writes runs/, results/, figures/ and report/: the repository, or another folder
+# laid out the same way (a reproduction: see n2n_utils.pipeline). Read here and nowhere else.
+OUTPUT_ROOT = Path(os.environ.get("N2N_OUTPUT_ROOT") or ROOT)
+RUNS_DIR = Path(os.environ.get("N2N_RUNS_DIR", OUTPUT_ROOT / "runs"))  # checkpoints, executed notebooks
+RESULTS_DIR = Path(os.environ.get("N2N_RESULTS_DIR", OUTPUT_ROOT / "results"))  # CSV/JSON, committed
+FIGURES_DIR = Path(os.environ.get("N2N_FIGURES_DIR", OUTPUT_ROOT / "figures"))  # PNG/PDF, committed
+REPORT_DIR = OUTPUT_ROOT / "report"
 NOTEBOOKS_DIR = ROOT / "notebooks"
-REPORT_DIR = ROOT / "report"
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"  # shipped checkpoints
+BENCHMARK_RESULTS_DIR = ROOT / "benchmarks" / "results"  # benchmark JSON, committed
 
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:

@@ -40,7 +40,7 @@ from .data import PHOTOS, SPLITS, random_crops
 from .inference import denoise_array, read_image
 from .noise import get_noise
 from .plots import plot_panels
-from .pretrained import DEFAULT_WEIGHTS, list_pretrained, load_pretrained, read_weights
+from .weights import DEFAULT_WEIGHTS, list_weights, load_weights, read_weights
 
 BM3D_AUTO_PIXELS = 10_000      # BM3D runs on every change up to here (about 2 s on one core)
 BM3D_WHOLE_PIXELS = 250_000    # beyond, the "Run BM3D" button denoises the zoom region only
@@ -182,7 +182,7 @@ def denoise_network(noisy: np.ndarray, weights: str, ensemble: bool, device: str
 
 @lru_cache(maxsize=3)
 def _model(weights: str, device: str):
-    return load_pretrained(weights, device)
+    return load_weights(weights, device)
 
 
 def denoise_classical(method: str, noisy: np.ndarray, sigma: float) -> np.ndarray:
@@ -236,7 +236,7 @@ class Explorer:
             "level": w.FloatSlider(value=settings.level, min=level.low, max=level.high, step=level.step,
                                    description="level", continuous_update=False),
             "seed": w.BoundedIntText(value=settings.seed, min=0, max=2**31 - 1, description="seed"),
-            "weights": w.Dropdown(options=list_pretrained(), value=settings.weights, description="weights"),
+            "weights": w.Dropdown(options=list_weights(), value=settings.weights, description="weights"),
             "ensemble": w.Checkbox(value=settings.ensemble, description="test-time ensemble (16x slower)",
                                    style={"description_width": "initial"}),
             "zoom_x": w.FloatSlider(value=settings.zoom_x, min=0, max=1, step=0.01, description="zoom x",

@@ -1,4 +1,5 @@
-"""Writing results safely: atomic writes, and the provenance every results file carries.
+"""Files, safely: atomic writes, torch files read without running code, and the provenance
+every results file carries.
 
 A results file that is half-written after a crash is worse than none, so every writer here
 writes to a temporary file in the same folder and renames it into place (an atomic step on
@@ -9,10 +10,12 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 import platform
 import subprocess
 import tempfile
 import time
+import warnings
 from collections.abc import Callable
 from contextlib import contextmanager
 from pathlib import Path
@@ -23,6 +26,13 @@ import torch
 from .config import ROOT
 
 
+def current_umask() -> int:
+    """The process's umask (reading it means setting it, so it is set straight back)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 @contextmanager
 def atomic_path(path: str | Path):
     """Yield a temporary path beside `path`; on success it replaces `path`, on error it is removed."""
@@ -30,9 +40,7 @@ def atomic_path(path: str | Path):
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; results should read like any other file
+    os.chmod(tmp, 0o666 & ~current_umask())  # mkstemp makes 0600; results should read like any other file
     try:
         yield Path(tmp)
         os.replace(tmp, path)
@@ -51,6 +59,50 @@ def write_atomic(path: str | Path, write: Callable[[Path], Any]) -> Path:
 def save_torch(obj: Any, path: str | Path) -> Path:
     """torch.save, atomically."""
     return write_atomic(path, lambda tmp: torch.save(obj, tmp))
+
+
+class UnreadableFileError(ValueError):
+    """A file cannot be read as what it should be. The message is one line naming the file."""
+
+
+def check_writable(path: str | Path) -> None:
+    """Refuse, before any work, an output `path` whose folder cannot take a new file: create and
+    remove a scratch file in the nearest existing folder (os.access says yes to root even on a
+    read-only mount, and names no reason). Raises an OSError whose message is one line naming `path`."""
+    path = Path(path)
+    folder = next(p for p in (path.parent.absolute(), *path.parent.absolute().parents) if p.exists())
+    if not folder.is_dir():
+        raise NotADirectoryError(f"{path}: cannot write: {folder} is a file, not a folder")
+    try:
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as err:
+        raise OSError(f"{path}: cannot write in {folder}: {err.strerror or err}") from None
+
+
+def load_torch(path: str | Path, map_location: str | torch.device = "cpu") -> Any:
+    """torch.load with weights_only=True (tensors and plain values only: a pickle never runs
+    code), every failure one UnreadableFileError naming the file. torch's own message is not
+    passed on: it advises weights_only=False, which would switch that protection off."""
+    path = Path(path)
+    if not path.exists():
+        raise UnreadableFileError(f"{path}: file not found")
+    if path.is_dir():
+        raise UnreadableFileError(f"{path}: is a folder, not a file")
+    try:
+        with warnings.catch_warnings():  # torch warns on a plain pickle's protocol: not for the user
+            warnings.simplefilter("ignore", UserWarning)
+            return torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as err:
+        if "GLOBAL" in str(err):  # a class or function: unpickling it could run code
+            name = str(err).split("GLOBAL ", 1)[1].split()[0]
+            raise UnreadableFileError(f"{path}: refused: it holds a Python object ({name}), not only "
+                                      f"tensors and plain values; nothing in it was run") from None
+        raise UnreadableFileError(f"{path}: not a torch file (torch.save), or damaged") from None
+    except OSError as err:
+        raise UnreadableFileError(f"{path}: cannot read: {err.strerror or err}") from None
+    except Exception:  # zip, pickle and storage errors take many forms, none worth showing
+        raise UnreadableFileError(f"{path}: not a torch file (torch.save), or damaged") from None
 
 
 def write_json(path: str | Path, data: dict) -> Path:

@@ -15,18 +15,22 @@ import pandas as pd
 
 from .augment import ensemble_for, valid_augmentations
 from .classical import run_baseline
-from .comparisons import resunet_config
+from .comparisons import NOISY_INPUT, resunet_config
 from .data import SPLITS, DenoisingData, load_dataset, photo_folds
+from .inference import predict
 from .metrics import psnr_by_group, to_float
-from .models import predict
-from .pretrained import DEFAULT_WEIGHTS, load_pretrained, read_weights
 from .training import TrainConfig, train
+from .weights import DEFAULT_WEIGHTS, load_weights, read_weights
 
 ENSEMBLE_LABEL = "test-time ensemble"  # rows scored with augment.ensemble_for(noise)
+REPORT_RECIPE = "photos, dihedral (report)"
+CV_RESUNET = "ResUNet N2N"  # the default recipe's rows in the cross-validation
+BM3D, TV = "BM3D", "TV"  # classical baselines' rows: their method names in capitals
+BASELINES = (NOISY_INPUT, BM3D, TV)  # the rows every recipe is compared with
 
 # name -> (fraction of training pairs from dead leaves, augmentations; "valid" = all that keep the noise law)
 RECIPES: dict[str, tuple[float, tuple[str, ...] | str]] = {
-    "photos, dihedral (report)": (0.0, ("dihedral",)),
+    REPORT_RECIPE: (0.0, ("dihedral",)),
     "photos + colour augmentation": (0.0, "valid"),
     "+ 25% dead leaves": (0.25, "valid"),
     "+ 50% dead leaves": (0.5, "valid"),
@@ -42,15 +46,10 @@ def _per_photo(method: str, denoised, data: DenoisingData, **extra) -> list[dict
 
 def baseline_rows(data: DenoisingData, n_tune: int, methods: tuple[str, ...] = ("bm3d", "tv")) -> list[dict]:
     """Per-photo PSNR of the noisy input and of classical methods tuned on training crops."""
-    rows = _per_photo("noisy input", to_float(data.val_input), data)
+    rows = _per_photo(NOISY_INPUT, to_float(data.val_input), data)
     for method in methods:
         r = run_baseline(method, data, n_tune=n_tune)
-        scores = pd.Series(r["per_image_psnr"])
-        groups = pd.Series(data.val_groups)
-        for photo in [*sorted(groups.unique()), "all"]:
-            values = scores if photo == "all" else scores[groups == photo]
-            rows.append({"method": method.upper(), "photo": photo, "psnr": values.mean(), "n": len(values),
-                         "ci95": float("nan"), "params": str(r["params"])})
+        rows += _per_photo(method.upper(), r["denoised"], data, params=str(r["params"]))
     return rows
 
 
@@ -81,14 +80,14 @@ def cross_validation_rows(k: int, noise: str, n_train: int, n_val: int, seed: in
                             holdout=holdout)
         result = train(data, resunet_config(noise, base))
         fold_rows = baseline_rows(data, n_tune, methods)
-        fold_rows += _per_photo("ResUNet N2N", predict(result.model, data.val_input), data)
-        fold_rows += _per_photo(f"ResUNet N2N, {ENSEMBLE_LABEL}",
+        fold_rows += _per_photo(CV_RESUNET, predict(result.model, data.val_input), data)
+        fold_rows += _per_photo(f"{CV_RESUNET}, {ENSEMBLE_LABEL}",
                                 predict(result.model, data.val_input, ensemble=ensemble_for(noise)), data)
         rows += [{"fold": fold, **row} for row in fold_rows if row["photo"] != "all"]
     return rows
 
 
-def pretrained_rows(data: DenoisingData, name: str = DEFAULT_WEIGHTS) -> list[dict]:
+def shipped_weights_rows(data: DenoisingData, name: str = DEFAULT_WEIGHTS) -> list[dict]:
     """Per-photo PSNR of shipped weights, plain and with the test-time ensemble, where they were
     trained for this data (the same dataset, noise and noise level) on none of its validation
     photos; otherwise no rows. They show what a larger training budget than the notebook's buys."""
@@ -100,7 +99,7 @@ def pretrained_rows(data: DenoisingData, name: str = DEFAULT_WEIGHTS) -> list[di
     trained_on = card.get("train_photos") or SPLITS["train"]
     if not same_task or set(trained_on) & set(data.val_groups or []):
         return []
-    model = load_pretrained(name, device="cpu")
+    model = load_weights(name, device="cpu")
     seen = (card.get("n_train") or 0) * (card.get("epochs") or 0)
     label = f"shipped weights ({seen // 1000}k images seen)" if seen else "shipped weights"
     return (_per_photo(label, predict(model, data.val_input), data)
@@ -124,3 +123,14 @@ def per_photo_table(rows: list[dict]) -> pd.DataFrame:
     """Methods as rows, held-out photos (and their mean, 'all') as columns, PSNR in dB."""
     table = _pivot(rows)
     return table[[c for c in table.columns if c != "all"] + ["all"]]
+
+
+def gap_to(table: pd.DataFrame, method: str = BM3D) -> pd.DataFrame:
+    """Each network's PSNR minus `method`'s, per photo (dB, positive: the network wins, rounded
+    to 0.01), from per_photo_table or photo_mean_table; the BASELINES rows left out."""
+    return (table.drop(index=list(BASELINES)) - table.loc[method]).round(2)
+
+
+def best_recipe(gap: pd.DataFrame, recipes: dict = RECIPES) -> str:
+    """The recipe with the largest gap on all photos ('all', from gap_to)."""
+    return str(gap.loc[[r for r in recipes if r in gap.index], "all"].idxmax())

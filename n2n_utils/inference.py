@@ -1,19 +1,20 @@
-"""Denoising one's own images, of any size, with a trained network.
+"""Running a trained network: `predict` on uint8 image tensors of any size, with an optional
+test-time ensemble, and the tiled denoising of one's own images and image files.
 
 Arrays here are numpy images H x W (grey) or H x W x C with C = 1 (grey), 2 (grey + alpha),
 3 (RGB) or 4 (RGBA); dtype uint8 (0-255) or uint16 (0-65535). The network sees float 0-1
 (uint8 / 255, uint16 / 65535) and its output is scaled back and rounded to the input's dtype.
 
 - Tiling: the image is cut into `tile` x `tile` tiles that overlap by `overlap` pixels, each
-  goes through models.predict alone, and overlaps are blended with a raised-cosine window
+  goes through `predict` alone, and overlaps are blended with a raised-cosine window
   (weights of two neighbours sum to 1), so no seam shows and the network's memory is bounded
   by the tile, not the image (besides the input and output arrays, one band of tile rows is
   held in float32). Tiles start on multiples of 32: the network is translation-equivariant
   only for shifts by its 32-px pooling grid. A tile sees only its own pixels, so within about
   64 px of a tile edge the output differs slightly from one pass over the whole image: at
-  most 5e-3 in 0-1 units (about one uint8 level), below 1e-4 farther in (measured and pinned
-  in tests/test_inference.py). An image no larger than one tile goes through in one pass and
-  equals models.predict up to the rounding to its dtype.
+  most 1.5e-2 in 0-1 units (about 4 uint8 levels) with the shipped weights, below 1e-4
+  farther in (measured and pinned in tests/test_inference.py). An image no larger than one
+  tile goes through in one pass and equals `predict` up to the rounding to its dtype.
 - Grey: the channel is replicated to RGB (the network's input) and the three output channels
   are averaged back. The network was trained on colour noise independent per channel, so on
   grey noise (the same in all three channels) it denoises somewhat less than on colour.
@@ -23,10 +24,14 @@ Arrays here are numpy images H x W (grey) or H x W x C with C = 1 (grey), 2 (gre
   one-line ImageError: palette images (their colours are indices into a table that denoising
   cannot keep; convert to RGB first), CMYK and other colour spaces, 1-bit, 32-bit and float
   images, animations and multi-page files, 16-bit colour PNG, and images over MAX_PIXELS.
+- Outputs: the folder is checked writable (by making a scratch file) before any computing, a
+  failed write names the output, and an EXIF orientation the output's format cannot carry
+  (BMP, 16-bit colour TIFF) is applied to the pixels instead, so the output displays upright.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 import os
 import warnings
@@ -34,13 +39,15 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from PIL import Image, UnidentifiedImageError
 from torch import nn
 from tqdm import tqdm
 
-from .config import resolve_device
-from .files import write_atomic
-from .models import MULTIPLE, predict
+from .augment import members
+from .config import autocast, resolve_device, resolve_precision
+from .files import check_writable, write_atomic
+from .models import MULTIPLE
 
 MAX_PIXELS = 100_000_000  # 100 megapixels; beyond, the uint8/uint16 arrays alone pass 1 GB
 TILE = 256
@@ -59,10 +66,65 @@ WRITE_FORMATS = {  # extension: (format, the (channels, dtype) it holds as they 
     ".bmp": ("BMP", {(1, U8), (3, U8)}),
 }
 KEPT_INFO = ("icc_profile", "exif", "dpi")  # carried from input to output where the format allows
+EXIF_FORMATS = ("PNG", "TIFF", "JPEG", "WEBP")  # Pillow writes an EXIF block in these
+ORIENTATION = 0x0112  # the EXIF tag saying how to turn the stored pixels for display
 
 
 class ImageError(ValueError):
     """An image cannot be read, denoised or written. The message is one line naming the file."""
+
+
+# --------------------------------------------------------------------------- tensors
+
+
+def pad_to_multiple(x: torch.Tensor, multiple: int = MULTIPLE) -> tuple[torch.Tensor, tuple[int, int]]:
+    """Reflect-pad H and W up to a multiple of `multiple` (replicate where the image is too
+    small to reflect). Returns the padded batch and the original (H, W) to crop back to."""
+    h, w = x.shape[-2:]
+    ph, pw = (-h) % multiple, (-w) % multiple
+    if ph or pw:
+        mode = "reflect" if ph < h and pw < w else "replicate"
+        x = F.pad(x, (0, pw, 0, ph), mode=mode)
+    return x, (h, w)
+
+
+@torch.no_grad()
+def predict(model: nn.Module, images: torch.Tensor, batch_size: int = 256,
+            device: torch.device | str | None = None, precision: str = "fp32",
+            ensemble: tuple[str, ...] = ()) -> torch.Tensor:
+    """Denoise uint8 (N, C, H, W) images of any size; returns float 0-1 on the CPU.
+
+    Sides that are not multiples of 32 are reflect-padded and cropped back. Runs in eval mode,
+    channels_last (the layout benchmarks/ measures), in batches of
+    `batch_size` so memory stays bounded. `precision` "fp32" (the default, used for every
+    reported score), "bf16"/"fp16", or "auto" (bf16 where native: faster, for applying a model).
+    `ensemble`: names of augmentations (n2n_utils.augment) to average the output over, e.g.
+    ("dihedral", "inversion"): the network denoises every transformed copy of the input, each
+    output is transformed back, and the outputs are averaged (the self-ensemble of Lim et al.,
+    2017). 16x the time for those two; only valid where the transforms keep the noise law
+    (augment.ensemble_for(noise))."""
+    device = torch.device(device) if device else next(model.parameters()).device
+    precision = resolve_precision(precision, device)
+    was_training = model.training
+    model.eval()
+    transforms = list(itertools.product(*(members(name) for name in ensemble)))  # [()] without one
+    out = []
+    for start in range(0, len(images), batch_size):
+        x = images[start:start + batch_size].to(device).float().div_(255.0)
+        x, (h, w) = pad_to_multiple(x)
+        y = 0
+        for chain in transforms:
+            x_t = x
+            for apply, _ in chain:
+                x_t = apply(x_t)
+            with autocast(device, precision):
+                y_t = model(x_t.contiguous(memory_format=torch.channels_last)).float().clamp_(0.0, 1.0)
+            for _, undo in reversed(chain):
+                y_t = undo(y_t)
+            y = y + y_t
+        out.append((y / len(transforms))[..., :h, :w].cpu())
+    model.train(was_training)
+    return torch.cat(out) if out else torch.empty(0)
 
 
 # --------------------------------------------------------------------------- arrays
@@ -133,7 +195,7 @@ def denoise_array(model: nn.Module, image: np.ndarray, tile: int = TILE, overlap
         None: wherever the model already is.
     precision: "fp32", or "auto"/"bf16" for about 1.6x the speed on a CPU with native bf16
         (benchmarks/: the PSNR moves by under 0.01 dB).
-    ensemble: a test-time ensemble (models.predict), e.g. augment.ensemble_for("gaussian"):
+    ensemble: a test-time ensemble (`predict`), e.g. augment.ensemble_for("gaussian"):
         better on held-out photos (notebook 06 measures it) for 16x the time.
     """
     _check_array(image)
@@ -187,6 +249,26 @@ def _png_bit_depth(path: Path) -> int:
     return header[24] if len(header) == 26 else 8
 
 
+def _describe_unidentified(path: Path) -> str:
+    """Why Pillow could not open `path`: a TIFF whose samples it cannot read (float, 32-bit ...)
+    is an unsupported image, not 'not an image'."""
+    with open(path, "rb") as f:
+        magic = f.read(4)
+    if magic in (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+"):  # TIFF and BigTIFF
+        import tifffile
+
+        try:
+            with tifffile.TiffFile(path) as tif:
+                page = tif.pages[0]
+                kind = {1: "unsigned integer", 2: "signed integer", 3: "floating-point"}.get(
+                    int(page.sampleformat), "unusual")
+                return (f"unsupported TIFF: {page.bitspersample}-bit {kind} samples, {page.samplesperpixel} "
+                        f"per pixel; supported: 8-bit grey, grey + alpha, RGB, RGBA, 16-bit grey or RGB(A)")
+        except Exception:  # a damaged header: fall through to the plain answer
+            pass
+    return "not an image (Pillow cannot identify it)"
+
+
 def _open(path: Path) -> Image.Image:
     """Open with Pillow (header only) and refuse what denoising cannot handle."""
     if not path.exists():
@@ -198,7 +280,7 @@ def _open(path: Path) -> Image.Image:
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             im = Image.open(path)
     except UnidentifiedImageError:
-        raise ImageError(f"{path}: not an image (Pillow cannot identify it)") from None
+        raise ImageError(f"{path}: {_describe_unidentified(path)}") from None
     except Image.DecompressionBombError:
         raise ImageError(f"{path}: the image is over the limit of {MAX_PIXELS / 1e6:.0f} megapixels") from None
     except OSError as err:
@@ -241,6 +323,7 @@ def read_image(path: str | Path) -> tuple[np.ndarray, dict]:
     path = Path(path)
     with _open(path) as im:
         info = {k: im.info[k] for k in KEPT_INFO if k in im.info}
+        info["orientation"] = int(im.getexif().get(ORIENTATION, 1))
         try:
             if _is_16bit_colour_tiff(im):
                 import tifffile
@@ -269,12 +352,10 @@ def check_output(out_path: str | Path, dtype: np.dtype | None = None, channels: 
     fmt, holds = WRITE_FORMATS[out_path.suffix.lower()]
     if out_path.is_dir():
         raise ImageError(f"{out_path}: is a folder; name an output file")
-    folder = out_path.parent
-    existing = next(p for p in (folder, *folder.parents) if p.exists())
-    if not existing.is_dir():
-        raise ImageError(f"{out_path}: cannot write: {existing} is a file, not a folder")
-    if not os.access(existing, os.W_OK | os.X_OK):
-        raise ImageError(f"{out_path}: cannot write: the folder {existing} is not writable")
+    try:
+        check_writable(out_path)
+    except OSError as err:
+        raise ImageError(str(err)) from None
     if dtype is not None and channels is not None and (channels, np.dtype(dtype)) not in holds:
         able = sorted(ext for ext, (_, h) in WRITE_FORMATS.items() if (channels, np.dtype(dtype)) in h)
         raise ImageError(f"{out_path}: {fmt} cannot hold a {np.dtype(dtype).itemsize * 8}-bit "
@@ -282,20 +363,40 @@ def check_output(out_path: str | Path, dtype: np.dtype | None = None, channels: 
     return fmt
 
 
+def upright(image: np.ndarray, orientation: int) -> np.ndarray:
+    """The stored pixels H x W (x C) turned as EXIF `orientation` (1-8) says to display them."""
+    turns = {1: lambda a: a, 2: lambda a: a[:, ::-1], 3: lambda a: a[::-1, ::-1], 4: lambda a: a[::-1],
+             5: lambda a: a.swapaxes(0, 1), 6: lambda a: np.rot90(a, -1), 7: lambda a: np.rot90(a, -1)[::-1],
+             8: lambda a: np.rot90(a, 1)}
+    return np.ascontiguousarray(turns.get(orientation, turns[1])(image))
+
+
 def write_image(out_path: str | Path, image: np.ndarray, info: dict | None = None) -> Path:
-    """Write a uint8/uint16 array atomically, in the format its extension names."""
+    """Write a uint8/uint16 array atomically, in the format its extension names. `info` (from
+    read_image) carries ICC profile, EXIF and dpi where the format holds them; where the EXIF
+    orientation would be lost (BMP, 16-bit colour TIFF, an orientation from TIFF tags), the
+    pixels are written upright instead, so the output displays as the input did. A failed
+    write (disk full ...) is an ImageError naming the output."""
     channels = image.shape[2] if image.ndim == 3 else 1
     fmt = check_output(out_path, image.dtype, channels)
-    info = info or {}
-    if image.dtype == np.uint16 and channels >= 3:
-        import tifffile
+    info = dict(info or {})
+    orientation = info.pop("orientation", 1)
+    colour16 = image.dtype == np.uint16 and channels >= 3
+    if orientation != 1 and (colour16 or fmt not in EXIF_FORMATS or "exif" not in info):
+        image = upright(image, orientation)
+        info.pop("exif", None)
+    try:
+        if colour16:
+            import tifffile
 
-        return write_atomic(out_path, lambda tmp: tifffile.imwrite(
-            tmp, image, photometric="rgb", iccprofile=info.get("icc_profile")))
-    pil = Image.fromarray(image[..., 0] if image.ndim == 3 and channels == 1 else image)
-    options = {"quality": 95} if fmt in ("JPEG", "WEBP") else {}
-    options.update(info)  # formats that cannot hold a key ignore it
-    return write_atomic(out_path, lambda tmp: pil.save(tmp, format=fmt, **options))
+            return write_atomic(out_path, lambda tmp: tifffile.imwrite(
+                tmp, image, photometric="rgb", iccprofile=info.get("icc_profile")))
+        pil = Image.fromarray(image[..., 0] if image.ndim == 3 and channels == 1 else image)
+        options = {"quality": 95} if fmt in ("JPEG", "WEBP") else {}
+        options.update(info)  # formats that cannot hold a key ignore it
+        return write_atomic(out_path, lambda tmp: pil.save(tmp, format=fmt, **options))
+    except OSError as err:
+        raise ImageError(f"{out_path}: cannot write: {err.strerror or err}") from None
 
 
 def check_paths(in_path: str | Path, out_path: str | Path, overwrite: bool = False) -> None:

@@ -41,6 +41,23 @@ def mean_ci(values, confidence: float = 0.95) -> tuple[float, float]:
     return float(x.mean()), float(half)
 
 
+def ssim(denoised: torch.Tensor, clean: torch.Tensor) -> float:
+    """Mean over images of scikit-image's SSIM; both float (N, 3, H, W) in 0-1."""
+    from skimage.metrics import structural_similarity
+
+    pairs = zip(denoised.double().permute(0, 2, 3, 1).numpy(),
+                clean.double().permute(0, 2, 3, 1).numpy(), strict=True)
+    return float(np.mean([structural_similarity(c, d, channel_axis=-1, data_range=1.0) for d, c in pairs]))
+
+
+def score(denoised: torch.Tensor, clean: torch.Tensor) -> dict:
+    """How every method is scored on a validation set, float (N, 3, H, W) in 0-1: psnr (dB,
+    mean of per-image PSNR, the course's metric), psnr_ci95 (half-width of its 95% CI) and
+    ssim. Per photo: psnr_by_group."""
+    mean, half = mean_ci(psnr_per_image(denoised, clean).numpy())
+    return {"psnr": mean, "psnr_ci95": half, "ssim": ssim(denoised, clean)}
+
+
 def to_float(images: torch.Tensor) -> torch.Tensor:
     """uint8 0-255 -> float 0-1; float passes through."""
     return images.float() / 255.0 if images.dtype == torch.uint8 else images

@@ -3,20 +3,16 @@ transposed-convolution upsampling, ReLU and a final 1x1 convolution).
 
 Read bottom-up: the small blocks first, the network last, shapes on the lines that change them.
 Input and output are float images in 0-1, (B, C, H, W), with H and W multiples of 32 (five
-2x2 poolings). `pad_to_multiple` / `predict` handle other sizes.
+2x2 poolings). Running a network on images of any size is n2n_utils.inference's `predict`.
 """
 
 from __future__ import annotations
 
-import itertools
 from typing import Literal
 
 import torch
 import torch.nn.functional as F
 from torch import nn
-
-from .augment import members
-from .config import autocast, resolve_precision
 
 FinalActivation = Literal["relu", "linear"]
 MULTIPLE = 32  # 2 ** number of poolings
@@ -85,7 +81,7 @@ class ResUNet(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.shape[-2] % MULTIPLE or x.shape[-1] % MULTIPLE:
             raise ValueError(f"ResUNet needs H and W that are multiples of {MULTIPLE}, got "
-                             f"{tuple(x.shape[-2:])}; use n2n_utils.models.predict(), which pads")
+                             f"{tuple(x.shape[-2:])}; use n2n_utils.inference.predict(), which pads")
         skip0 = x                                              # (B, n, H, W)
         x = self.enc1(self.enc0(x))                            # (B, 48, H, W)
         skip1 = x = self.pool(x)                               # (B, 48, H/2, W/2)   Pool1
@@ -115,56 +111,6 @@ def get_model(name: str = "resunet", **kwargs) -> nn.Module:
 
 def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
-
-
-def pad_to_multiple(x: torch.Tensor, multiple: int = MULTIPLE) -> tuple[torch.Tensor, tuple[int, int]]:
-    """Reflect-pad H and W up to a multiple of `multiple` (replicate where the image is too
-    small to reflect). Returns the padded batch and the original (H, W) to crop back to."""
-    h, w = x.shape[-2:]
-    ph, pw = (-h) % multiple, (-w) % multiple
-    if ph or pw:
-        mode = "reflect" if ph < h and pw < w else "replicate"
-        x = F.pad(x, (0, pw, 0, ph), mode=mode)
-    return x, (h, w)
-
-
-@torch.no_grad()
-def predict(model: nn.Module, images: torch.Tensor, batch_size: int = 256,
-            device: torch.device | str | None = None, precision: str = "fp32",
-            ensemble: tuple[str, ...] = ()) -> torch.Tensor:
-    """Denoise uint8 (N, C, H, W) images of any size; returns float 0-1 on the CPU.
-
-    Sides that are not multiples of 32 are reflect-padded and cropped back. Runs in eval mode,
-    channels_last (about 1.5x faster than NCHW on a CPU, see benchmarks/), in batches of
-    `batch_size` so memory stays bounded. `precision` "fp32" (the default, used for every
-    reported score), "bf16"/"fp16", or "auto" (bf16 where native: faster, for applying a model).
-    `ensemble`: names of augmentations (n2n_utils.augment) to average the output over, e.g.
-    ("dihedral", "inversion"): the network denoises every transformed copy of the input, each
-    output is transformed back, and the outputs are averaged (the self-ensemble of Lim et al.,
-    2017). 16x the time for those two; only valid where the transforms keep the noise law
-    (augment.ensemble_for(noise))."""
-    device = torch.device(device) if device else next(model.parameters()).device
-    precision = resolve_precision(precision, device)
-    was_training = model.training
-    model.eval()
-    transforms = list(itertools.product(*(members(name) for name in ensemble)))  # [()] without one
-    out = []
-    for start in range(0, len(images), batch_size):
-        x = images[start:start + batch_size].to(device).float().div_(255.0)
-        x, (h, w) = pad_to_multiple(x)
-        y = 0
-        for chain in transforms:
-            x_t = x
-            for apply, _ in chain:
-                x_t = apply(x_t)
-            with autocast(device, precision):
-                y_t = model(x_t.contiguous(memory_format=torch.channels_last)).float().clamp_(0.0, 1.0)
-            for _, undo in reversed(chain):
-                y_t = undo(y_t)
-            y = y + y_t
-        out.append((y / len(transforms))[..., :h, :w].cpu())
-    model.train(was_training)
-    return torch.cat(out) if out else torch.empty(0)
 
 
 def layer_table(model: nn.Module, input_shape: tuple[int, ...] = (1, 3, 32, 32)) -> list[dict]:

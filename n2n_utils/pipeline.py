@@ -1,26 +1,58 @@
 """Run the whole study headlessly: every notebook in order, with papermill.
 
-    python -m n2n_utils.pipeline --profile quick [--dataset natural32|FOLDER] [--device auto]
+    python -m n2n_utils.pipeline --profile quick            # a fresh reproduction, then its drift
+    python -m n2n_utils.pipeline --profile quick --in-place # refresh the committed results/quick/
+    python -m n2n_utils.pipeline --profile full --device cuda --minutes 8 --out /scratch/n2n-full
 
-Executed copies go to runs/<profile>/notebooks/, figures to figures/<profile>/, results to
-results/<profile>/ (with provenance), plus results/<profile>/pipeline.json with each
-notebook's duration. A failing notebook stops the pipeline with its failing cell and error;
-what was written before stays. Training runs and sweeps resume where they stopped.
+Where it writes. By default into a folder of its own, reproduced/<profile>-<commit>/, laid out
+like the repository: results/<profile>/, figures/<profile>/, runs/<profile>/ (checkpoints and
+the executed notebooks), so that nothing committed is read or overwritten and every sweep run
+is recomputed. Run again at the same commit, it resumes its own interrupted work (checkpoints,
+sweep rows) and nothing else. `--out DIR` picks another folder; `--in-place` writes into the
+repository's results/, figures/ and runs/ as the committed results were made. When it is done,
+it prints the drift table (n2n_utils.drift): each headline number, committed against
+reproduced, and whether the difference lies inside the committed 95% CI. `N2N_OUTPUT_ROOT=DIR
+make report` renders DIR/report/report.md from such a folder.
+
+Time. Before the first notebook it measures this machine's training speed for a few seconds and
+prints the expected time of each notebook and of the whole run (n2n_utils.estimate); while it
+runs it prints "notebook k of n" with minutes elapsed and left. `--minutes M` sizes the epoch
+counts of the main run, the sweeps and the comparisons by one factor so that the estimate fits
+M minutes. results/<profile>/pipeline.json records the speed measured, the epochs used, and
+each notebook's estimated and actual seconds. A failing notebook stops the pipeline with its
+failing cell and error; what was written before stays.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import json
 import os
 import sys
+import threading
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from .config import NOTEBOOKS_DIR, describe_device, resolve_device
+from . import config
+from .config import describe_device, resolve_device, resolve_precision
 from .data import DATASETS
-from .files import provenance, write_json
+from .drift import drift_table, format_drift
+from .estimate import (
+    Progress,
+    Work,
+    estimate_seconds,
+    load_calibration,
+    measure_bm3d_seconds,
+    measure_images_per_s,
+    notebook_work,
+    plan_table,
+    size_epochs,
+)
+from .files import git_commit, provenance, write_csv, write_json
 from .noise import NOISE_MODELS
-from .profiles import PROFILES, output_dirs
+from .profiles import EPOCH_FIELDS, PROFILES, OutputDirs, output_dirs, with_epochs
 
 NOTEBOOKS = [
     "00_data_exploration.ipynb",
@@ -34,64 +66,215 @@ NOTEBOOKS = [
 ]
 # These need clean training images and the noise models of an embedded dataset.
 NEEDS_EMBEDDED_DATA = {"05_comparisons.ipynb", "06_generalisation.ipynb"}
+PROGRESS_EVERY_S = 60.0  # how often a running notebook's progress line is printed
+MEASURE_S = 4.0  # how long the training-speed measurement before a run takes, about
+DEVICES = ("auto", "cpu", "cuda", "mps")
+
+
+@dataclass
+class Plan:
+    """What a run will do and how long it should take; pipeline.json records all of it."""
+    epochs: dict[str, int]                   # EPOCH_FIELDS -> epochs, as the notebooks will use them
+    work: dict[str, Work]                    # runnable notebook -> its work at those epochs
+    estimates: dict[str, float]              # runnable notebook -> expected seconds
+    measured: dict = field(default_factory=dict)  # images_per_s, bm3d_s, device, precision, seconds
+    calibration: str = ""
+    budget_minutes: float | None = None
+
+
+def default_out(profile: str) -> Path:
+    """A reproduction's own folder: reproduced/<profile>-<commit>, so that a rerun at the same
+    commit resumes it and another commit starts afresh."""
+    return config.REPRODUCED_DIR / f"{profile}-{git_commit()}"
 
 
 def run_pipeline(profile: str = "quick", dataset: str = "natural32", noise: str = "gaussian",
-                 seed: int = 0, device: str = "auto", output_dir: str = "",
-                 notebooks: list[str] | None = None) -> dict:
-    """Execute the notebooks in order; return (and write) the pipeline's record."""
+                 seed: int = 0, device: str = "auto", out: str | Path | None = None, in_place: bool = False,
+                 minutes: float | None = None, notebooks: list[str] | None = None,
+                 notebooks_dir: Path = config.NOTEBOOKS_DIR) -> dict:
+    """Measure, plan, execute the notebooks in order, print the drift; return the pipeline's
+    record (also written to results/<profile>/pipeline.json). See the module docstring."""
     if profile not in PROFILES:
         raise ValueError(f"unknown profile {profile!r}; choose one of {sorted(PROFILES)}")
+    if device not in DEVICES:
+        raise ValueError(f"unknown device {device!r}; choose one of {DEVICES}")
     chosen = notebooks or NOTEBOOKS
     unknown = [n for n in chosen if n not in NOTEBOOKS]
     if unknown:
         raise ValueError(f"unknown notebook(s) {unknown}; choose from {NOTEBOOKS}")
-    dirs = output_dirs(profile, output_dir)
-    # The kernels inherit this: a stray N2N_PROFILE in the shell must not override --profile.
-    previous = os.environ.get("N2N_PROFILE")
-    os.environ["N2N_PROFILE"] = profile
+    if minutes is not None and not minutes > 0:
+        raise ValueError(f"minutes={minutes}: a time budget must be positive")
+    if in_place and out:
+        raise ValueError("choose --in-place or --out, not both")
+    root = None if in_place else Path(out or default_out(profile)).resolve()
+    dirs = output_dirs(profile) if root is None else _root_dirs(root, profile)
+    skipped = {n: f"needs an embedded dataset {DATASETS}"
+               for n in chosen if n in NEEDS_EMBEDDED_DATA and str(dataset) not in DATASETS}
+    plan = make_plan(profile, [n for n in chosen if n not in skipped], dataset, noise, device, minutes)
+    print_plan(plan, profile)
+    parameters = {"profile": profile, "dataset": str(dataset), "noise": noise, "seed": seed,
+                  "device": device, "output_dir": ""}
+    record = provenance(profile=profile, device=describe_device(resolve_device(device)), seed=seed,
+                        dataset=str(dataset), noise=noise,
+                        output_root=str(root) if root else "in place")
+    # The kernels inherit these: a stray N2N_PROFILE in the shell must not override --profile.
+    env = {"N2N_PROFILE": profile, "N2N_EPOCHS": json.dumps(plan.epochs)}
+    if root is not None:
+        env.update(N2N_OUTPUT_ROOT=str(root), N2N_RESULTS_DIR=None, N2N_FIGURES_DIR=None, N2N_RUNS_DIR=None)
+    with _environment(env):
+        record = _execute(chosen, parameters, dirs, plan, record, skipped, notebooks_dir)
+    if root is not None:
+        report_drift(config.COMMITTED_RESULTS_DIR / profile, dirs.results, record)
+        print(f"report of this run: N2N_OUTPUT_ROOT={root} make report", flush=True)
+    return record
+
+
+def report_drift(committed: Path, reproduced: Path, record: dict) -> None:
+    """Print (and write to drift.csv) the drift table of `reproduced` against `committed`, when
+    the committed results exist and were made from the same dataset, noise and seed."""
+    made = committed / "pipeline.json"
+    same = ("dataset", "noise", "seed")
+    if committed.resolve() == reproduced.resolve():
+        return
+    if not made.exists():
+        print(f"no committed results of profile {record['profile']} to compare this run with", flush=True)
+        return
+    theirs = json.loads(made.read_text())
+    if any(theirs.get(k) != record[k] for k in same):
+        print(f"no drift table: the committed {committed} come from {[theirs.get(k) for k in same]}, "
+              f"this run from {[record[k] for k in same]}", flush=True)
+        return
+    table = drift_table(committed, reproduced)
+    write_csv(reproduced / "drift.csv", table, profile=record["profile"], committed=str(committed))
+    print(f"\ndrift, committed ({committed}) against this run:\n{format_drift(table)}", flush=True)
+
+
+def _root_dirs(root: Path, profile: str) -> OutputDirs:
+    dirs = OutputDirs(root / "figures" / profile, root / "results" / profile, root / "runs" / profile)
+    for d in (dirs.figures, dirs.results, dirs.runs):
+        d.mkdir(parents=True, exist_ok=True)
+    return dirs
+
+
+@contextlib.contextmanager
+def _environment(values: dict[str, str | None]):
+    """Set (or, for None, unset) environment variables for the duration; restore them after."""
+    previous = {k: os.environ.get(k) for k in values}
     try:
-        return _execute(chosen, profile, dataset, noise, seed, device, output_dir, dirs)
+        for k, v in values.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+        yield
     finally:
-        if previous is None:
-            os.environ.pop("N2N_PROFILE", None)
-        else:
-            os.environ["N2N_PROFILE"] = previous
+        for k, v in previous.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
 
 
-def _execute(chosen: list[str], profile: str, dataset: str, noise: str, seed: int, device: str,
-             output_dir: str, dirs) -> dict:
+def make_plan(profile: str, runnable: list[str], dataset: str = "natural32", noise: str = "gaussian",
+              device: str = "auto", minutes: float | None = None) -> Plan:
+    """Measure this machine (a few seconds), then size the epochs to `minutes` if given, and
+    estimate each runnable notebook's time."""
+    prof = PROFILES[profile]
+    start = time.perf_counter()
+    print(f"measuring this machine's training speed ({describe_device(resolve_device(device))}) ...", flush=True)
+    images_per_s = measure_images_per_s(device, prof.precision, MEASURE_S)
+    needs_bm3d = any(notebook_work(prof, dataset, noise)[n].bm3d_crops for n in runnable)
+    bm3d_s = measure_bm3d_seconds() if needs_bm3d else None
+    measured = {"images_per_s": round(images_per_s, 1), "bm3d_s": None if bm3d_s is None else round(bm3d_s, 3),
+                "device": describe_device(resolve_device(device)),
+                "precision": resolve_precision(prof.precision, resolve_device(device)), "batch_size": 8,
+                "seconds": round(time.perf_counter() - start, 1)}
+    calibration = load_calibration()
+    budget_s = None if minutes is None else minutes * 60 - measured["seconds"]  # measuring counts too
+    epochs = ({f: getattr(prof, f) for f in EPOCH_FIELDS} if budget_s is None else
+              size_epochs(prof, budget_s, runnable, images_per_s, bm3d_s, calibration, dataset, noise))
+    work = {n: w for n, w in notebook_work(with_epochs(prof, epochs), dataset, noise).items() if n in runnable}
+    estimates = {n: round(s, 1) for n, s in estimate_seconds(work, images_per_s, bm3d_s, calibration).items()}
+    return Plan(epochs, work, estimates, measured, calibration.source, minutes)
+
+
+def print_plan(plan: Plan, profile: str) -> None:
+    m = plan.measured
+    print(f"this machine trains {m['images_per_s']:,.0f} images/s ({m['device']}, {m['precision']}, batch 8)"
+          + (f"; BM3D takes {m['bm3d_s']:.2f} s a crop" if m.get("bm3d_s") else "")
+          + f"; calibrated on {plan.calibration}", flush=True)
+    prof = PROFILES[profile]
+    if plan.budget_minutes is not None:
+        below = {f: (e, getattr(prof, f)) for f, e in plan.epochs.items() if e < getattr(prof, f)}
+        print(f"sized to {plan.budget_minutes:g} min: epochs {plan.epochs}"
+              + (f"; below the {profile} profile's own: {below}" if below else ""), flush=True)
+        total = sum(plan.estimates.values()) / 60
+        if total > plan.budget_minutes:
+            print(f"warning: the estimate is {total:.1f} min, over the {plan.budget_minutes:g} min budget even at "
+                  "these epochs; it runs anyway (--minutes never goes below one epoch each)", flush=True)
+    print(f"expected time (profile {profile}):\n{plan_table(plan.estimates, plan.work)}", flush=True)
+
+
+def _execute(chosen: list[str], parameters: dict, dirs: OutputDirs, plan: Plan, record: dict,
+             skipped: dict[str, str], notebooks_dir: Path = config.NOTEBOOKS_DIR) -> dict:
+    """Execute `chosen` notebooks from `notebooks_dir` in order (those in `skipped` are recorded
+    as skipped with their reason), with progress lines; write pipeline.json after each."""
     import papermill as pm
 
     executed_dir = dirs.runs / "notebooks"
     executed_dir.mkdir(parents=True, exist_ok=True)
-    parameters = {"profile": profile, "dataset": str(dataset), "noise": noise, "seed": seed,
-                  "device": device, "output_dir": str(output_dir)}
-    record = provenance(profile=profile, device=describe_device(resolve_device(device)),
-                        seed=seed, dataset=str(dataset), noise=noise, notebooks=[])
-    start = time.perf_counter()
-    for i, name in enumerate(chosen, 1):
-        if name in NEEDS_EMBEDDED_DATA and str(dataset) not in DATASETS:
-            print(f"[{i}/{len(chosen)}] {name}: skipped, it needs an embedded dataset {DATASETS}", flush=True)
-            record["notebooks"].append({"notebook": name, "skipped": "needs an embedded dataset"})
+    record = {**record, "measured": plan.measured, "calibration": plan.calibration,
+              "budget_minutes": plan.budget_minutes, "epochs": plan.epochs,
+              "estimated_seconds": round(sum(plan.estimates.values()), 1), "notebooks": []}
+    progress = Progress({n: plan.estimates.get(n, 0.0) for n in chosen})
+    for name in chosen:
+        if name in skipped:
+            progress.end(name)
+            print(f"{progress.line()}: skipped, it {skipped[name]}", flush=True)
+            record["notebooks"].append({"notebook": name, "skipped": skipped[name]})
             continue
-        print(f"[{i}/{len(chosen)}] {name} (profile {profile})", flush=True)
-        t0 = time.perf_counter()
+        progress.begin(name)
+        print(f"{progress.line()} (expected {plan.estimates[name] / 60:.1f} min)", flush=True)
         try:
-            pm.execute_notebook(NOTEBOOKS_DIR / name, executed_dir / name, parameters=parameters,
-                                cwd=str(NOTEBOOKS_DIR), progress_bar=True, kernel_name="python3")
+            with _ticking(progress):
+                pm.execute_notebook(notebooks_dir / name, executed_dir / name, parameters=parameters,
+                                    cwd=str(notebooks_dir), progress_bar=False, kernel_name="python3")
         except pm.PapermillExecutionError as err:
             record["failed"] = {"notebook": name, "cell": err.exec_count, "error": err.ename,
                                 "message": err.evalue}
             write_json(dirs.results / "pipeline.json", record)
             raise SystemExit(f"{name} failed in cell [{err.exec_count}]: {err.ename}: {err.evalue}\n"
                              f"the executed notebook, with the traceback, is {executed_dir / name}") from None
-        record["notebooks"].append({"notebook": name, "seconds": round(time.perf_counter() - t0, 1)})
-    record["seconds"] = round(time.perf_counter() - start, 1)
+        seconds = progress.end(name)
+        work = plan.work[name]
+        record["notebooks"].append({"notebook": name, "seconds": round(seconds, 1),
+                                    "estimated_seconds": plan.estimates[name],
+                                    "train_images": work.train_images, "bm3d_crops": work.bm3d_crops})
+        record["seconds"] = round(time.perf_counter() - progress.start, 1)
+        write_json(dirs.results / "pipeline.json", record)  # a partial record survives an interruption
+    record["seconds"] = round(time.perf_counter() - progress.start, 1)
     write_json(dirs.results / "pipeline.json", record)
-    print(f"done in {record['seconds'] / 60:.1f} min; figures in {dirs.figures}, "
-          f"results in {dirs.results}", flush=True)
+    print(f"done in {record['seconds'] / 60:.1f} min (estimated {record['estimated_seconds'] / 60:.1f}); "
+          f"figures in {dirs.figures}, results in {dirs.results}", flush=True)
     return record
+
+
+@contextlib.contextmanager
+def _ticking(progress: Progress, every: float = PROGRESS_EVERY_S):
+    """Print progress.line() every `every` seconds while the body runs."""
+    stop = threading.Event()
+
+    def tick():
+        while not stop.wait(every):
+            print(progress.line(), flush=True)
+
+    thread = threading.Thread(target=tick, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -102,15 +285,23 @@ def main(argv: list[str] | None = None) -> int:
                         "val_data.pkl (or your own photos)")
     parser.add_argument("--noise", default="gaussian", choices=sorted(NOISE_MODELS))
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--device", default="auto", help="auto (cuda > mps > cpu), cpu, cuda, mps")
-    parser.add_argument("--output-dir", default="",
-                        help="write figures/results/runs under this folder instead of the repository's")
+    parser.add_argument("--device", default="auto", choices=DEVICES, help="auto: cuda > mps > cpu")
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument("--out", metavar="DIR",
+                       help="write results/, figures/ and runs/ (each with a <profile> folder) under DIR; "
+                       "default reproduced/<profile>-<commit>")
+    where.add_argument("--in-place", action="store_true",
+                       help="write into the repository's results/, figures/ and runs/ (the committed results)")
+    parser.add_argument("--minutes", type=float, metavar="M",
+                        help="size the epochs so that the whole run is expected to take M minutes")
     parser.add_argument("--notebooks", nargs="*", help=f"a subset of {NOTEBOOKS}")
     args = parser.parse_args(argv)
     if args.dataset not in DATASETS and not Path(args.dataset).is_dir():
         parser.error(f"--dataset {args.dataset}: neither one of {DATASETS} nor an existing folder")
-    run_pipeline(args.profile, args.dataset, args.noise, args.seed, args.device, args.output_dir,
-                 args.notebooks)
+    if args.minutes is not None and not args.minutes > 0:
+        parser.error(f"--minutes {args.minutes:g}: a time budget must be positive")
+    run_pipeline(args.profile, args.dataset, args.noise, args.seed, args.device, args.out, args.in_place,
+                 args.minutes, args.notebooks)
     return 0
 
 

@@ -18,8 +18,12 @@ from pathlib import Path
 import pandas as pd
 
 from . import config
+from .comparisons import N2C, N2N, NOISY_INPUT
 from .files import write_atomic
-from .pretrained import list_pretrained, read_weights
+from .generalisation import BM3D, REPORT_RECIPE
+from .runs import REPORT_BATCH_SIZE, REPORT_LR
+from .sweeps import verdict
+from .weights import list_weights, read_weights
 
 REPORT_PATH = config.REPORT_DIR / "report.md"
 REPORT_PSNR_DB = 24.6  # Table II of the EE-559 report, on the course's data (not re-measurable here)
@@ -81,8 +85,8 @@ def section_abstract(res: Results) -> str:
     if lr and bs:
         text += (f"Seeded sweeps with 95% confidence intervals put the best learning rate at "
                  f"{lr['best']:g} and the best batch size at {bs['best']:g} for that budget "
-                 f"(the report chose 0.0008 and 8). ")
-    for name in list_pretrained():
+                 f"(the report chose {REPORT_LR:g} and {REPORT_BATCH_SIZE}). ")
+    for name in list_weights():
         weights = read_weights(name)
         card, augment = weights["card"], " + ".join(weights["config"]["augment"])
         text += (f"Trained on {card['n_train']:,} pairs for {card['epochs']} epochs with {augment} "
@@ -194,10 +198,10 @@ def section_sweeps(res: Results) -> str:
         "batch size by cross-validation and showed single curves. Each point here is the mean "
         "over three seeds (initialisation and data order) with a 95% Student-t confidence interval.",
         _sweep(res, "lr_sweep", "Learning rate (Figure 2)", "fig2_lr",
-               "Fig. 2: validation PSNR against the learning rate (batch 8).", 8e-4),
+               f"Fig. 2: validation PSNR against the learning rate (batch {REPORT_BATCH_SIZE}).", REPORT_LR),
         _sweep(res, "batch_size_sweep", "Mini-batch size (Figure 3)", "fig3_batch_size",
-               "Fig. 3: validation PSNR against the mini-batch size (learning rate 0.0008, equal epochs: "
-               "larger batches take fewer steps).", 8),
+               f"Fig. 3: validation PSNR against the mini-batch size (learning rate {REPORT_LR:g}, equal "
+               "epochs: larger batches take fewer steps).", REPORT_BATCH_SIZE),
     ])
 
 
@@ -227,7 +231,7 @@ def section_table2(results: list[Results]) -> str:
                          "data": f"natural32, gaussian 25/255, {train['data']['n_train']:,} pairs",
                          "profile": res.profile, "noisy input (dB)": data["noisy_val_psnr"],
                          "PSNR (dB)": train["val_psnr"]})
-    for name in list_pretrained():
+    for name in list_weights():
         card = read_weights(name)["card"]
         rows.append({"model": f"ResUNet, shipped weights `{name}`",
                      "data": f"natural32, {card['noise']}, {card['n_train']:,} pairs x {card['epochs']} epochs",
@@ -386,12 +390,10 @@ def section_discussion(res: Results) -> str:
     points = []
     if lr and bs:
         verdicts = []
-        for name, sweep, chosen in (("learning rate", "lr_sweep", 8e-4), ("batch size", "batch_size_sweep", 8)):
-            summary = res.csv(f"{sweep}_summary").set_index("value")
-            best = summary["psnr_mean"].idxmax()
-            gap = summary.loc[best, "psnr_mean"] - summary.loc[chosen, "psnr_mean"]
-            tied = gap <= summary.loc[best, "psnr_ci95"] + summary.loc[chosen, "psnr_ci95"]
-            verdicts.append((name, best, chosen, gap, tied))
+        for name, sweep, chosen in (("learning rate", "lr_sweep", REPORT_LR),
+                                    ("batch size", "batch_size_sweep", REPORT_BATCH_SIZE)):
+            v = verdict(res.csv(f"{sweep}_summary"), chosen)
+            verdicts.append((name, v["best"], chosen, v["gap"], v["tied"]))
         hold = all(v[4] for v in verdicts)
         detail = "; ".join(f"{name}: best {best:g}, the report's {chosen:g} is {gap:.2f} dB below"
                            f"{' (within the confidence intervals)' if tied else ''}"
@@ -404,7 +406,7 @@ def section_discussion(res: Results) -> str:
         h = cmp["headline"]
         gap = h["n2c"] - h["n2n"]
         per_noise = res.csv("comparisons").pivot(index="noise", columns="method", values="psnr")
-        gaps = per_noise["ResUNet Noise2Clean"] - per_noise["ResUNet Noise2Noise"]
+        gaps = per_noise[N2C] - per_noise[N2N]
         curve = res.csv("learning_curve")
         curve_gaps = None if curve is None else (
             curve.pivot(index="n_train", columns="target", values="psnr").eval("noise2clean - noise2noise"))
@@ -422,19 +424,19 @@ def section_discussion(res: Results) -> str:
         table = res.csv("comparisons")
         for noise in [n for n in dict.fromkeys(table["noise"]) if n != "gaussian"]:
             rows = table[table["noise"] == noise].set_index("method")["psnr"]
-            classical = rows.drop(index=["noisy input", "ResUNet Noise2Noise", "ResUNet Noise2Clean"])
-            margin = rows["ResUNet Noise2Noise"] - classical.max()
-            points.append(f"On {noise} noise Noise2Noise scores {rows['ResUNet Noise2Noise']:.2f} dB, "
+            classical = rows.drop(index=[NOISY_INPUT, N2N, N2C])
+            margin = rows[N2N] - classical.max()
+            points.append(f"On {noise} noise Noise2Noise scores {rows[N2N]:.2f} dB, "
                           f"{abs(margin):.2f} dB {'above' if margin >= 0 else 'below'} the best classical "
                           f"method ({classical.idxmax()}, {classical.max():.2f} dB).")
     if gen:
         table = pd.DataFrame(gen["table"]).set_index("method")
-        report_recipe, best = "photos, dihedral (report)", gen["best_recipe"]
+        report_recipe, best = REPORT_RECIPE, gen["best_recipe"]
         photos = [c for c in table.columns if c != "all"]
-        worst = min(photos, key=lambda p: table.loc[report_recipe, p] - table.loc["BM3D", p])
+        worst = min(photos, key=lambda p: table.loc[report_recipe, p] - table.loc[BM3D, p])
         points.append(f"**Generalisation is the main limit.** With the report's recipe the held-out photo "
                       f"{worst} scores {table.loc[report_recipe, worst]:.2f} dB, "
-                      f"{table.loc['BM3D', worst] - table.loc[report_recipe, worst]:.2f} dB below BM3D; the best "
+                      f"{table.loc[BM3D, worst] - table.loc[report_recipe, worst]:.2f} dB below BM3D; the best "
                       f"recipe, {best}, lifts it to {table.loc[best, worst]:.2f} dB and the mean from "
                       f"{table.loc[report_recipe, 'all']:.2f} to {table.loc[best, 'all']:.2f} dB.")
     points.append("**What would close the gaps:** more optimizer steps. The quick profile trains each "
@@ -445,7 +447,7 @@ def section_discussion(res: Results) -> str:
 
 
 def section_speed() -> str:
-    files = sorted((config.ROOT / "benchmarks" / "results").glob("*.json"))
+    files = sorted(config.BENCHMARK_RESULTS_DIR.glob("*.json"))
     if not files:
         return "## 9. Speed\n\n*(benchmark not run yet)*"
     parts = ["## 9. Speed\n\nFrom `python -m benchmarks.throughput` (JSON in `benchmarks/results/`): "

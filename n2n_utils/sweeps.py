@@ -8,8 +8,6 @@ that CSV and skips the runs it already holds, so a sweep can be stopped at any t
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
 import time
 import warnings
 from pathlib import Path
@@ -21,23 +19,23 @@ from .config import describe_device, resolve_device
 from .data import DenoisingData
 from .files import git_commit, write_csv
 from .metrics import mean_ci
-from .training import TrainConfig, train
+from .runs import NOT_A_RESULT, TrainConfig, config_digest
+from .training import train
 
 # The columns that identify a run: a row with the same values is the same run. config_key
-# digests everything else (the base config without the swept option, and the data's meta),
-# so a row from a sweep of another size or recipe is never mistaken for this one.
+# digests everything else (the base config without the seed and the swept option, and the
+# data's meta; see n2n_utils.runs), so a row from a sweep of another size or recipe is never
+# mistaken for this one.
 RUN_KEYS = ["config_key", "param", "value", "seed"]
-NOT_PART_OF_A_RUN = {"seed", "device", "progress", "eval_batch_size"}
 
 
 def config_key(base: TrainConfig, param: str, data_meta: dict) -> str:
-    options = {k: v for k, v in base.to_dict().items() if k not in NOT_PART_OF_A_RUN | {param}}
-    blob = json.dumps({"config": options, "data": data_meta}, sort_keys=True, default=str)
-    return hashlib.sha1(blob.encode()).hexdigest()[:12]
+    """The digest of what a sweep's runs share: `base` but its seed and `param`, and the data."""
+    return config_digest(base, data_meta, leave_out={"seed", param})
 
 
 def _sweepable(param: str) -> None:
-    known = {f.name for f in dataclasses.fields(TrainConfig)} - {"seed", "device", "progress"}
+    known = {f.name for f in dataclasses.fields(TrainConfig)} - NOT_A_RESULT - {"seed"}
     if param not in known:
         raise ValueError(f"cannot sweep {param!r}; sweepable options: {sorted(known)}")
 
@@ -101,3 +99,14 @@ def summarize(runs: pd.DataFrame) -> pd.DataFrame:
 def best_value(summary: pd.DataFrame):
     """The swept value with the highest mean PSNR."""
     return summary.loc[summary["psnr_mean"].idxmax(), "value"]
+
+
+def verdict(summary: pd.DataFrame, chosen) -> dict:
+    """Whether `chosen` (a swept value, e.g. the report's) holds against the best one: best
+    (value), gap (dB, best's mean minus chosen's) and tied (the gap is within the sum of both
+    95% CI half-widths)."""
+    table = summary.set_index("value")
+    best = table["psnr_mean"].idxmax()
+    gap = float(table.loc[best, "psnr_mean"] - table.loc[chosen, "psnr_mean"])
+    return {"best": best, "gap": gap,
+            "tied": bool(gap <= table.loc[best, "psnr_ci95"] + table.loc[chosen, "psnr_ci95"])}

@@ -9,13 +9,11 @@ from a checkpoint continues exactly as the uninterrupted run would have.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
 
 import pandas as pd
 import torch
@@ -23,68 +21,25 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
-from .augment import augment, check_augmentations
+from .augment import augment
 from .config import autocast, describe_device, resolve_device, resolve_precision
 from .data import DenoisingData
 from .files import save_torch
+from .inference import predict
 from .metrics import psnr, to_float
-from .models import get_model, predict
+from .models import get_model
+from .runs import (
+    CHOICES,
+    RESUMABLE_CHANGES,
+    TrainConfig,
+    checkpoint_name,
+    fit_state_dict,
+    load_checkpoint,
+    load_training_checkpoint,
+)
 
-CHOICES = {
-    "loss": ("mse", "l1"),
-    "target": ("noise2noise", "noise2clean"),
-    "lr_schedule": ("constant", "cosine"),
-    "precision": ("auto", "fp32", "bf16", "fp16"),
-    "final_activation": ("relu", "linear"),
-}
-
-
-@dataclass
-class TrainConfig:
-    epochs: int = 10
-    lr: float = 8e-4                       # Adam; the report's choice
-    batch_size: int = 8                    # the report's choice
-    loss: Literal["mse", "l1"] = "mse"     # l1 where the median is the right target (impulse, text)
-    target: Literal["noise2noise", "noise2clean"] = "noise2noise"
-    augment: tuple[str, ...] = ("dihedral",)  # see n2n_utils.augment
-    lr_schedule: Literal["constant", "cosine"] = "constant"
-    # autocast dtype; auto = bf16 where the device computes it natively (benchmarks/: ~1.35x at
-    # batch 8 on an AVX512-BF16 CPU, PSNR within noise of fp32), else fp32. fp16 on CUDA only.
-    precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
-    channels_last: bool = True
-    model: str = "resunet"
-    final_activation: Literal["relu", "linear"] = "relu"  # Table I ends in a ReLU
-    seed: int = 0
-    device: str = "auto"                   # auto: cuda > mps > cpu
-    eval_batch_size: int = 500
-    eval_every: int = 1                    # validate every k epochs (always after the last)
-    progress: bool = True
-
-    def __post_init__(self):
-        self.augment = tuple(self.augment)
-        check_augmentations(self.augment)
-        for name, allowed in CHOICES.items():
-            if getattr(self, name) not in allowed:
-                raise ValueError(f"{name}={getattr(self, name)!r}; choose one of {allowed}")
-        if self.epochs < 0 or self.batch_size < 1 or not self.lr > 0 or self.eval_every < 1:
-            raise ValueError(f"need epochs >= 0, batch_size >= 1, lr > 0; got {self}")
-
-    @classmethod
-    def from_dict(cls, values: dict) -> TrainConfig:
-        """Build from a dict, refusing keys that are not fields (a typo must not pass silently)."""
-        known = {f.name for f in fields(cls)}
-        unknown = set(values) - known
-        if unknown:
-            raise ValueError(f"unknown training option(s) {sorted(unknown)}; known: {sorted(known)}")
-        return cls(**values)
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-
-# Options that may change between a checkpoint and its resumption without changing the run.
-RESUMABLE_CHANGES = {"epochs", "device", "progress", "eval_batch_size", "eval_every"}
-
+__all__ = ["CHOICES", "TrainConfig", "TrainResult", "build_model", "checkpoint_name", "evaluate",
+           "load_checkpoint", "train"]
 
 @dataclass
 class TrainResult:
@@ -116,28 +71,10 @@ def _learning_rate(config: TrainConfig, step: int, total_steps: int) -> float:
     return config.lr
 
 
-def checkpoint_name(config: TrainConfig, data_meta: dict, prefix: str = "resunet") -> str:
-    """A file name that changes whenever the run would: the same config on the same data
-    resumes, anything else starts a new checkpoint instead of clashing with the old one."""
-    relevant = {k: v for k, v in config.to_dict().items() if k not in RESUMABLE_CHANGES}
-    blob = json.dumps({"config": relevant, "data": data_meta}, sort_keys=True, default=str)
-    return f"{prefix}-{hashlib.sha1(blob.encode()).hexdigest()[:10]}.pt"
-
-
 def _plain(value):
     """`value` as JSON would give it back (tuples as lists): a cached dataset's meta went
     through JSON, a fresh one did not."""
     return json.loads(json.dumps(value, sort_keys=True, default=str))
-
-
-def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> dict:
-    """Read a training checkpoint or a weights file safely (weights_only=True: tensors and plain
-    values only, a pickle never runs code); any failure is one ValueError naming the file."""
-    try:
-        return torch.load(path, map_location=resolve_device(device), weights_only=True)
-    except Exception as err:
-        first = str(err).splitlines()[0] if str(err) else ""
-        raise ValueError(f"{path}: not a readable checkpoint or weights file ({type(err).__name__}: {first})") from err
 
 
 def train(data: DenoisingData, config: TrainConfig | None = None, *,
@@ -159,8 +96,8 @@ def train(data: DenoisingData, config: TrainConfig | None = None, *,
     if targets is None:
         raise ValueError(f"target='noise2clean' needs clean training images; "
                          f"dataset {data.meta.get('name')!r} has none")
-    if len(inputs) == 0:
-        raise ValueError("the training set is empty")
+    if len(inputs) == 0 or len(data.val_input) == 0:
+        raise ValueError(f"the {'training' if len(inputs) == 0 else 'validation'} set is empty")
 
     model = model if model is not None else build_model(config)
     model = model.to(device, memory_format=memory_format)
@@ -170,7 +107,7 @@ def train(data: DenoisingData, config: TrainConfig | None = None, *,
 
     start_epoch, history = 0, []
     if resume and checkpoint is not None and Path(checkpoint).exists():
-        ckpt = load_checkpoint(checkpoint, device)
+        ckpt = load_training_checkpoint(checkpoint, device)
         resumable = RESUMABLE_CHANGES - ({"epochs"} if config.lr_schedule == "cosine" else set())
         changed = {k for k, v in ckpt["config"].items()
                    if k not in resumable and v != config.to_dict().get(k)}
@@ -184,7 +121,7 @@ def train(data: DenoisingData, config: TrainConfig | None = None, *,
                              f"({ckpt.get('data', {}).get('name')!r}, n_train={ckpt.get('data', {}).get('n_train')})")
         if ckpt["epoch"] > config.epochs:
             raise ValueError(f"{checkpoint}: holds {ckpt['epoch']} epochs, more than the {config.epochs} asked for")
-        model.load_state_dict(ckpt["model"])
+        fit_state_dict(model, ckpt["model"], checkpoint)
         optimizer.load_state_dict(ckpt["optimizer"])
         if "scaler" in ckpt:
             scaler.load_state_dict(ckpt["scaler"])

@@ -11,7 +11,7 @@ from PIL import Image
 from n2n_utils import blind
 from n2n_utils.__main__ import main
 from n2n_utils.noise import gaussian
-from n2n_utils.pretrained import DEFAULT_WEIGHTS, read_weights
+from n2n_utils.weights import DEFAULT_WEIGHTS, read_weights
 
 
 @pytest.fixture(scope="module")

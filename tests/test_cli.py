@@ -19,8 +19,8 @@ from n2n_utils import inference
 from n2n_utils.__main__ import main
 from n2n_utils.course import FOLDER
 from n2n_utils.models import ResUNet
-from n2n_utils.pretrained import DEFAULT_WEIGHTS, SUFFIX
 from n2n_utils.training import TrainConfig
+from n2n_utils.weights import DEFAULT_WEIGHTS, SUFFIX
 
 
 def photo(path: Path, mode: str = "RGB", size: tuple[int, int] = (64, 48), **save) -> Path:
@@ -171,7 +171,7 @@ def test_read_only_output_folder(tmp_path, capsys):
     locked.mkdir(mode=0o500)
     try:
         assert_one_line_error(*run(capsys, "denoise", src, "-o", locked / "out.png", "--quiet")[::2],
-                              "not writable")
+                              "cannot write", "Permission denied")
     finally:
         locked.chmod(0o700)
 
@@ -226,18 +226,21 @@ def test_export_course_command(tmp_path, capsys):
 
 def test_train_command_trains_resumes_and_exports(tmp_path, capsys):
     from n2n_utils.__main__ import main
-    from n2n_utils.pretrained import read_weights
+    from n2n_utils.weights import read_weights
 
     ckpt = tmp_path / "run.pt"
     args = ["train", "--checkpoint", str(ckpt), "--n-train", "32", "--n-val", "16", "--epochs", "1",
             "--batch-size", "16", "--augment", "dihedral", "inversion", "--precision", "bf16"]
     assert main(args) == 0
     assert "validation PSNR" in capsys.readouterr().out
+    first = torch.load(ckpt, weights_only=True)["history"]
     # same run, one more epoch: resumes from the checkpoint, then exports
     args[args.index("--epochs") + 1] = "2"
     assert main([*args, "--export", "tiny-test", "--profile", "test", "--weights-dir", str(tmp_path)]) == 0
     card = read_weights(tmp_path / "tiny-test.pt")["card"]
     assert card["epochs"] == 2 and card["profile"] == "test"
+    # resumed, not retrained: epoch 1 is the first run's own record, wall time included
+    assert torch.load(ckpt, weights_only=True)["history"][0] == first[0] and len(first) == 1
     assert (tmp_path / "tiny-test.md").exists()
     assert main(["train", "--checkpoint", str(ckpt), "--augment", "mixup"]) == 1
     assert "unknown augmentation" in capsys.readouterr().err

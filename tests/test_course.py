@@ -16,7 +16,7 @@ from n2n_utils.course import FOLDER, TEMPLATE, export_course
 from n2n_utils.data import load_dataset
 from n2n_utils.metrics import psnr
 from n2n_utils.models import ResUNet
-from n2n_utils.pretrained import load_pretrained
+from n2n_utils.weights import load_weights
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +55,7 @@ def test_the_folder_holds_what_the_grader_expects(exported):
     assert (exported / "model.py").read_bytes() == TEMPLATE.read_bytes()
     state = torch.load(exported / "bestmodel.pth", weights_only=True)
     assert list(state) == list(ResUNet().state_dict())
-    assert all(torch.equal(v, w) for v, w in zip(state.values(), load_pretrained(device="cpu").state_dict().values(),
+    assert all(torch.equal(v, w) for v, w in zip(state.values(), load_weights(device="cpu").state_dict().values(),
                                                   strict=True))
 
 
@@ -116,7 +116,7 @@ def test_one_epoch_from_scratch_beats_the_noisy_input(grader_module, data):
 def test_the_package_model_loads_the_shipped_weights():
     model = course.Model()
     model.load_pretrained_model()
-    reference = load_pretrained(device="cpu")
+    reference = load_weights(device="cpu")
     x = torch.randint(0, 256, (1, 3, 32, 64))
     with torch.no_grad():
         expected = reference(x.float() / 255).clamp(0, 1) * 255

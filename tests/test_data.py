@@ -1,19 +1,28 @@
+import json
 import os
 import pickle
 
+import numpy as np
+import pandas as pd
 import pytest
 import torch
 
+from n2n_utils.config import ROOT
 from n2n_utils.data import (
+    GENERATION,
     PHOTOS,
+    SCALES,
     SPLITS,
     DataFileError,
+    generation_fingerprint,
     load_course_folder,
     load_dataset,
     load_pair_file,
     make_natural32,
     photo_folds,
 )
+from n2n_utils.runs import TrainConfig
+from n2n_utils.sweeps import config_key
 
 
 def test_split_is_by_photo_and_complete():
@@ -52,7 +61,7 @@ def test_natural32_deterministic_from_seed():
 
 
 def test_natural32_cache_roundtrip(tmp_path, monkeypatch):
-    monkeypatch.setattr("n2n_utils.data.CACHE_DIR", tmp_path)
+    monkeypatch.setattr("n2n_utils.config.CACHE_DIR", tmp_path)
     a = load_dataset("natural32", n_train=16, n_val=8, seed=1)
     assert len(list(tmp_path.glob("*.pt"))) == 1
     b = load_dataset("natural32", n_train=16, n_val=8, seed=1)
@@ -172,3 +181,41 @@ def test_holdout_has_its_own_cache_entry():
     assert set(other.val_groups) == {"astronaut"} and not set(default.val_groups) & {"astronaut"}
     again = load_dataset("natural32", n_train=8, n_val=8, seed=0, holdout=("astronaut",))  # from the cache
     assert torch.equal(again.val_clean, other.val_clean) and again.val_groups == other.val_groups
+
+
+# --------------------------------------------------------------------------- keys
+
+
+def test_generation_fingerprint_is_the_one_in_every_cache_key():
+    """Any change to how data are generated (crops, scales, noise, dead leaves, meta) changes
+    the fingerprint; until crops.GENERATION is updated to it, this fails, and once it is, every
+    cache key changes with it, so no older cache file brings back older data or meta."""
+    assert generation_fingerprint() == GENERATION, (
+        f"data are generated differently now: set n2n_utils/data/crops.py GENERATION = "
+        f"{generation_fingerprint()!r} (this renames every cache file)")
+
+
+def test_cache_key_changes_with_the_generation(tmp_path, monkeypatch):
+    monkeypatch.setattr("n2n_utils.config.CACHE_DIR", tmp_path)
+    load_dataset("natural32", n_train=4, n_val=2, seed=1)
+    monkeypatch.setattr("n2n_utils.data.crops.GENERATION", "another")
+    load_dataset("natural32", n_train=4, n_val=2, seed=1)
+    assert len(list(tmp_path.glob("natural32-*.pt"))) == 2
+
+
+def test_scales_are_the_geometric_grid():
+    assert np.allclose(SCALES, np.geomspace(1 / 2, 1 / 8, 7), rtol=1e-15, atol=0)
+
+
+@pytest.mark.parametrize("sweep", ["lr_sweep", "batch_size_sweep"])
+def test_committed_run_keys_are_the_ones_this_code_makes(sweep):
+    """The quick profile's committed sweep rows carry the run key this code gives their
+    config and their data built afresh (no cache): otherwise a rerun would redo them all, or
+    worse, keep rows made from other data."""
+    made = json.loads((ROOT / "results" / "quick" / f"{sweep}.json").read_text())
+    rows = pd.read_csv(ROOT / "results" / "quick" / f"{sweep}.csv")
+    data = load_dataset(made["data"]["name"], noise=made["data"]["noise"], n_train=made["data"]["n_train"],
+                        n_val=made["data"]["n_val"], seed=made["data"]["seed"], cache=False)
+    assert data.meta == made["data"]
+    key = config_key(TrainConfig.from_dict(made["base_config"]), made["param"], data.meta)
+    assert set(rows["config_key"]) == {key}

@@ -1,27 +1,42 @@
-"""environment.yml (conda) and pyproject.toml (pip) must name the same packages."""
+"""requirements.lock (pip, exact versions), environment.yml (conda) and pyproject.toml agree."""
 
 import re
+import sys
 
 import tomllib
 
 from n2n_utils.config import ROOT
 
-CONDA_TO_PIP = {"pytorch": "torch"}
-NOT_PACKAGES = {"python", "pip"}
+sys.path.insert(0, str(ROOT / "tools"))
+from lock import pins  # noqa: E402  (tools/ is not a package)
 
 
 def _name(requirement: str) -> str:
-    return re.split(r"[<>=!~\[ ]", requirement.strip(), maxsplit=1)[0].lower()
+    return re.split(r"[<>=!~\[ ;]", requirement.strip(), maxsplit=1)[0].lower().replace("_", "-")
 
 
-def test_environment_yml_matches_pyproject():
+def _lock() -> dict[str, str]:
+    return dict(pin.split("==", 1) for pin in pins((ROOT / "requirements.lock").read_text()))
+
+
+def test_lock_pins_every_dependency_exactly():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    pip_names = {_name(r) for r in project["dependencies"] + project["optional-dependencies"]["dev"]}
-    conda_names = set()
+    lock = _lock()
+    assert all(re.fullmatch(r"[A-Za-z0-9_.-]+", name) and re.fullmatch(r"[0-9][0-9A-Za-z.]*", version)
+               for name, version in lock.items()), "requirements.lock holds only name==version lines"
+    missing = {_name(r) for r in project["dependencies"] + project["optional-dependencies"]["dev"]} - set(lock)
+    assert not missing, f"requirements.lock lacks {sorted(missing)}: run `make lock`"
+
+
+def test_environment_yml_is_the_lock():
     text = (ROOT / "environment.yml").read_text()
-    for line in text.split("dependencies:", 1)[1].splitlines():
-        line = line.split("#")[0].rstrip()
-        m = re.match(r"^\s+- ([A-Za-z0-9_.][^:]*)$", line)  # conda entries and pip entries, not "-e ."
-        if m:
-            conda_names.add(CONDA_TO_PIP.get(_name(m.group(1)), _name(m.group(1))))
-    assert conda_names - NOT_PACKAGES == pip_names
+    pip = [line.strip()[2:] for line in text.split("- pip:", 1)[1].splitlines() if line.strip().startswith("- ")]
+    assert pip[-1] == "-e ."
+    assert dict(pin.split("==", 1) for pin in pip[:-1]) == _lock(), "environment.yml is stale: run `make lock`"
+
+
+def test_make_install_puts_the_locked_torch_first():
+    makefile = (ROOT / "Makefile").read_text()
+    torch = re.search(r"pip install --quiet torch==(\S+)", makefile).group(1)
+    assert torch == _lock()["torch"]
+    assert makefile.index("torch==") < makefile.index("-r requirements.lock")

@@ -65,11 +65,23 @@ def test_cross_validation_scores_every_photo_once_per_method():
 
 
 def test_shipped_weights_are_scored_only_on_data_they_never_saw(small_data):
-    rows = pd.DataFrame(gen.pretrained_rows(small_data))
+    rows = pd.DataFrame(gen.shipped_weights_rows(small_data))
     assert len(rows["method"].unique()) == 2 and rows["method"].str.startswith("shipped weights").all()
     scores = rows[rows["photo"] == "all"].set_index("method")["psnr"]
     assert (scores > 25).all()  # a working denoiser: the noisy input is at ~20.5 dB
     other_noise = load_dataset("natural32", noise="gaussian", sigma=50 / 255, n_train=8, n_val=8)
-    assert gen.pretrained_rows(other_noise) == []
+    assert gen.shipped_weights_rows(other_noise) == []
     seen = load_dataset("natural32", n_train=8, n_val=8, holdout=("astronaut",))  # a training photo
-    assert gen.pretrained_rows(seen) == []
+    assert gen.shipped_weights_rows(seen) == []
+
+
+def test_baselines_are_scored_like_every_method_with_a_ci(small_data):
+    """BM3D and TV rows come from the same per-photo scoring as the ResUNet's: with a CI (the
+    error bars of Figure 8), and the same numbers as run_baseline's per-image PSNR."""
+    from n2n_utils.classical import run_baseline
+
+    rows = pd.DataFrame(gen.baseline_rows(small_data, n_tune=4, methods=("tv",)))
+    tv = rows[rows["method"] == "TV"].set_index("photo")
+    assert tv["ci95"].notna().all() and (tv.loc[tv["n"] > 1, "ci95"] > 0).all()
+    direct = run_baseline("tv", small_data, n_tune=4)
+    assert abs(tv.loc["all", "psnr"] - direct["psnr"]) < 1e-9

@@ -3,7 +3,7 @@
 The bounds pinned here (float 0-1 units, measured with the shipped weights on a noisy crop of
 the astronaut photo; they depend on the weights: 5e-3 held for the first, 3-epoch weights, the
 10-epoch weights reach 9.6e-3):
-- an image no larger than a tile: equal to one models.predict pass (to the 16-bit step);
+- an image no larger than a tile: equal to one `predict` pass (to the 16-bit step);
 - tiled vs one pass over the whole image: at most 1.5e-2 anywhere (about 4 uint8 levels; largest
   within 16 px of a tile edge), below 1e-4 from 64 px away from every tile edge, and the same
   PSNR to 0.01 dB;
@@ -18,18 +18,28 @@ import pytest
 import skimage.data
 import torch
 from PIL import Image
+from torch import nn
 
 from n2n_utils import inference
-from n2n_utils.inference import ImageError, denoise_array, denoise_file, probe_image, read_image, write_image
-from n2n_utils.models import predict
-from n2n_utils.pretrained import load_pretrained
+from n2n_utils.inference import (
+    ImageError,
+    denoise_array,
+    denoise_file,
+    pad_to_multiple,
+    predict,
+    probe_image,
+    read_image,
+    write_image,
+)
+from n2n_utils.models import ResUNet
+from n2n_utils.weights import load_weights
 
 STEP16 = 1 / 65535
 
 
 @pytest.fixture(scope="module")
 def model() -> torch.nn.Module:
-    return load_pretrained(device="cpu")
+    return load_weights(device="cpu")
 
 
 def noisy_photo(h: int, w: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -40,13 +50,54 @@ def noisy_photo(h: int, w: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
 
 
 def one_pass(model: torch.nn.Module, image_uint8: np.ndarray) -> np.ndarray:
-    """models.predict on the whole image: float H x W x 3 in 0-1."""
+    """`predict` on the whole image: float H x W x 3 in 0-1."""
     return predict(model, torch.from_numpy(image_uint8).permute(2, 0, 1)[None])[0].permute(1, 2, 0).numpy()
 
 
 def tiled(model, image_uint8, **kwargs) -> np.ndarray:
     """denoise_array at 16-bit resolution (uint8 * 257 / 65535 == uint8 / 255): float 0-1."""
     return denoise_array(model, image_uint8.astype(np.uint16) * 257, **kwargs) / 65535
+
+
+def test_predict_pads_other_sizes_and_crops_back():
+    image = torch.rand(1, 3, 30, 45)
+    x, size = pad_to_multiple(image)
+    assert x.shape[-2:] == (32, 64) and size == (30, 45)
+    assert torch.equal(x[..., :30, :45], image) and torch.equal(x[..., 30, :45], image[..., 28, :])  # reflected
+    tiny, _ = pad_to_multiple(torch.rand(1, 3, 5, 7))  # too small to reflect: replicate
+    assert tiny.shape[-2:] == (32, 32)
+    out = predict(ResUNet(), torch.randint(0, 256, (2, 3, 30, 45), dtype=torch.uint8))
+    assert out.shape == (2, 3, 30, 45) and 0 <= out.min() and out.max() <= 1
+
+
+class _Masked(nn.Module):
+    """A denoiser that is not equivariant: it multiplies by a fixed, asymmetric mask."""
+
+    def __init__(self):
+        super().__init__()
+        self.mask = nn.Parameter(torch.linspace(0.2, 1.0, 32 * 32).reshape(1, 1, 32, 32))
+
+    def forward(self, x):
+        return x * self.mask
+
+
+def test_predict_ensemble_averages_the_transformed_outputs():
+    from n2n_utils.augment import dihedral_inverse
+
+    images = torch.randint(0, 256, (2, 3, 32, 32), dtype=torch.uint8)
+    x = images.float() / 255
+    model = _Masked()
+    torch.testing.assert_close(predict(model, images), x * model.mask.detach())
+    # dihedral: the mask is seen in all 8 orientations, i.e. averaged over the group
+    mean_mask = torch.stack([dihedral_inverse(model.mask.detach(), k) for k in range(8)]).mean(0)
+    torch.testing.assert_close(predict(model, images, ensemble=("dihedral",)), x * mean_mask)
+    # inversion: (x m + 1 - (1 - x) m) / 2 = x m + (1 - m) / 2
+    m = model.mask.detach()
+    torch.testing.assert_close(predict(model, images, ensemble=("inversion",)), x * m + (1 - m) / 2)
+    # an equivariant denoiser (identity) is unchanged by any ensemble
+    identity = nn.Conv2d(3, 3, 1, bias=False)
+    nn.init.dirac_(identity.weight)
+    torch.testing.assert_close(predict(identity, images, ensemble=("dihedral", "inversion", "channel_permutation")), x)
 
 
 def test_an_image_within_one_tile_is_one_pass(model):

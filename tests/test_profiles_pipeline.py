@@ -24,7 +24,9 @@ def test_output_dirs(tmp_path):
 
 def test_pipeline_refuses_unknown_names(tmp_path):
     with pytest.raises(ValueError, match="unknown profile"):
-        run_pipeline("medium", output_dir=str(tmp_path))
+        run_pipeline("medium", out=tmp_path)
     with pytest.raises(ValueError, match="unknown notebook"):
-        run_pipeline("smoke", notebooks=["99_missing.ipynb"], output_dir=str(tmp_path))
+        run_pipeline("smoke", notebooks=["99_missing.ipynb"], out=tmp_path)
+    with pytest.raises(ValueError, match="unknown device"):
+        run_pipeline("smoke", device="tpu", out=tmp_path)
     assert NOTEBOOKS == sorted(NOTEBOOKS)  # executed in order

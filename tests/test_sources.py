@@ -6,10 +6,10 @@ import pytest
 import torch
 from PIL import Image
 
-from n2n_utils import data as data_module
+from n2n_utils import config
 from n2n_utils.data import DataFileError, load_dataset, random_crops
-from n2n_utils.deadleaves import EMPTY, make_deadleaves, render_labels, sample_radii
-from n2n_utils.folders import load_image_folder, read_image
+from n2n_utils.data.deadleaves import EMPTY, make_deadleaves, render_labels, sample_radii
+from n2n_utils.data.folders import load_image_folder, read_image
 
 # --------------------------------------------------------------------------- dead leaves
 
@@ -68,7 +68,7 @@ def cache_dir(tmp_path_factory):
     """One temporary cache for the module, so natural32 is built once."""
     with pytest.MonkeyPatch.context() as mp:
         path = tmp_path_factory.mktemp("cache")
-        mp.setattr(data_module, "CACHE_DIR", path)
+        mp.setattr(config, "CACHE_DIR", path)
         yield path
 
 

@@ -3,8 +3,8 @@ import torch
 
 from n2n_utils.data import DenoisingData
 from n2n_utils.metrics import psnr
-from n2n_utils.pretrained import load_pretrained
-from n2n_utils.training import TrainConfig, load_checkpoint, train
+from n2n_utils.training import TrainConfig, _learning_rate, checkpoint_name, load_checkpoint, train
+from n2n_utils.weights import load_weights
 
 
 def _tiny(data, n=48):
@@ -41,7 +41,7 @@ def test_resume_continues_exactly(small_data, tmp_path):
     assert resumed.history["epoch"].tolist() == [1, 2]
     assert resumed.history["val_psnr"].tolist() == pytest.approx(whole.history["val_psnr"].tolist())
     assert sorted(p.name for p in tmp_path.iterdir()) == ["killed.pt", "whole.pt"]  # no temp files
-    rebuilt = load_pretrained(ckpt, "cpu")
+    rebuilt = load_weights(ckpt, "cpu")
     assert _same_weights(rebuilt, resumed.model)
 
 
@@ -92,7 +92,7 @@ def test_resume_refuses_other_data_and_a_longer_checkpoint(small_data, tmp_path)
     with pytest.raises(ValueError, match="trained on other data"):
         train(other, TrainConfig(epochs=3, **FAST), checkpoint=tmp_path / "c.pt", resume=True)
     (tmp_path / "bad.pt").write_bytes(b"not a checkpoint")
-    with pytest.raises(ValueError, match="bad.pt: not a readable checkpoint"):
+    with pytest.raises(ValueError, match="bad.pt: not a torch file"):
         load_checkpoint(tmp_path / "bad.pt")
 
 
@@ -100,10 +100,56 @@ def test_auto_precision_falls_back_to_fp32_without_the_private_op(monkeypatch):
     from n2n_utils.config import resolve_precision
 
     assert resolve_precision("fp32", torch.device("cpu")) == "fp32"
-    assert resolve_precision("auto", torch.device("cpu")) in ("bf16", "fp32")
+    for native, expected in ((True, "bf16"), (False, "fp32")):
+        monkeypatch.setattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda n=native: n, raising=False)
+        assert resolve_precision("auto", torch.device("cpu")) == expected
 
     def missing():
         raise RuntimeError("no such op")
 
     monkeypatch.setattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", missing, raising=False)
     assert resolve_precision("auto", torch.device("cpu")) == "fp32"
+
+
+def test_cosine_schedule_and_its_resume_rule(small_data, tmp_path):
+    cosine = TrainConfig(lr=1e-3, lr_schedule="cosine")
+    lrs = [_learning_rate(cosine, step, 100) for step in (0, 50, 100)]
+    assert lrs == pytest.approx([1e-3, 5e-4, 0.0], abs=1e-12)
+    assert _learning_rate(TrainConfig(lr=1e-3), 50, 100) == 1e-3
+    d = _tiny(small_data)
+    run = train(d, TrainConfig(epochs=2, lr_schedule="cosine", **FAST), checkpoint=tmp_path / "c.pt")
+    steps = 48 // 16
+    assert run.history["lr"].tolist() == pytest.approx(  # the last step's lr of each epoch
+        [_learning_rate(run.config, e * steps - 1, 2 * steps) for e in (1, 2)])
+    # a cosine schedule spans all the epochs: more epochs would be another schedule, so no resume
+    with pytest.raises(ValueError, match=r"config differs in epochs \(checkpoint 2, asked 3\)"):
+        train(d, TrainConfig(epochs=3, lr_schedule="cosine", **FAST), checkpoint=tmp_path / "c.pt", resume=True)
+    train(d, TrainConfig(epochs=1, **FAST), checkpoint=tmp_path / "k.pt")  # constant: epochs may grow
+    assert len(train(d, TrainConfig(epochs=2, **FAST), checkpoint=tmp_path / "k.pt", resume=True).history) == 2
+
+
+def test_eval_every_validates_every_k_epochs_and_after_the_last(small_data):
+    history = train(_tiny(small_data), TrainConfig(epochs=3, eval_every=2, **FAST)).history
+    assert history["val_psnr"].isna().tolist() == [True, False, False]
+
+
+def test_checkpoint_name_changes_with_the_run_only():
+    meta = {"name": "natural32", "n_train": 100}
+    name = checkpoint_name(TrainConfig(), meta)
+    for same in (dict(epochs=99), dict(device="cpu"), dict(progress=False), dict(eval_every=5),
+                 dict(eval_batch_size=7)):
+        assert checkpoint_name(TrainConfig(**same), meta) == name, same
+    for other in (dict(lr=1e-3), dict(seed=1), dict(batch_size=16), dict(augment=())):
+        assert checkpoint_name(TrainConfig(**other), meta) != name, other
+    assert checkpoint_name(TrainConfig(), {**meta, "n_train": 101}) != name
+
+
+def test_committed_training_run_names_the_checkpoint_this_code_names():
+    """results/quick/train_resunet.json names the checkpoint notebook 01 wrote: the same
+    config on the same data must give the same name, or a rerun would not resume it."""
+    import json
+
+    from n2n_utils.config import ROOT
+
+    made = json.loads((ROOT / "results" / "quick" / "train_resunet.json").read_text())
+    assert checkpoint_name(TrainConfig.from_dict(made["config"]), made["data"]) == made["checkpoint"]

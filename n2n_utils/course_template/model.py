@@ -70,6 +70,23 @@ def dihedral(x: torch.Tensor, k: int) -> torch.Tensor:
     return torch.flip(x, dims=(-1,)) if k >= 4 else x
 
 
+def check_images(images: torch.Tensor, name: str) -> None:
+    """The contract of train() and predict(): a tensor (N, 3, H, W) of RGB images, H and W >= 1,
+    values 0-255 (uint8, or any real dtype). Anything else is a ValueError that says so."""
+    contract = f"{name} should be a tensor (N, 3, H, W) of RGB images with values 0-255 and H, W >= 1"
+    if not isinstance(images, torch.Tensor):
+        raise ValueError(f"{contract}; got {type(images).__name__}")
+    if images.is_complex() or images.dtype == torch.bool:
+        raise ValueError(f"{contract}; got dtype {images.dtype}")
+    if images.ndim != 4 or images.shape[1] != 3 or min(images.shape[-2:], default=0) < 1:
+        hint = (" (one image: add the batch dimension, images[None])" if images.ndim == 3 else
+                " (grey: repeat it to 3 channels; RGBA: drop alpha)" if images.ndim == 4 and images.shape[1] != 3
+                else "")
+        raise ValueError(f"{contract}; got shape {tuple(images.shape)}{hint}")
+    if images.numel() and (images.min() < 0 or images.max() > 255):
+        raise ValueError(f"{contract}; got values {float(images.min()):g} to {float(images.max()):g}")
+
+
 class Model:
     """The course's interface: Model(), load_pretrained_model(), train(), predict()."""
 
@@ -99,6 +116,11 @@ class Model:
     def train(self, train_input: torch.Tensor, train_target: torch.Tensor, num_epochs: int) -> None:
         """Noise2Noise: learn to map train_input to train_target, two noisy versions (N, 3, H, W)
         of the same images, values 0-255. Adam, MSE loss, one random dihedral transform a batch."""
+        check_images(train_input, "train_input")
+        check_images(train_target, "train_target")
+        if train_input.shape != train_target.shape:
+            raise ValueError(f"train_input and train_target should have the same shape; got "
+                             f"{tuple(train_input.shape)} and {tuple(train_target.shape)}")
         self.model.train()
         n = len(train_input)
         for _ in range(num_epochs):
@@ -117,7 +139,8 @@ class Model:
     @torch.no_grad()
     def predict(self, test_input: torch.Tensor) -> torch.Tensor:
         """Denoise (N, 3, H, W) images with values 0-255; returns float (N, 3, H, W) in
-        [0, 255] on test_input's device."""
+        [0, 255] on test_input's device. Anything else is a ValueError stating this contract."""
+        check_images(test_input, "test_input")
         self.model.eval()
         per_batch = max(1, PIXELS_PER_BATCH // (test_input.shape[-2] * test_input.shape[-1]))
         out = [self._forward(x.to(self.device).float() / 255).clamp(0, 1).mul(255).to(test_input.device)

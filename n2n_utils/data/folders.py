@@ -12,23 +12,11 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps
 
-from . import data as _data
-from .data import (
-    CROP,
-    DEADLEAVES,
-    SCALES,
-    DataFileError,
-    DenoisingData,
-    _cache_key,
-    _check_fraction,
-    _load,
-    _noisy_pairs,
-    _pyramid,
-    _random_crop,
-    _save,
-    mix_in_deadleaves,
-)
-from .noise import get_noise, noise_params
+from ..noise import get_noise, noise_params
+from .crops import CROP, SCALES, cache_path, load_cached, noisy_pairs, pyramid, random_crop, save_cached
+from .dataset import DataFileError, DenoisingData
+from .deadleaves import DEFAULTS as DEADLEAVES
+from .mix import check_fraction, mix_in_deadleaves
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff")
 
@@ -90,16 +78,16 @@ def read_image(path: str | Path) -> np.ndarray:
 
 
 def _file_crops(files: list[Path], n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """Like `random_crops`, from image files, reading one file at a time: uint8 (n, 3, 32, 32)
+    """Like natural32's `random_crops`, from image files, reading one file at a time: uint8 (n, 3, 32, 32)
     and the index into `files` of each crop's source."""
     which = rng.integers(0, len(files), size=n)
     crops = np.empty((n, CROP, CROP, 3), dtype=np.uint8)
     for f, path in enumerate(files):
         mine = np.flatnonzero(which == f)
         if len(mine):
-            levels = _pyramid(read_image(path))
+            levels = pyramid([read_image(path)])
             for i in mine:
-                crops[i] = _random_crop(levels, rng)
+                crops[i] = random_crop(levels, rng)
     return crops.transpose(0, 3, 1, 2).copy(), which
 
 
@@ -120,17 +108,17 @@ def load_image_folder(folder: str | Path, noise: str = "gaussian", n_train: int 
     if len(files) < 2:
         raise DataFileError(f"{folder}: only one image ({files[0].name}); at least 2 are needed "
                             f"to split by file into training and validation")
-    _check_fraction(mix_deadleaves)
+    check_fraction(mix_deadleaves)
     full = noise_params(noise, **params)
     spec = {"name": "images", "folder": str(folder.resolve()), "noise": noise, "params": full,
             "files": [[p.name, p.stat().st_size, p.stat().st_mtime_ns] for p in files],
             "n_train": n_train, "n_val": n_val, "seed": seed, "val_fraction": val_fraction,
-            "mix_deadleaves": mix_deadleaves, "version": 2}
+            "mix_deadleaves": mix_deadleaves}
     if mix_deadleaves:
         spec["deadleaves"] = DEADLEAVES
-    path = _data.CACHE_DIR / f"{_cache_key(**spec)}.pt"  # read at call time: tests move it
+    path = cache_path(f"images-{noise}-n{n_train}-v{n_val}-s{seed}", spec)
     if cache and path.exists():
-        return _load(path)
+        return load_cached(path)
     for file in files:
         _check_image(file)
     noise_fn = get_noise(noise, **full)
@@ -142,7 +130,7 @@ def load_image_folder(folder: str | Path, noise: str = "gaussian", n_train: int 
     train_clean, train_which = _file_crops(train_files, n_train, np.random.default_rng([seed, 0]))
     val_clean, val_which = _file_crops(val_files, n_val, np.random.default_rng([seed, 1]))
     data = DenoisingData(
-        **_noisy_pairs(train_clean, val_clean, noise_fn, seed),
+        **noisy_pairs(train_clean, val_clean, noise_fn, seed),
         val_groups=[val_files[i].name for i in val_which],
         train_groups=[train_files[i].name for i in train_which],
         meta={"name": "images", "folder": str(folder), "noise": noise, "noise_params": full,
@@ -152,5 +140,5 @@ def load_image_folder(folder: str | Path, noise: str = "gaussian", n_train: int 
     )
     data = mix_in_deadleaves(data, mix_deadleaves, noise_fn, seed, cache)
     if cache:
-        _save(data, path)
+        save_cached(data, path)
     return data

@@ -1,5 +1,8 @@
 """Shipped weights: load a trained denoiser by name, and turn a training checkpoint into one.
 
+One name throughout: shipped weights (`n2n list-weights`, `--weights`; `list_weights`,
+`load_weights`; this module, beside the folder `weights/` that holds them).
+
 A shipped weights file is `n2n_utils/weights/<name>.pt`, a small dict saved with torch.save:
 
     state_dict  the network's parameters (float32)
@@ -27,13 +30,13 @@ from torch import nn
 from .config import WEIGHTS_DIR, resolve_device
 from .files import provenance, save_torch, write_atomic
 from .models import get_model
-from .training import TrainConfig, load_checkpoint
+from .runs import TrainConfig, check_state_dict, fit_state_dict, load_checkpoint
 
 DEFAULT_WEIGHTS = "resunet-natural32-gaussian25"
 SUFFIX = ".pt"
 
 
-def list_pretrained(weights_dir: Path = WEIGHTS_DIR) -> list[str]:
+def list_weights(weights_dir: Path = WEIGHTS_DIR) -> list[str]:
     """The names of the shipped weights files, sorted."""
     return sorted(p.stem for p in Path(weights_dir).glob(f"*{SUFFIX}"))
 
@@ -47,11 +50,13 @@ def weights_path(name_or_path: str | Path, weights_dir: Path = WEIGHTS_DIR) -> P
     if shipped.is_file():
         return shipped
     raise FileNotFoundError(f"no weights {str(name_or_path)!r}: neither a file nor a shipped name; "
-                            f"shipped: {list_pretrained(weights_dir) or 'none'}")
+                            f"shipped: {list_weights(weights_dir) or 'none'}")
 
 
 def read_weights(name_or_path: str | Path = DEFAULT_WEIGHTS) -> dict:
-    """The shipped dict {state_dict, config, card} of a name or path, on the CPU.
+    """The shipped dict {state_dict, config, card} of a name or path, on the CPU, checked:
+    a mapping of finite tensors, a config and a card that are mappings (ValueError naming the
+    file otherwise).
 
     A training checkpoint written by `training.train` ({model, optimizer, config, ...}) is
     accepted too, and returned in the same shape with the card it would get from export_weights
@@ -59,22 +64,31 @@ def read_weights(name_or_path: str | Path = DEFAULT_WEIGHTS) -> dict:
     path = weights_path(name_or_path)
     blob = load_checkpoint(path, "cpu")
     if isinstance(blob, dict) and {"state_dict", "config", "card"} <= blob.keys():
-        return blob
-    if isinstance(blob, dict) and {"model", "config"} <= blob.keys():
-        return {"state_dict": blob["model"], "config": blob["config"],
-                "card": _card_from_checkpoint(blob, profile="unexported")}
-    raise ValueError(f"{path}: not a weights file: expected keys state_dict, config, card "
-                     f"(or a training checkpoint's model, config)")
+        weights = blob
+    elif isinstance(blob, dict) and {"model", "config"} <= blob.keys() and isinstance(blob["config"], dict):
+        weights = {"state_dict": blob["model"], "config": blob["config"],
+                   "card": _card_from_checkpoint(blob, profile="unexported")}
+    else:
+        raise ValueError(f"{path}: not a weights file: expected keys state_dict, config, card "
+                         f"(or a training checkpoint's model, config)")
+    for key in ("config", "card"):
+        if not isinstance(weights[key], dict):
+            raise ValueError(f"{path}: its {key} should be a mapping, found {type(weights[key]).__name__}")
+    check_state_dict(weights["state_dict"], path)
+    return weights
 
 
-def load_pretrained(name_or_path: str | Path = DEFAULT_WEIGHTS,
+def load_weights(name_or_path: str | Path = DEFAULT_WEIGHTS,
                     device: str | torch.device = "auto") -> nn.Module:
     """A ready network in eval mode on `device`, from a shipped name or a path.
-    It maps float images in 0-1 to float images in 0-1 (see models.predict)."""
-    blob = read_weights(name_or_path)
-    config = TrainConfig.from_dict(blob["config"])
-    model = get_model(config.model, final_activation=config.final_activation)
-    model.load_state_dict(blob["state_dict"])
+    It maps float images in 0-1 to float images in 0-1 (see inference.predict)."""
+    blob, path = read_weights(name_or_path), weights_path(name_or_path)
+    try:
+        config = TrainConfig.from_dict(blob["config"])
+        model = get_model(config.model, final_activation=config.final_activation)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"{path}: its config does not describe a network: {err}") from None
+    fit_state_dict(model, blob["state_dict"], path)
     return model.to(resolve_device(device)).eval()
 
 
@@ -116,6 +130,7 @@ def export_weights(checkpoint_path: str | Path, name: str = DEFAULT_WEIGHTS, *, 
     if not isinstance(ckpt, dict) or not {"model", "config"} <= ckpt.keys():
         raise ValueError(f"{checkpoint_path}: not a training checkpoint (needs keys model, config)")
     config = TrainConfig.from_dict(ckpt["config"]).to_dict()  # refuses unknown options
+    check_state_dict(ckpt["model"], checkpoint_path)
     # plain JSON values only, so that torch.load(weights_only=True) accepts the file
     card = json.loads(json.dumps(_card_from_checkpoint(ckpt, profile, **card_fields), default=str))
     state = {k: v.detach().float().cpu().contiguous() for k, v in ckpt["model"].items()}
@@ -160,9 +175,11 @@ def model_card(name: str, card: dict, config: dict) -> str:
         lines += [""]
     lines += ["## Training configuration", "", "| option | value |", "| --- | --- |"]
     lines += [f"| {k} | {_fmt(v)} |" for k, v in config.items()]
-    lines += ["", "## Use", "", "```python", "from n2n_utils.pretrained import load_pretrained",
-              "from n2n_utils.inference import denoise_array  # uint8/uint16 H x W x C in, same out",
-              f'model = load_pretrained("{name}")', "```", "",
+    lines += ["", "## Use", "", "```python", "import numpy as np", "from PIL import Image", "",
+              "from n2n_utils.inference import denoise_array", "from n2n_utils.weights import load_weights",
+              "", f'model = load_weights("{name}")',
+              'image = np.asarray(Image.open("photo.png"))  # uint8 or uint16, H x W or H x W x C',
+              "denoised = denoise_array(model, image)  # the same shape and dtype", "```", "",
               f"or `python -m n2n_utils denoise photo.png --weights {name}`.", "",
               "## Limits", "",
               f"Trained on `{card['data']}` ({_fmt(card.get('n_train'))} pairs) for the noise named "

@@ -1,4 +1,4 @@
-"""Shipped weights: export_weights writes what load_pretrained reads, and the shipped default
+"""Shipped weights: export_weights writes what load_weights reads, and the shipped default
 is a working denoiser whose card says how it was made."""
 
 from __future__ import annotations
@@ -9,15 +9,15 @@ import torch
 from n2n_utils.config import WEIGHTS_DIR
 from n2n_utils.data import DenoisingData
 from n2n_utils.models import ResUNet
-from n2n_utils.pretrained import (
+from n2n_utils.training import TrainConfig, train
+from n2n_utils.weights import (
     DEFAULT_WEIGHTS,
     SUFFIX,
     export_weights,
-    list_pretrained,
-    load_pretrained,
+    list_weights,
+    load_weights,
     read_weights,
 )
-from n2n_utils.training import TrainConfig, train
 
 CARD_FIELDS = {"profile", "data", "noise", "noise_params", "epochs", "device", "val_psnr",
                "val_psnr_noisy", "git_commit", "created", "history"}
@@ -48,32 +48,32 @@ def test_export_then_load_gives_the_trained_network(checkpoint, tmp_path):
     card_md = path.with_suffix(".md").read_text()
     assert "# tiny" in card_md and "test" in card_md and "made by a test" in card_md
 
-    shipped = load_pretrained(path, device="cpu")
-    reference = load_pretrained(checkpoint, "cpu")  # a training checkpoint loads directly
+    shipped = load_weights(path, device="cpu")
+    reference = load_weights(checkpoint, "cpu")  # a training checkpoint loads directly
     assert not shipped.training
     x = torch.rand(2, 3, 64, 32)
     with torch.no_grad():
         assert torch.equal(shipped(x), reference(x))
-    assert list_pretrained(tmp_path) == ["tiny"]
+    assert list_weights(tmp_path) == ["tiny"]
 
 
 def test_a_training_checkpoint_loads_directly(checkpoint):
     blob = read_weights(checkpoint)
     assert blob["card"]["profile"] == "unexported"
-    assert isinstance(load_pretrained(checkpoint, "cpu"), ResUNet)
+    assert isinstance(load_weights(checkpoint, "cpu"), ResUNet)
 
 
 def test_unknown_name_and_non_weights_file_are_clear_errors(tmp_path):
     with pytest.raises(FileNotFoundError, match="shipped"):
-        load_pretrained("no-such-weights", "cpu")
+        load_weights("no-such-weights", "cpu")
     junk = tmp_path / "junk.pt"
     junk.write_text("not a torch file")
-    with pytest.raises(ValueError, match="junk.pt: not a readable checkpoint or weights file") as err:
-        load_pretrained(junk, "cpu")
+    with pytest.raises(ValueError, match="junk.pt: not a torch file") as err:
+        load_weights(junk, "cpu")
     assert str(err.value).count("junk.pt") == 1  # named once, not wrapped twice
     torch.save({"something": torch.zeros(1)}, junk)
     with pytest.raises(ValueError, match="expected keys"):
-        load_pretrained(junk, "cpu")
+        load_weights(junk, "cpu")
 
 
 def test_export_refuses_what_is_not_a_checkpoint(tmp_path):
@@ -85,7 +85,7 @@ def test_export_refuses_what_is_not_a_checkpoint(tmp_path):
 
 
 def test_shipped_default_is_listed_documented_and_safe_to_load():
-    assert DEFAULT_WEIGHTS in list_pretrained()
+    assert DEFAULT_WEIGHTS in list_weights()
     path = WEIGHTS_DIR / f"{DEFAULT_WEIGHTS}{SUFFIX}"
     blob = torch.load(path, weights_only=True)  # tensors and plain values only
     card = blob["card"]
@@ -95,5 +95,36 @@ def test_shipped_default_is_listed_documented_and_safe_to_load():
     assert card["val_psnr"] > card["val_psnr_noisy"] + 3  # a working denoiser, by its own record
     assert path.with_suffix(".md").is_file()
     assert path.stat().st_size < 10 * 2**20  # one small file
-    model = load_pretrained(device="cpu")
+    model = load_weights(device="cpu")
     assert isinstance(model, ResUNet) and not model.training
+
+
+def test_loading_weights_and_the_cli_do_not_import_the_training_engine():
+    """`n2n denoise` loads weights and runs inference: neither needs training.py (nor data)."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from n2n_utils.__main__ import build_parser; build_parser(); "
+            "from n2n_utils import load_weights, predict; load_weights(device='cpu'); "
+            "print(sorted(m for m in sys.modules if m.startswith('n2n_utils')))")
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert "n2n_utils.inference" in loaded and "n2n_utils.weights" in loaded
+    assert "n2n_utils.training" not in loaded and "n2n_utils.data" not in loaded
+
+
+def test_shipped_model_card_is_rendered_and_its_snippet_runs(tmp_path, monkeypatch):
+    """The .md beside the shipped weights is model_card's rendering of their card, and the code
+    it tells a user to paste runs as written."""
+    from PIL import Image
+
+    from n2n_utils.weights import model_card
+
+    blob = read_weights(DEFAULT_WEIGHTS)
+    text = (WEIGHTS_DIR / f"{DEFAULT_WEIGHTS}.md").read_text()
+    assert text == model_card(DEFAULT_WEIGHTS, blob["card"], blob["config"])
+    snippet = text.split("```python\n", 1)[1].split("```", 1)[0]
+    Image.new("RGB", (40, 36), (120, 80, 40)).save(tmp_path / "photo.png")
+    monkeypatch.chdir(tmp_path)
+    scope: dict = {}
+    exec(snippet, scope)
+    assert scope["denoised"].shape == (36, 40, 3) and scope["denoised"].dtype == scope["image"].dtype

@@ -48,13 +48,6 @@ def sample_radii(n: int, rng: np.random.Generator, r_min: float = DEFAULTS["r_mi
     return (a - rng.random(n) * (a - b)) ** -0.5
 
 
-def radius_cdf(r: np.ndarray, r_min: float = DEFAULTS["r_min"],
-               r_max: float = DEFAULTS["r_max"]) -> np.ndarray:
-    """The CDF of `sample_radii`'s law, for tests."""
-    r = np.clip(r, r_min, r_max)
-    return (r_min ** -2.0 - r ** -2.0) / (r_min ** -2.0 - r_max ** -2.0)
-
-
 def _rasterise(flat: np.ndarray, side: int, cx: np.ndarray, cy: np.ndarray, r: np.ndarray,
                ids: np.ndarray, open_rows: np.ndarray | None, tile: int) -> None:
     """Write into `flat` (the (side, side) label map, raveled) the lowest leaf id that covers

@@ -1,0 +1,85 @@
+"""The EE-559 course's own files: a folder holding `train_data.pkl` (noisy_imgs_1, noisy_imgs_2)
+and `val_data.pkl` (noisy_imgs, clean_imgs), each a tuple of two uint8 tensors (N, 3, H, W),
+values 0-255, written by torch.save. Their noise is the course's, fixed and of unknown law.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from ..files import UnreadableFileError, load_torch
+from ..models import MULTIPLE
+from .dataset import DataFileError, DenoisingData
+
+COURSE_FILES = {"train": "train_data.pkl", "val": "val_data.pkl"}
+
+
+def _check_images(t: object, path: Path, what: str) -> torch.Tensor:
+    if not isinstance(t, torch.Tensor):
+        raise DataFileError(f"{path}: {what} should be a torch.Tensor, found {type(t).__name__}")
+    if t.dtype != torch.uint8:
+        raise DataFileError(f"{path}: {what} should have dtype uint8 (values 0-255), found {t.dtype}")
+    if t.ndim != 4:
+        raise DataFileError(f"{path}: {what} should have 4 dimensions (N, 3, H, W), "
+                            f"found shape {tuple(t.shape)}")
+    if t.shape[1] != 3:
+        raise DataFileError(f"{path}: {what} should have 3 channels (N, 3, H, W), "
+                            f"found shape {tuple(t.shape)}")
+    return t
+
+
+def check_trainable_images(images: torch.Tensor, path: Path) -> None:
+    """Refuse at load time, naming the file, images that training could not use: none at all
+    (an empty validation set would fail only after a whole epoch), or sides that are not
+    multiples of the network's 32-px pooling grid."""
+    if len(images) == 0:
+        raise DataFileError(f"{path}: holds no images (shape {tuple(images.shape)})")
+    h, w = images.shape[-2:]
+    if h % MULTIPLE or w % MULTIPLE:
+        raise DataFileError(f"{path}: images are {w}x{h} pixels; training needs sides that are "
+                            f"multiples of {MULTIPLE} (crop or pad them)")
+
+
+def load_pair_file(path: str | Path, names: tuple[str, str]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Load a course `.pkl` (written by torch.save) holding a tuple of two uint8 image tensors.
+
+    Loading uses `weights_only=True`: a file that tries to run code is refused, and runs nothing.
+    """
+    try:
+        obj = load_torch(path)
+    except UnreadableFileError as err:
+        raise DataFileError(str(err)) from None
+    if not isinstance(obj, (tuple, list)) or len(obj) != 2:
+        raise DataFileError(f"{path}: should hold a tuple of two tensors {names}, "
+                            f"found {type(obj).__name__}"
+                            + (f" of length {len(obj)}" if isinstance(obj, (tuple, list)) else ""))
+    a, b = (_check_images(t, path, name) for t, name in zip(obj, names, strict=True))
+    if a.shape != b.shape:
+        raise DataFileError(f"{path}: {names[0]} and {names[1]} should have the same shape, "
+                            f"found {tuple(a.shape)} and {tuple(b.shape)}")
+    return a, b
+
+
+def load_course_folder(folder: str | Path, n_train: int | None = None,
+                       n_val: int | None = None) -> DenoisingData:
+    """The EE-559 course's data: `train_data.pkl` (noisy_imgs_1, noisy_imgs_2) and
+    `val_data.pkl` (noisy_imgs, clean_imgs). `n_train` / `n_val` keep the first images only."""
+    folder = Path(folder)
+    missing = [f for f in COURSE_FILES.values() if not (folder / f).is_file()]
+    if missing:
+        raise DataFileError(f"{folder}: not a course data folder: missing {', '.join(missing)}")
+    train_input, train_target = load_pair_file(folder / COURSE_FILES["train"],
+                                               ("noisy_imgs_1", "noisy_imgs_2"))
+    val_input, val_clean = load_pair_file(folder / COURSE_FILES["val"], ("noisy_imgs", "clean_imgs"))
+    for split, images in (("train", train_input), ("val", val_input)):
+        check_trainable_images(images, folder / COURSE_FILES[split])
+    n_train = len(train_input) if n_train is None else min(n_train, len(train_input))
+    n_val = len(val_input) if n_val is None else min(n_val, len(val_input))
+    return DenoisingData(
+        train_input=train_input[:n_train], train_target=train_target[:n_train],
+        val_input=val_input[:n_val], val_clean=val_clean[:n_val],
+        meta={"name": "course", "folder": str(folder), "noise": "course (fixed, unknown law)",
+              "noise_params": {}, "n_train": n_train, "n_val": n_val},
+    )

@@ -1,0 +1,100 @@
+"""What the generated sources share: multi-scale 32x32 crops of photos, their noisy pairs, and
+the on-disk cache of finished datasets.
+
+natural32 (photos shipped with scikit-image and scikit-learn) and a folder of one's own photos
+(n2n_utils.data.folders) cut their crops the same way: each photo is downscaled to every scale
+in SCALES, so that a crop holds whole objects, and a crop is a random 32x32 window of a random
+scale. Images here are uint8, (H, W, 3) for photos and (N, 3, 32, 32) for crops, values 0-255.
+
+The cache folder is config.CACHE_DIR, read when a file is looked up (tests point it elsewhere).
+A cache file's name is a digest of the dataset's description, so a dataset described otherwise
+is a new file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+from skimage.transform import rescale
+
+from .. import config
+from ..files import save_torch
+from ..noise import NoiseFn
+from .dataset import TENSORS, DenoisingData
+
+CROP = 32
+# Photos are downscaled so that a crop holds whole objects: 7 scales from 1/2 to 1/8, evenly
+# spaced in log scale (np.geomspace(1/2, 1/8, 7)). Written out because datasets' meta, and so
+# run keys, hold them: computed, their last bits changed with the numpy version.
+SCALES = np.array([0.5, 0.3968502629920499, 0.31498026247371824, 0.25000000000000006,
+                   0.19842513149602495, 0.1574901312368592, 0.125])
+# How the generated sources make their data, as a digest of small samples of each (tensors
+# and meta; see n2n_utils.data.generation_fingerprint). It is part of every cache key, so data
+# generated otherwise never come back from an older cache file. tests/test_data.py recomputes
+# it: after any change to how data are generated, it fails until this line is updated.
+GENERATION = "ee919c132315"
+
+
+# --------------------------------------------------------------------------- crops
+
+
+def pyramid(views: list[np.ndarray]) -> list[np.ndarray]:
+    """Each view of a photo at every scale in SCALES, antialiased, as uint8 (H, W, 3). A view
+    is uint8 (H, W, 3), at least 32 pixels on each side (a stereo pair has two views)."""
+    levels = []
+    for view in views:
+        for s in SCALES:
+            s = max(s, CROP / min(view.shape[:2]))  # never smaller than one crop
+            small = rescale(view, s, anti_aliasing=True, channel_axis=-1, preserve_range=True)
+            levels.append(np.round(small).clip(0, 255).astype(np.uint8))
+    return levels
+
+
+def random_crop(levels: list[np.ndarray], rng: np.random.Generator) -> np.ndarray:
+    """A 32x32 crop, uint8 (32, 32, 3), at a random place of a random level of a pyramid."""
+    level = levels[rng.integers(0, len(levels))]
+    y = rng.integers(0, level.shape[0] - CROP + 1)
+    x = rng.integers(0, level.shape[1] - CROP + 1)
+    return level[y:y + CROP, x:x + CROP]
+
+
+def noisy_pairs(train_clean: np.ndarray, val_clean: np.ndarray, noise_fn: NoiseFn,
+                seed: int) -> dict[str, torch.Tensor]:
+    """Two noisy draws of the training crops and one of the validation crops, plus the clean
+    crops, all uint8 tensors (N, 3, 32, 32). Validation noise has a generator of its own, so
+    the validation set does not change with the number of training pairs."""
+    train_generator = torch.Generator().manual_seed(2 * seed)
+    val_generator = torch.Generator().manual_seed(2 * seed + 1)
+    train_clean, val_clean = torch.from_numpy(train_clean), torch.from_numpy(val_clean)
+    return {"train_input": noise_fn(train_clean, train_generator),
+            "train_target": noise_fn(train_clean, train_generator), "train_clean": train_clean,
+            "val_input": noise_fn(val_clean, val_generator), "val_clean": val_clean}
+
+
+# --------------------------------------------------------------------------- the cache
+
+
+def cache_path(stem: str, spec: dict) -> Path:
+    """The cache file of the data that `spec` (plain JSON values) describes: `stem` for people
+    to read, then a digest of `spec` and of GENERATION, how the code generates data."""
+    blob = json.dumps({**spec, "generation": GENERATION}, sort_keys=True)
+    digest = hashlib.sha1(blob.encode()).hexdigest()[:10]
+    return config.CACHE_DIR / f"{stem}-{digest}.pt"
+
+
+def save_cached(data: DenoisingData, path: Path) -> None:
+    """Write a dataset to the cache, atomically."""
+    blob = {k: getattr(data, k) for k in TENSORS}
+    save_torch({**blob, "val_groups": data.val_groups, "train_groups": data.train_groups,
+                "meta": json.dumps(data.meta)}, path)
+
+
+def load_cached(path: Path) -> DenoisingData:
+    """A dataset written by `save_cached` (tensors and plain values only: weights_only=True)."""
+    blob = torch.load(path, weights_only=True)
+    meta = json.loads(blob.pop("meta"))
+    return DenoisingData(**blob, meta=meta)

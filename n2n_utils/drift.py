@@ -1,0 +1,128 @@
+"""How far a reproduction drifted from the committed results: each headline number, committed
+against reproduced, and whether the difference lies inside the committed number's 95% CI.
+
+    drift_table(Path("results/quick"), Path("reproduced/quick-84a1f99a64f9/results/quick"))
+
+It reads only results files (JSON and CSV), so a new headline is one entry in HEADLINES.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pandas as pd
+
+from .comparisons import N2C, N2N
+from .generalisation import BM3D
+from .runs import REPORT_BATCH_SIZE, REPORT_LR
+
+# A headline reads a results folder and gives (value, 95% CI half-width or None), or None when
+# its file is missing. Text values (a best setting) compare by equality.
+Headline = Callable[[Path], "tuple[float | str, float | None] | None"]
+
+
+def _json(folder: Path, name: str) -> dict | None:
+    path = folder / f"{name}.json"
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def _csv(folder: Path, name: str) -> pd.DataFrame | None:
+    path = folder / f"{name}.csv"
+    return pd.read_csv(path) if path.exists() else None
+
+
+def _field(name: str, key: str) -> Headline:
+    def read(folder: Path):
+        record = _json(folder, name)
+        return None if record is None else (record[key], None)
+    return read
+
+
+def _sweep_at(name: str, value: float | None) -> Headline:
+    """A sweep's mean PSNR with its CI at `value`, or at its best value when None."""
+    def read(folder: Path):
+        summary = _csv(folder, f"{name}_summary")
+        if summary is None:
+            return None
+        rows = summary.loc[[summary["psnr_mean"].idxmax()]] if value is None else summary[summary["value"] == value]
+        if rows.empty:  # a grid without that value
+            return None
+        row = rows.iloc[0]
+        return row["psnr_mean"], row["psnr_ci95"]
+    return read
+
+
+def _sweep_best(name: str) -> Headline:
+    def read(folder: Path):
+        record = _json(folder, name)
+        return None if record is None else (f"{record['best']:g}", None)
+    return read
+
+
+def _comparison(method: str, noise: str = "gaussian") -> Headline:
+    def read(folder: Path):
+        table = _csv(folder, "comparisons")
+        if table is None:
+            return None
+        rows = table[(table["noise"] == noise) & (table["method"] == method)]
+        return None if rows.empty else (rows["psnr"].iloc[0], rows["psnr_ci95"].iloc[0])
+    return read
+
+
+def _best_recipe_psnr(folder: Path):
+    record, table = _json(folder, "generalisation"), _csv(folder, "generalisation")
+    if record is None or table is None:
+        return None
+    rows = table[(table["method"] == record["best_recipe"]) & (table["photo"] == "all")]
+    return None if rows.empty else (rows["psnr"].iloc[0], rows["ci95"].iloc[0])
+
+
+HEADLINES: dict[str, Headline] = {
+    "noisy validation input, PSNR (dB)": _field("data_summary", "noisy_val_psnr"),
+    "main run (notebook 01), PSNR (dB)": _field("train_resunet", "val_psnr"),
+    "learning-rate sweep: best value": _sweep_best("lr_sweep"),
+    "learning-rate sweep: best PSNR (dB)": _sweep_at("lr_sweep", None),
+    f"learning-rate sweep: PSNR at {REPORT_LR:g} (dB)": _sweep_at("lr_sweep", REPORT_LR),
+    "batch-size sweep: best value": _sweep_best("batch_size_sweep"),
+    "batch-size sweep: best PSNR (dB)": _sweep_at("batch_size_sweep", None),
+    f"batch-size sweep: PSNR at {REPORT_BATCH_SIZE} (dB)": _sweep_at("batch_size_sweep", REPORT_BATCH_SIZE),
+    f"gaussian: {N2N}, PSNR (dB)": _comparison(N2N),
+    f"gaussian: {N2C}, PSNR (dB)": _comparison(N2C),
+    f"gaussian: {BM3D}, PSNR (dB)": _comparison(BM3D),
+    "generalisation: best recipe": _field("generalisation", "best_recipe"),
+    "generalisation: best recipe, all photos, PSNR (dB)": _best_recipe_psnr,
+}
+
+
+def drift_table(committed: Path, reproduced: Path) -> pd.DataFrame:
+    """One row per headline: committed and reproduced values, their difference, the committed
+    95% CI half-width, and `inside`: "yes"/"no" (|difference| <= CI), "same"/"differs" for
+    text values, "" where no CI was recorded, "missing" where either file is absent."""
+    rows = []
+    for label, read in HEADLINES.items():
+        a, b = read(Path(committed)), read(Path(reproduced))
+        row = {"number": label, "committed": a and a[0], "reproduced": b and b[0], "difference": None,
+               "ci95": a and a[1], "inside": "missing"}
+        if a is not None and b is not None:
+            (va, ci), (vb, _) = a, b
+            row.update(committed=va, reproduced=vb, ci95=ci)
+            if isinstance(va, str) or isinstance(vb, str):
+                row["inside"] = "same" if str(va) == str(vb) else "differs"
+            else:
+                row["difference"] = float(vb) - float(va)
+                row["inside"] = "" if ci is None or pd.isna(ci) else ("yes" if abs(row["difference"]) <= ci else "no")
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def format_drift(table: pd.DataFrame) -> str:
+    """The drift table as a markdown table, numbers to 2 decimals."""
+    def fmt(v):
+        if v is None or (isinstance(v, float) and pd.isna(v)):
+            return ""
+        return f"{v:.2f}" if isinstance(v, float) else str(v)
+    shown = table.astype(object).map(fmt)
+    shown = shown.rename(columns={"ci95": "committed 95% CI", "inside": "inside CI"})
+    return shown.to_markdown(index=False, disable_numparse=True)  # keep "0.00", not "0"

@@ -1,0 +1,81 @@
+"""What each notebook found, in words computed from its results: the sentence its closing cell
+prints, so that a reader in JupyterLab learns it without the report. PSNR in dB throughout.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from .sweeps import verdict
+
+
+def data_finding(noisy_psnr: float, sigma_255: float, meta: dict) -> str:
+    """Notebook 00: the baseline to beat and the noise level read from the pairs alone."""
+    asked = ", ".join(f"{k} = {v:.4g}" for k, v in meta.get("noise_params", {}).items())
+    return (f"The noisy validation input scores {noisy_psnr:.2f} dB against the clean images: the "
+            f"baseline every method must beat. From the noisy pairs alone, std(noisy1 - noisy2) / sqrt(2) "
+            f"estimates the noise at {sigma_255:.1f}/255 ({meta.get('noise', 'unknown')} noise"
+            f"{f' with {asked} in 0-1 units' if asked else ''}; clipping at 0 and 255 narrows it).")
+
+
+def training_finding(noisy_psnr: float, val_psnr: float, by_photo: pd.DataFrame, epochs: int,
+                     n_train: int) -> str:
+    """Notebook 01: what training bought, on average and on the weakest held-out photo
+    (`by_photo`: metrics.psnr_by_group's columns group, psnr, plus noisy)."""
+    photos = by_photo[by_photo["group"] != "all"]
+    text = (f"After {epochs} epochs on {n_train:,} pairs the ResUNet lifts the held-out images from "
+            f"{noisy_psnr:.2f} dB (noisy input) to {val_psnr:.2f} dB ({val_psnr - noisy_psnr:+.2f} dB).")
+    if len(photos) > 1:
+        worst = photos.loc[photos["psnr"].idxmin()]
+        text += (f" Its weakest held-out photo is {worst['group']} at {worst['psnr']:.2f} dB "
+                 f"({worst['psnr'] - worst['noisy']:+.2f} dB over its noisy input).")
+    return text
+
+
+def sweep_finding(summary: pd.DataFrame, label: str, chosen) -> str:
+    """Notebooks 02 and 03: whether the report's value of a swept option holds against the best
+    (sweeps.verdict: within the two 95% confidence intervals)."""
+    v = verdict(summary, chosen)
+    best = summary.set_index("value").loc[v["best"]]
+    at_best = f"{v['best']:g} ({best['psnr_mean']:.2f} ± {best['psnr_ci95']:.2f} dB)"
+    if v["best"] == chosen:
+        return f"The report's {label} holds: {chosen:g} scores best here, {at_best}."
+    if v["tied"]:
+        return (f"The report's {label} holds: {chosen:g} is {v['gap']:.2f} dB below the best, {at_best}, "
+                f"within the confidence intervals.")
+    return (f"The report's {label} does not hold at this budget: {chosen:g} is {v['gap']:.2f} dB below the "
+            f"best, {at_best}, outside the confidence intervals.")
+
+
+def predictions_finding(noisy_psnr: float, denoised_psnr: float, gains) -> str:
+    """Notebook 04: the mean gain and its spread over images (`gains`: per-image dB)."""
+    gains = pd.Series(list(map(float, gains)))
+    return (f"Denoising lifts the mean PSNR from {noisy_psnr:.2f} to {denoised_psnr:.2f} dB; per image the gain "
+            f"ranges from {gains.min():.1f} to {gains.max():.1f} dB (median {gains.median():.1f} dB), and "
+            f"{(gains < 0).mean():.0%} of the images lose.")
+
+
+def comparisons_finding(headline: dict, noise: str = "gaussian") -> str:
+    """Notebook 05: Noise2Noise against Noise2Clean and the best classical method
+    (`headline`: comparisons.headline)."""
+    to_clean = headline["n2c"] - headline["n2n"]
+    to_classical = headline["n2n"] - headline["best_classical_psnr"]
+    return (f"On {noise} noise, Noise2Noise scores {headline['n2n']:.2f} dB: {abs(to_clean):.2f} dB "
+            f"{'below' if to_clean > 0 else 'above'} Noise2Clean at the same budget, and {abs(to_classical):.2f} dB "
+            f"{'above' if to_classical >= 0 else 'below'} the best classical method, {headline['best_classical']} "
+            f"({headline['best_classical_psnr']:.2f} dB), from a noisy input at {headline['noisy']:.2f} dB.")
+
+
+def generalisation_finding(gap: pd.DataFrame, best: str, cv_gap: pd.DataFrame | None = None) -> str:
+    """Notebook 06: the best recipe against BM3D on the mean and on its worst photo
+    (`gap`: generalisation.gap_to; `cv_gap`: the same for the cross-validation, or None)."""
+    row = gap.loc[best]
+    photos = [c for c in gap.columns if c != "all"]
+    worst = min(photos, key=lambda p: row[p])
+    text = (f"The best recipe, {best}, is {abs(row['all']):.2f} dB {'above' if row['all'] >= 0 else 'below'} "
+            f"BM3D on the held-out photos' mean; its worst photo is {worst} ({row[worst]:+.2f} dB).")
+    if cv_gap is not None and len(cv_gap):
+        means = cv_gap["photo mean"]
+        text += (f" Over every photo held out once (cross-validation), the networks' photo means lie "
+                 f"{means.min():+.2f} to {means.max():+.2f} dB from BM3D.")
+    return text

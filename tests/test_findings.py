@@ -1,0 +1,49 @@
+"""The sentences that close the notebooks: computed from results, and true of them."""
+
+import pandas as pd
+
+from n2n_utils import findings
+from n2n_utils.comparisons import N2C, N2N, NOISY_INPUT, headline
+from n2n_utils.generalisation import gap_to, per_photo_table
+
+
+def _summary(means, cis, values=(4e-4, 8e-4, 1.6e-3)):
+    return pd.DataFrame({"value": values, "psnr_mean": means, "psnr_ci95": cis, "n_runs": 3, "seconds_mean": 1.0})
+
+
+def test_sweep_finding_says_whether_the_reports_value_holds():
+    best = findings.sweep_finding(_summary([25.0, 26.0, 25.5], [0.1] * 3), "learning rate", 8e-4)
+    assert best == "The report's learning rate holds: 0.0008 scores best here, 0.0008 (26.00 ± 0.10 dB)."
+    tied = findings.sweep_finding(_summary([25.0, 25.9, 26.0], [0.1] * 3), "learning rate", 8e-4)
+    assert "holds: 0.0008 is 0.10 dB below the best, 0.0016 (26.00 ± 0.10 dB), within" in tied
+    lost = findings.sweep_finding(_summary([25.0, 25.0, 26.0], [0.1] * 3), "learning rate", 8e-4)
+    assert "does not hold at this budget: 0.0008 is 1.00 dB below the best" in lost
+
+
+def test_comparisons_finding_reads_the_headline():
+    table = pd.DataFrame([{"noise": "gaussian", "method": m, "psnr": p}
+                          for m, p in ((NOISY_INPUT, 20.5), ("BM3D", 27.0), ("TV", 26.0), (N2N, 27.6), (N2C, 27.9))])
+    text = findings.comparisons_finding(headline(table))
+    assert text == ("On gaussian noise, Noise2Noise scores 27.60 dB: 0.30 dB below Noise2Clean at the same budget, "
+                    "and 0.60 dB above the best classical method, BM3D (27.00 dB), from a noisy input at 20.50 dB.")
+
+
+def test_generalisation_finding_names_the_worst_photo():
+    rows = [{"method": m, "photo": ph, "psnr": p + d} for m, p in ((NOISY_INPUT, 20), ("BM3D", 28), ("TV", 27),
+                                                                  ("recipe", 27.8))
+            for ph, d in (("chelsea", 0.0), ("flower", 0.4 * (m == "recipe")), ("all", 0.2 * (m == "recipe")))]
+    text = findings.generalisation_finding(gap_to(per_photo_table(rows)), "recipe")
+    assert text == "The best recipe, recipe, is 0.00 dB above BM3D on the held-out photos' mean; its worst photo is " \
+                   "chelsea (-0.20 dB)."
+
+
+def test_data_training_and_prediction_findings_quote_their_numbers():
+    meta = {"noise": "gaussian", "noise_params": {"sigma": 25 / 255}}
+    assert "scores 20.52 dB" in findings.data_finding(20.52, 24.4, meta) and "24.4/255" in findings.data_finding(
+        20.52, 24.4, meta)
+    by_photo = pd.DataFrame({"group": ["chelsea", "flower", "all"], "psnr": [27.0, 29.0, 28.0],
+                             "noisy": [20.0, 21.0, 20.5]})
+    text = findings.training_finding(20.5, 28.0, by_photo, 4, 8000)
+    assert "from 20.50 dB (noisy input) to 28.00 dB (+7.50 dB)" in text and "chelsea at 27.00 dB (+7.00 dB" in text
+    text = findings.predictions_finding(20.0, 27.0, [-1.0, 5.0, 7.0, 9.0])
+    assert "from -1.0 to 9.0 dB (median 6.0 dB)" in text and "25% of the images lose" in text

@@ -1,0 +1,273 @@
+"""The pipeline's own logic, without the study's notebooks: the cost model, epoch sizing,
+progress, drift, and `_execute`/`run_pipeline` on stub notebooks written to a tmp folder."""
+
+import json
+import math
+import os
+import shutil
+import subprocess
+import sys
+
+import nbformat
+import pandas as pd
+import pytest
+
+from n2n_utils import estimate, pipeline
+from n2n_utils.config import COMMITTED_RESULTS_DIR
+from n2n_utils.drift import HEADLINES, drift_table, format_drift
+from n2n_utils.estimate import (
+    Calibration,
+    Progress,
+    Work,
+    calibrate,
+    estimate_seconds,
+    measure_images_per_s,
+    notebook_work,
+    size_epochs,
+)
+from n2n_utils.profiles import PROFILES, OutputDirs, get_profile, with_epochs
+
+QUICK = PROFILES["quick"]
+
+
+def test_work_counts_each_notebooks_training():
+    work = notebook_work(QUICK)
+    assert list(work) == pipeline.NOTEBOOKS
+    assert work["01_train_resunet.ipynb"].train_images == 8_000 * 4
+    assert work["02_learning_rate_sweep.ipynb"].train_images == 6 * 3 * 1_200 * 3
+    # 4 noises x (N2N + N2C), 3 ablation runs, the curve's 500 x 9 and 4,500 x 1 pairs for 2 targets
+    assert work["05_comparisons.ipynb"] == Work(8 * 4_500 + 3 * 4_500 + 2 * (4_500 + 4_500), 2 * (3 * 20 + 100))
+    # 5 recipes and 4 folds; BM3D on the default split and on each fold
+    assert work["06_generalisation.ipynb"] == Work(9 * 4_500, (60 + 100) + 4 * (60 + 60))
+    assert work["00_data_exploration.ipynb"] == work["04_predictions.ipynb"] == Work()
+    # a folder of photos has no cross-validation; impulse noise no BM3D
+    assert notebook_work(QUICK, dataset="/photos")["06_generalisation.ipynb"].train_images == 5 * 4_500
+    assert notebook_work(QUICK, noise="impulse")["06_generalisation.ipynb"].bm3d_crops == 0
+
+
+def test_calibration_gives_back_the_run_it_was_made_from():
+    work = notebook_work(QUICK)
+    seconds = {"00_data_exploration.ipynb": 7.0, "01_train_resunet.ipynb": 200.0, "02_learning_rate_sweep.ipynb": 400.0,
+               "03_batch_size_sweep.ipynb": 300.0, "04_predictions.ipynb": 9.0, "05_comparisons.ipynb": 450.0,
+               "06_generalisation.ipynb": 410.0, "07_explore.ipynb": 300.0}
+    record = {"profile": "quick", "measured": {"images_per_s": 150.0, "bm3d_s": 0.3},
+              "notebooks": [{"notebook": n, "seconds": s, "train_images": work[n].train_images,
+                             "bm3d_crops": work[n].bm3d_crops} for n, s in seconds.items()]}
+    calibration = calibrate(record)
+    back = estimate_seconds(work, 150.0, 0.3, calibration)
+    assert back == pytest.approx(seconds, abs=1e-6)
+    # twice as fast a machine: training takes half as long, startup and BM3D the same
+    faster = estimate_seconds(work, 300.0, 0.3, calibration)
+    sweep = "02_learning_rate_sweep.ipynb"
+    assert faster[sweep] == pytest.approx(estimate.STARTUP_S + (400.0 - estimate.STARTUP_S) / 2)
+    assert faster["04_predictions.ipynb"] == pytest.approx(9.0)
+
+
+def test_committed_quick_record_calibrates_within_its_own_times():
+    record = json.loads((COMMITTED_RESULTS_DIR / "quick" / "pipeline.json").read_text())
+    calibration = calibrate(record)
+    # a record older than this module has no speed or work of its own: the legacy speed applies
+    measured = record.get("measured") or {"images_per_s": estimate.LEGACY_IMAGES_PER_S}
+    work = {row["notebook"]: Work(row["train_images"], row["bm3d_crops"]) if "train_images" in row
+            else notebook_work(QUICK)[row["notebook"]] for row in record["notebooks"]}
+    back = estimate_seconds(work, measured["images_per_s"], measured.get("bm3d_s") or estimate.LEGACY_BM3D_S,
+                            calibration)
+    for row in record["notebooks"]:
+        assert back[row["notebook"]] == pytest.approx(row["seconds"], abs=0.5)
+    assert 0.5 < min(calibration.factor.values()) <= max(calibration.factor.values()) < 2
+
+
+def test_size_epochs_fits_the_budget_with_one_factor():
+    full, names = PROFILES["full"], pipeline.NOTEBOOKS
+    rate, bm3d_s, none = 20_000.0, 0.01, Calibration({}, {}, "")
+
+    def total(epochs):
+        return sum(estimate_seconds(notebook_work(with_epochs(full, epochs)), rate, bm3d_s, none).values())
+
+    at_profile = total({})
+    for budget in (0.5 * at_profile, 2.0 * at_profile):
+        epochs = size_epochs(full, budget, names, rate, bm3d_s, none)
+        assert total(epochs) <= budget
+        grown = {f: e + 1 for f, e in epochs.items()}
+        assert total(grown) > budget  # no whole epoch left unused everywhere
+        ratios = [epochs[f] / getattr(full, f) for f in epochs]
+        assert max(ratios) - min(ratios) < 0.5  # one factor, rounded down
+    assert size_epochs(full, 1.0, names, rate, bm3d_s, none) == {"epochs": 1, "sweep_epochs": 1, "cmp_epochs": 1}
+    only_01 = size_epochs(full, 600.0, ["01_train_resunet.ipynb"], rate, bm3d_s, none)
+    assert only_01 == {"epochs": math.floor((600.0 - estimate.STARTUP_S) * rate / 50_000),
+                       "sweep_epochs": full.sweep_epochs, "cmp_epochs": full.cmp_epochs}  # not run: kept
+
+
+def test_full_profile_is_the_reports_scale():
+    full = PROFILES["full"]
+    assert full.n_train == full.sweep_n_train == full.cmp_n_train == max(full.curve_sizes) == 50_000
+    assert full.epochs >= 20 and full.sweep_epochs >= 3 and full.cmp_epochs >= 3
+    assert len(full.sweep_seeds) == 3
+
+
+def test_epochs_from_the_environment(monkeypatch):
+    monkeypatch.setenv("N2N_PROFILE", "full")
+    monkeypatch.setenv("N2N_EPOCHS", '{"epochs": 7, "cmp_epochs": 2}')
+    prof = get_profile("quick")
+    assert (prof.name, prof.epochs, prof.sweep_epochs, prof.cmp_epochs) == ("full", 7, 3, 2)
+    for text, error in [('{"n_train": 5}', "unknown key"), ('{"epochs": 0}', ">= 1"), ('{"epochs": 2.5}', ">= 1"),
+                        ("epochs=3", "not JSON"), ("[3]", "expected an object")]:
+        monkeypatch.setenv("N2N_EPOCHS", text)
+        with pytest.raises(ValueError, match=error):
+            get_profile("quick")
+
+
+def test_progress_counts_notebooks_and_rescales_what_is_left():
+    now = [0.0]
+    progress = Progress({"a.ipynb": 60.0, "b.ipynb": 120.0, "c.ipynb": 60.0}, clock=lambda: now[0])
+    progress.begin("a.ipynb")
+    assert progress.line() == "notebook 1 of 3 (a): 0.0 min elapsed, about 4.0 min left"
+    assert Progress({"a": 10.0, "b": 100.0}).pace() == 1.0
+    now[0] = 120.0  # a took twice its estimate: the rest should too
+    assert progress.end("a.ipynb") == 120.0
+    assert progress.pace() == 2.0
+    progress.begin("b.ipynb")
+    now[0] = 180.0
+    assert progress.seconds_left() == pytest.approx((2 * 120 - 60) + 2 * 60)
+    assert progress.line().startswith("notebook 2 of 3 (b): 3.0 min elapsed, about 5.0 min left")
+    now[0] = 1000.0  # b overran even the rescaled estimate: the pace so far, b included, applies to c
+    assert progress.seconds_left() == pytest.approx((120 + 880) / (60 + 120) * 60)
+
+
+def test_measured_speed_is_a_positive_rate():
+    assert 1 < measure_images_per_s("cpu", "fp32", seconds=0.2) < 1e6
+
+
+def test_output_root_moves_every_output_folder(tmp_path):
+    env = {**os.environ, "N2N_OUTPUT_ROOT": str(tmp_path), "N2N_FIGURES_DIR": str(tmp_path / "elsewhere")}
+    env.pop("N2N_RESULTS_DIR", None)
+    env.pop("N2N_RUNS_DIR", None)
+    shown = subprocess.run([sys.executable, "-c", "from n2n_utils import config as c; print(c.RESULTS_DIR, "
+                            "c.RUNS_DIR, c.FIGURES_DIR, c.REPORT_DIR, c.COMMITTED_RESULTS_DIR)"],
+                           env=env, capture_output=True, text=True, check=True).stdout.split()
+    assert shown == [str(tmp_path / "results"), str(tmp_path / "runs"), str(tmp_path / "elsewhere"),
+                     str(tmp_path / "report"), str(COMMITTED_RESULTS_DIR)]  # a folder's own variable wins
+
+
+# --------------------------------------------------------------------------- drift
+
+
+def test_drift_flags_a_number_outside_its_ci(tmp_path):
+    committed, reproduced = tmp_path / "committed", tmp_path / "reproduced"
+    shutil.copytree(COMMITTED_RESULTS_DIR / "quick", committed)
+    shutil.copytree(COMMITTED_RESULTS_DIR / "quick", reproduced)
+    table = pd.read_csv(reproduced / "comparisons.csv")
+    n2n = (table.noise == "gaussian") & (table.method == "ResUNet Noise2Noise")
+    table.loc[n2n, "psnr"] += 1.0  # far outside its CI (~0.4 dB)
+    table.to_csv(reproduced / "comparisons.csv", index=False)
+    (reproduced / "lr_sweep.json").write_text(json.dumps({**json.loads((committed / "lr_sweep.json").read_text()),
+                                                           "best": 0.0016}))
+    drift = drift_table(committed, reproduced).set_index("number")
+    assert list(drift.index) == list(HEADLINES)
+    n2n_row = drift.loc["gaussian: ResUNet Noise2Noise, PSNR (dB)"]
+    assert n2n_row["difference"] == pytest.approx(1.0) and n2n_row["inside"] == "no"
+    assert drift.loc["gaussian: BM3D, PSNR (dB)", "inside"] == "yes"
+    assert drift.loc["learning-rate sweep: best value", "inside"] == "differs"
+    assert drift.loc["batch-size sweep: best value", "inside"] == "same"
+    assert drift.loc["main run (notebook 01), PSNR (dB)", "inside"] == ""  # no CI recorded
+    (reproduced / "generalisation.json").unlink()
+    after = drift_table(committed, reproduced).set_index("number")
+    assert after.loc["generalisation: best recipe", "inside"] == "missing"
+    assert "| gaussian: ResUNet Noise2Noise, PSNR (dB)" in format_drift(drift.reset_index())
+
+
+def test_drift_only_against_results_of_the_same_data(tmp_path, capsys):
+    committed, reproduced = tmp_path / "committed", tmp_path / "reproduced"
+    shutil.copytree(COMMITTED_RESULTS_DIR / "quick", committed)
+    shutil.copytree(COMMITTED_RESULTS_DIR / "quick", reproduced)
+    (reproduced / "pipeline.json").unlink()
+    record = {"profile": "quick", "dataset": "natural32", "noise": "gaussian", "seed": 1}
+    pipeline.report_drift(committed, reproduced, record)
+    assert "no drift table" in capsys.readouterr().out and not (reproduced / "drift.csv").exists()
+    pipeline.report_drift(committed, reproduced, {**record, "seed": 0})
+    assert "| gaussian: BM3D, PSNR (dB)" in capsys.readouterr().out
+    assert set(pd.read_csv(reproduced / "drift.csv")["inside"].fillna("")) <= {"yes", "same", ""}
+
+
+# --------------------------------------------------------------------------- stub notebooks
+
+PARAMETERS = ('profile = "quick"\ndataset = "natural32"\nnoise = "gaussian"\nseed = 0\ndevice = "auto"\n'
+              'output_dir = ""')
+
+
+def _stub(folder, name, body):
+    """A notebook with the study's parameters cell and one cell of `body`."""
+    nb = nbformat.v4.new_notebook(metadata={"kernelspec": {"name": "python3", "language": "python",
+                                                           "display_name": "Python 3"}})
+    nb.cells = [nbformat.v4.new_code_cell(PARAMETERS, metadata={"tags": ["parameters"]}),
+                nbformat.v4.new_code_cell(body)]
+    nbformat.write(nb, folder / name)
+
+
+# what a stub writes: the profile it sees (with the pipeline's epochs) and where its outputs go
+REPORTING = """
+import json
+from n2n_utils.profiles import get_profile, output_dirs
+prof = get_profile(profile)
+dirs = output_dirs(prof.name, output_dir)
+(dirs.results / "stub.json").write_text(json.dumps({"profile": prof.name, "epochs": prof.epochs,
+                                                     "cmp_epochs": prof.cmp_epochs}))
+"""
+
+
+def test_run_pipeline_on_stubs_sizes_epochs_and_writes_its_own_folder(tmp_path, monkeypatch):
+    notebooks = tmp_path / "notebooks"
+    notebooks.mkdir()
+    _stub(notebooks, "00_data_exploration.ipynb", "print('data')")
+    _stub(notebooks, "01_train_resunet.ipynb", REPORTING)
+    # a fixed speed (measuring is tested above) so that a one-minute budget means several epochs
+    monkeypatch.setattr(pipeline, "measure_images_per_s", lambda device, precision, seconds: 100.0)
+    monkeypatch.setenv("N2N_PROFILE", "quick")  # the pipeline's --profile wins in the kernels
+    out = tmp_path / "out"
+    chosen = ["00_data_exploration.ipynb", "01_train_resunet.ipynb", "05_comparisons.ipynb"]
+    record = pipeline.run_pipeline("smoke", dataset=str(tmp_path), out=out, minutes=1.0, notebooks=chosen,
+                                   notebooks_dir=notebooks)
+    written = json.loads((out / "results" / "smoke" / "pipeline.json").read_text())
+    assert written["notebooks"] == record["notebooks"]
+    assert [row["notebook"] for row in written["notebooks"]] == chosen
+    assert "embedded dataset" in written["notebooks"][2]["skipped"]  # a folder: no comparisons
+    for row in written["notebooks"][:2]:
+        assert row["seconds"] > 0 and row["estimated_seconds"] > 0
+    assert written["notebooks"][1]["train_images"] == PROFILES["smoke"].n_train * written["epochs"]["epochs"]
+    assert written["budget_minutes"] == 1.0 and written["measured"]["images_per_s"] == 100.0
+    assert written["epochs"]["epochs"] > PROFILES["smoke"].epochs  # the budget allows more than smoke's 1
+    assert written["epochs"]["sweep_epochs"] == PROFILES["smoke"].sweep_epochs  # no sweep notebook chosen
+    assert written["estimated_seconds"] <= 60.0
+    seen = json.loads((out / "results" / "smoke" / "stub.json").read_text())
+    assert seen == {"profile": "smoke", "epochs": written["epochs"]["epochs"],
+                    "cmp_epochs": written["epochs"]["cmp_epochs"]}
+    assert (out / "runs" / "smoke" / "notebooks" / "01_train_resunet.ipynb").exists()
+    assert written["output_root"] == str(out.resolve())
+
+
+def test_execute_records_a_failing_notebook(tmp_path):
+    _stub(tmp_path, "00_data_exploration.ipynb", "raise RuntimeError('stub failure')")
+    dirs = OutputDirs(tmp_path / "figures", tmp_path / "results", tmp_path / "runs")
+    dirs.results.mkdir()
+    plan = pipeline.Plan({"epochs": 1, "sweep_epochs": 1, "cmp_epochs": 1},
+                         {"00_data_exploration.ipynb": Work()}, {"00_data_exploration.ipynb": 6.0})
+    failed = r"00_data_exploration.ipynb failed in cell \[\d+\]: RuntimeError: stub failure"
+    with pytest.raises(SystemExit, match=failed):
+        pipeline._execute(["00_data_exploration.ipynb"], {"profile": "smoke"}, dirs, plan, {}, {}, tmp_path)
+    written = json.loads((dirs.results / "pipeline.json").read_text())
+    assert written["failed"]["error"] == "RuntimeError" and written["notebooks"] == []
+
+
+def test_cli_refuses_bad_options(tmp_path, capsys):
+    for argv, error in [(["--minutes", "0"], "must be positive"), (["--device", "tpu"], "invalid choice"),
+                        (["--out", str(tmp_path), "--in-place"], "not allowed")]:
+        with pytest.raises(SystemExit):
+            pipeline.main(argv)
+        assert error in capsys.readouterr().err
+
+
+def test_cli_passes_the_gpu_scripts_options(tmp_path, monkeypatch):
+    seen = {}
+    monkeypatch.setattr(pipeline, "run_pipeline", lambda *args: seen.setdefault("args", args))
+    assert pipeline.main(["--profile", "full", "--minutes", "8", "--device", "cuda", "--out", str(tmp_path)]) == 0
+    assert seen["args"] == ("full", "natural32", "gaussian", 0, "cuda", str(tmp_path), False, 8.0, None)

@@ -28,7 +28,6 @@ from pathlib import Path
 import torch
 
 from .augment import ensemble_for, valid_augmentations
-from .blind import BLIND_MAX_SIGMA_255, BLIND_WEIGHTS, estimate_sigma, weights_for_sigma
 from .config import WEIGHTS_DIR, resolve_device
 from .course import export_course
 from .files import check_writable
@@ -97,6 +96,8 @@ def _weights_for(src: Path, args: argparse.Namespace) -> str:
     that level (estimated from the image for auto, and printed); else the default weights."""
     if args.sigma is None:
         return args.weights or DEFAULT_WEIGHTS
+    from .blind import BLIND_MAX_SIGMA_255, estimate_sigma, weights_for_sigma  # not for plain denoising: loads data
+
     sigma = estimate_sigma(read_image(src)[0]) if args.sigma == "auto" else args.sigma / 255
     chosen = args.weights or weights_for_sigma(sigma)
     beyond = f" (beyond the {BLIND_MAX_SIGMA_255:g}/255 any weights saw)" if sigma * 255 > BLIND_MAX_SIGMA_255 else ""
@@ -264,7 +265,7 @@ def build_parser() -> argparse.ArgumentParser:
                    f"picks; see list-weights)")
     p.add_argument("--sigma", type=sigma_option, help="the gaussian noise's level in 1/255 (e.g. 25), or auto to "
                    "estimate it from each image (printed): picks the shipped weights for it, the sigma-25 ones near "
-                   f"25 and the blind ones ({BLIND_WEIGHTS}) elsewhere, unless --weights names others")
+                   "25 and the blind ones (resunet-natural32-gaussian-blind) elsewhere, unless --weights names others")
     p.add_argument("--device", default="auto", help="auto (cuda > mps > cpu), cpu, cuda, cuda:1 ...")
     p.add_argument("--tile", type=int, default=TILE, help=f"tile side in pixels, a multiple of 32 (default {TILE})")
     p.add_argument("--overlap", type=int, default=OVERLAP, help=f"tile overlap, a multiple of 32 (default {OVERLAP})")

@@ -7,7 +7,7 @@ PROFILE ?= quick
 DEVICE ?= auto
 MINUTES ?=
 
-.PHONY: help install lock reproduce test lint report benchmark wheels clean
+.PHONY: help install lock reproduce test lint report benchmark wheels readme-figure screenshots clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 14
@@ -54,6 +54,12 @@ wheels:  ## download the wheels gpu_run.sh installs offline (WHEELS_DIR, default
 	        --platform manylinux_2_28_x86_64 --platform any $(OFFLINE_PACKAGES) || exit 1; \
 	done
 	@ls $(WHEELS_DIR) | wc -l | xargs echo "wheels in $(WHEELS_DIR):"
+
+readme-figure: $(STAMP)  ## the README's picture: shipped weights vs BM3D on a held-out photo, timed
+	$(PY) -m n2n_utils.explore readme
+
+screenshots: $(STAMP)  ## the explorer in JupyterLab, photographed by headless Chromium (needs chromium)
+	$(PY) -m n2n_utils.screenshot
 
 clean:  ## remove caches, runs, executed notebooks and reproductions (keeps committed figures/results)
 	rm -rf runs reproduced data/cache .pytest_cache .ruff_cache

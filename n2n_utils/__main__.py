@@ -1,6 +1,6 @@
 """The command line: `python -m n2n_utils COMMAND` (or `n2n COMMAND` once installed).
 
-    denoise FILE... [-o OUT] [--weights NAME_OR_PATH] [--device auto] [--tile 256]
+    denoise FILE... [-o OUT] [--weights NAME_OR_PATH] [--sigma 25|auto] [--device auto] [--tile 256]
                     [--overlap 32] [--overwrite] [--quiet] [--precision auto] [--ensemble]
     list-weights
     export-weights CHECKPOINT --profile PROFILE [--name NAME] [--trained-on DEVICE]
@@ -44,6 +44,7 @@ from .inference import (
     check_tiling,
     denoise_file,
     probe_image,
+    read_image,
 )
 from .weights import DEFAULT_WEIGHTS, export_weights, list_weights, load_weights, read_weights
 
@@ -94,6 +95,34 @@ def output_paths(inputs: list[Path], output: str | None) -> list[Path]:
     return [out]
 
 
+def sigma_option(text: str) -> float | str:
+    """--sigma: "auto", or a noise level in 1/255 (0 to 255)."""
+    if text == "auto":
+        return text
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value < 255:
+        raise argparse.ArgumentTypeError(f"{text!r}: give the noise level in 1/255 (e.g. 25), or auto")
+    return value
+
+
+def _weights_for(src: Path, args: argparse.Namespace) -> str:
+    """The weights for one input: --weights when given; else, with --sigma, the shipped weights for
+    that level (estimated from the image for auto, and printed); else the default weights."""
+    if args.sigma is None:
+        return args.weights or DEFAULT_WEIGHTS
+    from .blind import BLIND_MAX_SIGMA_255, estimate_sigma, weights_for_sigma  # not for plain denoising: loads data
+
+    sigma = estimate_sigma(read_image(src)[0]) if args.sigma == "auto" else args.sigma / 255
+    chosen = args.weights or weights_for_sigma(sigma)
+    beyond = f" (beyond the {BLIND_MAX_SIGMA_255:g}/255 any weights saw)" if sigma * 255 > BLIND_MAX_SIGMA_255 else ""
+    print(f"{src}: noise sigma {'estimated at ' if args.sigma == 'auto' else ''}{sigma * 255:.1f}/255{beyond}; "
+          f"weights {chosen}")
+    return chosen
+
+
 def plan_jobs(pairs: list[tuple[Path, Path]], overwrite: bool) -> tuple[list[tuple[Path, Path]], list[str]]:
     """The (input, output) jobs that can run, and one message for each refused, all decided
     before anything is written. Besides each job's own checks, a job whose output is an input
@@ -142,17 +171,26 @@ def cmd_denoise(args: argparse.Namespace) -> int:
     failed = len(errors)
     if not jobs:
         return 1
+    names = {}
+    for src, dst in list(jobs):
+        try:
+            names[src] = _weights_for(src, args)
+        except ImageError as err:
+            _error(err)
+            failed += 1
+            jobs.remove((src, dst))
     try:
-        model = load_weights(args.weights, device)
-        ensemble = ensemble_for(read_weights(args.weights)["card"].get("noise", "unknown")) if args.ensemble else ()
+        models = {name: load_weights(name, device) for name in dict.fromkeys(names.values())}
+        ensembles = {name: ensemble_for(read_weights(name)["card"].get("noise", "unknown")) if args.ensemble else ()
+                     for name in models}
     except (OSError, ValueError, RuntimeError) as err:  # RuntimeError: parameters that do not fit
         _error(err)
         return 1
     with _precision_warned(args.precision, device):
         for src, dst in jobs:
             try:
-                denoise_file(src, dst, model, args.overwrite, args.tile, args.overlap, progress=not args.quiet,
-                             precision=args.precision, ensemble=ensemble)
+                denoise_file(src, dst, models[names[src]], args.overwrite, args.tile, args.overlap,
+                             progress=not args.quiet, precision=args.precision, ensemble=ensembles[names[src]])
             except (ImageError, OSError) as err:
                 _error(err)
                 failed += 1
@@ -253,8 +291,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("inputs", nargs="+", metavar="FILE")
     p.add_argument("-o", "--output", help=f"output file, or folder for several inputs (default: "
                    f"NAME{SUFFIX}.EXT beside each input)")
-    p.add_argument("--weights", default=DEFAULT_WEIGHTS, help=f"shipped name or file (default {DEFAULT_WEIGHTS}; "
-                   f"see list-weights)")
+    p.add_argument("--weights", help=f"shipped name or file (default {DEFAULT_WEIGHTS}, or the weights --sigma "
+                   f"picks; see list-weights)")
+    p.add_argument("--sigma", type=sigma_option, help="the gaussian noise's level in 1/255 (e.g. 25), or auto to "
+                   "estimate it from each image (printed): picks the shipped weights for it, the sigma-25 ones near "
+                   "25 and the blind ones (resunet-natural32-gaussian-blind) elsewhere, unless --weights names others")
     p.add_argument("--device", default="auto", help="auto (cuda > mps > cpu), cpu, cuda, cuda:1 ...")
     p.add_argument("--tile", type=int, default=TILE, help=f"tile side in pixels, a multiple of 32 (default {TILE})")
     p.add_argument("--overlap", type=int, default=OVERLAP, help=f"tile overlap, a multiple of 32 (default {OVERLAP})")

@@ -7,9 +7,9 @@ image, and returns the transformed pair.
 - dihedral: the 8 rotations/flips of the square. Valid for every noise here (all are
   independent of position).
 - channel_permutation: a random order of R, G, B. Valid where the noise treats channels
-  alike: gaussian, poisson, impulse and text with random colours.
-- inversion: x -> 1 - x. Valid where the noise law is symmetric about mid-grey: gaussian
-  (clipping at 0 and at 1 mirror each other), random-valued impulse (uniform values) and
+  alike: gaussian (one sigma or blind), poisson, impulse and text with random colours.
+- inversion: x -> 1 - x. Valid where the noise law is symmetric about mid-grey: gaussian, at
+  one sigma or blind (clipping at 0 and at 1 mirror each other), random-valued impulse (uniform values) and
   text in uniformly random colours. Not poisson, whose variance grows with the signal.
 """
 
@@ -70,9 +70,9 @@ AUGMENTATIONS: dict[str, Callable[[torch.Tensor, torch.Tensor, torch.Generator],
 }
 
 VALID_FOR = {
-    "dihedral": {"gaussian", "poisson", "impulse", "text"},
-    "channel_permutation": {"gaussian", "poisson", "impulse", "text"},
-    "inversion": {"gaussian", "impulse", "text"},
+    "dihedral": {"gaussian", "gaussian_blind", "poisson", "impulse", "text"},
+    "channel_permutation": {"gaussian", "gaussian_blind", "poisson", "impulse", "text"},
+    "inversion": {"gaussian", "gaussian_blind", "impulse", "text"},
 }
 
 

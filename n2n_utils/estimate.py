@@ -28,6 +28,7 @@ from pathlib import Path
 
 import torch
 
+from .blind import SWEEP_SIGMAS_255
 from .classical import METHODS
 from .config import COMMITTED_RESULTS_DIR
 from .generalisation import RECIPES
@@ -44,6 +45,8 @@ BM3D_TUNING_POINTS = len(METHODS["bm3d"].grid(0.1)["sigma"])  # BM3D's grid: sig
 # benchmarks/results/throughput-cpu-full.json (commit 5b84b59), and classical.py's BM3D time.
 LEGACY_IMAGES_PER_S = 175.0
 LEGACY_BM3D_S = 0.21
+HELD_OUT_PIXELS = 778_000  # natural32's three held-out photos at full size (blind.held_out_photos)
+CHELSEA_PIXELS = 135_300  # 451 x 300
 STARTUP_S = 6.0  # kernel start, imports, cached data: notebook 00 took 6.6 s in that run
 CALIBRATION_RECORD = COMMITTED_RESULTS_DIR / "quick" / "pipeline.json"
 PACE_AFTER_S = 60.0  # Progress rescales its estimate once notebooks expected to take this long finished
@@ -75,6 +78,10 @@ def notebook_work(profile: Profile, dataset: str = "natural32", noise: str = "ga
         "06_generalisation.ipynb": Work((len(RECIPES) + folds) * cmp_run,
                                         (tune + p.cmp_n_val + folds * (tune + p.cv_n_val))
                                         if noise in METHODS["bm3d"].noises else 0),
+        # BM3D on whole photos, in 32x32 crops' worth: the sigma sweep (true and estimated sigma at
+        # each level) on the held-out photos, and the explorer's default photo (chelsea)
+        "07_explore.ipynb": Work(0, round((2 * len(SWEEP_SIGMAS_255) * HELD_OUT_PIXELS * p.sigma_sweep_scale ** 2
+                                           * p.sigma_sweep_photos / 3 + CHELSEA_PIXELS * p.explore_scale ** 2) / 1024)),
     }
 
 

@@ -39,6 +39,21 @@ def gaussian(clean: torch.Tensor, generator: torch.Generator, sigma: float = 25 
     return _to_uint8(x + sigma * torch.randn(x.shape, generator=generator))
 
 
+def gaussian_blind(clean: torch.Tensor, generator: torch.Generator,
+                   max_sigma: float = 50 / 255) -> torch.Tensor:
+    """Gaussian noise whose standard deviation is drawn per image, uniformly from 0 to
+    `max_sigma` (0-1 units), for weights that must work at any level (blind denoising).
+
+    The levels come from a stream fixed by the generator's seed, not by its state: two calls
+    with one generator, which is how a Noise2Noise pair is drawn (n2n_utils.data), give each
+    image the same level and independent noise, so the pair keeps the Noise2Noise condition.
+    """
+    x = _to_float(clean)
+    levels = torch.Generator().manual_seed(generator.initial_seed() ^ 0x5EED)
+    sigma = max_sigma * torch.rand((x.shape[0], 1, 1, 1), generator=levels)
+    return _to_uint8(x + sigma * torch.randn(x.shape, generator=generator))
+
+
 def poisson(clean: torch.Tensor, generator: torch.Generator, lam: float = 30.0) -> torch.Tensor:
     """Shot noise: a pixel of intensity x (0-1) collects Poisson(lam * x) photons, shown as
     count / lam. Its variance x / lam depends on the signal, unlike the gaussian's. Clipping
@@ -88,12 +103,14 @@ def text(clean: torch.Tensor, generator: torch.Generator, max_strings: int = 4,
 
 NOISE_MODELS: dict[str, Callable[..., torch.Tensor]] = {
     "gaussian": gaussian,
+    "gaussian_blind": gaussian_blind,
     "poisson": poisson,
     "impulse": impulse,
     "text": text,
 }
 DEFAULT_PARAMS: dict[str, dict[str, float]] = {
     "gaussian": {"sigma": 25 / 255},
+    "gaussian_blind": {"max_sigma": 50 / 255},
     "poisson": {"lam": 30.0},
     "impulse": {"p": 0.25},
     "text": {"max_strings": 4, "font_size": 10},
@@ -103,7 +120,7 @@ DEFAULT_PARAMS: dict[str, dict[str, float]] = {
 # The loss whose minimiser is the clean value under each noise: the mean (L2) for zero-mean
 # noise, the median (L1) where outliers replace pixels (impulse, text), as the Noise2Noise
 # paper shows.
-SUITED_LOSS = {"gaussian": "mse", "poisson": "mse", "impulse": "l1", "text": "l1"}
+SUITED_LOSS = {"gaussian": "mse", "gaussian_blind": "mse", "poisson": "mse", "impulse": "l1", "text": "l1"}
 
 
 def noise_params(name: str, **params: float) -> dict[str, float]:

@@ -62,6 +62,7 @@ NOTEBOOKS = [
     "04_predictions.ipynb",
     "05_comparisons.ipynb",
     "06_generalisation.ipynb",
+    "07_explore.ipynb",
 ]
 # These need clean training images and the noise models of an embedded dataset.
 NEEDS_EMBEDDED_DATA = {"05_comparisons.ipynb", "06_generalisation.ipynb"}

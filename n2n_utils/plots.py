@@ -149,3 +149,55 @@ def plot_learning_curve(curve: pd.DataFrame) -> plt.Figure:
     ax.legend(fontsize=7)
     fig.tight_layout()
     return fig
+
+
+def plot_psnr_vs_sigma(summary: pd.DataFrame, note: str = "") -> plt.Figure:
+    """Mean PSNR (dB) against the noise's sigma (in 1/255): one line per column of `summary`
+    (index sigma_255, e.g. blind.sweep_summary). `note` goes under the axis label (e.g. the photos)."""
+    fig, ax = plt.subplots(figsize=(5.2, 3.6))
+    for method in summary.columns:
+        style = "--" if method.startswith("noisy") else "o-"
+        ax.plot(summary.index, summary[method], style, label=method, markersize=4)
+    ax.set_xticks(list(summary.index))
+    ax.set_xlabel("gaussian noise sigma (/255)" + (f"\n{note}" if note else ""))
+    ax.set_ylabel("PSNR (dB)")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def plot_panels(panels: list[dict], box: tuple[int, int, int, int] | None = None,
+                size: float = 2.6, title: str = "") -> plt.Figure:
+    """Images side by side, each titled with its label and caption; with `box` = (top, left,
+    height, width) in pixels, a second row shows that region of every image, enlarged, and the
+    first row outlines it. A panel is a dict: label, image (uint8 H x W x 3, or None for an empty
+    panel), caption (one line under the label), zoom_caption (under the enlarged region)."""
+    rows = 2 if box else 1
+    fig, axes = plt.subplots(rows, len(panels), figsize=(size * len(panels), size * rows * 0.9), squeeze=False)
+    for j, panel in enumerate(panels):
+        for i in range(rows):
+            ax = axes[i, j]
+            ax.set_xticks([])
+            ax.set_yticks([])
+            ax.grid(False)
+            image = panel.get("image")
+            if image is None:
+                ax.text(0.5, 0.5, panel.get("caption", ""), ha="center", va="center", fontsize=8,
+                        wrap=True, transform=ax.transAxes)
+                if i == 0:
+                    ax.set_title(panel["label"], fontsize=8)
+                continue
+            if i == 0:
+                ax.imshow(image, interpolation="nearest")
+                ax.set_title(f"{panel['label']}\n{panel.get('caption', '')}", fontsize=8)
+                if box:
+                    top, left, h, w = box
+                    ax.add_patch(plt.Rectangle((left - 0.5, top - 0.5), w, h, fill=False, color="yellow", lw=1.2))
+            else:
+                top, left, h, w = box
+                ax.imshow(image[top:top + h, left:left + w], interpolation="nearest")
+                ax.set_title(panel.get("zoom_caption", ""), fontsize=8)
+    if title:
+        fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    return fig

@@ -47,6 +47,11 @@ class Profile:
     # notebook 06: leave-photos-out cross-validation, each fold trained like the comparisons
     cv_folds: int = 4             # fold 0 is the default split; every photo is held out once
     cv_n_val: int = 1_000         # held-out crops per fold
+    # notebook 07: the explorer's photos are shown at this scale (BM3D runs on the whole image),
+    # and the blind weights' PSNR-against-sigma sweep uses this many held-out photos at this scale
+    explore_scale: float = 0.5
+    sigma_sweep_photos: int = 3
+    sigma_sweep_scale: float = 0.25
 
 
 PROFILES = {
@@ -57,7 +62,8 @@ PROFILES = {
                      sweep_n_train=48, sweep_epochs=1, sweep_seeds=(0, 1), sweep_n_val=32,
                      lr_grid=(8e-4, 3.2e-3), batch_grid=(8, 32), n_examples=3,
                      cmp_n_train=32, cmp_epochs=1, cmp_n_val=12, cmp_n_tune=2,
-                     cmp_noises=("gaussian", "impulse"), curve_sizes=(16, 32), cv_folds=2, cv_n_val=12),
+                     cmp_noises=("gaussian", "impulse"), curve_sizes=(16, 32), cv_folds=2, cv_n_val=12,
+                     explore_scale=0.25, sigma_sweep_photos=1, sigma_sweep_scale=0.125),
     # sized so that all seven notebooks take under 30 minutes on 2 CPU cores
     "quick": Profile("quick", n_train=8_000, n_val=1_000, epochs=4, precision="auto",
                      sweep_n_train=1_200, sweep_epochs=3, sweep_seeds=(0, 1, 2), sweep_n_val=300,

@@ -324,6 +324,29 @@ The best recipe here, **{meta['best_recipe']}**, is {verdict} BM3D's mean; its w
 full profile needs a GPU and has not been run for this report.{_shipped_weights(gap)}{_cross_validation(res, meta)}"""
 
 
+def section_blind(res: Results) -> str:
+    """The blind gaussian weights against the sigma-25 weights and BM3D (notebook 07). Empty until
+    the profile's results hold them, so reports rendered before keep their text."""
+    meta = res.json("blind_sigma")
+    if not meta:
+        return ""
+    summary = pd.DataFrame(meta["summary"]).rename(columns={"sigma_255": "sigma (/255)"})
+    w = meta["blind_weights"]
+    return f"""## Blind gaussian weights: any noise level
+
+`{w['name']}` was trained with Noise2Noise on {w['n_train']:,} pairs whose sigma is drawn per pair,
+uniformly from 0 to 50/255 (both draws of a pair share it), for {w['epochs']} epochs: {w['train_seconds'] / 60:.0f}
+minutes on {w['device']} (profile `{w['profile']}`; see its model card). Mean PSNR (dB) on
+{len(meta['photos'])} held-out photo(s) at scale {meta['scale']:g}, whole images ({_made_by(meta)}); BM3D is
+given the true sigma, or the one `n2n denoise --sigma auto` estimates:
+
+{_table(summary, ('g', '.2f', '.2f', '.2f', '.2f', '.2f'))}
+
+{res.figure('fig11_psnr_vs_sigma', 'PSNR against the noise level: blind weights, sigma-25 weights and BM3D.')}
+
+{meta['finding']}"""
+
+
 def _shipped_weights(gap: pd.DataFrame) -> str:
     rows = gap[gap["method"].str.startswith("shipped weights")].set_index("method")
     if rows.empty:
@@ -487,9 +510,9 @@ def render(profiles: tuple[str, ...] = ("quick", "full"), results_root: Path = c
              "*Rendered by `python -m n2n_utils.report` from `results/`; do not edit by hand.*",
              section_abstract(main), section_data(main), section_model(main), section_training(main),
              section_sweeps(main), section_predictions(main), section_table2(results),
-             section_comparisons(main), section_generalisation(main), section_speed(),
+             section_comparisons(main), section_generalisation(main), section_blind(main), section_speed(),
              section_discussion(main), section_reproduce()]
-    return "\n\n".join(parts).rstrip() + "\n"
+    return "\n\n".join(p for p in parts if p).rstrip() + "\n"
 
 
 README_PATH = config.ROOT / "README.md"

@@ -58,3 +58,24 @@ def test_unknown_noise_and_parameter_are_errors():
         get_noise("speckle")
     with pytest.raises(ValueError, match="has no parameter"):
         noise_params("gaussian", lam=3)
+
+
+def test_blind_gaussian_pairs_share_each_images_level():
+    """Two draws with one generator (a Noise2Noise pair) share each image's sigma, drawn
+    uniformly from 0 to max_sigma, while their noise differs."""
+    fn = get_noise("gaussian_blind", max_sigma=50 / 255)
+    generator = g(3)
+    a, b = fn(GREY, generator), fn(GREY, generator)
+    std_a = (a.float() - 128).flatten(1).std(1)
+    std_b = (b.float() - 128).flatten(1).std(1)
+    assert not torch.equal(a, b)
+    assert torch.allclose(std_a, std_b, rtol=0.08, atol=0.5)  # 3072 values an image: each std within ~1.3%
+    assert std_a.min() < 5 and std_a.max() > 45 and 20 < std_a.mean() < 30  # uniform on 0-50
+    other = fn(GREY, g(4))  # another seed, other levels
+    assert (other.float() - 128).flatten(1).std(1).sub(std_a).abs().max() > 10
+
+
+def test_blind_gaussian_parameters():
+    assert noise_params("gaussian_blind") == {"max_sigma": 50 / 255}
+    with pytest.raises(ValueError, match="max_sigma"):
+        noise_params("gaussian_blind", sigma=0.1)

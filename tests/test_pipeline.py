@@ -49,7 +49,7 @@ def test_calibration_gives_back_the_run_it_was_made_from():
     work = notebook_work(QUICK)
     seconds = {"00_data_exploration.ipynb": 7.0, "01_train_resunet.ipynb": 200.0, "02_learning_rate_sweep.ipynb": 400.0,
                "03_batch_size_sweep.ipynb": 300.0, "04_predictions.ipynb": 9.0, "05_comparisons.ipynb": 450.0,
-               "06_generalisation.ipynb": 410.0}
+               "06_generalisation.ipynb": 410.0, "07_explore.ipynb": 300.0}
     record = {"profile": "quick", "measured": {"images_per_s": 150.0, "bm3d_s": 0.3},
               "notebooks": [{"notebook": n, "seconds": s, "train_images": work[n].train_images,
                              "bm3d_crops": work[n].bm3d_crops} for n, s in seconds.items()]}

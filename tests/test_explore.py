@@ -1,0 +1,119 @@
+"""The explorer's callbacks, driven from a test without a browser: ipywidgets run headless."""
+
+from __future__ import annotations
+
+import io
+from datetime import datetime, timezone
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from n2n_utils import explore
+from n2n_utils.explore import UPLOAD, Explorer, Settings
+
+
+@pytest.fixture
+def explorer():
+    return Explorer(Settings(image="crop:0", noise="gaussian", level=25))  # 32x32: BM3D runs by itself
+
+
+def labels(ex: Explorer) -> list[str]:
+    return [p["label"] for p in ex.panels]
+
+
+def test_default_state_scores_every_method(explorer):
+    assert labels(explorer) == ["noisy", "Noise2Noise", "BM3D (sigma 25.0/255)", "TV", "clean"]
+    noisy, net, bm3d, tv, _ = explorer.panels
+    assert all(p["psnr"] > noisy["psnr"] + 2 for p in (net, bm3d, tv))
+    assert 0 < noisy["ssim"] < net["ssim"] < 1
+    assert net["seconds"] > 0 and "dB" in net["caption"] and "SSIM" in net["caption"]
+    assert explorer.figure() is not None and explorer.message == ""
+
+
+def test_noise_change_resets_the_level_and_refuses_bm3d(explorer):
+    explorer.controls["noise"].value = "impulse"
+    assert explorer.settings.noise == "impulse" and explorer.settings.level == explore.LEVELS["impulse"].default
+    assert explorer.controls["level"].max == explore.LEVELS["impulse"].high
+    bm3d = explorer.panels[2]
+    assert bm3d["image"] is None and "does not suit impulse" in bm3d["caption"]
+
+
+def test_level_and_seed_change_the_noisy_image(explorer):
+    before = explorer.panels[0]["psnr"]
+    explorer.controls["level"].value = 50
+    assert explorer.panels[0]["psnr"] < before - 4
+    first = explorer.panels[0]["image"].copy()
+    explorer.controls["seed"].value = 1
+    assert not np.array_equal(first, explorer.panels[0]["image"])
+
+
+def test_zoom_moves_without_recomputing(explorer, monkeypatch):
+    calls = []
+    monkeypatch.setattr(explore, "denoise_network", lambda *a, **k: calls.append(1))
+    explorer.controls["zoom"].value = 16
+    explorer.controls["zoom_x"].value = 0.0
+    assert calls == [] and explore.zoom_box((32, 32), explorer.settings) == (3, 0, 16, 16)
+    assert explorer.panels[1]["zoom_caption"].startswith("zoom: ")
+
+
+def test_large_images_wait_for_the_bm3d_button(monkeypatch):
+    monkeypatch.setattr(explore, "BM3D_AUTO_PIXELS", 1_000)  # a 75x113 photo counts as large
+    monkeypatch.setattr(explore, "BM3D_WHOLE_PIXELS", 2_000)  # so the button works on the zoom region
+    ex = Explorer(Settings(image="chelsea", scale=0.25, zoom=16))
+    assert ex.panels[2]["image"] is None and "Run BM3D" in ex.panels[2]["caption"]
+    ex.bm3d_button.click()
+    assert "zoom region only" in ex.panels[2]["caption"]
+    top, left, h, w = explore.zoom_box(ex.panels[0]["image"].shape, ex.settings)
+    outside = np.ones(ex.panels[0]["image"].shape[:2], bool)
+    outside[top:top + h, left:left + w] = False
+    assert np.array_equal(ex.panels[2]["image"][outside], ex.panels[0]["image"][outside])  # noisy outside
+    assert not np.array_equal(ex.panels[2]["image"][~outside], ex.panels[0]["image"][~outside])
+    ex.controls["zoom_x"].value = 0.9  # a new region: BM3D waits again, the slider did not run it
+    assert ex.panels[2]["image"] is None
+
+
+def test_upload_any_size_through_the_tiled_path(explorer):
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 256, (300, 280), dtype=np.uint8)  # grey, larger than one 256-px tile
+    buffer = io.BytesIO()
+    Image.fromarray(image).save(buffer, format="PNG")
+    explorer.controls["scale"].value = 1.0
+    explorer.upload.value = ({"name": "mine.png", "type": "image/png", "size": buffer.tell(),
+                              "content": memoryview(buffer.getvalue()), "last_modified": datetime.now(timezone.utc)},)
+    assert explorer.settings.image == UPLOAD
+    assert explorer.panels[0]["image"].shape == (300, 280, 3)
+    assert explorer.panels[1]["image"].shape == (300, 280, 3)
+
+
+def test_a_bad_upload_is_a_one_line_message(explorer):
+    explorer.upload.value = ({"name": "notes.png", "type": "image/png", "size": 5,
+                              "content": memoryview(b"hello"), "last_modified": datetime.now(timezone.utc)},)
+    assert "notes.png" in explorer.message and "\n" not in explorer.message
+    assert explorer.settings.image == "crop:0"  # what was shown stays
+
+
+def test_no_noise_means_no_reference(explorer):
+    explorer.controls["noise"].value = "none"
+    assert labels(explorer)[0] == "your image" and "clean" not in labels(explorer)
+    assert explorer.panels[1]["psnr"] is None and "no reference" in explorer.panels[1]["caption"]
+
+
+def test_ensemble_toggle(explorer):
+    plain = explorer.panels[1]["image"].copy()
+    explorer.controls["ensemble"].value = True
+    assert explorer.panels[1]["label"] == "Noise2Noise + ensemble"
+    assert not np.array_equal(plain, explorer.panels[1]["image"])
+
+
+def test_choices_mark_held_out_photos():
+    choices = dict(explore.image_choices())
+    assert choices["chelsea (held out)"] == "chelsea" and choices["astronaut (trained on)"] == "astronaut"
+    assert choices["your file (upload)"] == UPLOAD
+    with pytest.raises(ValueError, match="no file uploaded"):
+        explore.load_image(Settings(image=UPLOAD))
+
+
+def test_finding_names_each_method(explorer):
+    sentence = explore.finding(explorer)
+    assert "Noise2Noise" in sentence and "BM3D" in sentence and "dB in" in sentence

@@ -46,7 +46,7 @@ benchmark: $(STAMP)  ## measure training/inference throughput (quiet machine ple
 
 # What benchmarks/gpu_run.sh installs offline: pure-Python wheels and manylinux ones for CPython 3.10-3.12
 WHEELS_DIR ?= wheels
-OFFLINE_PACKAGES := papermill nbclient nbformat ipykernel bm3d
+OFFLINE_PACKAGES := papermill nbclient nbformat ipykernel bm3d ipywidgets
 wheels:  ## download the wheels gpu_run.sh installs offline (WHEELS_DIR, default wheels/)
 	for v in 3.10 3.11 3.12; do \
 	    $(PYTHON) -m pip download --quiet --dest $(WHEELS_DIR) --only-binary=:all: --python-version $$v \

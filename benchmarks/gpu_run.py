@@ -160,6 +160,9 @@ def retrain_plan(seconds: float, device: str, dry: bool) -> dict:
 def stage_retrain(run: Run, dry: bool) -> None:
     start, folder = time.time(), run.work / "retrain"
     folder.mkdir(parents=True, exist_ok=True)
+    # a checkpoint left by an earlier run into the same OUT_DIR was planned for another budget:
+    # resuming it with other epochs is refused (cosine schedule), so this run starts afresh
+    (folder / "retrain.pt").unlink(missing_ok=True)
     plan_path = folder / "plan.json"
     status = run.command("retrain plan", [sys.executable, "-m", "benchmarks.gpu_run", "--plan-retrain",
                                           str(plan_path), "--seconds", f"{run.left() - 30:.0f}",

@@ -33,13 +33,13 @@ out="$(cd "$out" && pwd)"
 log="$out/gpu-run.log"
 : > "$log"
 
-# The budget's hard wall, in whole seconds, checked before anything runs.
-wall=$("$python" -c "import sys; m = float(sys.argv[1]); assert 0 < m <= 10, m; print(int(m * 60))" "$minutes") \
+# The budget (minutes, at most the hard wall of 10), checked before anything runs.
+"$python" -c "import sys; m = float(sys.argv[1]); assert 0 < m <= 10, m" "$minutes" \
     || { echo "$0: --minutes $minutes: must be more than 0 and at most 10 (the hard wall)" >&2; exit 2; }
 
 # found without importing them (importing ipykernel and bm3d takes seconds)
 read -r -a missing <<< "$("$python" -c "import importlib.util as u
-print(' '.join(m for m in ('papermill', 'nbclient', 'nbformat', 'ipykernel', 'bm3d') if u.find_spec(m) is None))")"
+print(' '.join(m for m in ('papermill', 'nbclient', 'nbformat', 'ipykernel', 'bm3d', 'ipywidgets') if u.find_spec(m) is None))")"
 if [ ${#missing[@]} -gt 0 ]; then
     if [ -z "$wheels" ]; then
         echo "$0: missing ${missing[*]}; give WHEELS_DIR (made by 'make wheels')" | tee -a "$log" >&2
@@ -49,8 +49,9 @@ if [ ${#missing[@]} -gt 0 ]; then
     "$python" -m pip install --quiet --no-index --find-links "$wheels" "${missing[@]}" 2>&1 | tee -a "$log"
 fi
 
-# a dry run (--device cpu) is stopped only by the 10-minute wall: its stages run to their end
-[ "$device" = cpu ] && wall=600
+# the stages plan to end within --minutes; timeout is only the 10-minute hard wall behind that plan
+# (a dry run, --device cpu, is stopped by nothing else: its stages run to their end)
+wall=600
 left=$(( wall - ($(date +%s) - started) ))
 [ "$left" -ge 1 ] || left=1
 cd "$root"

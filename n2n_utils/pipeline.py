@@ -98,7 +98,7 @@ def run_pipeline(profile: str = "quick", dataset: str = "natural32", noise: str 
         raise ValueError(f"unknown profile {profile!r}; choose one of {sorted(PROFILES)}")
     if device not in DEVICES:
         raise ValueError(f"unknown device {device!r}; choose one of {DEVICES}")
-    chosen = notebooks or NOTEBOOKS
+    chosen = sorted(notebooks or NOTEBOOKS, key=lambda n: NOTEBOOKS.index(n) if n in NOTEBOOKS else -1)
     unknown = [n for n in chosen if n not in NOTEBOOKS]
     if unknown:
         raise ValueError(f"unknown notebook(s) {unknown}; choose from {NOTEBOOKS}")
@@ -300,6 +300,9 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--dataset {args.dataset}: neither one of {DATASETS} nor an existing folder")
     if args.minutes is not None and not args.minutes > 0:
         parser.error(f"--minutes {args.minutes:g}: a time budget must be positive")
+    unknown = [n for n in args.notebooks or () if n not in NOTEBOOKS]
+    if unknown:
+        parser.error(f"--notebooks {' '.join(unknown)}: not a notebook of the study; choose from {NOTEBOOKS}")
     run_pipeline(args.profile, args.dataset, args.noise, args.seed, args.device, args.out, args.in_place,
                  args.minutes, args.notebooks)
     return 0

@@ -23,6 +23,7 @@ from n2n_utils.data import (
 )
 from n2n_utils.runs import TrainConfig
 from n2n_utils.sweeps import config_key
+from tests.conftest import course_folder
 
 
 def test_split_is_by_photo_and_complete():
@@ -69,17 +70,8 @@ def test_natural32_cache_roundtrip(tmp_path, monkeypatch):
     assert a.val_groups == b.val_groups
 
 
-def _write_course(folder, n_train=6, n_val=4, size=32):
-    folder.mkdir(parents=True, exist_ok=True)
-    g = torch.Generator().manual_seed(0)
-    r = lambda n: torch.randint(0, 256, (n, 3, size, size), generator=g, dtype=torch.uint8)
-    torch.save((r(n_train), r(n_train)), folder / "train_data.pkl")
-    torch.save((r(n_val), r(n_val)), folder / "val_data.pkl")
-    return folder
-
-
 def test_course_folder_loads(tmp_path):
-    folder = _write_course(tmp_path / "course")
+    folder = course_folder(tmp_path / "course")
     d = load_dataset(folder)
     assert d.train_input.shape == (6, 3, 32, 32) and d.val_clean.shape == (4, 3, 32, 32)
     assert d.train_clean is None and d.meta["name"] == "course"

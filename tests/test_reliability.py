@@ -30,6 +30,7 @@ from n2n_utils.files import save_torch
 from n2n_utils.runs import TrainConfig, load_training_checkpoint
 from n2n_utils.training import train
 from n2n_utils.weights import load_weights, read_weights
+from tests.conftest import course_folder
 from tests.test_cli import assert_one_line_error, photo, run
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -41,16 +42,6 @@ def shipped_with(tmp_path: Path, name: str, change) -> Path:
     blob = {"state_dict": dict(blob["state_dict"]), "config": dict(blob["config"]), "card": dict(blob["card"])}
     change(blob)
     return save_torch(blob, tmp_path / name)
-
-
-def course_folder(folder: Path, n_train: int = 6, n_val: int = 4, size: int = 32) -> Path:
-    """train_data.pkl and val_data.pkl as the course ships them, of random uint8 images."""
-    folder.mkdir(parents=True, exist_ok=True)
-    g = torch.Generator().manual_seed(0)
-    images = lambda n: torch.randint(0, 256, (n, 3, size, size), generator=g, dtype=torch.uint8)
-    torch.save((images(n_train), images(n_train)), folder / "train_data.pkl")
-    torch.save((images(n_val), images(n_val)), folder / "val_data.pkl")
-    return folder
 
 
 # ----------------------------------------------------------------- 1. data loss with --overwrite

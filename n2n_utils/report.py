@@ -448,7 +448,7 @@ def section_discussion(res: Results) -> str:
 
 
 def section_speed() -> str:
-    files = sorted(config.BENCHMARK_RESULTS_DIR.glob("*.json"))
+    files = sorted(config.BENCHMARK_RESULTS_DIR.glob("throughput-*.json"))  # many-networks-*: its own schema
     if not files:
         return "## 9. Speed\n\n*(benchmark not run yet)*"
     parts = ["## 9. Speed\n\nFrom `python -m benchmarks.throughput` (JSON in `benchmarks/results/`): "

@@ -159,13 +159,3 @@ def sweep_targets(summary: pd.DataFrame) -> dict:
             "worst_gap_to_bm3d": float(gaps.min()) if len(gaps) else float("nan"),
             "worst_sigma_255": worst, "bm3d_met": bool(len(gaps) and gaps.min() >= -TARGET_GAP_DB)}
 
-
-def sweep_finding(summary: pd.DataFrame) -> str:
-    """What the sweep found, in two sentences, from its summary (sweep_summary)."""
-    t = sweep_targets(summary)
-    met = lambda ok: "target met" if ok else "target missed"
-    return (f"At sigma 25/255 the blind weights score {t['gap_to_sigma25_at_25']:+.2f} dB against the "
-            f"weights trained at that level alone ({met(t['sigma25_met'])}: within {TARGET_GAP_DB} dB). "
-            f"Against BM3D given the true sigma, their worst level from {TARGET_BM3D_SIGMAS_255[0]} to "
-            f"{TARGET_BM3D_SIGMAS_255[1]}/255 is {t['worst_sigma_255']}/255, at {t['worst_gap_to_bm3d']:+.2f} dB "
-            f"({met(t['bm3d_met'])}: no more than {TARGET_GAP_DB} dB below).")

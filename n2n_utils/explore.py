@@ -36,6 +36,7 @@ from skimage.transform import rescale
 from . import classical
 from .augment import ensemble_for
 from .blind import estimate_sigma
+from .config import cpu_info, describe_cpu
 from .data import PHOTOS, SPLITS, random_crops
 from .inference import denoise_array, read_image
 from .noise import get_noise
@@ -412,30 +413,7 @@ class Explorer:
         plt.close(fig)
 
 
-def finding(explorer: Explorer) -> str:
-    """One sentence on what the explorer shows now: each method's PSNR and time."""
-    shown = [p for p in explorer.panels if p.get("image") is not None and p.get("seconds") is not None]
-    parts = [f"{p['label']} {p['psnr']:.2f} dB in {p['seconds']:.2f} s" if p.get("psnr") is not None
-             else f"{p['label']} in {p['seconds']:.2f} s" for p in shown]
-    return f"{explorer.title()}: " + "; ".join(parts) + "."
-
-
 # --------------------------------------------------------------------------- the README picture
-
-
-def cpu_kind() -> str:
-    """The CPU's model name and whether it has AVX-512 and native bf16 (from /proc/cpuinfo)."""
-    import platform
-
-    try:
-        info = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return platform.processor() or platform.machine()
-    name = next((line.split(":", 1)[1].strip() for line in info.splitlines() if line.startswith("model name")),
-                platform.machine())
-    flags = set(next((line.split(":", 1)[1].split() for line in info.splitlines() if line.startswith("flags")), []))
-    extras = [f for f in ("avx512f", "avx512_bf16", "amx_bf16") if f in flags]
-    return f"{name} ({', '.join(extras) or 'no AVX-512'}; {torch.get_num_threads()} threads)"
 
 
 README_FIGURE = "n2n_vs_bm3d"  # figures/readme/<this>.png
@@ -457,7 +435,7 @@ def readme_figure(photo: str = "chelsea", sigma_255: float = 25, seed: int = 0, 
         start = time.perf_counter()
         bm3d = denoise_classical("bm3d", noisy, sigma_255 / 255)
         bm3d_s = time.perf_counter() - start
-        cpu = cpu_kind()
+        cpu = cpu_info()  # torch_threads 1: the one core both were timed on
     finally:
         torch.set_num_threads(threads)
     settings = Settings(image=photo, scale=scale, level=sigma_255, seed=seed)
@@ -469,7 +447,7 @@ def readme_figure(photo: str = "chelsea", sigma_255: float = 25, seed: int = 0, 
                "bm3d_s": bm3d_s, "ratio": bm3d_s / net_s, "network_psnr": panels[1]["psnr"],
                "bm3d_psnr": panels[2]["psnr"], "cpu": cpu}
     title = (f"{clean.shape[1]}x{clean.shape[0]} photo, gaussian noise sigma {sigma_255:g}/255: the network "
-             f"is {numbers['ratio']:.0f}x faster than BM3D on {numbers['cpu']}")
+             f"is {numbers['ratio']:.0f}x faster than BM3D on one core of\n{describe_cpu(cpu)}")
     return plot_panels(panels, box, size=3.0, title=title), numbers
 
 
@@ -494,7 +472,7 @@ def main(argv: list[str] | None = None) -> int:
     path = write_atomic(folder / f"{README_FIGURE}.png", lambda tmp: image.save(tmp, format="PNG", optimize=True))
     write_json(folder / f"{README_FIGURE}.json", numbers)
     print(f"wrote {path}: network {numbers['network_s']:.2f} s, BM3D {numbers['bm3d_s']:.1f} s "
-          f"({numbers['ratio']:.0f}x) on {numbers['cpu']}")
+          f"({numbers['ratio']:.0f}x) on one core of {describe_cpu(numbers['cpu'])}")
     return 0
 
 

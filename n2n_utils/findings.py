@@ -4,9 +4,15 @@ prints, so that a reader in JupyterLab learns it without the report. PSNR in dB 
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pandas as pd
 
+from .blind import TARGET_BM3D_SIGMAS_255, TARGET_GAP_DB, sweep_targets
 from .sweeps import verdict
+
+if TYPE_CHECKING:
+    from .explore import Explorer
 
 
 def data_finding(noisy_psnr: float, sigma_255: float, meta: dict) -> str:
@@ -79,3 +85,23 @@ def generalisation_finding(gap: pd.DataFrame, best: str, cv_gap: pd.DataFrame | 
         text += (f" Over every photo held out once (cross-validation), the networks' photo means lie "
                  f"{means.min():+.2f} to {means.max():+.2f} dB from BM3D.")
     return text
+
+
+def explorer_finding(explorer: Explorer) -> str:
+    """Notebook 07: what the explorer shows now, each method's PSNR and the seconds it took."""
+    shown = [p for p in explorer.panels if p.get("image") is not None and p.get("seconds") is not None]
+    parts = [f"{p['label']} {p['psnr']:.2f} dB in {p['seconds']:.2f} s" if p.get("psnr") is not None
+             else f"{p['label']} in {p['seconds']:.2f} s" for p in shown]
+    return f"{explorer.title()}: " + "; ".join(parts) + "."
+
+
+def sigma_sweep_finding(summary: pd.DataFrame) -> str:
+    """Notebook 07: the blind weights against their targets, in two sentences, from the
+    PSNR-against-sigma summary (blind.sweep_summary; targets from blind.sweep_targets)."""
+    t = sweep_targets(summary)
+    met = lambda ok: "target met" if ok else "target missed"
+    return (f"At sigma 25/255 the blind weights score {t['gap_to_sigma25_at_25']:+.2f} dB against the "
+            f"weights trained at that level alone ({met(t['sigma25_met'])}: within {TARGET_GAP_DB} dB). "
+            f"Against BM3D given the true sigma, their worst level from {TARGET_BM3D_SIGMAS_255[0]} to "
+            f"{TARGET_BM3D_SIGMAS_255[1]}/255 is {t['worst_sigma_255']}/255, at {t['worst_gap_to_bm3d']:+.2f} dB "
+            f"({met(t['bm3d_met'])}: no more than {TARGET_GAP_DB} dB below).")

@@ -8,7 +8,7 @@ import pytest
 import torch
 from PIL import Image
 
-from n2n_utils import blind
+from n2n_utils import blind, findings
 from n2n_utils.__main__ import main
 from n2n_utils.noise import gaussian
 from n2n_utils.weights import DEFAULT_WEIGHTS, read_weights
@@ -102,4 +102,4 @@ def test_sigma_sweep_rows_and_summary(chelsea):
     gap = summary.loc[25, blind.BLIND] - summary.loc[25, blind.SIGMA25]
     assert targets["gap_to_sigma25_at_25"] == pytest.approx(gap)
     assert targets["worst_sigma_255"] in (10, 25)
-    assert "sigma 25/255" in blind.sweep_finding(summary)
+    assert "sigma 25/255" in findings.sigma_sweep_finding(summary)

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from n2n_utils import explore
+from n2n_utils import explore, findings
 from n2n_utils.explore import UPLOAD, Explorer, Settings
 
 
@@ -115,5 +115,5 @@ def test_choices_mark_held_out_photos():
 
 
 def test_finding_names_each_method(explorer):
-    sentence = explore.finding(explorer)
+    sentence = findings.explorer_finding(explorer)
     assert "Noise2Noise" in sentence and "BM3D" in sentence and "dB in" in sentence

@@ -47,3 +47,13 @@ def test_data_training_and_prediction_findings_quote_their_numbers():
     assert "from 20.50 dB (noisy input) to 28.00 dB (+7.50 dB)" in text and "chelsea at 27.00 dB (+7.00 dB" in text
     text = findings.predictions_finding(20.0, 27.0, [-1.0, 5.0, 7.0, 9.0])
     assert "from -1.0 to 9.0 dB (median 6.0 dB)" in text and "25% of the images lose" in text
+
+
+def test_sigma_sweep_finding_says_which_targets_are_met():
+    from n2n_utils.blind import BLIND, BM3D_TRUE, SIGMA25
+
+    summary = pd.DataFrame({BLIND: [30.0, 27.9, 24.0], SIGMA25: [29.0, 28.0, 20.0], BM3D_TRUE: [30.1, 27.5, 24.5]},
+                           index=pd.Index([10, 25, 50], name="sigma_255"))
+    text = findings.sigma_sweep_finding(summary)
+    assert "score -0.10 dB against the weights trained at that level alone (target met" in text
+    assert "worst level from 10 to 50/255 is 50/255, at -0.50 dB (target missed" in text

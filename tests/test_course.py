@@ -109,7 +109,8 @@ def test_pretrained_beats_the_noisy_input(grader_module, data):
 def test_one_epoch_from_scratch_beats_the_noisy_input(grader_module, data):
     torch.manual_seed(0)
     model = grader_module.Model()
-    model.train(data.train_input, data.train_target, num_epochs=1)  # 1,000 pairs: 125 steps
+    # 512 pairs, 64 steps: about +2.5 dB, where 320 pairs (40 steps) reach +0.8 dB
+    model.train(data.train_input[:512], data.train_target[:512], num_epochs=1)
     assert psnr(model.predict(data.val_input) / 255, data.val_clean.float() / 255) > noisy_psnr(data) + 1
 
 

@@ -15,7 +15,7 @@ failure later still returns the earlier stages), with the log appended after eve
 
 The whole run keeps inside --minutes (default 8; a hard wall of 10): each stage gets a share of
 what is left and is stopped at its end. On the CPU (--device cpu) it is a dry run of every stage
-at CI size: the smoke profile with one notebook, and a retraining on 64 pairs; there no stage
+at CI size: the smoke profile with one notebook, and a retraining on 16 pairs; there no stage
 is stopped before 5 minutes, so that each runs to its end whatever the budget.
 """
 
@@ -38,7 +38,8 @@ ROOT = Path(__file__).resolve().parent.parent
 # the profile stage's share of the time left after the benchmark; the retraining gets the rest
 PROFILE_SHARE = 0.7
 DRY_RUN_NOTEBOOKS = ("00_data_exploration.ipynb",)
-DRY_RUN_PAIRS = 64
+DRY_RUN_PAIRS = 16   # a dry run's retraining: two steps at batch 8, scored on DRY_RUN_VAL crops
+DRY_RUN_VAL = 8
 
 
 class Run:
@@ -150,7 +151,7 @@ def retrain_plan(seconds: float, device: str, dry: bool) -> dict:
     affordable = max(1, math.floor(0.8 * seconds * images_per_s / n_train))
     epochs = 1 if dry else min(affordable, math.ceil(wanted / n_train))
     return {"weights": DEFAULT_WEIGHTS, "config": {**config.to_dict(), "epochs": epochs}, "n_train": n_train,
-            "n_val": card["n_val"] if not dry else 32, "data": card["data"], "noise": card["noise"],
+            "n_val": card["n_val"] if not dry else DRY_RUN_VAL, "data": card["data"], "noise": card["noise"],
             "data_seed": card["data_seed"], "images_per_s": images_per_s, "images_seen": epochs * n_train,
             "shipped_images_seen": card["n_train"] * card["epochs"], "wanted_images_seen": wanted,
             "reaches_factor": epochs * n_train >= wanted, "seconds_available": seconds,

@@ -83,11 +83,12 @@ class Bench:
 
 
 CONFIGS = {
-    # The test's end-to-end run: every code path, numbers meaningless; well under 60 s on 2 cores.
-    "tiny": Bench(warmup_steps=1, rounds=1, timed_images=16, min_steps=2, psnr_pairs=48, psnr_val=16,
+    # The test's end-to-end run: every code path at the least work that runs it (one timed step
+    # per setting, one PSNR step at batch 32), numbers meaningless.
+    "tiny": Bench(warmup_steps=1, rounds=1, timed_images=8, min_steps=1, psnr_pairs=16, psnr_val=8,
                   psnr_epochs=1, psnr_seeds=(0,),
-                  infer_batch=64, infer_reps=1, matmul_n=1024, matmul_reps=2, big_image=128, tile=64,
-                  memory_steps=4, max_batch=32),
+                  infer_batch=16, infer_reps=1, matmul_n=512, matmul_reps=2, big_image=128, tile=64,
+                  memory_steps=2, max_batch=32),
     # For a quiet machine: 3 rounds of 210 steps at batch 8, 60 at batches >= 32. On a shared VM
     # one timing can be 10% off; the rounds show the spread.
     "full": Bench(warmup_steps=10, rounds=3, timed_images=1600, min_steps=50, psnr_pairs=3000, psnr_val=500,

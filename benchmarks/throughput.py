@@ -494,8 +494,11 @@ def quality(psnrs: dict[Setting, list[float]], data: DenoisingData, bench: Bench
 
 def machine_kind(device: torch.device) -> str:
     """The part of a results file's name that tells kinds of machine apart: 'cuda', or for a CPU
-    its speed class, e.g. 'cpu-avx2', 'cpu-avx512-bf16' (config.cpu_kind)."""
-    return f"cpu-{cpu_kind()}" if device.type == "cpu" else device.type
+    its speed class, e.g. 'cpu-avx2', 'cpu-avx512-bf16' (config.cpu_kind); a CPU whose oneDNN is
+    limited by ONEDNN_MAX_CPU_ISA is named for the class it stands in for, plus '-limited'."""
+    if device.type != "cpu":
+        return device.type
+    return f"cpu-{cpu_kind()}" + ("-limited" if cpu_info().get("isa_limit") else "")
 
 
 def run(config_name: str, device: str = "auto", out: str | Path | None = None) -> dict:

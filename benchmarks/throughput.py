@@ -84,7 +84,7 @@ class Bench:
 
 CONFIGS = {
     # The test's end-to-end run: every code path at the least work that runs it (one timed step
-    # per setting, one PSNR step at batch 32), numbers meaningless.
+    # per setting, PSNR after 16 pairs), numbers meaningless.
     "tiny": Bench(warmup_steps=1, rounds=1, timed_images=8, min_steps=1, psnr_pairs=16, psnr_val=8,
                   psnr_epochs=1, psnr_seeds=(0,),
                   infer_batch=16, infer_reps=1, matmul_n=512, matmul_reps=2, big_image=128, tile=64,

@@ -55,6 +55,8 @@ def write_seed_tables(folder: Path, name: str, runs: pd.DataFrame | list[dict], 
     """Write `runs` to folder/<name>_seeds.csv and their `mean_over_seeds` to folder/<name>.csv
     (with `made_by`, notebooks.setup's record); return the latter."""
     runs = pd.DataFrame(runs)
+    if SEED in runs.columns:  # whole numbers, blank where no seed applies (not 0.0 and NaN)
+        runs[SEED] = runs[SEED].astype("Int64")
     summary = mean_over_seeds(runs, keys, value, ci)
     write_csv(Path(folder) / f"{name}_seeds.csv", runs, **made_by)
     write_csv(Path(folder) / f"{name}.csv", summary, **made_by)

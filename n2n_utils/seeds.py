@@ -33,16 +33,18 @@ def mean_over_seeds(runs: pd.DataFrame | list[dict], keys: Sequence[str], value:
                     ci: str = "psnr_ci95") -> pd.DataFrame:
     """One row per distinct `keys`, in order of first appearance. Where several runs (seeds)
     share the keys, `value` is their mean and `ci` the half-width of its 95% Student-t CI across
-    them (metrics.mean_ci), every other numeric column their mean and the rest the first run's;
-    a key with one run keeps its row unchanged, `ci` included (for one network: across crops).
-    The seed column goes; N_SEEDS counts the runs."""
+    them (metrics.mean_ci), every other numeric column that differs between them its mean, and
+    the rest the first run's (so counts such as n stay whole numbers); a key with one run keeps
+    its row unchanged, `ci` included (for one network: across crops). The seed column goes;
+    N_SEEDS counts the runs."""
     runs = pd.DataFrame(runs)
     rows = []
     for _, group in runs.groupby(list(keys), sort=False, dropna=False):
         row = group.iloc[0].to_dict()
         if len(group) > 1:
             for column in group.columns:
-                if column not in keys and pd.api.types.is_numeric_dtype(group[column]):
+                if (column not in keys and pd.api.types.is_numeric_dtype(group[column])
+                        and group[column].nunique(dropna=False) > 1):
                     row[column] = group[column].mean()
             row[value], row[ci] = mean_ci(group[value])
         row.pop(SEED, None)

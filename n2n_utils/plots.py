@@ -59,8 +59,8 @@ def plot_sweep(summary: pd.DataFrame, xlabel: str, logx: bool = True,
 
 def plot_training_curves(history: pd.DataFrame, noisy_psnr: float | None = None) -> plt.Figure:
     """Training loss and validation PSNR per epoch (history from training.train). A history of
-    several seeds (a `seed` column, seeds.SEED) is drawn as their mean with a band for the 95%
-    CI across seeds (metrics.mean_ci)."""
+    several seeds (a `seed` column, seeds.SEED) is drawn as their mean with error bars for the
+    95% CI across seeds (metrics.mean_ci)."""
     fig, (ax_loss, ax_psnr) = plt.subplots(1, 2, figsize=(8, 3))
     n_seeds = history["seed"].nunique() if "seed" in history.columns else 1
     _plot_over_seeds(ax_loss, history, "train_loss", n_seeds)
@@ -79,7 +79,7 @@ def plot_training_curves(history: pd.DataFrame, noisy_psnr: float | None = None)
 
 
 def _plot_over_seeds(ax: plt.Axes, history: pd.DataFrame, column: str, n_seeds: int, label: str | None = None) -> None:
-    """`column` per epoch: the one run's values, or the mean over seeds with its 95% CI band."""
+    """`column` per epoch: the one run's values, or the mean over seeds with its 95% CI."""
     if n_seeds == 1:
         ax.plot(history["epoch"], history[column], "o-", label=label)
         return
@@ -87,8 +87,7 @@ def _plot_over_seeds(ax: plt.Axes, history: pd.DataFrame, column: str, n_seeds: 
 
     per_epoch = [(epoch, *mean_ci(group[column])) for epoch, group in history.groupby("epoch")]
     epochs, means, halves = (np.array(v) for v in zip(*per_epoch, strict=True))
-    ax.plot(epochs, means, "o-", label=label)
-    ax.fill_between(epochs, means - halves, means + halves, alpha=0.25)
+    ax.errorbar(epochs, means, yerr=halves, fmt="o-", capsize=3, label=label)
 
 
 def plot_image_grid(columns: dict[str, torch.Tensor], row_labels: list[str] | None = None,

@@ -77,9 +77,13 @@ def test_training_curves_of_several_seeds_show_their_mean_and_ci():
                              "val_psnr": 25.0 + e + 0.1 * s} for s in (0, 1, 2) for e in (1, 2, 3)])
     fig = plot_training_curves(history, noisy_psnr=20.0)
     ax_loss, ax_psnr = fig.axes
-    assert ax_psnr.lines[0].get_ydata().tolist() == pytest.approx([26.1, 27.1, 28.1])  # the mean per epoch
-    assert len(ax_loss.collections) == len(ax_psnr.collections) == 1  # the CI band
-    assert "mean of 3 seeds" in ax_psnr.get_legend().get_texts()[0].get_text()
+    (bars,) = ax_psnr.containers  # the mean per epoch, with its CI across seeds as error bars
+    assert bars.lines[0].get_ydata().tolist() == pytest.approx([26.1, 27.1, 28.1])
+    (segments,) = bars.lines[2]
+    half = mean_ci([25.0 + 1, 25.1 + 1, 25.2 + 1])[1]
+    assert [seg[1, 1] - seg[0, 1] for seg in segments.get_segments()] == pytest.approx([2 * half] * 3)
+    assert len(ax_loss.containers) == 1
+    assert "ResUNet, mean of 3 seeds, 95% CI" in [t.get_text() for t in ax_psnr.get_legend().get_texts()]
     one = plot_training_curves(history[history[SEED] == 0], noisy_psnr=20.0)
     assert one.axes[1].lines[0].get_ydata().tolist() == pytest.approx([26.0, 27.0, 28.0])
-    assert not one.axes[1].collections  # one run: no band
+    assert not one.axes[1].containers  # one run: no error bars

@@ -227,8 +227,26 @@ def _pool(workers: int) -> ProcessPoolExecutor:
         context = multiprocessing.get_context(method)
         if method == "forkserver":
             context.set_forkserver_preload([__name__])
-        _POOLS[workers] = ProcessPoolExecutor(workers, mp_context=context)
+        _POOLS[workers] = ProcessPoolExecutor(workers, mp_context=context, initializer=_exit_with,
+                                              initargs=(os.getpid(),))
     return _POOLS[workers]
+
+
+def _exit_with(pid: int, every_s: float = 2.0) -> None:
+    """A pool worker's start: a daemon thread ends the worker once process `pid` (the one that
+    started the pool) has gone. A process that exits normally shuts its pool down itself; one
+    that is killed (a kernel killed, say) would otherwise leave its idle workers behind."""
+    import threading
+
+    def watch() -> None:
+        while True:
+            time.sleep(every_s)
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                os._exit(0)
+
+    threading.Thread(target=watch, daemon=True).start()
 
 
 def expand_grid(method: str, grid: dict[str, list]) -> list[dict]:

@@ -90,7 +90,7 @@ CONFIGS = {
                   memory_steps=4, max_batch=32),
     # For a quiet machine: 3 rounds of 210 steps at batch 8, 60 at batches >= 32. On a shared VM
     # one timing can be 10% off; the rounds show the spread.
-    "full": Bench(warmup_steps=10, rounds=3, timed_images=1600, min_steps=50, psnr_pairs=3000, psnr_val=500,
+    "full": Bench(warmup_steps=10, rounds=3, timed_images=1600, min_steps=50, psnr_pairs=2000, psnr_val=500,
                   psnr_epochs=2, psnr_seeds=(0, 1, 2),
                   infer_batch=500, infer_reps=3, matmul_n=2048, matmul_reps=10, big_image=1024, tile=256,
                   memory_steps=50, max_batch=1024),
@@ -242,16 +242,18 @@ def measure_speed(s: Setting, data: DenoisingData, bench: Bench, device: torch.d
     return speed
 
 
-def quality_settings(settings: list[Setting], device: torch.device) -> dict[Setting, Setting]:
+def quality_settings(settings: list[Setting], device: torch.device,
+                     batches: set[int] | None = None) -> dict[Setting, Setting]:
     """The settings whose PSNR is compared: each lower precision with an fp32 twin at its batch
-    size (so after as many steps), and those twins; not an emulated precision, whose training
-    would take hours. Each maps to the setting that is trained for it: "auto" does the arithmetic
+    size (so after as many steps), and those twins, at `batches` only when given (the default's
+    and the fastest: the others would double the benchmark's time); not an emulated precision,
+    whose training would take hours. Each maps to the setting that is trained for it: "auto" does the arithmetic
     of the precision it resolves to, and a layout that of channels_last, so neither is trained twice."""
     engine = [s for s in settings if not s.reference and s.channels_last is not False and not s.compile
               and not emulated(s, device)]
     fp32_batches = {s.batch for s in engine if s.precision == "fp32"}
     low_batches = {s.batch for s in engine if s.precision != "fp32"}
-    compared = [s for s in engine if s.batch in fp32_batches & low_batches]
+    compared = [s for s in engine if s.batch in fp32_batches & low_batches and (batches is None or s.batch in batches)]
     return {s: replace(s, precision=resolve_precision(s.precision, device), channels_last=True) for s in compared}
 
 
@@ -494,8 +496,11 @@ def quality(psnrs: dict[Setting, list[float]], data: DenoisingData, bench: Bench
 
 def machine_kind(device: torch.device) -> str:
     """The part of a results file's name that tells kinds of machine apart: 'cuda', or for a CPU
-    its speed class, e.g. 'cpu-avx2', 'cpu-avx512-bf16' (config.cpu_kind)."""
-    return f"cpu-{cpu_kind()}" if device.type == "cpu" else device.type
+    its speed class, e.g. 'cpu-avx2', 'cpu-avx512-bf16' (config.cpu_kind); a CPU whose oneDNN is
+    limited by ONEDNN_MAX_CPU_ISA is named for the class it stands in for, plus '-limited'."""
+    if device.type != "cpu":
+        return device.type
+    return f"cpu-{cpu_kind()}" + ("-limited" if cpu_info().get("isa_limit") else "")
 
 
 def run(config_name: str, device: str = "auto", out: str | Path | None = None) -> dict:
@@ -523,7 +528,7 @@ def run(config_name: str, device: str = "auto", out: str | Path | None = None) -
     # NCHW and compiled settings do the same arithmetic as their channels_last twins: not re-trained.
     trained = {}
     psnrs = {}
-    for s, twin in quality_settings(list(speeds), device).items():
+    for s, twin in quality_settings(list(speeds), device, {DEFAULT.batch, fastest and fastest.batch}).items():
         if twin not in trained:
             trained[twin] = measure_psnr(twin, data, bench, device)
         psnrs[s] = trained[twin]

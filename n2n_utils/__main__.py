@@ -235,7 +235,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     from .training import TrainConfig
 
     options = {k: getattr(args, k) for k in ("epochs", "lr", "batch_size", "loss", "target",
-                                              "lr_schedule", "precision", "seed", "device")}
+                                              "lr_schedule", "precision", "seed", "device")
+               if getattr(args, k) is not None}  # no --loss: the noise's, once the data are known
     if args.augment is not None:
         options["augment"] = tuple(a for a in args.augment if a != "none")
     try:
@@ -255,6 +256,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 def _train_and_export(args: argparse.Namespace, config: TrainConfig) -> int:
     from .data import load_dataset
     from .metrics import psnr, to_float
+    from .noise import SUITED_LOSS
     from .training import train
 
     try:
@@ -262,6 +264,8 @@ def _train_and_export(args: argparse.Namespace, config: TrainConfig) -> int:
                             seed=args.seed, mix_deadleaves=args.mix_deadleaves)
         if args.augment is None:  # the study's recipe: every augmentation that keeps the noise law
             config = replace(config, augment=valid_augmentations(data.meta["noise"]))  # course: dihedral
+        if args.loss is None:  # ... and the loss suited to it
+            config = replace(config, loss=SUITED_LOSS.get(data.meta["noise"], "mse"))
     except (OSError, ValueError) as err:
         _error(err)
         return 1
@@ -340,7 +344,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--epochs", type=int, default=d.epochs)
     p.add_argument("--lr", type=float, default=d.lr)
     p.add_argument("--batch-size", type=int, default=d.batch_size)
-    p.add_argument("--loss", default=d.loss, choices=CHOICES["loss"])
+    p.add_argument("--loss", choices=CHOICES["loss"], help="default: the one suited to the noise (mse; l1 for "
+                   "impulse and text; log_mse for gaussian_blind)")
     p.add_argument("--target", default=d.target, choices=CHOICES["target"])
     p.add_argument("--augment", nargs="*", help="augmentations by name, or none (default: all that keep "
                    "the noise law, e.g. dihedral channel_permutation inversion for gaussian)")

@@ -83,18 +83,35 @@ def parse_cpuinfo(text: str) -> dict:
             "cores": len(cores) or None}
 
 
+def limit_features(features: dict, isa_limit: str | None) -> dict:
+    """The features oneDNN may use under ONEDNN_MAX_CPU_ISA=`isa_limit` (its names: AVX2,
+    AVX2_VNNI, AVX512_CORE, AVX512_CORE_BF16, AVX512_CORE_AMX, ..., ALL): what the CPU has, less
+    what the limit forbids. With ONEDNN_MAX_CPU_ISA=AVX2 (and ATEN_CPU_CAPABILITY=avx2) an
+    AVX-512/bf16 CPU computes like an AVX2-only one, bf16 emulated: a stand-in for that kind."""
+    if not isa_limit or isa_limit.upper() in ("ALL", "DEFAULT"):
+        return features
+    limit = isa_limit.upper()
+    allowed = {"avx512": "AVX512" in limit or "AVX10" in limit,
+               "avx512_bf16": any(k in limit for k in ("BF16", "AMX", "FP16", "AVX10")),
+               "amx_bf16": "AMX" in limit}
+    return {**features, **{k: features[k] and allowed[k] for k in allowed if features.get(k) is not None}}
+
+
 @functools.cache
 def _cpu_features() -> dict:
     try:
-        return parse_cpuinfo(CPUINFO.read_text())
+        features = parse_cpuinfo(CPUINFO.read_text())
     except OSError:
-        return {"model": platform.processor() or platform.machine() or None, "avx2": None, "avx512": None,
-                "avx512_bf16": None, "amx_bf16": None, "arm_bf16": None, "cores": None}
+        features = {"model": platform.processor() or platform.machine() or None, "avx2": None, "avx512": None,
+                    "avx512_bf16": None, "amx_bf16": None, "arm_bf16": None, "cores": None}
+    isa_limit = os.environ.get("ONEDNN_MAX_CPU_ISA") or None
+    return {**limit_features(features, isa_limit), "isa_limit": isa_limit}
 
 
 def cpu_info() -> dict:
     """The CPU this process runs on (see parse_cpuinfo), plus its logical CPU count and torch's
-    thread count; the feature flags are None where /proc/cpuinfo cannot be read."""
+    thread count; the feature flags are None where /proc/cpuinfo cannot be read, and leave out
+    what ONEDNN_MAX_CPU_ISA forbids (`isa_limit`, None when unset: see limit_features)."""
     return {**_cpu_features(), "threads": os.cpu_count(), "torch_threads": torch.get_num_threads()}
 
 
@@ -115,8 +132,9 @@ def describe_cpu(info: dict | None) -> str:
     said = {True: "yes", False: "no"}
     flags = ", ".join(f"{name} {said.get(info.get(key), 'unknown')}"
                       for name, key in (("AVX-512", "avx512"), ("AVX512-BF16", "avx512_bf16"), ("AMX", "amx_bf16")))
+    limited = f", oneDNN limited to {info['isa_limit']}" if info.get("isa_limit") else ""
     return (f"{info.get('model') or 'unknown CPU'}, {info.get('cores') or '?'} cores / "
-            f"{info.get('threads') or '?'} threads, {flags}")
+            f"{info.get('threads') or '?'} threads, {flags}{limited}")
 
 
 def native_precision(precision: str, device: torch.device) -> bool | None:

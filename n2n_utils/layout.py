@@ -48,7 +48,8 @@ def batch_bucket(batch_size: int) -> int:
 def probe_key(model_name: str, shape: tuple[int, ...], precision: str, batch_size: int) -> str:
     """What a measurement depends on; a cached answer is reused only for the same key."""
     cpu = cpu_info()
-    return (f"{cpu['model']} | torch {torch.__version__} | {cpu['torch_threads']} threads | {model_name} "
+    limited = f" (oneDNN {cpu['isa_limit']})" if cpu.get("isa_limit") else ""
+    return (f"{cpu['model']}{limited} | torch {torch.__version__} | {cpu['torch_threads']} threads | {model_name} "
             f"| {'x'.join(map(str, shape))} | {precision} | batch {batch_bucket(batch_size)}")
 
 

@@ -91,9 +91,11 @@ def default_out(profile: str) -> Path:
 def run_pipeline(profile: str = "quick", dataset: str = "natural32", noise: str = "gaussian",
                  seed: int = 0, device: str = "auto", out: str | Path | None = None, in_place: bool = False,
                  minutes: float | None = None, notebooks: list[str] | None = None,
-                 notebooks_dir: Path = config.NOTEBOOKS_DIR) -> dict:
+                 notebooks_dir: Path = config.NOTEBOOKS_DIR, plan_only: bool = False) -> dict:
     """Measure, plan, execute the notebooks in order, print the drift; return the pipeline's
-    record (also written to results/<profile>/pipeline.json). See the module docstring."""
+    record (also written to results/<profile>/pipeline.json). See the module docstring.
+    `plan_only`: measure and print the plan (each notebook's expected minutes), run nothing,
+    and return the plan's estimates."""
     if profile not in PROFILES:
         raise ValueError(f"unknown profile {profile!r}; choose one of {sorted(PROFILES)}")
     if device not in DEVICES:
@@ -112,6 +114,8 @@ def run_pipeline(profile: str = "quick", dataset: str = "natural32", noise: str 
                for n in chosen if n in NEEDS_EMBEDDED_DATA and str(dataset) not in DATASETS}
     plan = make_plan(profile, [n for n in chosen if n not in skipped], dataset, noise, device, minutes)
     print_plan(plan, profile)
+    if plan_only:
+        return {"profile": profile, "estimates_s": dict(plan.estimates), "epochs": plan.epochs}
     parameters = {"profile": profile, "dataset": str(dataset), "noise": noise, "seed": seed,
                   "device": device, "output_dir": ""}
     record = provenance(profile=profile, device=describe_device(resolve_device(device)), seed=seed,
@@ -299,6 +303,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--minutes", type=float, metavar="M",
                         help="size the epochs so that the whole run is expected to take M minutes")
     parser.add_argument("--notebooks", nargs="*", help=f"a subset of {NOTEBOOKS}")
+    parser.add_argument("--plan", action="store_true",
+                        help="measure this machine, print each notebook's expected time and the total, run nothing")
     args = parser.parse_args(argv)
     if args.dataset not in DATASETS and not Path(args.dataset).is_dir():
         parser.error(f"--dataset {args.dataset}: neither one of {DATASETS} nor an existing folder")
@@ -308,7 +314,7 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"--notebooks {' '.join(unknown)}: not a notebook of the study; choose from {NOTEBOOKS}")
     run_pipeline(args.profile, args.dataset, args.noise, args.seed, args.device, args.out, args.in_place,
-                 args.minutes, args.notebooks)
+                 args.minutes, args.notebooks, plan_only=args.plan)
     return 0
 
 

@@ -75,6 +75,8 @@ def test_median_of_rounds_and_paired_quality(monkeypatch):
                                torch.device("cpu"))
     assert wide not in trained  # no fp32 twin at batch 64: its PSNR would compare with nothing
     assert set(trained) == {fp32, auto, bf16} and trained[fp32] == fp32 and trained[auto].precision != "auto"
+    pairs = [fp32, bf16, Setting(32, "fp32"), Setting(32, "bf16"), wide, Setting(64, "fp32")]
+    assert {s.batch for s in quality_settings(pairs, torch.device("cpu"), {8, 64})} == {8, 64}  # not 32
     monkeypatch.setattr(throughput, "native_precision", lambda precision, device: precision != "bf16")  # AVX2
     emulated = quality_settings([fp32, bf16, Setting(8, "bf16", channels_last=False)], torch.device("cpu"))
     assert set(emulated) == set()  # hours of emulated bf16: no PSNR, so fp32 has no twin to be compared with

@@ -249,3 +249,9 @@ def test_train_command_trains_resumes_and_exports(tmp_path, capsys):
     assert main(["train", "--checkpoint", str(fresh), "--n-train", "16", "--n-val", "8", "--epochs", "1"]) == 0
     assert set(torch.load(fresh, weights_only=True)["config"]["augment"]) == {"dihedral", "channel_permutation",
                                                                               "inversion"}
+    assert torch.load(fresh, weights_only=True)["config"]["loss"] == "mse"
+    # ... and the loss suited to the noise: the median's for impulse noise
+    impulse = tmp_path / "impulse.pt"
+    assert main(["train", "--checkpoint", str(impulse), "--noise", "impulse", "--n-train", "16", "--n-val", "8",
+                 "--epochs", "1"]) == 0
+    assert torch.load(impulse, weights_only=True)["config"]["loss"] == "l1"

@@ -35,6 +35,19 @@ AVX2 = parse_cpuinfo(cpuinfo_text("AMD EPYC 7B12", "avx avx2 fma"))
 AVX512_BF16 = parse_cpuinfo(cpuinfo_text("AMD EPYC 9B14", "avx2 avx512f avx512bw avx512_bf16", cores=4))
 
 
+def test_onednn_isa_limit_hides_what_onednn_may_not_use():
+    """ONEDNN_MAX_CPU_ISA=AVX2 makes an AVX-512/bf16 CPU compute as an AVX2 one (bf16 emulated):
+    the features, hence the precision rule and the benchmark's kind, must say so."""
+    as_avx2 = config.limit_features(AVX512_BF16, "AVX2")
+    assert cpu_kind(as_avx2) == "avx2" and as_avx2["model"] == AVX512_BF16["model"]
+    assert cpu_kind(config.limit_features(AVX512_BF16, "avx512_core")) == "avx512"
+    assert cpu_kind(config.limit_features(AVX512_BF16, "AVX512_CORE_BF16")) == "avx512-bf16"
+    assert config.limit_features(AVX512_BF16, "ALL") == AVX512_BF16
+    assert config.limit_features(AVX2, "AVX512_CORE_AMX") == AVX2  # a limit adds nothing
+    assert describe_cpu({**as_avx2, "threads": 4, "isa_limit": "AVX2"}).endswith(
+        "AVX-512 no, AVX512-BF16 no, AMX no, oneDNN limited to AVX2")
+
+
 def as_cpu(monkeypatch, features: dict) -> None:
     """Make this process see the CPU `features` describe."""
     monkeypatch.setattr(config, "cpu_info", lambda: {**features, "threads": 2, "torch_threads": 2})
@@ -50,7 +63,7 @@ def test_cpuinfo_is_parsed_into_model_features_and_cores():
                                                     "AVX512-BF16 no, AMX no")
     assert describe_cpu(None) == "not recorded"
     here = config.cpu_info()  # this machine: whatever it is, every field is there
-    assert set(AVX2) | {"threads", "torch_threads"} == set(here) and here["threads"] >= 1
+    assert set(AVX2) | {"threads", "torch_threads", "isa_limit"} == set(here) and here["threads"] >= 1
 
 
 def test_native_bf16_follows_the_cpu_flags_not_onednn(monkeypatch):

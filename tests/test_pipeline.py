@@ -291,6 +291,21 @@ def test_cli_refuses_bad_options(tmp_path, capsys):
 
 def test_cli_passes_the_gpu_scripts_options(tmp_path, monkeypatch):
     seen = {}
-    monkeypatch.setattr(pipeline, "run_pipeline", lambda *args: seen.setdefault("args", args))
+    monkeypatch.setattr(pipeline, "run_pipeline", lambda *args, **kw: seen.setdefault("args", (args, kw)))
     assert pipeline.main(["--profile", "full", "--minutes", "8", "--device", "cuda", "--out", str(tmp_path)]) == 0
-    assert seen["args"] == ("full", "natural32", "gaussian", 0, "cuda", str(tmp_path), False, 8.0, None)
+    assert seen["args"] == (("full", "natural32", "gaussian", 0, "cuda", str(tmp_path), False, 8.0, None),
+                            {"plan_only": False})
+
+
+def test_plan_only_prints_the_expected_times_and_runs_nothing(tmp_path, monkeypatch, capsys):
+    notebooks = tmp_path / "notebooks"
+    notebooks.mkdir()
+    chosen = ["00_data_exploration.ipynb", "01_train_resunet.ipynb"]
+    for name in chosen:
+        _stub(notebooks, name, "raise RuntimeError('a plan runs nothing')")
+    monkeypatch.setattr(pipeline, "measure_images_per_s", lambda device, precision, seconds: 100.0)
+    plan = pipeline.run_pipeline("smoke", out=tmp_path / "out", notebooks=chosen, notebooks_dir=notebooks,
+                                 plan_only=True)
+    assert list(plan["estimates_s"]) == chosen and all(s > 0 for s in plan["estimates_s"].values())
+    assert "expected time (profile smoke)" in capsys.readouterr().out
+    assert not (tmp_path / "out" / "results" / "smoke" / "pipeline.json").exists()

@@ -156,3 +156,29 @@ def test_committed_training_run_names_the_checkpoint_this_code_names():
 
     made = json.loads((ROOT / "results" / "quick" / "train_resunet.json").read_text())
     assert checkpoint_name(TrainConfig.from_dict(made["config"]), made["data"]) == made["checkpoint"]
+
+
+def test_log_mse_weighs_every_noise_level_alike():
+    """Shrinking a pair's error by 1% is worth 100x more to MSE when the pair is ten times
+    noisier, and the same to log_mse: so blind training at sigma 5/255 is not drowned by
+    sigma 50/255."""
+    from n2n_utils.training import LOSSES
+
+    torch.manual_seed(0)
+    target = torch.rand(2, 3, 32, 32)
+    residual = torch.randn(2, 3, 32, 32) * torch.tensor([5 / 255, 50 / 255]).view(2, 1, 1, 1)
+    worth = {}
+    for name in ("mse", "log_mse"):
+        output = (target + residual).requires_grad_()
+        LOSSES[name](output, target).backward()
+        worth[name] = (output.grad * residual).flatten(1).sum(1)  # -d loss / d(shrink each pair's error)
+    assert worth["mse"][1] / worth["mse"][0] == pytest.approx(100, rel=0.1)
+    assert worth["log_mse"][1] / worth["log_mse"][0] == pytest.approx(1, rel=0.05)
+    assert TrainConfig(loss="log_mse").loss == "log_mse"
+
+
+def test_log_mse_trains_through_the_engine(small_data):
+    result = train(_tiny(small_data, n=96), TrainConfig(epochs=2, loss="log_mse", lr=2e-3, **FAST))
+    loss, val = result.history["train_loss"], result.history["val_psnr"]
+    assert loss.iloc[1] < loss.iloc[0] < 0  # a log of MSEs below 1
+    assert val.iloc[1] > val.iloc[0] + 1.0, result.history

@@ -3,7 +3,8 @@
 The notebooks call these; each module holds one concern: config (paths, device, CPU, precision),
 layout (channels_last or NCHW, measured once per machine), data (a package: natural32, dead
 leaves, folders of photos, course files), noise, models, augment, runs (TrainConfig, run keys),
-training, inference (predict, tiled denoising of files), metrics, sweeps, plots, profiles,
+training, many (several networks in one pass), inference (predict, tiled denoising of files),
+metrics, seeds (several seeds of a run: their mean with a CI), sweeps, plots, profiles,
 pipeline (papermill), estimate (a run's expected time), drift (a reproduction against the
 committed results), classical (BM3D, NLM, TV, median), comparisons, generalisation, findings
 (each notebook's closing sentence), notebooks (setup, the sweeps), report, weights (shipped

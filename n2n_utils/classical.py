@@ -11,8 +11,13 @@ validation images are only denoised once, with the chosen parameters.
 
 Times per 32x32 crop on one core of a busy 2-core machine: BM3D 0.2-0.3 s, NLM 1.5-3 ms,
 TV 2-4 ms, median 0.5-2.5 ms. So tuning BM3D's three sigmas on 200 crops takes about two
-minutes, the others seconds. Images are processed one after another: a process pool would
-halve BM3D's time on two cores, but would also disturb the timing benchmarks sharing them.
+minutes on one core, the others seconds.
+
+`denoise` spreads the images over the CPU cores with a process pool (`workers`): each worker
+denoises a contiguous chunk one image after another with the same one-image function, so the
+result is bit-identical to the serial path (`workers=1`). By default the pool is used only
+where one core would take over POOL_MIN_S seconds (BM3D on more than about 25 crops; the
+others on thousands), since starting it costs seconds; the timing benchmarks pass workers=1.
 """
 
 from __future__ import annotations
@@ -20,8 +25,12 @@ from __future__ import annotations
 import inspect
 import itertools
 import math
+import multiprocessing
+import os
 import time
 from collections.abc import Callable, Iterable
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 
 import numpy as np
@@ -39,6 +48,11 @@ from .noise import noise_params
 # natural32 crops at sigma = 25/255, nf=16 scored 28.865 dB against 28.868 dB at nf=32, in a
 # quarter of the time (0.21 s against 0.90 s a crop). Set it to 32 for the reference setting.
 BM3D_NF = 16
+# Where `denoise` starts a process pool by default: when one core would take longer than this.
+# Starting one costs a few seconds once per Python process (each worker imports torch,
+# scikit-image and bm3d: 2-4 s measured on the busy 2-core development machine), so smaller
+# batches (the smoke profile's, the tuning of a quick run) stay in this process.
+POOL_MIN_S = 5.0
 
 # --------------------------------------------------------------------------- one image
 # Each takes one image (H, W, 3), float 0-1, and returns it denoised (H, W, 3), float.
@@ -86,6 +100,7 @@ class Method:
     denoise_one: Callable[..., np.ndarray]
     grid: Callable[[float | None], dict[str, list]]  # noise sigma (0-1) or None -> {param: values}
     noises: tuple[str, ...]
+    crop_s: float  # rough seconds per 32x32 crop on one core (the module docstring's times)
 
 
 def _bm3d_grid(sigma: float | None) -> dict[str, list]:
@@ -111,11 +126,11 @@ def _nlm_grid(sigma: float | None) -> dict[str, list]:
 # and the median, which ignores a minority of outliers, is the classical answer. TV and NLM
 # are generic smoothness and self-similarity priors, so they are offered for every noise.
 METHODS: dict[str, Method] = {
-    "bm3d": Method(bm3d, _bm3d_grid, ("gaussian", "poisson")),
-    "nlm": Method(nlm, _nlm_grid, ("gaussian", "poisson", "impulse", "text")),
+    "bm3d": Method(bm3d, _bm3d_grid, ("gaussian", "poisson"), crop_s=0.2),
+    "nlm": Method(nlm, _nlm_grid, ("gaussian", "poisson", "impulse", "text"), crop_s=0.002),
     "tv": Method(tv, lambda sigma: {"weight": [0.04, 0.06, 0.08, 0.12, 0.2, 0.3]},
-                 ("gaussian", "poisson", "impulse", "text")),
-    "median": Method(median, lambda sigma: {"size": [3, 5]}, ("impulse", "text")),
+                 ("gaussian", "poisson", "impulse", "text"), crop_s=0.003),
+    "median": Method(median, lambda sigma: {"size": [3, 5]}, ("impulse", "text"), crop_s=0.002),
 }
 
 
@@ -154,16 +169,84 @@ def _check_params(method: str, names: Iterable[str]) -> None:
         raise ValueError(f"{method} has no parameter {sorted(unknown)}; its parameters are {known}")
 
 
-def denoise(method: str, noisy: torch.Tensor, **params) -> torch.Tensor:
-    """Denoise uint8 images (N, 3, H, W), 0-255, one at a time; returns float32 0-1 images
-    (N, 3, H, W), clipped. `params` are the method's own (e.g. weight=0.08 for "tv")."""
-    fn = get_method(method).denoise_one
+def default_workers(method: str, n_images: int, pixels: int = 32 * 32) -> int:
+    """The processes `denoise` spreads `n_images` images of `pixels` pixels each over when not
+    told: every core (os.cpu_count()) where one core would take over POOL_MIN_S seconds at the
+    method's rough speed (Method.crop_s), else 1 (this process)."""
+    serial_s = n_images * pixels / 1024 * get_method(method).crop_s
+    return (os.cpu_count() or 1) if serial_s > POOL_MIN_S else 1
+
+
+def denoise(method: str, noisy: torch.Tensor, workers: int | None = None, **params) -> torch.Tensor:
+    """Denoise uint8 images (N, 3, H, W), 0-255; returns float32 0-1 images (N, 3, H, W),
+    clipped. `params` are the method's own (e.g. weight=0.08 for "tv").
+
+    workers: processes to spread the images over (at most one per image): 1 denoises them one
+        after another in this process; None picks `default_workers`. The result is the same,
+        bit for bit, whatever the number (one image is never split)."""
     _check_params(method, params)
     if noisy.dtype != torch.uint8 or noisy.ndim != 4 or noisy.shape[1] != 3:
         raise ValueError(f"denoise takes uint8 images (N, 3, H, W), got {noisy.dtype} {tuple(noisy.shape)}")
+    if workers is None:
+        workers = default_workers(method, len(noisy), noisy.shape[2] * noisy.shape[3])
+    if type(workers) is not int or workers < 1:
+        raise ValueError(f"workers={workers!r}: give a whole number of processes >= 1 (1: no pool)")
     images = to_float(noisy).double().permute(0, 2, 3, 1).numpy()  # (N, H, W, 3), 0-1
-    out = np.stack([fn(image, **params) for image in images]) if len(images) else images
+    chunks = min(workers, len(images))
+    if chunks <= 1:
+        out = _denoise_chunk(method, images, params) if len(images) else images
+    else:  # contiguous chunks, in order: the same images through the same function as above
+        parts = np.array_split(images, chunks)
+        try:
+            out = np.concatenate(list(_pool(workers).map(_denoise_chunk, [method] * chunks, parts,
+                                                         [params] * chunks)))
+        except BrokenProcessPool:
+            _POOLS.pop(workers, None)
+            raise RuntimeError(f"{method}: the pool of {workers} processes failed; a script that denoises "
+                               "in a pool needs its top-level code under `if __name__ == \"__main__\":` "
+                               "(multiprocessing re-imports it), or pass workers=1") from None
     return torch.from_numpy(out).permute(0, 3, 1, 2).clamp(0.0, 1.0).float().contiguous()
+
+
+def _denoise_chunk(method: str, images: np.ndarray, params: dict) -> np.ndarray:
+    """(n, H, W, 3) float64 0-1 -> the method's output, one image after another (what a pool
+    worker runs; module-level so that it pickles)."""
+    fn = get_method(method).denoise_one
+    return np.stack([fn(image, **params) for image in images])
+
+
+_POOLS: dict[int, ProcessPoolExecutor] = {}
+
+
+def _pool(workers: int) -> ProcessPoolExecutor:
+    """A pool of `workers` processes, started on first use and kept for the rest of the process
+    (its start is what costs). Its workers come from a fork server that imported this module,
+    not from forks of this process, whose torch threads may be mid-flight."""
+    if workers not in _POOLS:
+        method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
+        context = multiprocessing.get_context(method)
+        if method == "forkserver":
+            context.set_forkserver_preload([__name__])
+        _POOLS[workers] = ProcessPoolExecutor(workers, mp_context=context, initializer=_exit_with,
+                                              initargs=(os.getpid(),))
+    return _POOLS[workers]
+
+
+def _exit_with(pid: int, every_s: float = 2.0) -> None:
+    """A pool worker's start: a daemon thread ends the worker once process `pid` (the one that
+    started the pool) has gone. A process that exits normally shuts its pool down itself; one
+    that is killed (a kernel killed, say) would otherwise leave its idle workers behind."""
+    import threading
+
+    def watch() -> None:
+        while True:
+            time.sleep(every_s)
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                os._exit(0)
+
+    threading.Thread(target=watch, daemon=True).start()
 
 
 def expand_grid(method: str, grid: dict[str, list]) -> list[dict]:

@@ -4,13 +4,16 @@ learning curve in the number of training pairs.
 
 Every function returns plain rows (dicts) that notebooks turn into DataFrames. Each method is
 scored on the same validation crops, by the course's metric (mean of per-image PSNR) with a
-95% CI, SSIM, and the wall time to denoise the validation set.
+95% CI, SSIM, and the wall time to denoise the validation set. Each ResUNet is trained once per
+seed of `seeds` (its row carries the seed: n2n_utils.seeds averages them), the classical
+methods once.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import time
+from collections.abc import Sequence
 
 import pandas as pd
 
@@ -21,7 +24,7 @@ from .inference import predict
 from .many import train_many
 from .metrics import score, to_float
 from .noise import SUITED_LOSS
-from .training import TrainConfig, TrainResult, train
+from .training import TrainConfig, TrainResult
 
 # Row labels that tables, figures and the report match.
 NOISY_INPUT = "noisy input"
@@ -40,15 +43,17 @@ def resunet_config(noise: str, base: TrainConfig, **changes) -> TrainConfig:
     return dataclasses.replace(base, **{**recipe, **changes})
 
 
-def resunet_row(data: DenoisingData, config: TrainConfig, label: str) -> dict:
-    """Train a ResUNet as `config` says and score it on data.val_*."""
-    return scored_row(train(data, config), data, label)
+def with_seeds(configs: Sequence[TrainConfig], seeds: Sequence[int] = ()) -> list[TrainConfig]:
+    """Each config once per seed of `seeds` (config-major), or as it is when `seeds` is empty."""
+    return [dataclasses.replace(c, seed=s) for c in configs for s in seeds] if seeds else list(configs)
 
 
-def resunet_rows(data: DenoisingData, configs: dict[str, TrainConfig]) -> list[dict]:
-    """Train one ResUNet per labelled config (together where faster: n2n_utils.many) and score each."""
-    results = train_many(data, list(configs.values()))
-    return [scored_row(result, data, label) for label, result in zip(configs, results, strict=True)]
+def resunet_rows(data: DenoisingData, configs: dict[str, TrainConfig], seeds: Sequence[int] = ()) -> list[dict]:
+    """Train one ResUNet per labelled config and seed (`with_seeds`; together where faster:
+    n2n_utils.many) and score each; one row per network."""
+    labels = [label for label in configs for _ in seeds or [None]]
+    results = train_many(data, with_seeds(list(configs.values()), seeds))
+    return [scored_row(result, data, label) for label, result in zip(labels, results, strict=True)]
 
 
 def scored_row(result: TrainResult, data: DenoisingData, label: str) -> dict:
@@ -57,14 +62,15 @@ def scored_row(result: TrainResult, data: DenoisingData, label: str) -> dict:
     start = time.perf_counter()
     denoised = predict(result.model, data.val_input)
     seconds = time.perf_counter() - start
-    return {"method": label, **score(denoised, to_float(data.val_clean)), "seconds": seconds,
+    return {"method": label, "seed": config.seed, **score(denoised, to_float(data.val_clean)), "seconds": seconds,
             "train_seconds": result.info["seconds"], "params": f"loss={config.loss}, "
             f"augment={'+'.join(config.augment) or 'none'}, epochs={config.epochs}"}
 
 
-def compare_methods(data: DenoisingData, base: TrainConfig, n_tune: int) -> list[dict]:
+def compare_methods(data: DenoisingData, base: TrainConfig, n_tune: int, seeds: Sequence[int] = ()) -> list[dict]:
     """All methods on one noise: noisy input, each suitable classical denoiser (tuned on
-    training crops), the ResUNet trained Noise2Noise and, with the same budget, Noise2Clean."""
+    training crops), the ResUNet trained Noise2Noise and, with the same budget, Noise2Clean,
+    each once per seed of `seeds` (none: base.seed)."""
     noise = data.meta["noise"]
     rows = [noisy_row(data)]
     for method in METHODS:
@@ -74,17 +80,19 @@ def compare_methods(data: DenoisingData, base: TrainConfig, n_tune: int) -> list
                          "psnr": r["psnr"], "psnr_ci95": r["psnr_ci95"], "ssim": r["ssim"],
                          "seconds": r["seconds"], "params": str(r["params"])})
     config = resunet_config(noise, base)
-    rows += resunet_rows(data, {N2N: config, N2C: dataclasses.replace(config, target="noise2clean")})
+    rows += resunet_rows(data, {N2N: config, N2C: dataclasses.replace(config, target="noise2clean")}, seeds)
     return [{"noise": noise, **row} for row in rows]
 
 
-def augmentation_ablation(data: DenoisingData, base: TrainConfig) -> list[dict]:
-    """Noise2Noise with no augmentation, dihedral only, and every law-preserving augmentation."""
+def augmentation_ablation(data: DenoisingData, base: TrainConfig, seeds: Sequence[int] = ()) -> list[dict]:
+    """Noise2Noise with no augmentation, dihedral only, and every law-preserving augmentation,
+    each once per seed of `seeds` (none: base.seed)."""
     noise = data.meta["noise"]
     variants = {"none": (), "dihedral": ("dihedral",), "all valid": valid_augmentations(noise)}
-    rows = resunet_rows(data, {f"N2N, {name}": resunet_config(noise, base, augment=augs)
-                               for name, augs in variants.items()})
-    return [{"noise": noise, "augmentation": name, **row} for name, row in zip(variants, rows, strict=True)]
+    labels = {f"N2N, {name}": name for name in variants}
+    rows = resunet_rows(data, {label: resunet_config(noise, base, augment=variants[name])
+                               for label, name in labels.items()}, seeds)
+    return [{"noise": noise, "augmentation": labels[row["method"]], **row} for row in rows]
 
 
 def subset(data: DenoisingData, n: int) -> DenoisingData:
@@ -95,19 +103,21 @@ def subset(data: DenoisingData, n: int) -> DenoisingData:
 
 
 def learning_curve(data: DenoisingData, base: TrainConfig, sizes: tuple[int, ...], images_seen: int,
-                   targets: tuple[str, ...] = ("noise2noise", "noise2clean")) -> list[dict]:
+                   targets: tuple[str, ...] = ("noise2noise", "noise2clean"),
+                   seeds: Sequence[int] = ()) -> list[dict]:
     """Noise2Noise and Noise2Clean PSNR against the number of training pairs, each run seeing
     about `images_seen` training images (equal optimizer steps), so that more data is not
-    confounded with more training."""
+    confounded with more training; each run once per seed of `seeds` (none: base.seed)."""
     noise = data.meta["noise"]
-    rows = []
-    for n in sizes:
-        epochs = max(1, round(images_seen / n))
-        for target in targets:
-            config = resunet_config(noise, base, epochs=epochs, target=target)
-            rows.append({"noise": noise, "n_train": n, "target": target, "epochs": epochs,
-                         **resunet_row(subset(data, n), config, target)})
-    return rows
+    runs = [(n, target, config) for n in sizes for target in targets
+            for config in with_seeds([resunet_config(noise, base, epochs=max(1, round(images_seen / n)),
+                                                     target=target)], seeds)]
+    subsets = {n: subset(data, n) for n in sizes}
+    # one pass for the runs that can share it, where that is faster (n2n_utils.many)
+    results = train_many([subsets[n] for n, _, _ in runs], [config for _, _, config in runs])
+    return [{"noise": noise, "n_train": n, "target": target, "epochs": config.epochs,
+             **scored_row(result, subsets[n], target)}
+            for (n, target, config), result in zip(runs, results, strict=True)]
 
 
 def headline(table: pd.DataFrame, noise: str = "gaussian") -> dict:

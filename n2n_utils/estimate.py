@@ -2,20 +2,35 @@
 
 The cost model: notebook i takes
 
-    seconds_i = startup_i + factor_i * train_images_i / images_per_s + bm3d_crops_i * bm3d_s
+    seconds_i = startup_i + factor_i * train_images_i / images_per_s + bm3d_crops_i * bm3d_s / workers
 
-- train_images_i: the training work the profile asks of the notebook (pairs x epochs x runs),
-  counted by `notebook_work` from the profile's sizes;
+- train_images_i: the training work the profile asks of the notebook (pairs x epochs x runs x
+  seeds), counted by `notebook_work` from the profile's sizes;
 - images_per_s: this machine's training speed at the report's batch 8, measured for a few
   seconds before the run by `measure_images_per_s` (the engine itself, on random pairs);
-- bm3d_crops_i: the crops BM3D denoises (tuning and scoring); it runs on the CPU, one crop at a
-  time, whatever the training device, at bm3d_s seconds a crop (`measure_bm3d_seconds`);
+- bm3d_crops_i: the crops BM3D denoises (tuning and scoring); it runs on the CPU whatever the
+  training device, at bm3d_s seconds a crop on one core (`measure_bm3d_seconds`), spread over
+  `workers` processes (classical.denoise: every core), except in ONE_CORE_BM3D's notebooks,
+  which denoise whole photos one at a time. The smallest batches of crops (under
+  classical.POOL_MIN_S on one core: the smoke profile's, the quick profile's tuning) stay on one
+  core too, so small profiles take a little longer than the model says;
 - startup_i and factor_i: calibrated on a finished run's pipeline.json (`calibrate`), by
   default the committed quick profile's. factor_i covers what scales with training but is not
   training: validation, data loading, the sweeps' other batch sizes, test-time ensembles.
 
 With a time budget, `size_epochs` scales the profile's epoch counts (main run, sweeps,
 comparisons) by one common factor so that the estimate fits.
+
+What bounds the full profile on a 16-core GPU machine, by this model's numbers (0.21 s a BM3D
+crop on one core, LEGACY_BM3D_S): the 5,050 crops of notebooks 05 and 06 take 1,060 s on one
+core (18 min, the bound before classical.denoise used a pool) and 66 s over 16 workers; notebook
+07's whole photos, about 600 crops' worth, stay on one core (about 2 min). Training then bounds
+it: with three seeds for every network, the full profile asks for 22.4 million training images
+(01: 3.0 M, 02: 3.6 M, 03: 3.15 M, 05: 8.6 M, 06: 4.05 M), 75 minutes at the issue's target
+speed (an epoch of 50,000 pairs in 10 s: 5,000 images/s) if the networks train one after
+another. Ten minutes need about 37,000 images/s in all, which only training many networks in
+one pass (n2n_utils.many) could give; else `--minutes` scales the epochs down (at one epoch
+each the profile still asks for 6.5 million images: 22 minutes at 5,000 images/s).
 """
 
 from __future__ import annotations
@@ -45,6 +60,7 @@ BM3D_TUNING_POINTS = len(METHODS["bm3d"].grid(0.1)["sigma"])  # BM3D's grid: sig
 # benchmarks/results/throughput-cpu-full.json (commit 5b84b59), and classical.py's BM3D time.
 LEGACY_IMAGES_PER_S = 175.0
 LEGACY_BM3D_S = 0.21
+ONE_CORE_BM3D = {"07_explore.ipynb"}  # BM3D on whole photos, one call per photo: no pool
 HELD_OUT_PIXELS = 778_000  # natural32's three held-out photos at full size (blind.held_out_photos)
 CHELSEA_PIXELS = 135_300  # 451 x 300
 STARTUP_S = 6.0  # kernel start, imports, cached data: notebook 00 took 6.6 s in that run
@@ -69,13 +85,13 @@ def notebook_work(profile: Profile, dataset: str = "natural32", noise: str = "ga
     folds = p.cv_folds if dataset == "natural32" else 0  # cross-validation needs natural32's photos
     return {
         "00_data_exploration.ipynb": Work(),
-        "01_train_resunet.ipynb": Work(p.n_train * p.epochs),
+        "01_train_resunet.ipynb": Work(p.n_seeds * p.n_train * p.epochs),
         "02_learning_rate_sweep.ipynb": Work(len(p.lr_grid) * len(p.sweep_seeds) * p.sweep_n_train * p.sweep_epochs),
         "03_batch_size_sweep.ipynb": Work(len(p.batch_grid) * len(p.sweep_seeds) * p.sweep_n_train * p.sweep_epochs),
         "04_predictions.ipynb": Work(),
-        "05_comparisons.ipynb": Work(2 * len(p.cmp_noises) * cmp_run + ABLATION_RUNS * cmp_run + curve,
+        "05_comparisons.ipynb": Work(p.n_seeds * (2 * len(p.cmp_noises) * cmp_run + ABLATION_RUNS * cmp_run + curve),
                                      len(bm3d_noises) * (tune + p.cmp_n_val)),
-        "06_generalisation.ipynb": Work((len(RECIPES) + folds) * cmp_run,
+        "06_generalisation.ipynb": Work(p.n_seeds * (len(RECIPES) + folds) * cmp_run,
                                         (tune + p.cmp_n_val + folds * (tune + p.cv_n_val))
                                         if noise in METHODS["bm3d"].noises else 0),
         # BM3D on whole photos, in 32x32 crops' worth: the sigma sweep (true and estimated sigma at
@@ -116,11 +132,11 @@ def measure_bm3d_seconds(crops: int = 3) -> float | None:
         from .classical import denoise
         images = torch.randint(0, 256, (crops + 1, 3, 32, 32), dtype=torch.uint8,
                                generator=torch.Generator().manual_seed(0))
-        denoise("bm3d", images[:1], sigma=0.1)
+        denoise("bm3d", images[:1], workers=1, sigma=0.1)
     except ImportError:
         return None
     start = time.perf_counter()
-    denoise("bm3d", images[1:], sigma=0.1)
+    denoise("bm3d", images[1:], workers=1, sigma=0.1)
     return (time.perf_counter() - start) / crops
 
 
@@ -151,7 +167,7 @@ def calibrate(record: dict, source: str = "") -> Calibration:
         if seconds is None:  # skipped
             continue
         work = Work(row["train_images"], row["bm3d_crops"]) if "train_images" in row else legacy_work[name]
-        rest = seconds - work.bm3d_crops * bm3d_s
+        rest = seconds - bm3d_seconds(name, work.bm3d_crops, bm3d_s, measured.get("classical_workers", 1))
         if work.train_images:
             startup[name] = min(STARTUP_S, rest)
             factor[name] = max(rest - startup[name], 0.0) / (work.train_images / rate)
@@ -173,18 +189,26 @@ def load_calibration(path: Path = CALIBRATION_RECORD) -> Calibration:
 
 
 def estimate_seconds(work: dict[str, Work], images_per_s: float, bm3d_s: float | None,
-                     calibration: Calibration = DEFAULT_CALIBRATION) -> dict[str, float]:
-    """Expected wall seconds per notebook (see the module docstring)."""
+                     calibration: Calibration = DEFAULT_CALIBRATION, workers: int = 1) -> dict[str, float]:
+    """Expected wall seconds per notebook (see the module docstring); `bm3d_s` is one core's
+    seconds a crop, `workers` the processes BM3D is spread over."""
     bm3d_s = LEGACY_BM3D_S if bm3d_s is None else bm3d_s
     return {name: calibration.startup_s.get(name, STARTUP_S)
             + calibration.factor.get(name, 1.0) * w.train_images / images_per_s
-            + w.bm3d_crops * bm3d_s
+            + bm3d_seconds(name, w.bm3d_crops, bm3d_s, workers)
             for name, w in work.items()}
+
+
+def bm3d_seconds(notebook: str, crops: int, bm3d_s: float, workers: int) -> float:
+    """Wall seconds of a notebook's BM3D: `crops` at `bm3d_s` a crop on one core, spread over
+    `workers` processes (records made before the pool hold none: 1), or on one core in
+    ONE_CORE_BM3D's notebooks."""
+    return crops * bm3d_s / (1 if notebook in ONE_CORE_BM3D else workers)
 
 
 def size_epochs(profile: Profile, budget_s: float, notebooks: list[str], images_per_s: float,
                 bm3d_s: float | None, calibration: Calibration = DEFAULT_CALIBRATION,
-                dataset: str = "natural32", noise: str = "gaussian") -> dict[str, int]:
+                dataset: str = "natural32", noise: str = "gaussian", workers: int = 1) -> dict[str, int]:
     """Epoch counts (EPOCH_FIELDS) that fit `notebooks` into `budget_s` seconds: the profile's
     own, all scaled by one factor (up or down, rounded down, at least 1 each). When even one
     epoch each does not fit, that is what it returns: check with `estimate_seconds`."""
@@ -192,9 +216,9 @@ def size_epochs(profile: Profile, budget_s: float, notebooks: list[str], images_
         """(seconds of the epoch-sized training, seconds of everything else)"""
         p = with_epochs(profile, epochs)
         work = {n: w for n, w in notebook_work(p, dataset, noise).items() if n in notebooks}
-        full = estimate_seconds(work, images_per_s, bm3d_s, calibration)
+        full = estimate_seconds(work, images_per_s, bm3d_s, calibration, workers)
         fixed = estimate_seconds({n: Work(0, w.bm3d_crops) for n, w in work.items()}, images_per_s,
-                                 bm3d_s, calibration)
+                                 bm3d_s, calibration, workers)
         return sum(full.values()) - sum(fixed.values()), sum(fixed.values())
 
     nominal = {f: getattr(profile, f) for f in EPOCH_FIELDS}

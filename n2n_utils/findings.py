@@ -25,12 +25,14 @@ def data_finding(noisy_psnr: float, sigma_255: float, meta: dict) -> str:
 
 
 def training_finding(noisy_psnr: float, val_psnr: float, by_photo: pd.DataFrame, epochs: int,
-                     n_train: int) -> str:
+                     n_train: int, n_seeds: int = 1, ci95: float = 0.0) -> str:
     """Notebook 01: what training bought, on average and on the weakest held-out photo
-    (`by_photo`: metrics.psnr_by_group's columns group, psnr, plus noisy)."""
+    (`by_photo`: metrics.psnr_by_group's columns group, psnr, plus noisy). With several seeds,
+    `val_psnr` is their mean and `ci95` the half-width of its 95% CI across them."""
     photos = by_photo[by_photo["group"] != "all"]
+    seeds = f", the mean of {n_seeds} seeds ± {ci95:.2f} dB" if n_seeds > 1 else ""
     text = (f"After {epochs} epochs on {n_train:,} pairs the ResUNet lifts the held-out images from "
-            f"{noisy_psnr:.2f} dB (noisy input) to {val_psnr:.2f} dB ({val_psnr - noisy_psnr:+.2f} dB).")
+            f"{noisy_psnr:.2f} dB (noisy input) to {val_psnr:.2f} dB ({val_psnr - noisy_psnr:+.2f} dB{seeds}).")
     if len(photos) > 1:
         worst = photos.loc[photos["psnr"].idxmin()]
         text += (f" Its weakest held-out photo is {worst['group']} at {worst['psnr']:.2f} dB "

@@ -3,18 +3,20 @@ and which training content closes the gap to BM3D.
 
 Each recipe is a choice of training content (photos, dead leaves mixed in by a fraction) and
 augmentation; every recipe gets the same training budget and is scored per held-out photo,
-beside BM3D, TV and the noisy input on the very same crops.
+beside BM3D, TV and the noisy input on the very same crops. Each network is trained once per
+seed of `seeds` (its rows carry the seed: n2n_utils.seeds averages them).
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import pandas as pd
 
 from .augment import ensemble_for, valid_augmentations
 from .classical import run_baseline
-from .comparisons import NOISY_INPUT, resunet_config
+from .comparisons import NOISY_INPUT, resunet_config, with_seeds
 from .data import SPLITS, DenoisingData, load_dataset, photo_folds
 from .inference import predict
 from .many import train_many
@@ -54,37 +56,47 @@ def baseline_rows(data: DenoisingData, n_tune: int, methods: tuple[str, ...] = (
 
 
 def recipe_rows(dataset: str, noise: str, n_train: int, n_val: int, seed: int, base: TrainConfig,
-                recipes: dict = RECIPES) -> list[dict]:
-    """Train one ResUNet (Noise2Noise) per recipe at the same budget; per-photo PSNR rows."""
+                recipes: dict = RECIPES, seeds: Sequence[int] = ()) -> list[dict]:
+    """Train one ResUNet (Noise2Noise) per recipe and training seed of `seeds` (none:
+    base.seed) at the same budget, on data drawn with `seed`; per-photo PSNR rows."""
     datasets = [load_dataset(dataset, noise=noise, n_train=n_train, n_val=n_val, seed=seed, mix_deadleaves=mix)
                 for mix, _ in recipes.values()]
     augments = [valid_augmentations(noise) if augment == "valid" else augment for _, augment in recipes.values()]
-    # one pass for all recipes where that is faster (n2n_utils.many): each has its own data
-    results = train_many(datasets, [resunet_config(noise, base, augment=augment) for augment in augments])
+    per_recipe = len(seeds) or 1
+    runs = [(name, mix, augment, data) for name, (mix, _), augment, data
+            in zip(recipes, recipes.values(), augments, datasets, strict=True) for _ in range(per_recipe)]
+    configs = with_seeds([resunet_config(noise, base, augment=augment) for augment in augments], seeds)
+    # one pass for all recipes and seeds where that is faster (n2n_utils.many): each has its own data
+    results = train_many([data for *_, data in runs], configs)
     rows = []
-    for name, (mix, _), augment, data, result in zip(recipes, recipes.values(), augments, datasets, results,
-                                                     strict=True):
-        rows += _per_photo(name, predict(result.model, data.val_input), data, mix_deadleaves=mix,
-                           augment="+".join(augment), train_seconds=result.info["seconds"])
+    for (name, mix, augment, data), result in zip(runs, results, strict=True):
+        rows += _per_photo(name, predict(result.model, data.val_input), data, seed=result.config.seed,
+                           mix_deadleaves=mix, augment="+".join(augment), train_seconds=result.info["seconds"])
     return rows
 
 
 def cross_validation_rows(k: int, noise: str, n_train: int, n_val: int, seed: int, base: TrainConfig,
-                          n_tune: int, methods: tuple[str, ...] = ("bm3d", "tv")) -> list[dict]:
+                          n_tune: int, methods: tuple[str, ...] = ("bm3d", "tv"),
+                          seeds: Sequence[int] = ()) -> list[dict]:
     """Leave-photos-out cross-validation of the default recipe (colour augmentation, no dead
     leaves): for each of `photo_folds(k)`, a ResUNet is trained Noise2Noise on the other photos
-    and scored per held-out photo, beside the noisy input and the classical methods on the same
-    crops. Every photo is held out exactly once, so each gets a score from a model that never
-    saw it; a single split's three photos say little about a method on its own."""
+    (once per training seed of `seeds`; none: base.seed) and scored per held-out photo, beside
+    the noisy input and the classical methods on the same crops. Every photo is held out exactly
+    once, so each gets a score from a model that never saw it; a single split's three photos say
+    little about a method on its own."""
     folds = [load_dataset("natural32", noise=noise, n_train=n_train, n_val=n_val, seed=seed, holdout=holdout)
              for holdout in photo_folds(k)]
-    results = train_many(folds, [resunet_config(noise, base)] * len(folds))  # together where faster
+    per_fold = len(seeds) or 1
+    configs = with_seeds([resunet_config(noise, base)], seeds) * len(folds)
+    results = train_many([data for data in folds for _ in range(per_fold)], configs)  # together where faster
     rows = []
-    for fold, (data, result) in enumerate(zip(folds, results, strict=True)):
+    for fold, data in enumerate(folds):
         fold_rows = baseline_rows(data, n_tune, methods)
-        fold_rows += _per_photo(CV_RESUNET, predict(result.model, data.val_input), data)
-        fold_rows += _per_photo(f"{CV_RESUNET}, {ENSEMBLE_LABEL}",
-                                predict(result.model, data.val_input, ensemble=ensemble_for(noise)), data)
+        for result in results[fold * per_fold:(fold + 1) * per_fold]:
+            model, trained = result.model, {"seed": result.config.seed}
+            fold_rows += _per_photo(CV_RESUNET, predict(model, data.val_input), data, **trained)
+            fold_rows += _per_photo(f"{CV_RESUNET}, {ENSEMBLE_LABEL}",
+                                    predict(model, data.val_input, ensemble=ensemble_for(noise)), data, **trained)
         rows += [{"fold": fold, **row} for row in fold_rows if row["photo"] != "all"]
     return rows
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 
 import pandas as pd
 import torch
@@ -30,6 +31,7 @@ from tqdm import tqdm
 
 from .config import autocast, describe_device, resolve_device, resolve_precision
 from .data import DenoisingData
+from .files import save_torch
 from .training import (
     LOSSES,
     TrainConfig,
@@ -73,22 +75,26 @@ def groups(configs: Sequence[TrainConfig], sizes: Sequence[int]) -> list[list[in
 
 
 def train_many(data: DenoisingData | Sequence[DenoisingData], configs: Sequence[TrainConfig],
-               route: str = "auto") -> list[TrainResult]:
+               route: str = "auto", checkpoints: Sequence[Path] | None = None) -> list[TrainResult]:
     """Train one network per config; return what `training.train(data, config)` returns for
     each, in the order of `configs`.
 
     data: one dataset for all, or one per config (e.g. leave-photos-out folds).
     route: "auto" (together where `batch_together` says it pays), "together" (every group of
         two or more), or "one at a time" (plain `train`, one after another).
+    checkpoints: one file per config, as `train(..., checkpoint=, resume=True)` reads and
+        writes it. Networks trained one at a time write theirs after every epoch (an interrupted
+        run continues); a group trained together writes them when it ends, and a group whose
+        files all exist is read back from them (`train` with resume), not trained again.
     """
     results: list[TrainResult | None] = [None] * len(configs)
-    for i, result in train_each(data, configs, route):
+    for i, result in train_each(data, configs, route, checkpoints):
         results[i] = result
     return results
 
 
 def train_each(data: DenoisingData | Sequence[DenoisingData], configs: Sequence[TrainConfig],
-               route: str = "auto") -> Iterator[tuple[int, TrainResult]]:
+               route: str = "auto", checkpoints: Sequence[Path] | None = None) -> Iterator[tuple[int, TrainResult]]:
     """As `train_many`, but yields (index in configs, result) as soon as each network is
     trained (a group trained together: all at once), so that a sweep can save every run."""
     if route not in ROUTES:
@@ -96,14 +102,21 @@ def train_each(data: DenoisingData | Sequence[DenoisingData], configs: Sequence[
     datasets = list(data) if isinstance(data, Sequence) else [data] * len(configs)
     if len(datasets) != len(configs):
         raise ValueError(f"{len(datasets)} datasets for {len(configs)} configs; give one, or one per config")
+    if checkpoints is not None and len(checkpoints) != len(configs):
+        raise ValueError(f"{len(checkpoints)} checkpoints for {len(configs)} configs; give one per config")
     for group in groups(configs, [len(d.train_input) for d in datasets]):
         first = configs[group[0]]
-        if route == "together" and len(group) > 1 or route == "auto" and batch_together(first, len(group)):
-            trained = train_together([datasets[i] for i in group], [configs[i] for i in group])
+        together = route == "together" and len(group) > 1 or route == "auto" and batch_together(first, len(group))
+        if together and not (checkpoints is not None and all(Path(checkpoints[i]).exists() for i in group)):
+            trained = train_together([datasets[i] for i in group], [configs[i] for i in group],
+                                     None if checkpoints is None else [checkpoints[i] for i in group])
             yield from zip(group, trained, strict=True)
         else:
             for i in group:
-                yield i, train(datasets[i], configs[i])
+                if checkpoints is None:
+                    yield i, train(datasets[i], configs[i])
+                else:
+                    yield i, train(datasets[i], configs[i], checkpoint=checkpoints[i], resume=True)
 
 
 def _stacked_forward(models: list[torch.nn.Module], x: torch.Tensor) -> torch.Tensor:
@@ -119,10 +132,11 @@ def _stacked_forward(models: list[torch.nn.Module], x: torch.Tensor) -> torch.Te
     return torch.vmap(one)(stacked, x)
 
 
-def train_together(datasets: Sequence[DenoisingData], configs: Sequence[TrainConfig]) -> list[TrainResult]:
+def train_together(datasets: Sequence[DenoisingData], configs: Sequence[TrainConfig],
+                   checkpoints: Sequence[Path] | None = None) -> list[TrainResult]:
     """Train len(configs) networks in one pass per step (configs must agree on SHARED and the
-    datasets on their number of training pairs: see `groups`). No checkpoints: a sweep that is
-    interrupted redoes the group."""
+    datasets on their number of training pairs: see `groups`). An interrupted group starts
+    again; `checkpoints` (one file per config), if given, are written when all have finished."""
     first = configs[0]
     device = resolve_device(first.device)
     precision = resolve_precision(first.precision, device)
@@ -191,6 +205,13 @@ def train_together(datasets: Sequence[DenoisingData], configs: Sequence[TrainCon
                                  "lr": lrs[j], "seconds": seconds, "images_per_s": n / seconds})
     bar.close()
     seconds = time.perf_counter() - t_start
+    for path, model, optimizer, scaler, config, history, data in zip(
+            checkpoints or [], models, optimizers, scalers, configs, histories, datasets, strict=False):
+        # the file `training.train` writes after each epoch: `train(resume=True)` finds it finished,
+        # and `weights.load_weights` loads its network
+        save_torch({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "scaler": scaler.state_dict(),
+                    "precision": precision, "epoch": first.epochs, "config": config.to_dict(), "history": history,
+                    "data": data.meta}, path)
     return [TrainResult(model.eval(), pd.DataFrame(history), config,
                         {"device": describe_device(device), "precision": precision,
                          "parameters": sum(p.numel() for p in model.parameters()),

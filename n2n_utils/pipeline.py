@@ -190,23 +190,27 @@ def make_plan(profile: str, runnable: list[str], dataset: str = "natural32", noi
     images_per_s = measure_images_per_s(device, prof.precision, SMOKE_MEASURE_S if profile == "smoke" else MEASURE_S)
     needs_bm3d = any(notebook_work(prof, dataset, noise)[n].bm3d_crops for n in runnable)
     bm3d_s = measure_bm3d_seconds() if needs_bm3d else None
+    workers = os.cpu_count() or 1  # what classical.denoise spreads BM3D over
     measured = {"images_per_s": round(images_per_s, 1), "bm3d_s": None if bm3d_s is None else round(bm3d_s, 3),
+                "classical_workers": workers,
                 "device": describe_device(resolve_device(device)),
                 "precision": resolve_precision(prof.precision, resolve_device(device)), "batch_size": 8,
                 "seconds": round(time.perf_counter() - start, 1)}
     calibration = load_calibration()
     budget_s = None if minutes is None else minutes * 60 - measured["seconds"]  # measuring counts too
     epochs = ({f: getattr(prof, f) for f in EPOCH_FIELDS} if budget_s is None else
-              size_epochs(prof, budget_s, runnable, images_per_s, bm3d_s, calibration, dataset, noise))
+              size_epochs(prof, budget_s, runnable, images_per_s, bm3d_s, calibration, dataset, noise, workers))
     work = {n: w for n, w in notebook_work(with_epochs(prof, epochs), dataset, noise).items() if n in runnable}
-    estimates = {n: round(s, 1) for n, s in estimate_seconds(work, images_per_s, bm3d_s, calibration).items()}
+    estimates = {n: round(s, 1) for n, s in estimate_seconds(work, images_per_s, bm3d_s, calibration,
+                                                             workers).items()}
     return Plan(epochs, work, estimates, measured, calibration.source, minutes)
 
 
 def print_plan(plan: Plan, profile: str) -> None:
     m = plan.measured
     print(f"this machine trains {m['images_per_s']:,.0f} images/s ({m['device']}, {m['precision']}, batch 8)"
-          + (f"; BM3D takes {m['bm3d_s']:.2f} s a crop" if m.get("bm3d_s") else "")
+          + (f"; BM3D takes {m['bm3d_s']:.2f} s a crop on one core, spread over {m['classical_workers']}"
+             if m.get("bm3d_s") else "")
           + f"; calibrated on {plan.calibration}", flush=True)
     prof = PROFILES[profile]
     if plan.budget_minutes is not None:

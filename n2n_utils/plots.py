@@ -58,13 +58,17 @@ def plot_sweep(summary: pd.DataFrame, xlabel: str, logx: bool = True,
 
 
 def plot_training_curves(history: pd.DataFrame, noisy_psnr: float | None = None) -> plt.Figure:
-    """Training loss and validation PSNR per epoch (history from training.train)."""
+    """Training loss and validation PSNR per epoch (history from training.train). A history of
+    several seeds (a `seed` column, seeds.SEED) is drawn as their mean with error bars for the
+    95% CI across seeds (metrics.mean_ci)."""
     fig, (ax_loss, ax_psnr) = plt.subplots(1, 2, figsize=(8, 3))
-    ax_loss.plot(history["epoch"], history["train_loss"], "o-")
+    n_seeds = history["seed"].nunique() if "seed" in history.columns else 1
+    _plot_over_seeds(ax_loss, history, "train_loss", n_seeds)
     ax_loss.set_xlabel("epoch")
     ax_loss.set_ylabel("training loss (noisy target)")
     valid = history.dropna(subset=["val_psnr"])
-    ax_psnr.plot(valid["epoch"], valid["val_psnr"], "o-", label="ResUNet")
+    _plot_over_seeds(ax_psnr, valid, "val_psnr", n_seeds,
+                     "ResUNet" if n_seeds == 1 else f"ResUNet, mean of {n_seeds} seeds, 95% CI")
     if noisy_psnr is not None:
         ax_psnr.axhline(noisy_psnr, color="grey", linestyle=":", label="noisy input")
     ax_psnr.set_xlabel("epoch")
@@ -72,6 +76,18 @@ def plot_training_curves(history: pd.DataFrame, noisy_psnr: float | None = None)
     ax_psnr.legend(fontsize=7)
     fig.tight_layout()
     return fig
+
+
+def _plot_over_seeds(ax: plt.Axes, history: pd.DataFrame, column: str, n_seeds: int, label: str | None = None) -> None:
+    """`column` per epoch: the one run's values, or the mean over seeds with its 95% CI."""
+    if n_seeds == 1:
+        ax.plot(history["epoch"], history[column], "o-", label=label)
+        return
+    from .metrics import mean_ci
+
+    per_epoch = [(epoch, *mean_ci(group[column])) for epoch, group in history.groupby("epoch")]
+    epochs, means, halves = (np.array(v) for v in zip(*per_epoch, strict=True))
+    ax.errorbar(epochs, means, yerr=halves, fmt="o-", capsize=3, label=label)
 
 
 def plot_image_grid(columns: dict[str, torch.Tensor], row_labels: list[str] | None = None,

@@ -34,6 +34,10 @@ class Profile:
     sweep_epochs: int             # epochs of each sweep run
     sweep_seeds: tuple[int, ...]  # each sweep point is the mean over these seeds, with a 95% CI
     sweep_n_val: int = 1_000      # validation crops each sweep run is scored on
+    # notebooks 01, 05 and 06 train each network with n_seeds seeds (the notebook's seed and the
+    # next ones: initialisation and data order; the data stay the notebook's), and report the
+    # mean with a 95% CI across seeds (n2n_utils.seeds)
+    n_seeds: int = 1
     lr_grid: tuple[float, ...] = (1e-4, 2e-4, 4e-4, 8e-4, 1.6e-3, 3.2e-3)
     batch_grid: tuple[int, ...] = (4, 8, 16, 32, 64, 128)
     n_examples: int = 6           # images shown in the prediction figures
@@ -72,13 +76,13 @@ PROFILES = {
                      sweep_n_train=1_200, sweep_epochs=3, sweep_seeds=(0, 1, 2), sweep_n_val=300,
                      cmp_n_train=1_500, cmp_epochs=3, cmp_n_val=100, cmp_n_tune=20,
                      curve_sizes=(500, 4_500), cv_n_val=60),
-    # The report's scale: every network trains on 50,000 pairs; the main run 20 epochs, every
-    # sweep, comparison and fold run 3 (the least issue 14 asks for; `--minutes` may raise them).
-    # BM3D runs on the CPU whatever the device, one crop at a time (0.2 s on the AVX-512 CPU):
-    # tuned on 50 crops, it scores 1,000 crops per noise and 250 per fold, 5,050 crops in all,
-    # about 18 minutes on one core, which bounds a GPU run unless it is spread over cores.
+    # The report's scale: every network trains on 50,000 pairs with three seeds; the main run 20
+    # epochs, every sweep, comparison and fold run 3 (the least issue 14 asks for; `--minutes`
+    # may raise them). BM3D runs on the CPU whatever the device (0.2 s a crop on one core of the
+    # AVX-512 CPU): tuned on 50 crops, it scores 1,000 crops per noise and 250 per fold, 5,050
+    # crops in all, about 18 minutes on one core, spread over every core (classical.denoise).
     "full": Profile("full", n_train=50_000, n_val=1_000, epochs=20, precision="auto",
-                    sweep_n_train=50_000, sweep_epochs=3, sweep_seeds=(0, 1, 2),
+                    sweep_n_train=50_000, sweep_epochs=3, sweep_seeds=(0, 1, 2), n_seeds=3,
                     lr_grid=(5e-5, 1e-4, 2e-4, 4e-4, 8e-4, 1.6e-3, 3.2e-3, 6.4e-3),
                     batch_grid=(4, 8, 16, 32, 64, 128, 256),
                     cmp_n_train=50_000, cmp_epochs=3, cmp_n_val=1_000, cmp_n_tune=50,

@@ -69,6 +69,16 @@ def _made_by(r: dict) -> str:
             f"commit `{r['git_commit']}`, {r['created'][:10]}")
 
 
+def _seeds_note(r: dict, what: str) -> str:
+    """A sentence saying that `what` are means over the record's seeds, or "" for one seed
+    (records written before the profiles had n_seeds hold none: one seed)."""
+    seeds = r.get("seeds") or []
+    if len(seeds) < 2:
+        return ""
+    return (f" {what} the mean of {len(seeds)} training seeds ({', '.join(map(str, seeds))}: initialisation "
+            "and data order), with a 95% confidence interval across seeds.")
+
+
 # --------------------------------------------------------------------------- sections
 
 
@@ -155,7 +165,7 @@ learning rate {c['lr']:g}, mini-batches of {c['batch_size']}, dihedral augmentat
 rotations and flips, applied identically to input and target), {c['epochs']} epochs on
 {train['data']['n_train']:,} pairs, {train.get('precision', c['precision'])} autocast for training
 and fp32 for evaluation. Training took {train['train_seconds'] / 60:.1f} minutes on {train['device']}
-({_made_by(train)}).
+({_made_by(train)}).{_seeds_note(train, 'Every PSNR of this section is')}
 
 {res.figure('fig1_training_curves', 'Training loss (against noisy targets) and validation PSNR '
            '(against clean images) per epoch.')}
@@ -265,7 +275,8 @@ Every method on the same {meta['n_val']} held-out validation crops per noise mod
 ResUNets get the same budget ({meta['n_train']:,} pairs, {meta['base_config']['epochs']} epochs,
 batch {meta['base_config']['batch_size']}), each with the loss that suits the noise (L2 for
 gaussian and poisson, L1 for impulse and text) and the augmentations that keep its law; the
-classical methods are tuned on {meta['n_tune']} *training* crops ({_made_by(meta)}).
+classical methods are tuned on {meta['n_tune']} *training* crops ({_made_by(meta)}).{_seeds_note(
+    meta, 'Each ResUNet row (and the ablation and learning curve below) is')}
 
 **Headline, gaussian sigma 25/255:** noisy {h['noisy']:.2f} dB, best classical
 ({h['best_classical']}) {h['best_classical_psnr']:.2f} dB, Noise2Noise {h['n2n']:.2f} dB,
@@ -307,7 +318,8 @@ def section_generalisation(res: Results) -> str:
 
 Each recipe of training content and augmentation trains one Noise2Noise ResUNet at the same
 budget ({meta['n_train']:,} pairs, {meta['base_config']['epochs']} epochs); all are scored per
-held-out photo beside BM3D and TV on the same crops ({_made_by(meta)}).
+held-out photo beside BM3D and TV on the same crops ({_made_by(meta)}).{_seeds_note(
+    meta, 'Each network row, here and in the cross-validation, is')}
 
 {_table(table)}
 

@@ -126,3 +126,22 @@ def test_errors_list_the_choices(small_data):
     course_like = dataclasses.replace(small_data, train_clean=None)
     with pytest.raises(ValueError, match="no clean training images"):
         run_baseline("tv", course_like)
+
+
+def test_a_pool_of_two_workers_gives_the_serial_result_bit_for_bit(small_data):
+    noisy = small_data.val_input[:5]  # 5 images: chunks of 3 and 2
+    for method in sorted(REASONABLE):
+        serial = denoise(method, noisy, workers=1, **REASONABLE[method])
+        assert torch.equal(denoise(method, noisy, workers=2, **REASONABLE[method]), serial), method
+    assert denoise("tv", noisy[:0], workers=2, weight=0.1).shape == (0, 3, 32, 32)
+    with pytest.raises(ValueError, match="workers=0: give a whole number of processes >= 1"):
+        denoise("tv", noisy, workers=0, weight=0.1)
+
+
+def test_the_pool_is_used_by_default_only_where_one_core_would_take_long(monkeypatch):
+    monkeypatch.setattr(classical.os, "cpu_count", lambda: 16)
+    crop_s = get_method("bm3d").crop_s
+    few = int(classical.POOL_MIN_S / crop_s)  # one core takes POOL_MIN_S on these
+    assert classical.default_workers("bm3d", few) == 1
+    assert classical.default_workers("bm3d", few + 1) == 16
+    assert classical.default_workers("tv", 1_000) == 1  # milliseconds a crop

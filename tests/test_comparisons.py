@@ -29,16 +29,30 @@ def test_subset_keeps_validation(small_data):
 def test_learning_curve_uses_equal_steps(small_data, monkeypatch):
     seen = []
 
-    def fake_row(data, config, label):
-        seen.append((len(data.train_input), config.epochs, config.target))
-        return {"method": label, "psnr": 20.0, "psnr_ci95": 0.1}
+    class Result:
+        def __init__(self, config):
+            self.config = config
 
-    monkeypatch.setattr(comparisons, "resunet_row", fake_row)
+    def fake_train_many(datasets, configs):
+        seen.extend((len(d.train_input), c.epochs, c.target, c.seed) for d, c in zip(datasets, configs, strict=True))
+        return [Result(c) for c in configs]
+
+    def fake_row(result, data, label):
+        return {"method": label, "seed": result.config.seed, "psnr": 20.0, "psnr_ci95": 0.1}
+
+    monkeypatch.setattr(comparisons, "train_many", fake_train_many)
+    monkeypatch.setattr(comparisons, "scored_row", fake_row)
     rows = learning_curve(small_data, TrainConfig(epochs=2), (100, 400), images_seen=800)
-    assert seen == [(100, 8, "noise2noise"), (100, 8, "noise2clean"), (400, 2, "noise2noise"),
-                    (400, 2, "noise2clean")]
+    assert seen == [(100, 8, "noise2noise", 0), (100, 8, "noise2clean", 0), (400, 2, "noise2noise", 0),
+                    (400, 2, "noise2clean", 0)]
     fig = plot_learning_curve(pd.DataFrame(rows))
     assert fig.axes[0].get_xlabel().startswith("training pairs")
+    seen.clear()  # with seeds, every run once per seed, the same steps
+    rows = learning_curve(small_data, TrainConfig(epochs=2), (100,), images_seen=800, seeds=(3, 4))
+    assert seen == [(100, 8, "noise2noise", 3), (100, 8, "noise2noise", 4), (100, 8, "noise2clean", 3),
+                    (100, 8, "noise2clean", 4)]
+    assert [(r["target"], r["seed"]) for r in rows] == [("noise2noise", 3), ("noise2noise", 4),
+                                                        ("noise2clean", 3), ("noise2clean", 4)]
 
 
 def test_comparison_plot_groups_methods():

@@ -26,9 +26,12 @@ def test_recipes_get_their_content_and_augmentation(small_data, monkeypatch):
     class Result:
         model, info = None, {"seconds": 0.0}
 
+        def __init__(self, config):
+            self.config = config
+
     def fake_train_many(datasets, configs):
         calls.extend(("train", config.augment, config.loss, config.epochs) for config in configs)
-        return [Result() for _ in configs]
+        return [Result(config) for config in configs]
 
     monkeypatch.setattr(gen, "load_dataset", fake_load)
     monkeypatch.setattr(gen, "train_many", fake_train_many)

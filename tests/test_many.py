@@ -146,3 +146,22 @@ def test_benchmark_row_trains_the_sweep_both_ways(tmp_path):
     assert row["max_psnr_difference_db"] < 0.1  # the same networks trained two ways (bf16 here: looser)
     assert {"model", "cores", "isa"} <= set(results["provenance"]["cpu"])
     assert (tmp_path / "many.json").exists() and results["engine"] == []
+
+
+def test_checkpoints_are_written_and_read_back_on_both_routes(small_data, tmp_path):
+    from n2n_utils.weights import load_weights
+
+    data = _val(subset(small_data, 16))
+    configs = [TrainConfig(seed=s, **FAST) for s in (0, 1)]
+    for route in ("together", "one at a time"):
+        paths = [tmp_path / f"{route}-{c.seed}.pt" for c in configs]
+        trained = train_many(data, configs, route=route, checkpoints=paths)
+        assert all(p.exists() for p in paths)
+        again = train_many(data, configs, route=route, checkpoints=paths)  # read back, not trained again
+        for t, a, path in zip(trained, again, paths, strict=True):
+            assert "trained_together" not in a.info
+            assert _max_difference(t.model, a.model) == 0.0
+            assert _max_difference(t.model, load_weights(path, "cpu")) == 0.0  # what notebook 04 loads
+            assert t.history["val_psnr"].tolist() == a.history["val_psnr"].tolist()
+    with pytest.raises(ValueError, match="1 checkpoints for 2 configs"):
+        train_many(data, configs, checkpoints=paths[:1])

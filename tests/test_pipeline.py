@@ -63,6 +63,29 @@ def test_calibration_gives_back_the_run_it_was_made_from():
     assert faster["04_predictions.ipynb"] == pytest.approx(9.0)
 
 
+def test_seeds_multiply_training_and_workers_divide_bm3d():
+    import dataclasses
+
+    one, three = notebook_work(QUICK), notebook_work(dataclasses.replace(QUICK, n_seeds=3))
+    for name in one:
+        seeded = name in ("01_train_resunet.ipynb", "05_comparisons.ipynb", "06_generalisation.ipynb")
+        assert three[name].train_images == (3 if seeded else 1) * one[name].train_images, name
+        assert three[name].bm3d_crops == one[name].bm3d_crops  # the seeds share the data: BM3D runs once
+    none = Calibration({}, {}, "")
+    serial = estimate_seconds(one, 150.0, 0.3, none)
+    pooled = estimate_seconds(one, 150.0, 0.3, none, workers=4)
+    for name, w in one.items():
+        # notebook 07 denoises whole photos one call each: its BM3D stays on one core
+        saved = 0.0 if name in estimate.ONE_CORE_BM3D else w.bm3d_crops * 0.3 * 3 / 4
+        assert serial[name] - pooled[name] == pytest.approx(saved), name
+    # a run made with a pool calibrates back to its own times when estimated with the same pool
+    seconds = {n: s + 60.0 for n, s in pooled.items()}
+    record = {"profile": "quick", "measured": {"images_per_s": 150.0, "bm3d_s": 0.3, "classical_workers": 4},
+              "notebooks": [{"notebook": n, "seconds": s, "train_images": one[n].train_images,
+                             "bm3d_crops": one[n].bm3d_crops} for n, s in seconds.items()]}
+    assert estimate_seconds(one, 150.0, 0.3, calibrate(record), workers=4) == pytest.approx(seconds)
+
+
 def test_committed_quick_record_calibrates_within_its_own_times():
     record = json.loads((COMMITTED_RESULTS_DIR / "quick" / "pipeline.json").read_text())
     calibration = calibrate(record)
@@ -94,7 +117,7 @@ def test_size_epochs_fits_the_budget_with_one_factor():
         assert max(ratios) - min(ratios) < 0.5  # one factor, rounded down
     assert size_epochs(full, 1.0, names, rate, bm3d_s, none) == {"epochs": 1, "sweep_epochs": 1, "cmp_epochs": 1}
     only_01 = size_epochs(full, 600.0, ["01_train_resunet.ipynb"], rate, bm3d_s, none)
-    assert only_01 == {"epochs": math.floor((600.0 - estimate.STARTUP_S) * rate / 50_000),
+    assert only_01 == {"epochs": math.floor((600.0 - estimate.STARTUP_S) * rate / (3 * 50_000)),  # 3 seeds
                        "sweep_epochs": full.sweep_epochs, "cmp_epochs": full.cmp_epochs}  # not run: kept
 
 
@@ -102,7 +125,7 @@ def test_full_profile_is_the_reports_scale():
     full = PROFILES["full"]
     assert full.n_train == full.sweep_n_train == full.cmp_n_train == max(full.curve_sizes) == 50_000
     assert full.epochs >= 20 and full.sweep_epochs >= 3 and full.cmp_epochs >= 3
-    assert len(full.sweep_seeds) == 3
+    assert len(full.sweep_seeds) == full.n_seeds == 3  # three seeds everywhere
 
 
 def test_epochs_from_the_environment(monkeypatch):

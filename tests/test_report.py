@@ -130,3 +130,22 @@ def test_report_renders_what_the_package_functions_make(tmp_path):
     assert "**The report's hyperparameters do not all hold**" in discussion
     assert "On impulse noise Noise2Noise scores 29.00 dB, 1.00 dB above the best classical method (BM3D" in discussion
     assert "With the report's recipe the held-out photo chelsea scores 27.50 dB" in discussion
+
+
+def test_several_seeds_are_said_where_the_numbers_are_their_means(tmp_path):
+    _smoke_like_results(tmp_path / "results")
+    res = report.Results("smoke", tmp_path / "results", tmp_path / "figures")
+    one_seed = report.section_comparisons(res)
+    assert "training seeds" not in one_seed  # the committed quick results: one seed, no sentence
+    for name in ("comparisons", "generalisation"):
+        path = tmp_path / "results" / "smoke" / f"{name}.json"
+        path.write_text(json.dumps({**json.loads(path.read_text()), "seeds": [0, 1, 2]}))
+    note = "the mean of 3 training seeds (0, 1, 2: initialisation and data order), with a 95% confidence"
+    assert note in report.section_comparisons(res).replace("\n", " ")
+    assert note in report.section_generalisation(res).replace("\n", " ")
+    train = {"git_commit": "abc", "created": "2026-01-01T00:00:00", "profile": "smoke", "device": "cpu",
+             "config": {"loss": "mse", "lr": 8e-4, "batch_size": 8, "epochs": 1, "precision": "auto"},
+             "data": {"n_train": 64}, "train_seconds": 60.0, "seeds": [0, 1],
+             "per_photo": [{"group": "all", "psnr": 27.0, "ci95": 0.4, "n": 12, "noisy": 20.5}]}
+    (tmp_path / "results" / "smoke" / "train_resunet.json").write_text(json.dumps(train))
+    assert "Every PSNR of this section is the mean of 2 training seeds" in report.section_training(res)

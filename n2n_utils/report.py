@@ -101,7 +101,8 @@ def section_abstract(res: Results) -> str:
         weights = read_weights(name)
         card, augment = weights["card"], " + ".join(weights["config"]["augment"])
         text += (f"Trained on {card['n_train']:,} pairs for {card['epochs']} epochs with {augment} "
-                 f"augmentation, the shipped weights `{name}` reach {card['val_psnr']:.2f} dB. ")
+                 f"augmentation, the shipped weights `{name}` reach {card['val_psnr']:.2f} dB on validation "
+                 f"crops with their own noise ({card['noise']}; noisy input {card['val_psnr_noisy']:.2f} dB). ")
     text += (f"The report's {REPORT_PSNR_DB} dB was measured on the course's files, which cannot be "
              "fetched here; the same pipeline runs on those files with one command (see Reproducing).")
     return "## Abstract\n\n" + text
@@ -344,7 +345,7 @@ def section_blind(res: Results) -> str:
         return ""
     summary = pd.DataFrame(meta["summary"]).rename(columns={"sigma_255": "sigma (/255)"})
     w = meta["blind_weights"]
-    return f"""## Blind gaussian weights: any noise level
+    return f"""## 9. Blind gaussian weights: any noise level
 
 `{w['name']}` was trained with Noise2Noise on {w['n_train']:,} pairs whose sigma is drawn per pair,
 uniformly from 0 to 50/255 (both draws of a pair share it), {_loss_words(w)}for {w['epochs']} epochs:
@@ -463,14 +464,14 @@ def section_discussion(res: Results) -> str:
                   "compared network on a few thousand images seen; the full profile (50,000 pairs, tens of "
                   "epochs, a GPU) is where the targets are set, and it has not been run for this report "
                   "because no GPU was available.")
-    return "## 10. Discussion\n\n" + "\n\n".join(f"- {p}" for p in points)
+    return "## 11. Discussion\n\n" + "\n\n".join(f"- {p}" for p in points)
 
 
 def section_speed() -> str:
     files = sorted(config.BENCHMARK_RESULTS_DIR.glob("throughput-*.json"))  # many-networks-*: its own schema
     if not files:
-        return "## 9. Speed\n\n*(benchmark not run yet)*"
-    parts = ["## 9. Speed\n\nFrom `python -m benchmarks.throughput` (JSON in `benchmarks/results/`): "
+        return "## 10. Speed\n\n*(benchmark not run yet)*"
+    parts = ["## 10. Speed\n\nFrom `python -m benchmarks.throughput` (JSON in `benchmarks/results/`): "
              "training images/s of the Table I ResUNet on 32x32 pairs, against the common per-sample "
              "DataLoader loop at the report's settings (`reference`), the FLOP rate as a fraction of a "
              "large matmul's in the same precision, and the validation PSNR after equal epochs (mean over "

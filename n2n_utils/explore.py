@@ -252,7 +252,10 @@ class Explorer:
         self.bm3d_button = w.Button(description="Run BM3D", tooltip="BM3D on the whole image, or on the zoom "
                                     f"region beyond {BM3D_WHOLE_PIXELS:,} pixels")
         self.status = w.HTML()
-        self.output = w.Output()
+        # The figure as a PNG in an Image widget, not in an Output widget: displaying into an
+        # Output widget while the cell runs left nbclient (papermill) waiting for the cell's reply
+        # until its timeout, forever without one (the pipeline hung in notebook 07).
+        self.picture = w.Image(format="png")
         for control in self.controls.values():
             control.observe(self.on_change, names="value")
         self.upload.observe(self.on_upload, names="value")
@@ -263,7 +266,7 @@ class Explorer:
             w.HBox([c["noise"], c["level"], self.level_label, c["seed"]]),
             w.HBox([c["weights"], c["ensemble"], self.bm3d_button]),
             w.HBox([c["zoom_x"], c["zoom_y"], c["zoom"]]),
-            self.status, self.output])
+            self.status, self.picture])
         self.update()
 
     # ---- callbacks
@@ -400,17 +403,17 @@ class Explorer:
         return plot_panels(self.panels, zoom_box(shape, self.settings), title=self.title())
 
     def _show(self) -> None:
+        import io
+
         import matplotlib.pyplot as plt
-        from IPython.display import clear_output, display
 
         self.status.value = f"<b>{self.message}</b>" if self.message else self.title()
         if not self.panels:
             return
-        fig = self.figure()
-        with self.output:
-            clear_output(wait=True)
-            display(fig)
+        fig, png = self.figure(), io.BytesIO()
+        fig.savefig(png, format="png", bbox_inches="tight")
         plt.close(fig)
+        self.picture.value = png.getvalue()
 
 
 # --------------------------------------------------------------------------- the README picture

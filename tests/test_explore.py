@@ -29,6 +29,11 @@ def test_default_state_scores_every_method(explorer):
     assert 0 < noisy["ssim"] < net["ssim"] < 1
     assert net["seconds"] > 0 and "dB" in net["caption"] and "SSIM" in net["caption"]
     assert explorer.figure() is not None and explorer.message == ""
+    # shown as a PNG in an Image widget (an Output widget hung papermill's client in notebook 07)
+    shown = explorer.picture.value
+    assert shown[:8] == b"\x89PNG\r\n\x1a\n"
+    explorer.controls["seed"].value = 1
+    assert explorer.picture.value[:8] == b"\x89PNG\r\n\x1a\n" and explorer.picture.value != shown
 
 
 def test_noise_change_resets_the_level_and_refuses_bm3d(explorer):

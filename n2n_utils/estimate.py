@@ -57,7 +57,8 @@ ABLATION_RUNS = 3  # comparisons.augmentation_ablation: none, dihedral, all vali
 BM3D_TUNING_POINTS = len(METHODS["bm3d"].grid(0.1)["sigma"])  # BM3D's grid: sigma x 0.8, 1, 1.2
 # The committed quick run (results/quick/pipeline.json, commit 84a1f99) recorded no speed of its
 # own. For it: the engine's default at batch 8 on the same 2-core AVX-512/bf16 CPU, from
-# benchmarks/results/throughput-cpu-full.json (commit 5b84b59), and classical.py's BM3D time.
+# the throughput benchmark's run at commit 5b84b59 (since replaced by
+# throughput-cpu-avx512-bf16-full.json, 172 images/s at ff2193e), and classical.py's BM3D time.
 LEGACY_IMAGES_PER_S = 175.0
 LEGACY_BM3D_S = 0.21
 ONE_CORE_BM3D = {"07_explore.ipynb"}  # BM3D on whole photos, one call per photo: no pool

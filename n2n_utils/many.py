@@ -31,7 +31,6 @@ from tqdm import tqdm
 
 from .config import autocast, describe_device, resolve_device, resolve_precision
 from .data import DenoisingData
-from .files import save_torch
 from .training import (
     LOSSES,
     TrainConfig,
@@ -40,6 +39,7 @@ from .training import (
     epoch_order,
     evaluate,
     learning_rate,
+    save_checkpoint,
     train,
     training_batch,
     training_pairs,
@@ -207,11 +207,8 @@ def train_together(datasets: Sequence[DenoisingData], configs: Sequence[TrainCon
     seconds = time.perf_counter() - t_start
     for path, model, optimizer, scaler, config, history, data in zip(
             checkpoints or [], models, optimizers, scalers, configs, histories, datasets, strict=False):
-        # the file `training.train` writes after each epoch: `train(resume=True)` finds it finished,
-        # and `weights.load_weights` loads its network
-        save_torch({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "scaler": scaler.state_dict(),
-                    "precision": precision, "epoch": first.epochs, "config": config.to_dict(), "history": history,
-                    "data": data.meta}, path)
+        # the file `training.train` writes after each epoch: `train(resume=True)` finds it finished
+        save_checkpoint(path, model, optimizer, scaler, precision, first.epochs, config, history, data)
     return [TrainResult(model.eval(), pd.DataFrame(history), config,
                         {"device": describe_device(device), "precision": precision,
                          "parameters": sum(p.numel() for p in model.parameters()),

@@ -64,6 +64,16 @@ def log_mse_loss(output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
 LOSSES = {"mse": F.mse_loss, "l1": F.l1_loss, "log_mse": log_mse_loss}
 
 
+def save_checkpoint(path: str | Path, model: nn.Module, optimizer: torch.optim.Optimizer, scaler,
+                    precision: str, epochs_done: int, config: TrainConfig, history: list[dict],
+                    data: DenoisingData) -> None:
+    """Write the training checkpoint (atomically): what `train(resume=True)` continues from and
+    `weights.load_weights` / `export_weights` read."""
+    save_torch({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "scaler": scaler.state_dict(),
+                "precision": precision, "epoch": epochs_done, "config": config.to_dict(), "history": history,
+                "data": data.meta}, path)
+
+
 @dataclass
 class TrainResult:
     model: nn.Module
@@ -220,10 +230,7 @@ def train(data: DenoisingData, config: TrainConfig | None = None, *,
         })
         bar.set_postfix(epoch=epoch + 1, val_psnr=f"{val_psnr:.2f}")
         if checkpoint is not None:
-            save_torch({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                        "scaler": scaler.state_dict(), "precision": precision,
-                        "epoch": epoch + 1, "config": config.to_dict(), "history": history,
-                        "data": data.meta}, checkpoint)
+            save_checkpoint(checkpoint, model, optimizer, scaler, precision, epoch + 1, config, history, data)
     bar.close()
     info = {"device": describe_device(device), "precision": precision, "layout": layout,
             "parameters": sum(p.numel() for p in model.parameters()),

@@ -17,9 +17,6 @@ epoch of 50,000 pairs would take (the target at the report's batch 8: under 10 s
 from __future__ import annotations
 
 import argparse
-import os
-import platform
-import re
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -28,7 +25,7 @@ import torch
 
 from benchmarks.throughput import CONFIGS as THROUGHPUT_CONFIGS
 from benchmarks.throughput import RESULTS_DIR, Setting, measure_speed
-from n2n_utils.config import describe_device, resolve_device
+from n2n_utils.config import cpu_info, describe_device, resolve_device
 from n2n_utils.data import load_dataset
 from n2n_utils.files import provenance, write_json
 from n2n_utils.many import train_many
@@ -62,16 +59,6 @@ CONFIGS = {
 ENGINE_SETTINGS = [Setting(8, "bf16"), Setting(8, "bf16", channels_last=False), Setting(64, "bf16"),
                    Setting(512, "bf16"), Setting(8, "bf16", compile="reduce-overhead"),
                    Setting(512, "bf16", compile="default")]
-
-
-def cpu_info() -> dict:
-    """The CPU's model name, core count and the instruction sets that decide bf16 speed."""
-    text = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
-    model = re.search(r"model name\s*:\s*(.+)", text)
-    flags = set(re.search(r"flags\s*:\s*(.+)", text).group(1).split()) if "flags" in text else set()
-    return {"model": model.group(1).strip() if model else platform.processor(), "cores": os.cpu_count(),
-            "torch_threads": torch.get_num_threads(),
-            "isa": sorted(flags & {"avx2", "avx512f", "avx512_bf16", "amx_bf16"})}
 
 
 def sweep_row(sweep: Sweep, device: torch.device, precision: str = "auto") -> dict:

@@ -39,6 +39,7 @@ import torch
 from scipy.ndimage import median_filter
 from skimage.restoration import denoise_nl_means, denoise_tv_chambolle
 
+from .config import usable_cores
 from .data import DenoisingData
 from .metrics import psnr, psnr_per_image, score, to_float
 from .noise import noise_params
@@ -171,10 +172,10 @@ def _check_params(method: str, names: Iterable[str]) -> None:
 
 def default_workers(method: str, n_images: int, pixels: int = 32 * 32) -> int:
     """The processes `denoise` spreads `n_images` images of `pixels` pixels each over when not
-    told: every core (os.cpu_count()) where one core would take over POOL_MIN_S seconds at the
-    method's rough speed (Method.crop_s), else 1 (this process)."""
+    told: every core this process may use (config.usable_cores) where one core would take over
+    POOL_MIN_S seconds at the method's rough speed (Method.crop_s), else 1 (this process)."""
     serial_s = n_images * pixels / 1024 * get_method(method).crop_s
-    return (os.cpu_count() or 1) if serial_s > POOL_MIN_S else 1
+    return usable_cores() if serial_s > POOL_MIN_S else 1
 
 
 def denoise(method: str, noisy: torch.Tensor, workers: int | None = None, **params) -> torch.Tensor:

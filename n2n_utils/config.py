@@ -108,11 +108,22 @@ def _cpu_features() -> dict:
     return {**limit_features(features, isa_limit), "isa_limit": isa_limit}
 
 
+def usable_cores() -> int:
+    """The logical CPUs this process may run on (1 or more): its affinity mask where the OS has
+    one (a cluster job or a container pinned to a few cores sees those, not the host's count),
+    else os.cpu_count()."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # macOS, Windows
+        return os.cpu_count() or 1
+
+
 def cpu_info() -> dict:
-    """The CPU this process runs on (see parse_cpuinfo), plus its logical CPU count and torch's
-    thread count; the feature flags are None where /proc/cpuinfo cannot be read, and leave out
-    what ONEDNN_MAX_CPU_ISA forbids (`isa_limit`, None when unset: see limit_features)."""
-    return {**_cpu_features(), "threads": os.cpu_count(), "torch_threads": torch.get_num_threads()}
+    """The CPU this process runs on (see parse_cpuinfo), plus the logical CPUs it may use
+    (usable_cores) and torch's thread count; the feature flags are None where /proc/cpuinfo
+    cannot be read, and leave out what ONEDNN_MAX_CPU_ISA forbids (`isa_limit`, None when unset:
+    see limit_features)."""
+    return {**_cpu_features(), "threads": usable_cores(), "torch_threads": torch.get_num_threads()}
 
 
 def cpu_kind(info: dict | None = None) -> str:

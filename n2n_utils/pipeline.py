@@ -67,8 +67,6 @@ NOTEBOOKS = [
 # These need clean training images and the noise models of an embedded dataset.
 NEEDS_EMBEDDED_DATA = {"05_comparisons.ipynb", "06_generalisation.ipynb"}
 PROGRESS_EVERY_S = 60.0  # how often a running notebook's progress line is printed
-MEASURE_S = 4.0  # how long the training-speed measurement before a run takes, about
-SMOKE_MEASURE_S = 0.5  # smoke runs every code path at CI size: its estimate may be rough
 DEVICES = ("auto", "cpu", "cuda", "mps")
 
 
@@ -187,10 +185,10 @@ def make_plan(profile: str, runnable: list[str], dataset: str = "natural32", noi
     prof = PROFILES[profile]
     start = time.perf_counter()
     print(f"measuring this machine's training speed ({describe_device(resolve_device(device))}) ...", flush=True)
-    images_per_s = measure_images_per_s(device, prof.precision, SMOKE_MEASURE_S if profile == "smoke" else MEASURE_S)
+    images_per_s = measure_images_per_s(device, prof.precision, prof.measure_s)
     needs_bm3d = any(notebook_work(prof, dataset, noise)[n].bm3d_crops for n in runnable)
     bm3d_s = measure_bm3d_seconds() if needs_bm3d else None
-    workers = os.cpu_count() or 1  # what classical.denoise spreads BM3D over
+    workers = config.usable_cores()  # what classical.denoise spreads BM3D over
     measured = {"images_per_s": round(images_per_s, 1), "bm3d_s": None if bm3d_s is None else round(bm3d_s, 3),
                 "classical_workers": workers,
                 "device": describe_device(resolve_device(device)),

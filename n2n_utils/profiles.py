@@ -56,21 +56,25 @@ class Profile:
     explore_scale: float = 0.5
     sigma_sweep_photos: int = 3
     sigma_sweep_scale: float = 0.25
+    # the pipeline measures this machine's training speed for about this long (seconds) before
+    # it plans a run; smoke, at CI size, takes a rough estimate
+    measure_s: float = 4.0
 
 
 PROFILES = {
     # The least that runs every code path of every notebook (nbval): two values a sweep, two
     # seeds for a CI, two noises (mse and l1), two folds, one epoch; each network sees a few
     # batches (8 in the main run; a sweep run 4 at batch 8, one at 32). The sweeps and the
-    # comparisons share one dataset (32 pairs, 12 validation crops: a few per held-out photo),
+    # comparisons share one dataset (32 pairs, 12 validation crops: a few per held-out photo;
+    # the classical methods tuned on one crop: BM3D, 0.2 s a crop, is most of notebooks 05-06),
     # generated once in a fresh clone. These notebooks are most of make test's time (issue 16).
     # explore_scale stays 0.25: the explorer's scale menu offers 1, 1/2 and 1/4.
     "smoke": Profile("smoke", n_train=64, n_val=16, epochs=1, precision="auto",
                      sweep_n_train=32, sweep_epochs=1, sweep_seeds=(0, 1), sweep_n_val=12,
                      lr_grid=(8e-4, 3.2e-3), batch_grid=(8, 32), n_examples=3,
-                     cmp_n_train=32, cmp_epochs=1, cmp_n_val=12, cmp_n_tune=2,
+                     cmp_n_train=32, cmp_epochs=1, cmp_n_val=12, cmp_n_tune=1,
                      cmp_noises=("gaussian", "impulse"), curve_sizes=(16, 32), cv_folds=2, cv_n_val=12,
-                     explore_scale=0.25, sigma_sweep_photos=1, sigma_sweep_scale=0.125),
+                     explore_scale=0.25, sigma_sweep_photos=1, sigma_sweep_scale=0.125, measure_s=0.5),
     # sized so that the seven notebooks 00-06 take under 30 minutes on 2 CPU cores
     "quick": Profile("quick", n_train=8_000, n_val=1_000, epochs=4, precision="auto",
                      sweep_n_train=1_200, sweep_epochs=3, sweep_seeds=(0, 1, 2), sweep_n_val=300,

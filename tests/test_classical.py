@@ -139,7 +139,7 @@ def test_a_pool_of_two_workers_gives_the_serial_result_bit_for_bit(small_data):
 
 
 def test_the_pool_is_used_by_default_only_where_one_core_would_take_long(monkeypatch):
-    monkeypatch.setattr(classical.os, "cpu_count", lambda: 16)
+    monkeypatch.setattr(classical, "usable_cores", lambda: 16)
     crop_s = get_method("bm3d").crop_s
     few = int(classical.POOL_MIN_S / crop_s)  # one core takes POOL_MIN_S on these
     assert classical.default_workers("bm3d", few) == 1

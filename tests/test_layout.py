@@ -66,6 +66,14 @@ def test_cpuinfo_is_parsed_into_model_features_and_cores():
     assert set(AVX2) | {"threads", "torch_threads", "isa_limit"} == set(here) and here["threads"] >= 1
 
 
+def test_usable_cores_are_the_affinity_mask_not_the_host(monkeypatch):
+    monkeypatch.setattr(config.os, "cpu_count", lambda: 128)  # a cluster node's host ...
+    monkeypatch.setattr(config.os, "sched_getaffinity", lambda pid: {4, 5, 6}, raising=False)  # ... a job's 3
+    assert config.usable_cores() == 3 and config.cpu_info()["threads"] == 3
+    monkeypatch.delattr(config.os, "sched_getaffinity")  # macOS and Windows have no mask
+    assert config.usable_cores() == 128
+
+
 def test_native_bf16_follows_the_cpu_flags_not_onednn(monkeypatch):
     as_cpu(monkeypatch, AVX2)
     monkeypatch.setattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: True, raising=False)

@@ -1,6 +1,7 @@
 import pytest
 import torch
 
+from n2n_utils.comparisons import subset
 from n2n_utils.data import DenoisingData
 from n2n_utils.metrics import psnr
 from n2n_utils.training import TrainConfig, checkpoint_name, learning_rate, load_checkpoint, train
@@ -75,9 +76,9 @@ def test_noise2clean_needs_clean_targets(small_data):
 
 @pytest.mark.slow
 def test_short_training_beats_the_noisy_input(small_data):
-    d = small_data
+    d = subset(small_data, 240)  # 60 steps: about +2.9 dB here, against the +1.5 asked
     noisy = psnr(d.val_input.float() / 255, d.val_clean.float() / 255)
-    result = train(d, TrainConfig(epochs=3, batch_size=8, progress=False))
+    result = train(d, TrainConfig(epochs=2, batch_size=8, progress=False))
     assert result.final_psnr > noisy + 1.5, (noisy, result.history)
     assert result.history["train_loss"].iloc[-1] < result.history["train_loss"].iloc[0]
 

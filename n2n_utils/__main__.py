@@ -7,7 +7,7 @@
                    [--val-psnr-noisy DB] [--notes TEXT] [--weights-dir DIR]
     export-course OUT_DIR [--weights NAME_OR_PATH] [--overwrite]
     train --checkpoint PATH [--dataset natural32|FOLDER] [--noise gaussian] [--n-train N]
-          [--epochs E --lr LR --batch-size B --augment A ... --precision P ...]
+          [--epochs E --lr LR --batch-size B --augment A ... --precision P ...] [--init WEIGHTS]
           [--export NAME --profile PROFILE]
 
 A mistake in what was asked (a missing file, not an image, an output that would replace the
@@ -235,7 +235,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     from .training import TrainConfig
 
     options = {k: getattr(args, k) for k in ("epochs", "lr", "batch_size", "loss", "target",
-                                              "lr_schedule", "precision", "seed", "device")
+                                              "lr_schedule", "precision", "seed", "init", "device")
                if getattr(args, k) is not None}  # no --loss: the noise's, once the data are known
     if args.augment is not None:
         options["augment"] = tuple(a for a in args.augment if a != "none")
@@ -245,8 +245,10 @@ def cmd_train(args: argparse.Namespace) -> int:
                 raise ValueError(f"--{name.replace('_', '-')} {getattr(args, name)}: needs at least 1")
         check_writable(args.checkpoint)  # before data are made and epochs trained
         config = TrainConfig.from_dict(options)  # options are checked before data are made
+        if config.init is not None:
+            read_weights(config.init)  # ... and so are the weights it starts from
         device = _device(config.device)
-    except ValueError as err:
+    except (OSError, ValueError) as err:
         _error(err)
         return 1
     with _precision_warned(config.precision, device):
@@ -351,7 +353,9 @@ def build_parser() -> argparse.ArgumentParser:
                    "the noise law, e.g. dihedral channel_permutation inversion for gaussian)")
     p.add_argument("--lr-schedule", default=d.lr_schedule, choices=CHOICES["lr_schedule"])
     p.add_argument("--precision", default=d.precision, choices=CHOICES["precision"])
-    p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument("--seed", type=int, default=d.seed, help="data, initialisation and order (default 0)")
+    p.add_argument("--init", metavar="NAME_OR_PATH", help="start from these weights (a shipped name, a weights "
+                   "file or a checkpoint) instead of random ones: to fine-tune on your own data, or train on")
     p.add_argument("--device", default=d.device)
     p.add_argument("--export", metavar="NAME", help="export the result as shipped weights under this name")
     p.add_argument("--profile", default="custom", help="the label the model card gives the run")

@@ -64,6 +64,10 @@ class TrainConfig:
     model: str = "resunet"
     final_activation: Literal["relu", "linear"] = "relu"  # Table I ends in a ReLU
     seed: int = 0
+    # start from these weights instead of the seed's random ones: a shipped name, a weights file
+    # or a training checkpoint (weights.read_weights reads each); None: from scratch. A name means
+    # the file of that name at the run's git commit, which the checkpoint and card record.
+    init: str | None = None
     device: str = "auto"                   # auto: cuda > mps > cpu
     eval_batch_size: int = 500
     eval_every: int = 1                    # validate every k epochs (always after the last)
@@ -104,8 +108,11 @@ RESUMABLE_CHANGES = NOT_A_RESULT | {"epochs", "eval_every"}
 def config_digest(config: TrainConfig, data_meta: dict, leave_out: set[str] | frozenset[str] = frozenset(),
                   length: int = 12) -> str:
     """The hex digest (`length` characters) of a run: its options but NOT_A_RESULT and
-    `leave_out`, and its data's meta. The same run on the same data gives the same digest."""
-    options = {k: v for k, v in config.to_dict().items() if k not in NOT_A_RESULT | set(leave_out)}
+    `leave_out`, and its data's meta. The same run on the same data gives the same digest.
+    Options that are None (unset, like `init` from scratch) are left out, so that adding an
+    optional field keeps every earlier run's digest, and its checkpoint's name."""
+    options = {k: v for k, v in config.to_dict().items()
+               if k not in NOT_A_RESULT | set(leave_out) and v is not None}
     blob = json.dumps({"config": options, "data": data_meta}, sort_keys=True, default=str)
     return hashlib.sha1(blob.encode()).hexdigest()[:length]
 

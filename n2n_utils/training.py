@@ -38,6 +38,7 @@ from .runs import (
     load_checkpoint,
     load_training_checkpoint,
 )
+from .weights import read_weights, weights_path
 
 __all__ = ["CHOICES", "LOSSES", "TrainConfig", "TrainResult", "build_model", "checkpoint_name", "epoch_order",
            "evaluate", "learning_rate", "load_checkpoint", "train", "training_batch", "training_pairs"]
@@ -88,9 +89,19 @@ class TrainResult:
 
 
 def build_model(config: TrainConfig) -> nn.Module:
-    """The network a config describes, initialised from its seed."""
+    """The network a config describes, initialised from its seed, or from the weights that
+    `config.init` names (which must be the same network: model and final activation)."""
     torch.manual_seed(config.seed)
-    return get_model(config.model, final_activation=config.final_activation)
+    model = get_model(config.model, final_activation=config.final_activation)
+    if config.init is not None:
+        blob, path = read_weights(config.init), weights_path(config.init)
+        theirs = {k: blob["config"].get(k, TrainConfig.__dataclass_fields__[k].default)
+                  for k in ("model", "final_activation")}
+        ours = {"model": config.model, "final_activation": config.final_activation}
+        if theirs != ours:
+            raise ValueError(f"{path}: cannot start from these weights: they are {theirs}, the run asks for {ours}")
+        fit_state_dict(model, blob["state_dict"], path)
+    return model
 
 
 def evaluate(model: nn.Module, noisy: torch.Tensor, clean: torch.Tensor, batch_size: int = 500) -> float:

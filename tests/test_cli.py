@@ -255,3 +255,20 @@ def test_train_command_trains_resumes_and_exports(tmp_path, capsys):
     assert main(["train", "--checkpoint", str(impulse), "--noise", "impulse", "--n-train", "16", "--n-val", "8",
                  "--epochs", "1"]) == 0
     assert torch.load(impulse, weights_only=True)["config"]["loss"] == "l1"
+
+
+def test_train_from_shipped_or_own_weights(tmp_path, capsys):
+    from n2n_utils.__main__ import main
+
+    ckpt = tmp_path / "tuned.pt"
+    base = ["train", "--n-train", "16", "--n-val", "8", "--epochs", "1", "--batch-size", "16"]
+    assert main([*base, "--checkpoint", str(ckpt), "--init", "resunet-natural32-gaussian25",
+                 "--export", "tuned", "--profile", "test", "--weights-dir", str(tmp_path)]) == 0
+    assert torch.load(ckpt, weights_only=True)["config"]["init"] == "resunet-natural32-gaussian25"
+    assert "| init | resunet-natural32-gaussian25 |" in (tmp_path / "tuned.md").read_text()  # on the card
+    capsys.readouterr()
+    # weights that are not there fail at once, in one line, before any data are made
+    assert main([*base, "--checkpoint", str(tmp_path / "other.pt"), "--init", str(tmp_path / "none.pt")]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("n2n: error: no weights") and "none.pt" in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "other.pt").exists()

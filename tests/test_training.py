@@ -1,3 +1,6 @@
+import hashlib
+import json
+
 import pytest
 import torch
 
@@ -183,3 +186,31 @@ def test_log_mse_trains_through_the_engine(small_data):
     loss, val = result.history["train_loss"], result.history["val_psnr"]
     assert loss.iloc[1] < loss.iloc[0] < 0  # a log of MSEs below 1
     assert val.iloc[1] > val.iloc[0] + 1.0, result.history
+
+
+def test_init_starts_from_given_weights_and_is_part_of_the_run(small_data, tmp_path):
+    from n2n_utils.runs import NOT_A_RESULT, config_digest
+    from n2n_utils.training import build_model
+
+    d = _tiny(small_data)
+    first = train(d, TrainConfig(epochs=1, **FAST), checkpoint=tmp_path / "first.pt")
+    # epochs=0: the network is the init's, tensor for tensor, whatever the seed
+    start = build_model(TrainConfig(init=str(tmp_path / "first.pt"), seed=7))
+    for key, tensor in first.model.state_dict().items():
+        assert torch.equal(start.state_dict()[key], tensor), key
+    # training on from it continues from where the first run ended, so its loss starts lower
+    on = train(d, TrainConfig(epochs=1, init=str(tmp_path / "first.pt"), **FAST))
+    fresh = train(d, TrainConfig(epochs=1, seed=1, **FAST))
+    assert on.history["train_loss"].iloc[0] < fresh.history["train_loss"].iloc[0]
+    # a run from other weights is another run (its own checkpoint name); from scratch, init is
+    # left out of the digest, so every earlier run keeps its name
+    plain, init = TrainConfig(), TrainConfig(init="resunet-natural32-gaussian25")
+    assert checkpoint_name(plain, d.meta) != checkpoint_name(init, d.meta)
+    before = {k: v for k, v in plain.to_dict().items() if k not in NOT_A_RESULT | {"init"}}  # the digest before init
+    blob = json.dumps({"config": before, "data": d.meta}, sort_keys=True, default=str)
+    assert config_digest(plain, d.meta) == hashlib.sha1(blob.encode()).hexdigest()[:12]
+    # another network's weights are refused before any step, naming the file
+    with pytest.raises(ValueError, match=r"first\.pt: cannot start from these weights"):
+        build_model(TrainConfig(init=str(tmp_path / "first.pt"), final_activation="linear"))
+    with pytest.raises(FileNotFoundError, match="no weights 'nowhere'"):
+        build_model(TrainConfig(init="nowhere"))

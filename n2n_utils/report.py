@@ -353,9 +353,10 @@ uniformly from 0 to 50/255 (both draws of a pair share it), {_loss_words(w)}for 
 {len(meta['photos'])} held-out photo(s) at scale {meta['scale']:g}, whole images ({_made_by(meta)}); BM3D is
 given the true sigma, or the one `n2n denoise --sigma auto` estimates:
 
-{_table(summary, ('g', '.2f', '.2f', '.2f', '.2f', '.2f'))}
+{_table(summary, ('g',) + ('.2f',) * (len(summary.columns) - 1))}
 
-{res.figure('fig11_psnr_vs_sigma', 'PSNR against the noise level: blind weights, sigma-25 weights and BM3D.')}
+{res.figure('fig11_psnr_vs_sigma', 'PSNR against the noise level: blind weights (plain and with the test-time '
+            'ensemble), sigma-25 weights and BM3D.')}
 
 {meta['finding']}"""
 

@@ -102,4 +102,8 @@ def test_sigma_sweep_rows_and_summary(chelsea):
     gap = summary.loc[25, blind.BLIND] - summary.loc[25, blind.SIGMA25]
     assert targets["gap_to_sigma25_at_25"] == pytest.approx(gap)
     assert targets["worst_sigma_255"] in (10, 25)
+    ensemble_gaps = summary[blind.BLIND_ENSEMBLE] - summary[blind.BM3D_TRUE]  # both levels are in 10-50
+    assert targets["worst_gap_to_bm3d_ensemble"] == pytest.approx(ensemble_gaps.min())
+    assert targets["bm3d_met_ensemble"] == (ensemble_gaps.min() >= -blind.TARGET_GAP_DB)
+    assert not summary[blind.BLIND_ENSEMBLE].equals(summary[blind.BLIND])  # 16 passes, not one
     assert "sigma 25/255" in findings.sigma_sweep_finding(summary)

@@ -154,12 +154,15 @@ def sweep_targets(summary: pd.DataFrame) -> dict:
     """The blind weights against their targets (dB; positive: blind wins): at sigma 25 against
     the sigma-25 weights (both plain), and at every sigma in TARGET_BM3D_SIGMAS_255 against BM3D
     given the true sigma (the worst level), plain and, in the `_ensemble` keys, with the
-    test-time ensemble. Each with `met`: shortfall no more than TARGET_GAP_DB."""
+    test-time ensemble (only where `summary` has that column: sweeps from before it have not).
+    Each with `met`: shortfall no more than TARGET_GAP_DB."""
     gap_25 = float(summary.loc[25, BLIND] - summary.loc[25, SIGMA25]) if 25 in summary.index else float("nan")
     lo, hi = TARGET_BM3D_SIGMAS_255
     band = summary.loc[(summary.index >= lo) & (summary.index <= hi)]
     targets = {"gap_to_sigma25_at_25": gap_25, "sigma25_met": bool(gap_25 >= -TARGET_GAP_DB)}
     for method, suffix in ((BLIND, ""), (BLIND_ENSEMBLE, "_ensemble")):
+        if method not in summary.columns:  # a sweep from before the ensemble was added
+            continue
         gaps = band[method] - band[BM3D_TRUE]
         targets |= {f"worst_gap_to_bm3d{suffix}": float(gaps.min()) if len(gaps) else float("nan"),
                     f"worst_sigma_255{suffix}": int(gaps.idxmin()) if len(gaps) else None,

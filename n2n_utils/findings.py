@@ -106,6 +106,7 @@ def sigma_sweep_finding(summary: pd.DataFrame) -> str:
             f"weights trained at that level alone ({met(t['sigma25_met'])}: within {TARGET_GAP_DB} dB). "
             f"Against BM3D given the true sigma, their worst level from {TARGET_BM3D_SIGMAS_255[0]} to "
             f"{TARGET_BM3D_SIGMAS_255[1]}/255 is {t['worst_sigma_255']}/255, at {t['worst_gap_to_bm3d']:+.2f} dB "
-            f"({met(t['bm3d_met'])}: no more than {TARGET_GAP_DB} dB below); with the test-time ensemble, "
-            f"{t['worst_sigma_255_ensemble']}/255 at {t['worst_gap_to_bm3d_ensemble']:+.2f} dB "
-            f"({met(t['bm3d_met_ensemble'])}).")
+            f"({met(t['bm3d_met'])}: no more than {TARGET_GAP_DB} dB below)" + (
+                f"; with the test-time ensemble, {t['worst_sigma_255_ensemble']}/255 at "
+                f"{t['worst_gap_to_bm3d_ensemble']:+.2f} dB ({met(t['bm3d_met_ensemble'])})."
+                if "bm3d_met_ensemble" in t else "."))

@@ -50,10 +50,16 @@ def test_data_training_and_prediction_findings_quote_their_numbers():
 
 
 def test_sigma_sweep_finding_says_which_targets_are_met():
-    from n2n_utils.blind import BLIND, BM3D_TRUE, SIGMA25
+    from n2n_utils.blind import BLIND, BLIND_ENSEMBLE, BM3D_TRUE, SIGMA25
 
     summary = pd.DataFrame({BLIND: [30.0, 27.9, 24.0], SIGMA25: [29.0, 28.0, 20.0], BM3D_TRUE: [30.1, 27.5, 24.5]},
                            index=pd.Index([10, 25, 50], name="sigma_255"))
+    # a sweep from before the ensemble column (results/quick/blind_sigma.* of earlier commits)
     text = findings.sigma_sweep_finding(summary)
     assert "score -0.10 dB against the weights trained at that level alone (target met" in text
-    assert "worst level from 10 to 50/255 is 50/255, at -0.50 dB (target missed" in text
+    assert text.endswith("worst level from 10 to 50/255 is 50/255, at -0.50 dB (target missed: no more than "
+                         "0.3 dB below).")
+    summary.insert(1, BLIND_ENSEMBLE, [30.2, 28.1, 24.3])
+    text = findings.sigma_sweep_finding(summary)
+    assert "(target missed: no more than 0.3 dB below); with the test-time ensemble, 50/255 at -0.20 dB " \
+           "(target met)." in text

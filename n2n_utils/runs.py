@@ -75,6 +75,8 @@ class TrainConfig:
 
     def __post_init__(self):
         self.augment = tuple(self.augment)
+        if self.init is not None:  # a Path too: the checkpoint keeps plain values (torch.load weights_only)
+            self.init = str(self.init)
         check_augmentations(self.augment)
         for name, allowed in CHOICES.items():
             if getattr(self, name) not in allowed:

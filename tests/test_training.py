@@ -194,12 +194,13 @@ def test_init_starts_from_given_weights_and_is_part_of_the_run(small_data, tmp_p
 
     d = _tiny(small_data)
     first = train(d, TrainConfig(epochs=1, **FAST), checkpoint=tmp_path / "first.pt")
-    # epochs=0: the network is the init's, tensor for tensor, whatever the seed
+    # before any step the network is the init's, tensor for tensor, whatever the seed
     start = build_model(TrainConfig(init=str(tmp_path / "first.pt"), seed=7))
     for key, tensor in first.model.state_dict().items():
         assert torch.equal(start.state_dict()[key], tensor), key
     # training on from it continues from where the first run ended, so its loss starts lower
-    on = train(d, TrainConfig(epochs=1, init=str(tmp_path / "first.pt"), **FAST))
+    on = train(d, TrainConfig(epochs=1, init=tmp_path / "first.pt", **FAST), checkpoint=tmp_path / "on.pt")
+    assert load_checkpoint(tmp_path / "on.pt")["config"]["init"] == str(tmp_path / "first.pt")  # a Path: its text
     fresh = train(d, TrainConfig(epochs=1, seed=1, **FAST))
     assert on.history["train_loss"].iloc[0] < fresh.history["train_loss"].iloc[0]
     # a run from other weights is another run (its own checkpoint name); from scratch, init is

@@ -232,7 +232,7 @@ def cmd_export_course(args: argparse.Namespace) -> int:
 
 def cmd_train(args: argparse.Namespace) -> int:
     """Train a ResUNet (resuming from --checkpoint when it exists), then optionally export it."""
-    from .training import TrainConfig
+    from .training import TrainConfig, build_model
 
     options = {k: getattr(args, k) for k in ("epochs", "lr", "batch_size", "loss", "target",
                                               "lr_schedule", "precision", "seed", "init", "device")
@@ -246,7 +246,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         check_writable(args.checkpoint)  # before data are made and epochs trained
         config = TrainConfig.from_dict(options)  # options are checked before data are made
         if config.init is not None:
-            read_weights(config.init)  # ... and so are the weights it starts from
+            build_model(config)  # ... and so are the weights it starts from: there, readable, this network's
         device = _device(config.device)
     except (OSError, ValueError) as err:
         _error(err)

@@ -257,8 +257,12 @@ def test_train_command_trains_resumes_and_exports(tmp_path, capsys):
     assert torch.load(impulse, weights_only=True)["config"]["loss"] == "l1"
 
 
-def test_train_from_shipped_or_own_weights(tmp_path, capsys):
+def test_train_from_shipped_or_own_weights(tmp_path, capsys, monkeypatch):
+    from n2n_utils import data
     from n2n_utils.__main__ import main
+    from n2n_utils.files import save_torch
+    from n2n_utils.models import get_model
+    from n2n_utils.runs import TrainConfig
 
     ckpt = tmp_path / "tuned.pt"
     base = ["train", "--n-train", "16", "--n-val", "8", "--epochs", "1", "--batch-size", "16"]
@@ -272,3 +276,11 @@ def test_train_from_shipped_or_own_weights(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.startswith("n2n: error: no weights") and "none.pt" in err and len(err.splitlines()) == 1
     assert not (tmp_path / "other.pt").exists()
+    # ... and so do the weights of another network (a linear last layer: the same tensors)
+    linear = tmp_path / "linear.pt"
+    save_torch({"state_dict": get_model("resunet", final_activation="linear").state_dict(),
+                "config": TrainConfig(final_activation="linear").to_dict(), "card": {}}, linear)
+    monkeypatch.setattr(data, "load_dataset", lambda *a, **k: pytest.fail("data made before --init was checked"))
+    assert main([*base, "--checkpoint", str(tmp_path / "other.pt"), "--init", str(linear)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"n2n: error: {linear}: cannot start from these weights") and len(err.splitlines()) == 1

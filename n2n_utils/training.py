@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 import pandas as pd
@@ -176,11 +176,13 @@ def train(data: DenoisingData, config: TrainConfig | None = None, *,
     if resume and checkpoint is not None and Path(checkpoint).exists():
         ckpt = load_training_checkpoint(checkpoint, device)
         resumable = RESUMABLE_CHANGES - ({"epochs"} if config.lr_schedule == "cosine" else set())
-        changed = {k for k, v in ckpt["config"].items()
-                   if k not in resumable and v != config.to_dict().get(k)}
+        # an option the checkpoint predates (init, say) had its default value in that run
+        recorded = {**{f.name: f.default for f in fields(TrainConfig)}, **ckpt["config"]}
+        asked = config.to_dict()
+        changed = {k for k in recorded.keys() | asked.keys() if k not in resumable and recorded.get(k) != asked.get(k)}
         if changed:
             raise ValueError(f"{checkpoint}: cannot resume, the config differs in "
-                             + ", ".join(f"{k} (checkpoint {ckpt['config'][k]!r}, asked {config.to_dict().get(k)!r})"
+                             + ", ".join(f"{k} (checkpoint {recorded.get(k)!r}, asked {asked.get(k)!r})"
                                          for k in sorted(changed))
                              + "; ask for the checkpoint's values, or start a new checkpoint")
         if _plain(ckpt.get("data")) != _plain(data.meta):

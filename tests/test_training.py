@@ -203,6 +203,14 @@ def test_init_starts_from_given_weights_and_is_part_of_the_run(small_data, tmp_p
     assert load_checkpoint(tmp_path / "on.pt")["config"]["init"] == str(tmp_path / "first.pt")  # a Path: its text
     fresh = train(d, TrainConfig(epochs=1, seed=1, **FAST))
     assert on.history["train_loss"].iloc[0] < fresh.history["train_loss"].iloc[0]
+    # a checkpoint from before init existed ran from scratch: it resumes as such, and only as such
+    old = torch.load(tmp_path / "first.pt", weights_only=True)
+    del old["config"]["init"]
+    torch.save(old, tmp_path / "old.pt")
+    again = train(d, TrainConfig(epochs=1, **FAST), checkpoint=tmp_path / "old.pt", resume=True)
+    assert again.history["epoch"].tolist() == [1] and _same_weights(again.model, first.model)
+    with pytest.raises(ValueError, match=r"old\.pt: cannot resume, the config differs in init \(checkpoint None"):
+        train(d, TrainConfig(epochs=1, init=tmp_path / "first.pt", **FAST), checkpoint=tmp_path / "old.pt", resume=True)
     # a run from other weights is another run (its own checkpoint name); from scratch, init is
     # left out of the digest, so every earlier run keeps its name
     plain, init = TrainConfig(), TrainConfig(init="resunet-natural32-gaussian25")

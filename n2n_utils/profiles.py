@@ -67,7 +67,7 @@ PROFILES = {
     # batches (8 in the main run; a sweep run 4 at batch 8, one at 32). The sweeps and the
     # comparisons share one dataset (32 pairs, 12 validation crops: a few per held-out photo;
     # the classical methods tuned on one crop: BM3D, 0.2 s a crop, is most of notebooks 05-06),
-    # generated once in a fresh clone. These notebooks are most of make test's time (issue 16).
+    # generated once in a fresh clone. The eight notebooks take about a third of make test's time.
     # explore_scale stays 0.25: the explorer's scale menu offers 1, 1/2 and 1/4.
     "smoke": Profile("smoke", n_train=64, n_val=16, epochs=1, precision="auto",
                      sweep_n_train=32, sweep_epochs=1, sweep_seeds=(0, 1), sweep_n_val=12,

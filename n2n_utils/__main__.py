@@ -7,7 +7,7 @@
                    [--val-psnr-noisy DB] [--notes TEXT] [--weights-dir DIR]
     export-course OUT_DIR [--weights NAME_OR_PATH] [--overwrite]
     train --checkpoint PATH [--dataset natural32|FOLDER] [--noise gaussian] [--n-train N]
-          [--epochs E --lr LR --batch-size B --augment A ... --precision P ...] [--init WEIGHTS]
+          [--epochs E --lr LR --batch-size B --augment A ... --precision P ...] [--init NAME_OR_PATH]
           [--export NAME --profile PROFILE]
 
 A mistake in what was asked (a missing file, not an image, an output that would replace the

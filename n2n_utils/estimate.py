@@ -10,7 +10,7 @@ The cost model: notebook i takes
   seconds before the run by `measure_images_per_s` (the engine itself, on random pairs);
 - bm3d_crops_i: the crops BM3D denoises (tuning and scoring); it runs on the CPU whatever the
   training device, at bm3d_s seconds a crop on one core (`measure_bm3d_seconds`), spread over
-  `workers` processes (classical.denoise: every core), except in ONE_CORE_BM3D's notebooks,
+  `workers` processes (classical.denoise: every usable core), except in ONE_CORE_BM3D's notebooks,
   which denoise whole photos one at a time. The smallest batches of crops (under
   classical.POOL_MIN_S on one core: the smoke profile's, the quick profile's tuning) stay on one
   core too, so small profiles take a little longer than the model says;

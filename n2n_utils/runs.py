@@ -66,7 +66,7 @@ class TrainConfig:
     seed: int = 0
     # start from these weights instead of the seed's random ones: a shipped name, a weights file
     # or a training checkpoint (weights.read_weights reads each); None: from scratch. A name means
-    # the file of that name at the run's git commit, which the checkpoint and card record.
+    # the file of that name at the run's git commit, which the exported card records.
     init: str | None = None
     device: str = "auto"                   # auto: cuda > mps > cpu
     eval_batch_size: int = 500

@@ -155,7 +155,8 @@ def train(data: DenoisingData, config: TrainConfig | None = None, *,
 
     checkpoint: where to save model, optimizer, epoch, config and history after each epoch
         (atomically). With resume=True and an existing checkpoint, training continues from it.
-    model: start from this network instead of a fresh one built from the config.
+    model: start from this network instead of the one build_model makes (config.init is then
+        not read; the caller's network is the start).
     """
     config = config or TrainConfig()
     device = resolve_device(config.device)

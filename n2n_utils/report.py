@@ -349,7 +349,8 @@ def section_blind(res: Results) -> str:
 
 `{w['name']}` was trained with Noise2Noise on {w['n_train']:,} pairs whose sigma is drawn per pair,
 uniformly from 0 to 50/255 (both draws of a pair share it), {_loss_words(w)}for {w['epochs']} epochs:
-{w['train_seconds'] / 60:.0f} minutes on {w['device']} (profile `{w['profile']}`; see its model card). Mean PSNR (dB) on
+{w['train_seconds'] / 60:.0f} minutes on {w['device']} (profile `{w['profile']}`; see its model
+card).{_init_words(w)} Mean PSNR (dB) on
 {len(meta['photos'])} held-out photo(s) at scale {meta['scale']:g}, whole images ({_made_by(meta)}); BM3D is
 given the true sigma, or the one `n2n denoise --sigma auto` estimates:
 
@@ -359,6 +360,17 @@ given the true sigma, or the one `n2n denoise --sigma auto` estimates:
             'ensemble), sigma-25 weights and BM3D.')}
 
 {meta['finding']}"""
+
+
+def _init_words(weights: dict) -> str:
+    """How the blind weights' start reads: from scratch (nothing), or the run they went on from."""
+    init = weights.get("init")
+    if not init:
+        return ""
+    return (f" That run started from earlier weights trained the same way for {init['epochs']} epochs on "
+            f"{init['n_train']:,} other pairs ({init['train_seconds'] / 60:.0f} minutes, profile `{init['profile']}`, "
+            f"commit `{init['git_commit']}`), so the network saw "
+            f"{weights['epochs'] * weights['n_train'] + init['epochs'] * init['n_train']:,} images in all.")
 
 
 def _loss_words(weights: dict) -> str:

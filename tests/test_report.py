@@ -149,3 +149,20 @@ def test_several_seeds_are_said_where_the_numbers_are_their_means(tmp_path):
              "per_photo": [{"group": "all", "psnr": 27.0, "ci95": 0.4, "n": 12, "noisy": 20.5}]}
     (tmp_path / "results" / "smoke" / "train_resunet.json").write_text(json.dumps(train))
     assert "Every PSNR of this section is the mean of 2 training seeds" in report.section_training(res)
+
+
+def test_blind_section_says_what_the_weights_started_from(tmp_path):
+    meta = json.loads((REPORT_DIR.parent / "results" / "quick" / "blind_sigma.json").read_text())
+    (tmp_path / "results" / "quick").mkdir(parents=True)
+    res = report.Results("quick", tmp_path / "results", tmp_path / "figures")
+
+    def section(**weights) -> str:
+        record = {**meta, "blind_weights": {**meta["blind_weights"], **weights}}
+        (tmp_path / "results" / "quick" / "blind_sigma.json").write_text(json.dumps(record))
+        return report.section_blind(res)
+
+    assert "started from" not in section(init=None)  # from scratch, and results from before init
+    earlier = {"epochs": 10, "n_train": 50_000, "train_seconds": 3429, "profile": "cpu-a", "git_commit": "abc"}
+    text = section(init=earlier, epochs=10, n_train=50_000)
+    assert "started from earlier weights trained the same way for 10 epochs" in text
+    assert "57 minutes, profile `cpu-a`, commit `abc`" in text and "1,000,000 images in all" in text

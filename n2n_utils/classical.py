@@ -228,16 +228,22 @@ def _pool(workers: int) -> ProcessPoolExecutor:
         context = multiprocessing.get_context(method)
         if method == "forkserver":
             context.set_forkserver_preload([__name__])
-        _POOLS[workers] = ProcessPoolExecutor(workers, mp_context=context, initializer=_exit_with,
+        _POOLS[workers] = ProcessPoolExecutor(workers, mp_context=context, initializer=_worker_start,
                                               initargs=(os.getpid(),))
     return _POOLS[workers]
 
 
-def _exit_with(pid: int, every_s: float = 2.0) -> None:
-    """A pool worker's start: a daemon thread ends the worker once process `pid` (the one that
-    started the pool) has gone. A process that exits normally shuts its pool down itself; one
-    that is killed (a kernel killed, say) would otherwise leave its idle workers behind."""
+def _worker_start(pid: int, every_s: float = 2.0) -> None:
+    """A pool worker's start. It ignores Ctrl-C (SIGINT): an interrupt, or the SIGINT a notebook
+    kernel's process group gets when papermill shuts the kernel down, is the parent's to handle;
+    the workers would otherwise each print a KeyboardInterrupt traceback and break the pool.
+    And a daemon thread ends the worker once process `pid` (the one that started the pool) has
+    gone. A process that exits normally shuts its pool down itself; one that is killed (a
+    kernel killed, say) would otherwise leave its idle workers behind."""
+    import signal
     import threading
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
     def watch() -> None:
         while True:

@@ -1,6 +1,9 @@
 import dataclasses
 import inspect
 import math
+import os
+import signal
+import time
 
 import numpy as np
 import pytest
@@ -136,6 +139,12 @@ def test_a_pool_of_two_workers_gives_the_serial_result_bit_for_bit(small_data):
     assert denoise("tv", noisy[:0], workers=2, weight=0.1).shape == (0, 3, 32, 32)
     with pytest.raises(ValueError, match="workers=0: give a whole number of processes >= 1"):
         denoise("tv", noisy, workers=0, weight=0.1)
+    # Ctrl-C, or a notebook kernel's shutdown, signals the whole process group: the workers leave
+    # it to this process, and the pool stays whole (no KeyboardInterrupt tracebacks from them)
+    for pid in classical._pool(2)._processes:
+        os.kill(pid, signal.SIGINT)
+    time.sleep(0.5)
+    assert torch.equal(denoise("tv", noisy, workers=2, weight=0.1), denoise("tv", noisy, workers=1, weight=0.1))
 
 
 def test_the_pool_is_used_by_default_only_where_one_core_would_take_long(monkeypatch):

@@ -4,6 +4,8 @@ The cost model: notebook i takes
 
     seconds_i = startup_i + factor_i * train_images_i / images_per_s + bm3d_crops_i * bm3d_s / workers
 
+or, for a notebook that trains nothing (notebook 07), startup_i + factor_i * its BM3D seconds:
+
 - train_images_i: the training work the profile asks of the notebook (pairs x epochs x runs x
   seeds), counted by `notebook_work` from the profile's sizes;
 - images_per_s: this machine's training speed at the report's batch 8, measured for a few
@@ -16,7 +18,9 @@ The cost model: notebook i takes
   core too, so small profiles take a little longer than the model says;
 - startup_i and factor_i: calibrated on a finished run's pipeline.json (`calibrate`), by
   default the committed quick profile's. factor_i covers what scales with training but is not
-  training: validation, data loading, the sweeps' other batch sizes, test-time ensembles.
+  training: validation, data loading, the sweeps' other batch sizes, test-time ensembles. In a
+  notebook that trains nothing it scales its BM3D instead: whole photos take BM3D less time a
+  pixel than 32x32 crops (notebook 07 took about a third of its crops' worth in the quick run).
 
 With a time budget, `size_epochs` scales the profile's epoch counts (main run, sweeps,
 comparisons) by one common factor so that the estimate fits.
@@ -24,7 +28,8 @@ comparisons) by one common factor so that the estimate fits.
 What bounds the full profile on a 16-core GPU machine, by this model's numbers (0.21 s a BM3D
 crop on one core, LEGACY_BM3D_S): the 5,050 crops of notebooks 05 and 06 take 1,060 s on one
 core (18 min, the bound before classical.denoise used a pool) and 66 s over 16 workers; notebook
-07's whole photos, about 600 crops' worth, stay on one core (about 2 min). Training then bounds
+07's whole photos, about 600 crops' worth, stay on one core (about 2 min at crop speed, 0.8 min
+with the quick run's calibration). Training then bounds
 it: with three seeds for every network, the full profile asks for 22.4 million training images
 (01: 3.0 M, 02: 3.6 M, 03: 3.15 M, 05: 8.6 M, 06: 4.05 M), 75 minutes at the issue's target
 speed (an epoch of 50,000 pairs in 10 s: 5,000 images/s) if the networks train one after
@@ -147,7 +152,8 @@ def measure_bm3d_seconds(crops: int = 3) -> float | None:
 @dataclass(frozen=True)
 class Calibration:
     startup_s: dict[str, float]  # notebook -> seconds that do not scale with training or BM3D
-    factor: dict[str, float]     # notebook -> wall time of its training over images / images_per_s
+    factor: dict[str, float]     # notebook -> wall time of its training over images / images_per_s;
+                                 # one that trains nothing: of its BM3D over the crops' worth
     source: str                  # where the numbers come from, for pipeline.json
 
 
@@ -168,10 +174,14 @@ def calibrate(record: dict, source: str = "") -> Calibration:
         if seconds is None:  # skipped
             continue
         work = Work(row["train_images"], row["bm3d_crops"]) if "train_images" in row else legacy_work[name]
-        rest = seconds - bm3d_seconds(name, work.bm3d_crops, bm3d_s, measured.get("classical_workers", 1))
+        bm3d = bm3d_seconds(name, work.bm3d_crops, bm3d_s, measured.get("classical_workers", 1))
+        rest = seconds - bm3d
         if work.train_images:
             startup[name] = min(STARTUP_S, rest)
             factor[name] = max(rest - startup[name], 0.0) / (work.train_images / rate)
+        elif work.bm3d_crops:  # BM3D is its work
+            startup[name] = min(STARTUP_S, seconds)
+            factor[name] = (seconds - startup[name]) / bm3d
         else:
             startup[name] = max(rest, 0.0)
     return Calibration(startup, factor, source or f"a {record.get('profile')} run at commit {record.get('git_commit')}")
@@ -194,10 +204,13 @@ def estimate_seconds(work: dict[str, Work], images_per_s: float, bm3d_s: float |
     """Expected wall seconds per notebook (see the module docstring); `bm3d_s` is one core's
     seconds a crop, `workers` the processes BM3D is spread over."""
     bm3d_s = LEGACY_BM3D_S if bm3d_s is None else bm3d_s
-    return {name: calibration.startup_s.get(name, STARTUP_S)
-            + calibration.factor.get(name, 1.0) * w.train_images / images_per_s
-            + bm3d_seconds(name, w.bm3d_crops, bm3d_s, workers)
-            for name, w in work.items()}
+    seconds = {}
+    for name, w in work.items():
+        start, factor = calibration.startup_s.get(name, STARTUP_S), calibration.factor.get(name, 1.0)
+        bm3d = bm3d_seconds(name, w.bm3d_crops, bm3d_s, workers)
+        seconds[name] = (start + factor * w.train_images / images_per_s + bm3d if w.train_images
+                         else start + factor * bm3d)  # the factor scales the notebook's own work
+    return seconds
 
 
 def bm3d_seconds(notebook: str, crops: int, bm3d_s: float, workers: int) -> float:

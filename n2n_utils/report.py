@@ -180,7 +180,6 @@ def _sweep(res: Results, name: str, title: str, figure: str, caption: str, repor
     meta, summary = res.json(name), res.csv(f"{name}_summary")
     if not meta or summary is None:
         return f"### {title}\n\n*(not run yet)*"
-    runs = res.csv(name)
     best = summary.loc[summary["psnr_mean"].idxmax()]
     at_report = summary[summary["value"] == report_value]
     gap = ""
@@ -195,8 +194,8 @@ def _sweep(res: Results, name: str, title: str, figure: str, caption: str, repor
                                     "seconds_mean": "seconds per run"})
     return f"""### {title}
 
-{len(runs)} runs: {runs['n_train'].iloc[0]:,} pairs, {b['epochs']} epochs each, seeds
-{', '.join(map(str, meta['seeds']))}, evaluated on the {runs['n_val'].iloc[0]:,} held-out validation
+{int(summary['n_runs'].sum())} runs: {meta['data']['n_train']:,} pairs, {b['epochs']} epochs each, seeds
+{', '.join(map(str, meta['seeds']))}, evaluated on the {meta['data']['n_val']:,} held-out validation
 crops ({_made_by(meta)}). Best: **{best['value']:g}** at {best['psnr_mean']:.2f} ± {best['psnr_ci95']:.2f} dB.{gap}
 
 {res.figure(figure, caption)}

@@ -85,11 +85,13 @@ def _smoke_like_results(root):
         values = [sweep.chosen / 2, sweep.chosen, sweep.chosen * 2]
         runs = pd.DataFrame([{"value": v, "seed": s, "psnr": 25 + i + 0.1 * s, "seconds": 1.0, "n_train": 96,
                               "n_val": 64} for i, v in enumerate(values) for s in range(3)])
-        runs.to_csv(out / f"{sweep.name}.csv", index=False)
         summary = summarize(runs)
+        stale = runs.assign(psnr=0.0)  # an older run key's rows, which a rerun keeps in the table: not counted
+        pd.concat([runs, stale]).to_csv(out / f"{sweep.name}.csv", index=False)
         summary.to_csv(out / f"{sweep.name}_summary.csv", index=False)
         (out / f"{sweep.name}.json").write_text(json.dumps(
             {**prov, "seeds": [0, 1, 2], "base_config": {"epochs": 1}, "param": sweep.param,
+             "data": {"n_train": 96, "n_val": 64},
              "best": float(summary.loc[summary.psnr_mean.idxmax(), "value"]), "summary": summary.to_dict("records")}))
     rows = [{"noise": noise, "method": m, "psnr": p + (noise == "impulse"), "psnr_ci95": 0.1, "ssim": 0.8,
              "seconds": 1.0, "params": ""}
@@ -121,6 +123,7 @@ def test_report_renders_what_the_package_functions_make(tmp_path):
     res = report.Results("smoke", tmp_path / "results", tmp_path / "figures")
     sweeps = report.section_sweeps(res)
     assert "Best: **0.0016** at 27.10" in sweeps and "Best: **16** at 27.10" in sweeps
+    assert sweeps.count("9 runs: 96 pairs, 1 epochs each") == 2  # this run's rows only
     comparisons = report.section_comparisons(res)
     assert "noisy 20.00 dB, best classical\n(BM3D) 27.00 dB, Noise2Noise 28.00 dB" in comparisons
     generalisation = report.section_generalisation(res)

@@ -97,6 +97,12 @@ class TrainConfig:
         return asdict(self)
 
 
+def with_defaults(saved: dict) -> dict:
+    """A config as a checkpoint or weights file saved it, with the default of every option it
+    predates (`init`, say): what that run used."""
+    return {**{f.name: f.default for f in fields(TrainConfig)}, **saved}
+
+
 # Options that never change what a run computes: where it runs, what it prints, how many
 # validation images go through the network at once. (channels_last is part of a run's identity,
 # so that committed runs keep their names; its default, "auto", is the same on every machine.)

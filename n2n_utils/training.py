@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import math
 import time
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
@@ -37,6 +37,7 @@ from .runs import (
     fit_state_dict,
     load_checkpoint,
     load_training_checkpoint,
+    with_defaults,
 )
 from .weights import read_weights, weights_path
 
@@ -95,8 +96,7 @@ def build_model(config: TrainConfig) -> nn.Module:
     model = get_model(config.model, final_activation=config.final_activation)
     if config.init is not None:
         blob, path = read_weights(config.init), weights_path(config.init)
-        theirs = {k: blob["config"].get(k, TrainConfig.__dataclass_fields__[k].default)
-                  for k in ("model", "final_activation")}
+        theirs = {k: with_defaults(blob["config"])[k] for k in ("model", "final_activation")}
         ours = {"model": config.model, "final_activation": config.final_activation}
         if theirs != ours:
             raise ValueError(f"{path}: cannot start from these weights: they are {theirs}, the run asks for {ours}")
@@ -177,8 +177,7 @@ def train(data: DenoisingData, config: TrainConfig | None = None, *,
     if resume and checkpoint is not None and Path(checkpoint).exists():
         ckpt = load_training_checkpoint(checkpoint, device)
         resumable = RESUMABLE_CHANGES - ({"epochs"} if config.lr_schedule == "cosine" else set())
-        # an option the checkpoint predates (init, say) had its default value in that run
-        recorded = {**{f.name: f.default for f in fields(TrainConfig)}, **ckpt["config"]}
+        recorded = with_defaults(ckpt["config"])
         asked = config.to_dict()
         changed = {k for k in recorded.keys() | asked.keys() if k not in resumable and recorded.get(k) != asked.get(k)}
         if changed:

@@ -112,9 +112,11 @@ def train_each(data: DenoisingData | Sequence[DenoisingData], configs: Sequence[
                                      None if checkpoints is None else [checkpoints[i] for i in group])
             yield from zip(group, trained, strict=True)
         else:
-            for i in group:  # resume: no checkpoint, or one that is not there yet, trains from the start
-                yield i, train(datasets[i], configs[i], checkpoint=None if checkpoints is None else checkpoints[i],
-                               resume=True)
+            for i in group:
+                if checkpoints is None:
+                    yield i, train(datasets[i], configs[i])
+                else:
+                    yield i, train(datasets[i], configs[i], checkpoint=checkpoints[i], resume=True)
 
 
 def _stacked_forward(models: list[torch.nn.Module], x: torch.Tensor) -> torch.Tensor:

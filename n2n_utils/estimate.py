@@ -165,14 +165,16 @@ def calibrate(record: dict, source: str = "") -> Calibration:
     less the BM3D time and a startup, against its training images at the run's measured speed.
     Records of this version carry their own work and speed; an older one (no "measured") is
     read as the committed quick run at commit 84a1f99 (see LEGACY_IMAGES_PER_S)."""
-    measured = record.get("measured") or {"images_per_s": LEGACY_IMAGES_PER_S, "bm3d_s": LEGACY_BM3D_S}
-    rate, bm3d_s = measured["images_per_s"], measured.get("bm3d_s") or LEGACY_BM3D_S
+    legacy = {"images_per_s": LEGACY_IMAGES_PER_S, "bm3d_s": LEGACY_BM3D_S}
     legacy_work = notebook_work(PROFILES[record.get("profile", "quick")])
     startup, factor = {}, {}
     for row in record.get("notebooks", []):
         name, seconds = row["notebook"], row.get("seconds")
         if seconds is None:  # skipped
             continue
+        # a row carried over from an earlier run (a rerun of some notebooks) has that run's speed
+        measured = row.get("measured") or record.get("measured") or legacy
+        rate, bm3d_s = measured["images_per_s"], measured.get("bm3d_s") or LEGACY_BM3D_S
         work = Work(row["train_images"], row["bm3d_crops"]) if "train_images" in row else legacy_work[name]
         bm3d = bm3d_seconds(name, work.bm3d_crops, bm3d_s, measured.get("classical_workers", 1))
         rest = seconds - bm3d

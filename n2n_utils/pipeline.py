@@ -11,8 +11,12 @@ is recomputed. Run again at the same commit, it resumes its own interrupted work
 sweep rows) and nothing else. `--out DIR` picks another folder; `--in-place` writes into the
 repository's results/, figures/ and runs/ as the committed results were made. When it is done,
 it prints the drift table (n2n_utils.drift): each headline number, committed against
-reproduced, and whether the difference lies inside the committed 95% CI. `N2N_OUTPUT_ROOT=DIR
-make report` renders DIR/report/report.md from such a folder.
+reproduced, and whether the difference lies inside the committed 95% CI (in place: the results
+as they were before the run against what it wrote). `N2N_OUTPUT_ROOT=DIR make report` renders
+DIR/report/report.md from such a folder. `--notebooks` runs some of them: pipeline.json keeps
+the rows of the others from the record it finds (marked `carried_from`, with the speed measured
+then), so that a partial rerun leaves the record of the whole run, and the estimates calibrated
+on it, whole.
 
 Time. Before the first notebook it measures this machine's training speed for a few seconds and
 prints the expected time of each notebook and of the whole run (n2n_utils.estimate); while it
@@ -29,7 +33,9 @@ import argparse
 import contextlib
 import json
 import os
+import shutil
 import sys
+import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
@@ -124,17 +130,24 @@ def run_pipeline(profile: str = "quick", dataset: str = "natural32", noise: str 
     env = {"N2N_PROFILE": profile, "N2N_EPOCHS": json.dumps(plan.epochs)}
     if root is not None:
         env.update(N2N_OUTPUT_ROOT=str(root), N2N_RESULTS_DIR=None, N2N_FIGURES_DIR=None, N2N_RUNS_DIR=None)
-    with _environment(env):
-        record = _execute(chosen, parameters, dirs, plan, record, skipped, notebooks_dir)
-    if root is not None:
-        report_drift(config.COMMITTED_RESULTS_DIR / profile, dirs.results, record)
-        print(f"report of this run: N2N_OUTPUT_ROOT={root} make report", flush=True)
+    with tempfile.TemporaryDirectory(prefix="n2n-before-") as before:
+        if root is None:  # in place: keep what the run overwrites, to show the drift after
+            shutil.copytree(dirs.results, before, dirs_exist_ok=True)
+        with _environment(env):
+            record = _execute(chosen, parameters, dirs, plan, record, skipped, notebooks_dir)
+        if root is None:
+            report_drift(Path(before), dirs.results, record, label="before this run", write=False)
+        else:
+            report_drift(config.COMMITTED_RESULTS_DIR / profile, dirs.results, record)
+            print(f"report of this run: N2N_OUTPUT_ROOT={root} make report", flush=True)
     return record
 
 
-def report_drift(committed: Path, reproduced: Path, record: dict) -> None:
-    """Print (and write to drift.csv) the drift table of `reproduced` against `committed`, when
-    the committed results exist and were made from the same dataset, noise and seed."""
+def report_drift(committed: Path, reproduced: Path, record: dict, label: str | None = None,
+                 write: bool = True) -> None:
+    """Print (and, if `write`, write to drift.csv) the drift table of `reproduced` against
+    `committed` (named `label` in the output, else by its path), when the committed results
+    exist and were made from the same dataset, noise and seed."""
     made = committed / "pipeline.json"
     same = ("dataset", "noise", "seed")
     if committed.resolve() == reproduced.resolve():
@@ -148,8 +161,9 @@ def report_drift(committed: Path, reproduced: Path, record: dict) -> None:
               f"this run from {[record[k] for k in same]}", flush=True)
         return
     table = drift_table(committed, reproduced)
-    write_csv(reproduced / "drift.csv", table, profile=record["profile"], committed=str(committed))
-    print(f"\ndrift, committed ({committed}) against this run:\n{format_drift(table)}", flush=True)
+    if write:
+        write_csv(reproduced / "drift.csv", table, profile=record["profile"], committed=str(committed))
+    print(f"\ndrift, {label or f'committed ({committed})'} against this run:\n{format_drift(table)}", flush=True)
 
 
 def _root_dirs(root: Path, profile: str) -> OutputDirs:
@@ -232,13 +246,19 @@ def _execute(chosen: list[str], parameters: dict, dirs: OutputDirs, plan: Plan, 
     executed_dir.mkdir(parents=True, exist_ok=True)
     record = {**record, "measured": plan.measured, "calibration": plan.calibration,
               "budget_minutes": plan.budget_minutes, "epochs": plan.epochs,
-              "estimated_seconds": round(sum(plan.estimates.values()), 1), "notebooks": []}
+              "estimated_seconds": round(sum(plan.estimates.values()), 1),
+              "notebooks": carried_rows(dirs.results / "pipeline.json", record)}
     progress = Progress({n: plan.estimates.get(n, 0.0) for n in chosen})
+
+    def add(row: dict) -> None:  # in the notebooks' order, in place of a carried row of the same notebook
+        rows = [r for r in record["notebooks"] if r["notebook"] != row["notebook"]] + [row]
+        record["notebooks"] = sorted(rows, key=lambda r: NOTEBOOKS.index(r["notebook"]))
+
     for name in chosen:
         if name in skipped:
             progress.end(name)
             print(f"{progress.line()}: skipped, it {skipped[name]}", flush=True)
-            record["notebooks"].append({"notebook": name, "skipped": skipped[name]})
+            add({"notebook": name, "skipped": skipped[name]})
             continue
         progress.begin(name)
         print(f"{progress.line()} (expected {plan.estimates[name] / 60:.1f} min)", flush=True)
@@ -254,9 +274,8 @@ def _execute(chosen: list[str], parameters: dict, dirs: OutputDirs, plan: Plan, 
                              f"the executed notebook, with the traceback, is {executed_dir / name}") from None
         seconds = progress.end(name)
         work = plan.work[name]
-        record["notebooks"].append({"notebook": name, "seconds": round(seconds, 1),
-                                    "estimated_seconds": plan.estimates[name],
-                                    "train_images": work.train_images, "bm3d_crops": work.bm3d_crops})
+        add({"notebook": name, "seconds": round(seconds, 1), "estimated_seconds": plan.estimates[name],
+             "train_images": work.train_images, "bm3d_crops": work.bm3d_crops})
         record["seconds"] = round(time.perf_counter() - progress.start, 1)
         write_json(dirs.results / "pipeline.json", record)  # a partial record survives an interruption
     record["seconds"] = round(time.perf_counter() - progress.start, 1)
@@ -264,6 +283,27 @@ def _execute(chosen: list[str], parameters: dict, dirs: OutputDirs, plan: Plan, 
     print(f"done in {record['seconds'] / 60:.1f} min (estimated {record['estimated_seconds'] / 60:.1f}); "
           f"figures in {dirs.figures}, results in {dirs.results}", flush=True)
     return record
+
+
+def carried_rows(path: Path, record: dict) -> list[dict]:
+    """The notebook rows of the pipeline.json at `path`, to start a run's record with: each
+    marked with the run it comes from (`carried_from`) and that run's measured speed (`measured`,
+    what n2n_utils.estimate.calibrate reads a row's work against). The run replaces the row of
+    each notebook it executes, so a rerun of some notebooks keeps the others' rows, and one that
+    fails keeps the rows it did not reach. None when there is no such file, or it is of another
+    profile, dataset, noise or seed (a file that is not JSON is reported in one line and replaced)."""
+    if not path.exists():
+        return []
+    try:
+        earlier = json.loads(path.read_text())
+    except json.JSONDecodeError as err:
+        print(f"{path}: not valid JSON ({err.msg}, line {err.lineno}); it is replaced, keeping no rows", flush=True)
+        return []
+    if any(earlier.get(k) != record.get(k) for k in ("profile", "dataset", "noise", "seed")):
+        return []
+    return [{"carried_from": {k: earlier.get(k) for k in ("git_commit", "created")},
+             "measured": earlier.get("measured"), **row}  # a row carried before keeps its own origin
+            for row in earlier.get("notebooks", []) if row.get("notebook") in NOTEBOOKS]
 
 
 @contextlib.contextmanager

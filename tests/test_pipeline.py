@@ -213,6 +213,10 @@ def test_drift_only_against_results_of_the_same_data(tmp_path, capsys):
     pipeline.report_drift(committed, reproduced, {**record, "seed": 0})
     assert "| gaussian: BM3D, PSNR (dB)" in capsys.readouterr().out
     assert set(pd.read_csv(reproduced / "drift.csv")["inside"].fillna("")) <= {"yes", "same", ""}
+    (reproduced / "drift.csv").unlink()  # in place: the results before the run, printed and not written
+    pipeline.report_drift(committed, reproduced, {**record, "seed": 0}, label="before this run", write=False)
+    assert "drift, before this run against this run:" in capsys.readouterr().out
+    assert not (reproduced / "drift.csv").exists()
 
 
 # --------------------------------------------------------------------------- stub notebooks
@@ -270,6 +274,20 @@ def test_run_pipeline_on_stubs_sizes_epochs_and_writes_its_own_folder(tmp_path, 
     assert (out / "runs" / "smoke" / "notebooks" / "01_train_resunet.ipynb").exists()
     assert written["output_root"] == str(out.resolve())
 
+    # a rerun of one notebook replaces its row and keeps the others', with the speed they were timed at
+    monkeypatch.setattr(pipeline, "measure_images_per_s", lambda device, precision, seconds: 200.0)
+    pipeline.run_pipeline("smoke", dataset=str(tmp_path), out=out, notebooks=chosen[:1], notebooks_dir=notebooks)
+    rerun = json.loads((out / "results" / "smoke" / "pipeline.json").read_text())
+    assert [row["notebook"] for row in rerun["notebooks"]] == chosen
+    first, *kept = rerun["notebooks"]
+    assert "carried_from" not in first and first["seconds"] > 0 and rerun["measured"]["images_per_s"] == 200.0
+    assert kept == [{"carried_from": {"git_commit": written["git_commit"], "created": written["created"]},
+                     "measured": written["measured"], **row} for row in written["notebooks"][1:]]
+    assert pipeline.carried_rows(out / "results" / "smoke" / "pipeline.json", rerun)[1:] == kept  # carried once
+    # the calibration reads each row against its own run's speed: the same as from the first record
+    name = chosen[1]
+    assert calibrate(rerun).factor[name] == pytest.approx(calibrate(written).factor[name])
+
 
 def test_execute_records_a_failing_notebook(tmp_path):
     _stub(tmp_path, "00_data_exploration.ipynb", "raise RuntimeError('stub failure')")
@@ -278,10 +296,25 @@ def test_execute_records_a_failing_notebook(tmp_path):
     plan = pipeline.Plan({"epochs": 1, "sweep_epochs": 1, "cmp_epochs": 1},
                          {"00_data_exploration.ipynb": Work()}, {"00_data_exploration.ipynb": 6.0})
     failed = r"00_data_exploration.ipynb failed in cell \[\d+\]: RuntimeError: stub failure"
+    # the record of an earlier run there: a failing rerun loses none of its rows
+    earlier = {"profile": "smoke", "git_commit": "abc", "created": "then", "measured": {"images_per_s": 9.0},
+               "notebooks": [{"notebook": n, "seconds": 5.0}
+                             for n in ("00_data_exploration.ipynb", "04_predictions.ipynb")]}
+    (dirs.results / "pipeline.json").write_text(json.dumps({**earlier, "profile": "quick"}))  # another profile's
     with pytest.raises(SystemExit, match=failed):
-        pipeline._execute(["00_data_exploration.ipynb"], {"profile": "smoke"}, dirs, plan, {}, {}, tmp_path)
+        pipeline._execute(["00_data_exploration.ipynb"], {"profile": "smoke"}, dirs, plan, {"profile": "smoke"}, {},
+                          tmp_path)
     written = json.loads((dirs.results / "pipeline.json").read_text())
     assert written["failed"]["error"] == "RuntimeError" and written["notebooks"] == []
+    (dirs.results / "pipeline.json").write_text(json.dumps(earlier))
+    with pytest.raises(SystemExit, match=failed):
+        pipeline._execute(["00_data_exploration.ipynb"], {"profile": "smoke"}, dirs, plan, {"profile": "smoke"}, {},
+                          tmp_path)
+    written = json.loads((dirs.results / "pipeline.json").read_text())
+    assert written["notebooks"] == [{"carried_from": {"git_commit": "abc", "created": "then"},
+                                     "measured": {"images_per_s": 9.0}, **row} for row in earlier["notebooks"]]
+    (dirs.results / "pipeline.json").write_text("{not json")
+    assert pipeline.carried_rows(dirs.results / "pipeline.json", {"profile": "smoke"}) == []
 
 
 def test_cli_refuses_bad_options(tmp_path, capsys):

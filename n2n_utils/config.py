@@ -144,8 +144,11 @@ def describe_cpu(info: dict | None) -> str:
     flags = ", ".join(f"{name} {said.get(info.get(key), 'unknown')}"
                       for name, key in (("AVX-512", "avx512"), ("AVX512-BF16", "avx512_bf16"), ("AMX", "amx_bf16")))
     limited = f", oneDNN limited to {info['isa_limit']}" if info.get("isa_limit") else ""
-    return (f"{info.get('model') or 'unknown CPU'}, {info.get('cores') or '?'} cores / "
-            f"{info.get('threads') or '?'} threads, {flags}{limited}")
+    cores, threads = info.get("cores"), info.get("threads")
+    # under an affinity mask (a cluster job, a pinned container) this process uses fewer CPUs than there are cores
+    count = (f"{cores} cores ({threads} usable here)" if cores and threads and threads < cores else
+             f"{cores or '?'} cores / {threads or '?'} threads")
+    return f"{info.get('model') or 'unknown CPU'}, {count}, {flags}{limited}"
 
 
 def native_precision(precision: str, device: torch.device) -> bool | None:

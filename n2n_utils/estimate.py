@@ -110,10 +110,11 @@ def notebook_work(profile: Profile, dataset: str = "natural32", noise: str = "ga
 # --------------------------------------------------------------------------- measuring
 
 
-def measure_images_per_s(device: str = "auto", precision: str = "auto", seconds: float = 4.0) -> float:
+def measure_images_per_s(device: str, precision: str, seconds: float) -> float:
     """Training images/s of the engine's default (batch 8, dihedral augmentation) on random
     32x32 pairs: the second of two epochs, the set growing 4x until that epoch takes at least
-    `seconds` / 2, so that the first (warm-up) epoch is not counted. Takes about `seconds`."""
+    `seconds` / 2, so that the first (warm-up) epoch is not counted. Takes about `seconds`
+    (the profile's `measure_s`)."""
     from .data import DenoisingData
     from .runs import TrainConfig
     from .training import train

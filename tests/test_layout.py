@@ -61,6 +61,7 @@ def test_cpuinfo_is_parsed_into_model_features_and_cores():
     assert cpu_kind({**AVX2, "avx512": True}) == "avx512"
     assert describe_cpu({**AVX2, "threads": 2}) == ("AMD EPYC 7B12, 2 cores / 2 threads, AVX-512 no, "
                                                     "AVX512-BF16 no, AMX no")
+    assert describe_cpu({**AVX2, "cores": 64, "threads": 3}).startswith("AMD EPYC 7B12, 64 cores (3 usable here), ")
     assert describe_cpu(None) == "not recorded"
     here = config.cpu_info()  # this machine: whatever it is, every field is there
     assert set(AVX2) | {"threads", "torch_threads", "isa_limit"} == set(here) and here["threads"] >= 1

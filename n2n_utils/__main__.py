@@ -263,7 +263,7 @@ def _train_and_export(args: argparse.Namespace, config: TrainConfig) -> int:
 
     try:
         data = load_dataset(args.dataset, noise=args.noise, n_train=args.n_train, n_val=args.n_val,
-                            seed=args.seed, mix_deadleaves=args.mix_deadleaves)
+                            seed=args.seed, mix_deadleaves=args.mix_deadleaves, crop=args.crop)
         if args.augment is None:  # the study's recipe: every augmentation that keeps the noise law
             config = replace(config, augment=valid_augmentations(data.meta["noise"]))  # course: dihedral
         if args.loss is None:  # ... and the loss suited to it
@@ -343,6 +343,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--n-train", type=int, default=50_000)
     p.add_argument("--n-val", type=int, default=1_000)
     p.add_argument("--mix-deadleaves", type=float, default=0.0, help="fraction of training pairs from dead leaves")
+    p.add_argument("--crop", type=int, default=32, help="natural32's crop side in pixels: 32 (default), 64, 96 or "
+                   "128; larger crops teach the network to use more context (the blind weights trained on 64)")
     p.add_argument("--epochs", type=int, default=d.epochs)
     p.add_argument("--lr", type=float, default=d.lr)
     p.add_argument("--batch-size", type=int, default=d.batch_size)

@@ -2,9 +2,10 @@
 estimated from the image, and the choice of weights that follows from it.
 
 The blind weights (BLIND_WEIGHTS) were trained with Noise2Noise on pairs whose sigma is drawn
-per pair, uniformly from 0 to 50/255 (noise.gaussian_blind); the default weights saw sigma =
-25/255 only. `sigma_sweep` scores both, and BM3D given the true or the estimated sigma, on the
-held-out photos at each level of SWEEP_SIGMAS.
+per pair, uniformly from 0 to 50/255 (noise.gaussian_blind), last on 64x64 crops (their model
+card has every run); the default weights saw sigma = 25/255 only. `sigma_sweep` scores both,
+and BM3D given the true or the estimated sigma, on the held-out photos at each level of
+SWEEP_SIGMAS.
 
 Sigmas are in 0-1 units (a uint8 level is 1/255) unless a name says `_255`.
 """

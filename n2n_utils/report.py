@@ -346,10 +346,10 @@ def section_blind(res: Results) -> str:
     w = meta["blind_weights"]
     return f"""## 9. Blind gaussian weights: any noise level
 
-`{w['name']}` was trained with Noise2Noise on {w['n_train']:,} pairs whose sigma is drawn per pair,
+`{w['name']}` was trained with Noise2Noise on {w['n_train']:,} pairs{_crop_words(w)} whose sigma is drawn per pair,
 uniformly from 0 to 50/255 (both draws of a pair share it), {_loss_words(w)}for {w['epochs']} epochs:
 {w['train_seconds'] / 60:.0f} minutes on {w['device']} (profile `{w['profile']}`; see its model
-card).{_init_words(w)} Mean PSNR (dB) on
+card).{_init_words(w)}{_why_crops(w)} Mean PSNR (dB) on
 {len(meta['photos'])} held-out photo(s) at scale {meta['scale']:g}, whole images ({_made_by(meta)}); BM3D is
 given the true sigma, or the one `n2n denoise --sigma auto` estimates:
 
@@ -362,14 +362,39 @@ given the true sigma, or the one `n2n denoise --sigma auto` estimates:
 
 
 def _init_words(weights: dict) -> str:
-    """How the blind weights' start reads: from scratch (nothing), or the run they went on from."""
+    """How the blind weights' start reads: from scratch (nothing), or the run(s) they went on
+    from. An `init` record describes the last earlier run; one made of several rounds also has
+    `rounds`, `images_seen` and `all_train_seconds` (every round's), and `crop` when not 32."""
     init = weights.get("init")
     if not init:
         return ""
-    return (f" That run started from earlier weights trained the same way for {init['epochs']} epochs on "
-            f"{init['n_train']:,} other pairs ({init['train_seconds'] / 60:.0f} minutes, profile `{init['profile']}`, "
-            f"commit `{init['git_commit']}`), so the network saw "
-            f"{weights['epochs'] * weights['n_train'] + init['epochs'] * init['n_train']:,} images in all.")
+    rounds, side = init.get("rounds", 1), init.get("crop", 32)
+    seen_before = init.get("images_seen", init["epochs"] * init["n_train"])
+    total = weights["epochs"] * weights["n_train"] + seen_before
+    if rounds == 1:
+        return (f" That run started from earlier weights trained the same way for {init['epochs']} epochs on "
+                f"{init['n_train']:,} other pairs ({init['train_seconds'] / 60:.0f} minutes, profile "
+                f"`{init['profile']}`, commit `{init['git_commit']}`), so the network saw {total:,} images in all.")
+    return (f" That run started from earlier weights trained in {rounds} rounds on {side}x{side} crops "
+            f"({seen_before:,} images, {init['all_train_seconds'] / 60:.0f} minutes; the last round "
+            f"{init['epochs']} epochs on {init['n_train']:,} other pairs, profile `{init['profile']}`, commit "
+            f"`{init['git_commit']}`), so the network saw {total:,} images in all.")
+
+
+def _crop_words(weights: dict) -> str:
+    """' of 64x64 crops' for weights trained on crops larger than natural32's 32x32; else nothing."""
+    side = weights.get("crop", 32)
+    return f" of {side}x{side} crops" if side != 32 else ""
+
+
+def _why_crops(weights: dict) -> str:
+    """Why the blind weights' last run trained on larger crops, when it did."""
+    if weights.get("crop", 32) == 32:
+        return ""
+    return (" Crops larger than 32x32 matter to this network: it pools five times, so on a 32x32 crop its "
+            "deepest layers work on one pixel, and the outer taps of their 3x3 kernels, which see only the "
+            "zero padding there, never learn; on a whole photo those taps see real neighbours, as they do in "
+            "training on larger crops.")
 
 
 def _loss_words(weights: dict) -> str:

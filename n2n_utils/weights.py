@@ -105,6 +105,7 @@ def _card_from_checkpoint(ckpt: dict, profile: str, **extra: Any) -> dict:
         "n_val": data.get("n_val"),
         "data_seed": data.get("seed"),
         "train_photos": data.get("train_photos"),
+        **({"crop": data["crop"]} if "crop" in data else {}),  # a side other than 32 pixels
         "epochs": ckpt.get("epoch", len(history)),
         "device": "not recorded",
         "val_psnr": float(history[-1]["val_psnr"]) if history else None,

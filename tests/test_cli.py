@@ -244,12 +244,16 @@ def test_train_command_trains_resumes_and_exports(tmp_path, capsys):
     assert (tmp_path / "tiny-test.md").exists()
     assert main(["train", "--checkpoint", str(ckpt), "--augment", "mixup"]) == 1
     assert "unknown augmentation" in capsys.readouterr().err
-    # without --augment: every augmentation that keeps the gaussian law
+    # without --augment: every augmentation that keeps the gaussian law (and on 64x64 crops)
     fresh = tmp_path / "fresh.pt"
-    assert main(["train", "--checkpoint", str(fresh), "--n-train", "16", "--n-val", "8", "--epochs", "1"]) == 0
+    assert main(["train", "--checkpoint", str(fresh), "--n-train", "16", "--n-val", "8", "--epochs", "1",
+                 "--crop", "64"]) == 0
     assert set(torch.load(fresh, weights_only=True)["config"]["augment"]) == {"dihedral", "channel_permutation",
                                                                               "inversion"}
     assert torch.load(fresh, weights_only=True)["config"]["loss"] == "mse"
+    assert torch.load(fresh, weights_only=True)["data"]["crop"] == 64
+    assert main(["train", "--checkpoint", str(tmp_path / "bad.pt"), "--crop", "48"]) == 1
+    assert "crop=48: a crop's side must be 32, 64, 96 or 128 pixels" in capsys.readouterr().err
     # ... and the loss suited to the noise: the median's for impulse noise
     impulse = tmp_path / "impulse.pt"
     assert main(["train", "--checkpoint", str(impulse), "--noise", "impulse", "--n-train", "16", "--n-val", "8",

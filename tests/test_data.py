@@ -175,6 +175,26 @@ def test_holdout_has_its_own_cache_entry():
     assert torch.equal(again.val_clean, other.val_clean) and again.val_groups == other.val_groups
 
 
+def test_larger_crops_are_windows_of_the_same_photos_with_their_own_cache_entry(tmp_path, monkeypatch):
+    monkeypatch.setattr("n2n_utils.config.CACHE_DIR", tmp_path)
+    big = load_dataset("natural32", noise="gaussian_blind", n_train=6, n_val=4, seed=2, crop=64)
+    assert big.train_input.shape == big.train_clean.shape == (6, 3, 64, 64) and big.val_clean.shape == (4, 3, 64, 64)
+    assert big.meta["crop"] == 64 and set(big.train_groups) <= set(big.meta["train_photos"])
+    assert big.train_clean.float().std(dim=(2, 3)).mean() > 5  # photo content, not padding
+    small = load_dataset("natural32", noise="gaussian_blind", n_train=6, n_val=4, seed=2)
+    assert small.train_input.shape[-1] == 32 and "crop" not in small.meta  # the default keeps its meta and key
+    assert len(list(tmp_path.glob("*.pt"))) == 2
+    again = load_dataset("natural32", noise="gaussian_blind", n_train=6, n_val=4, seed=2, crop=64)  # cached
+    assert torch.equal(again.train_target, big.train_target) and again.meta == big.meta
+    for bad in (48, 16, 160, 64.0):
+        with pytest.raises(ValueError, match="crop="):
+            make_natural32(n_train=2, n_val=2, crop=bad)
+    with pytest.raises(ValueError, match="only natural32"):
+        load_dataset("deadleaves32", n_train=2, n_val=2, crop=64)
+    with pytest.raises(ValueError, match="dead leaves are 32x32"):
+        load_dataset("natural32", n_train=2, n_val=2, crop=64, mix_deadleaves=0.5)
+
+
 # --------------------------------------------------------------------------- keys
 
 

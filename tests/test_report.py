@@ -169,3 +169,10 @@ def test_blind_section_says_what_the_weights_started_from(tmp_path):
     text = section(init=earlier, epochs=10, n_train=50_000)
     assert "started from earlier weights trained the same way for 10 epochs" in text
     assert "57 minutes, profile `cpu-a`, commit `abc`" in text and "1,000,000 images in all" in text
+    assert "crops" not in text  # natural32's own 32x32
+    # a run on 64x64 crops, on from weights of three earlier rounds
+    chain = {**earlier, "rounds": 3, "images_seen": 1_500_000, "all_train_seconds": 7920}
+    text = section(init=chain, epochs=3, n_train=40_000, crop=64)
+    assert "on 40,000 pairs of 64x64 crops whose sigma" in text and "pools five times" in text
+    assert "trained in 3 rounds on 32x32 crops (1,500,000 images, 132 minutes; the last round 10 epochs" in text
+    assert "1,620,000 images in all" in text

@@ -44,20 +44,23 @@ N_TRAIN, N_VAL = 50_000, 1_000  # the full sizes of the generated sources
 def load_dataset(source: str | Path = "natural32", noise: str = "gaussian",
                  n_train: int | None = None, n_val: int | None = None, seed: int = 0,
                  cache: bool = True, mix_deadleaves: float = 0.0, holdout: tuple[str, ...] | None = None,
-                 **params: float) -> DenoisingData:
+                 crop: int = CROP, **params: float) -> DenoisingData:
     """The one way to get data. `source` is an embedded dataset's name (DATASETS), a folder
     holding the course's files, or a folder of images (see the module docstring). `noise` and
     its `params` (e.g. sigma=25/255) apply to all but course files, which carry their own
     noise. `n_train`/`n_val` default to the full sizes (50,000 and 1,000; all for course files).
     `mix_deadleaves` (0-1) is the fraction of training pairs replaced by dead leaves.
-    `holdout` (natural32 only) names the photos to validate on, e.g. one of `photo_folds(k)`."""
+    `holdout` (natural32 only) names the photos to validate on, e.g. one of `photo_folds(k)`.
+    `crop` (natural32 only): the crops' side, 32 (CROP) to 128 pixels, a multiple of 32."""
     n_full = N_TRAIN if n_train is None else n_train
     n_val_full = N_VAL if n_val is None else n_val
     if holdout is not None and str(source) != "natural32":
         raise ValueError(f"holdout chooses natural32's validation photos; {source} has its own split")
+    if crop != CROP and str(source) != "natural32":
+        raise ValueError(f"crop={crop}: only natural32 cuts crops of another size; {source} has {CROP}x{CROP} ones")
     if str(source) == "natural32":
         return load_natural32(noise, n_full, n_val_full, seed, cache, mix_deadleaves=mix_deadleaves,
-                              holdout=holdout, **params)
+                              holdout=holdout, crop=crop, **params)
     if str(source) == "deadleaves32":
         if mix_deadleaves not in (0, 1):
             raise ValueError("deadleaves32 trains on dead leaves only; for a mix, use natural32 "

@@ -4,7 +4,8 @@ the on-disk cache of finished datasets.
 natural32 (photos shipped with scikit-image and scikit-learn) and a folder of one's own photos
 (n2n_utils.data.folders) cut their crops the same way: each photo is downscaled to every scale
 in SCALES, so that a crop holds whole objects, and a crop is a random 32x32 window of a random
-scale. Images here are uint8, (H, W, 3) for photos and (N, 3, 32, 32) for crops, values 0-255.
+scale (CROP; natural32 also cuts larger ones, e.g. 64x64, to train on more context). Images here
+are uint8, (H, W, 3) for photos and (N, 3, crop, crop) for crops, values 0-255.
 
 The cache folder is config.CACHE_DIR, read when a file is looked up (tests point it elsewhere).
 A cache file's name is a digest of the dataset's description, so a dataset described otherwise
@@ -26,7 +27,7 @@ from ..files import save_torch
 from ..noise import NoiseFn
 from .dataset import TENSORS, DenoisingData
 
-CROP = 32
+CROP = 32  # the side of a crop (pixels), unless a dataset asks for another
 # Photos are downscaled so that a crop holds whole objects: 7 scales from 1/2 to 1/8, evenly
 # spaced in log scale (np.geomspace(1/2, 1/8, 7)). Written out because datasets' meta, and so
 # run keys, hold them: computed, their last bits changed with the numpy version.
@@ -42,30 +43,32 @@ GENERATION = "054e8f7e9a00"
 # --------------------------------------------------------------------------- crops
 
 
-def pyramid(views: list[np.ndarray]) -> list[np.ndarray]:
-    """Each view of a photo at every scale in SCALES, antialiased, as uint8 (H, W, 3). A view
-    is uint8 (H, W, 3), at least 32 pixels on each side (a stereo pair has two views)."""
+def pyramid(views: list[np.ndarray], crop: int = CROP) -> list[np.ndarray]:
+    """Each view of a photo at every scale in SCALES, antialiased, as uint8 (H, W, 3), none
+    smaller than one `crop` x `crop` crop. A view is uint8 (H, W, 3), at least `crop` pixels on
+    each side (a stereo pair has two views)."""
     levels = []
     for view in views:
         for s in SCALES:
-            s = max(s, CROP / min(view.shape[:2]))  # never smaller than one crop
+            s = max(s, crop / min(view.shape[:2]))  # never smaller than one crop
             small = rescale(view, s, anti_aliasing=True, channel_axis=-1, preserve_range=True)
             levels.append(np.round(small).clip(0, 255).astype(np.uint8))
     return levels
 
 
-def random_crop(levels: list[np.ndarray], rng: np.random.Generator) -> np.ndarray:
-    """A 32x32 crop, uint8 (32, 32, 3), at a random place of a random level of a pyramid."""
+def random_crop(levels: list[np.ndarray], rng: np.random.Generator, crop: int = CROP) -> np.ndarray:
+    """A `crop` x `crop` crop, uint8 (crop, crop, 3), at a random place of a random level of a
+    pyramid (made for that crop size or a larger one)."""
     level = levels[rng.integers(0, len(levels))]
-    y = rng.integers(0, level.shape[0] - CROP + 1)
-    x = rng.integers(0, level.shape[1] - CROP + 1)
-    return level[y:y + CROP, x:x + CROP]
+    y = rng.integers(0, level.shape[0] - crop + 1)
+    x = rng.integers(0, level.shape[1] - crop + 1)
+    return level[y:y + crop, x:x + crop]
 
 
 def noisy_pairs(train_clean: np.ndarray, val_clean: np.ndarray, noise_fn: NoiseFn,
                 seed: int) -> dict[str, torch.Tensor]:
     """Two noisy draws of the training crops and one of the validation crops, plus the clean
-    crops, all uint8 tensors (N, 3, 32, 32). Validation noise has a generator of its own, so
+    crops, all uint8 tensors (N, 3, crop, crop). Validation noise has a generator of its own, so
     the validation set does not change with the number of training pairs."""
     train_generator = torch.Generator().manual_seed(2 * seed)
     val_generator = torch.Generator().manual_seed(2 * seed + 1)

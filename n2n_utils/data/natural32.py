@@ -1,6 +1,8 @@
 """natural32: multi-scale 32x32 crops of the colour photos that ship with scikit-image and
 scikit-learn (no download), split by photo, with two independent noisy draws of each training
 crop. uint8 (N, 3, 32, 32), values 0-255. Deterministic from its seed, and cached on disk.
+`crop` cuts larger crops of the same photos instead (e.g. 64: (N, 3, 64, 64)), for a network
+that should learn to use more context (the blind weights: strong noise needs it).
 """
 
 from __future__ import annotations
@@ -85,57 +87,69 @@ def split_photos(holdout: tuple[str, ...] | None) -> dict[str, list[str]]:
 
 
 @cache
-def photo_pyramid(name: str) -> tuple[np.ndarray, ...]:
-    """A photo of PHOTOS at every scale (crops.pyramid), read-only, built once per process."""
-    levels = pyramid(PHOTOS[name]())
+def photo_pyramid(name: str, crop: int = CROP) -> tuple[np.ndarray, ...]:
+    """A photo of PHOTOS at every scale (crops.pyramid for `crop`), read-only, built once per process."""
+    levels = pyramid(PHOTOS[name](), crop)
     for level in levels:
         level.setflags(write=False)
     return tuple(levels)
 
 
-def random_crops(photos: list[str] | list[np.ndarray], n: int,
-                 rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """`n` random 32x32 crops, photo and scale drawn uniformly, as uint8 (n, 3, 32, 32), plus
-    the index into `photos` of each crop's source. `photos` are names in PHOTOS or images,
-    uint8 (H, W, 3)."""
-    pyramids = [photo_pyramid(p) if isinstance(p, str) else pyramid([p]) for p in photos]
+def random_crops(photos: list[str] | list[np.ndarray], n: int, rng: np.random.Generator,
+                 crop: int = CROP) -> tuple[np.ndarray, np.ndarray]:
+    """`n` random `crop` x `crop` crops, photo and scale drawn uniformly, as uint8 (n, 3, crop,
+    crop), plus the index into `photos` of each crop's source. `photos` are names in PHOTOS or
+    images, uint8 (H, W, 3)."""
+    pyramids = [photo_pyramid(p, crop) if isinstance(p, str) else pyramid([p], crop) for p in photos]
     which = np.empty(n, dtype=np.int64)
-    crops = np.empty((n, CROP, CROP, 3), dtype=np.uint8)
+    crops = np.empty((n, crop, crop, 3), dtype=np.uint8)
     for i in range(n):  # one crop's draws at a time: the first k crops do not depend on n
         which[i] = rng.integers(0, len(photos))
-        crops[i] = random_crop(pyramids[which[i]], rng)
+        crops[i] = random_crop(pyramids[which[i]], rng, crop)
     return crops.transpose(0, 3, 1, 2).copy(), which
 
 
 # --------------------------------------------------------------------------- the dataset
 
+MAX_CROP = 128  # the largest crop side: the smallest photo is 150 pixels high at scale 1/2
+
+
+def check_crop(crop: int) -> None:
+    """Refuse a crop side natural32 cannot cut, or the ResUNet cannot take: it pools five times,
+    so a side is a multiple of 32 (a 32x32 crop is one pixel at the bottom of the U)."""
+    if not isinstance(crop, int) or not CROP <= crop <= MAX_CROP or crop % 32:
+        raise ValueError(f"crop={crop!r}: a crop's side must be 32, 64, 96 or 128 pixels")
+
 
 def make_natural32(noise: str = "gaussian", n_train: int = 50_000, n_val: int = 1_000,
                    seed: int = 0, *, mix_deadleaves: float = 0.0, holdout: tuple[str, ...] | None = None,
-                   **params: float) -> DenoisingData:
+                   crop: int = CROP, **params: float) -> DenoisingData:
     """Build natural32 from scratch; deterministic from `seed`. With `mix_deadleaves` f > 0,
     a fraction f of the training pairs are dead leaves instead. `holdout` names the validation
-    photos (default SPLITS["val"]); all others are trained on."""
+    photos (default SPLITS["val"]); all others are trained on. `crop`: the crops' side in
+    pixels, CROP (32) to MAX_CROP (128); meta records one other than CROP."""
+    check_crop(crop)
     full = noise_params(noise, **params)
     noise_fn = get_noise(noise, **full)
     split = split_photos(holdout)
     # separate streams: the validation crops are the same whatever n_train is
-    train_clean, train_which = random_crops(split["train"], n_train, np.random.default_rng([seed, 0]))
-    val_clean, val_which = random_crops(split["val"], n_val, np.random.default_rng([seed, 1]))
+    train_clean, train_which = random_crops(split["train"], n_train, np.random.default_rng([seed, 0]), crop)
+    val_clean, val_which = random_crops(split["val"], n_val, np.random.default_rng([seed, 1]), crop)
     data = DenoisingData(
         **noisy_pairs(train_clean, val_clean, noise_fn, seed),
         val_groups=[split["val"][i] for i in val_which],
         train_groups=[split["train"][i] for i in train_which],
         meta={"name": "natural32", "noise": noise, "noise_params": full, "seed": seed,
               "n_train": n_train, "n_val": n_val, "train_photos": split["train"],
-              "val_photos": split["val"], "scales": [float(s) for s in SCALES]},
+              "val_photos": split["val"], "scales": [float(s) for s in SCALES],
+              **({"crop": crop} if crop != CROP else {})},
     )
     return mix_in_deadleaves(data, mix_deadleaves, noise_fn, seed, cache=False)
 
 
 def load_natural32(noise: str = "gaussian", n_train: int = 50_000, n_val: int = 1_000,
                    seed: int = 0, cache: bool = True, *, mix_deadleaves: float = 0.0,
-                   holdout: tuple[str, ...] | None = None, **params: float) -> DenoisingData:
+                   holdout: tuple[str, ...] | None = None, crop: int = CROP, **params: float) -> DenoisingData:
     """natural32, from the on-disk cache when it was built before with the same settings.
     A mix is made from natural32 and dead leaves (each cached too) and cached itself."""
     check_fraction(mix_deadleaves)
@@ -143,10 +157,16 @@ def load_natural32(noise: str = "gaussian", n_train: int = 50_000, n_val: int = 
             "n_train": n_train, "n_val": n_val, "seed": seed}
     if holdout is not None and split_photos(holdout) != SPLITS:  # the default split keeps its cache key
         spec["holdout"] = list(split_photos(holdout)["val"])
+    if crop != CROP:  # ... and so does the default crop
+        check_crop(crop)
+        if mix_deadleaves:
+            raise ValueError(f"crop={crop}: dead leaves are 32x32; mix_deadleaves needs crop={CROP}")
+        spec["crop"] = crop
     if mix_deadleaves:
         spec.update(name=mix_name(mix_deadleaves), mix_deadleaves=mix_deadleaves,
                     deadleaves=DEADLEAVES)
-    path = cache_path(f"{spec['name']}-{noise}-n{n_train}-v{n_val}-s{seed}", spec)
+    stem = f"{spec['name']}-{noise}-n{n_train}-v{n_val}-s{seed}" + (f"-c{crop}" if crop != CROP else "")
+    path = cache_path(stem, spec)
     if cache and path.exists():
         data = load_cached(path)
     else:
@@ -154,7 +174,7 @@ def load_natural32(noise: str = "gaussian", n_train: int = 50_000, n_val: int = 
             base = load_natural32(noise, n_train, n_val, seed, cache, holdout=holdout, **params)
             data = mix_in_deadleaves(base, mix_deadleaves, get_noise(noise, **params), seed, cache)
         else:
-            data = make_natural32(noise, n_train, n_val, seed, holdout=holdout, **params)
+            data = make_natural32(noise, n_train, n_val, seed, holdout=holdout, crop=crop, **params)
         if cache:
             save_cached(data, path)
     return data

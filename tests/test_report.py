@@ -166,7 +166,7 @@ def test_blind_section_says_what_the_weights_started_from(tmp_path):
 
     assert "started from" not in section(init=None)  # from scratch, and results from before init
     earlier = {"epochs": 10, "n_train": 50_000, "train_seconds": 3429, "profile": "cpu-a", "git_commit": "abc"}
-    text = section(init=earlier, epochs=10, n_train=50_000)
+    text = section(init=earlier, epochs=10, n_train=50_000, crop=32)
     assert "started from earlier weights trained the same way for 10 epochs" in text
     assert "57 minutes, profile `cpu-a`, commit `abc`" in text and "1,000,000 images in all" in text
     assert "crops" not in text  # natural32's own 32x32

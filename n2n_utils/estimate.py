@@ -173,8 +173,9 @@ def calibrate(record: dict, source: str = "") -> Calibration:
         name, seconds = row["notebook"], row.get("seconds")
         if seconds is None:  # skipped
             continue
-        # a row carried over from an earlier run (a rerun of some notebooks) has that run's speed
-        measured = row.get("measured") or record.get("measured") or legacy
+        # a row carried over from an earlier run (a rerun of some notebooks) has that run's speed,
+        # None when that run is older than this module: then the legacy speed, not this record's
+        measured = (row["measured"] if "measured" in row else record.get("measured")) or legacy
         rate, bm3d_s = measured["images_per_s"], measured.get("bm3d_s") or LEGACY_BM3D_S
         work = Work(row["train_images"], row["bm3d_crops"]) if "train_images" in row else legacy_work[name]
         bm3d = bm3d_seconds(name, work.bm3d_crops, bm3d_s, measured.get("classical_workers", 1))

@@ -63,6 +63,20 @@ def test_calibration_gives_back_the_run_it_was_made_from():
     assert faster["04_predictions.ipynb"] == pytest.approx(9.0)
 
 
+def test_rows_carried_from_a_legacy_record_keep_the_legacy_speed(tmp_path):
+    # a record older than `measured`: no speed, no work of its own; a rerun of another notebook
+    # carries its rows ("measured": None) into a record that has this run's (much faster) speed
+    legacy = {"profile": "quick", "dataset": "natural32", "noise": "gaussian", "seed": 0, "git_commit": "84a1f99",
+              "notebooks": [{"notebook": "01_train_resunet.ipynb", "seconds": 300.0}]}
+    (tmp_path / "pipeline.json").write_text(json.dumps(legacy))
+    carried = pipeline.carried_rows(tmp_path / "pipeline.json", legacy)
+    assert carried[0]["measured"] is None
+    rerun = {**legacy, "measured": {"images_per_s": 10 * estimate.LEGACY_IMAGES_PER_S, "bm3d_s": 0.2},
+             "notebooks": carried}
+    name = "01_train_resunet.ipynb"
+    assert calibrate(rerun).factor[name] == pytest.approx(calibrate(legacy).factor[name])
+
+
 def test_seeds_multiply_training_and_workers_divide_bm3d():
     import dataclasses
 
@@ -94,7 +108,8 @@ def test_committed_quick_record_calibrates_within_its_own_times():
     for row in record["notebooks"]:
         # a row carried from an earlier run (a rerun of some notebooks) has that run's speed; a
         # record older than this module has no speed or work of its own: the legacy speed applies
-        measured = row.get("measured") or record.get("measured") or {"images_per_s": estimate.LEGACY_IMAGES_PER_S}
+        measured = ((row["measured"] if "measured" in row else record.get("measured"))
+                    or {"images_per_s": estimate.LEGACY_IMAGES_PER_S})
         name = row["notebook"]
         back = estimate_seconds({name: work[name]}, measured["images_per_s"],
                                 measured.get("bm3d_s") or estimate.LEGACY_BM3D_S, calibration,

@@ -193,6 +193,8 @@ def test_larger_crops_are_windows_of_the_same_photos_with_their_own_cache_entry(
         load_dataset("deadleaves32", n_train=2, n_val=2, crop=64)
     with pytest.raises(ValueError, match="dead leaves are 32x32"):
         load_dataset("natural32", n_train=2, n_val=2, crop=64, mix_deadleaves=0.5)
+    with pytest.raises(ValueError, match="dead leaves are 32x32"):  # not a shape mismatch half-way
+        make_natural32(n_train=2, n_val=2, crop=64, mix_deadleaves=0.5)
 
 
 # --------------------------------------------------------------------------- keys

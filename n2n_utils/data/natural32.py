@@ -114,11 +114,14 @@ def random_crops(photos: list[str] | list[np.ndarray], n: int, rng: np.random.Ge
 MAX_CROP = 128  # the largest crop side: the smallest photo is 150 pixels high at scale 1/2
 
 
-def check_crop(crop: int) -> None:
+def check_crop(crop: int, mix_deadleaves: float = 0.0) -> None:
     """Refuse a crop side natural32 cannot cut, or the ResUNet cannot take: it pools five times,
-    so a side is a multiple of 32 (a 32x32 crop is one pixel at the bottom of the U)."""
+    so a side is a multiple of 32 (a 32x32 crop is one pixel at the bottom of the U); and a
+    mix with dead leaves, which are 32x32, on other crops."""
     if not isinstance(crop, int) or not CROP <= crop <= MAX_CROP or crop % 32:
         raise ValueError(f"crop={crop!r}: a crop's side must be 32, 64, 96 or 128 pixels")
+    if mix_deadleaves and crop != CROP:
+        raise ValueError(f"crop={crop}: dead leaves are 32x32; mix_deadleaves needs crop={CROP}")
 
 
 def make_natural32(noise: str = "gaussian", n_train: int = 50_000, n_val: int = 1_000,
@@ -128,7 +131,7 @@ def make_natural32(noise: str = "gaussian", n_train: int = 50_000, n_val: int = 
     a fraction f of the training pairs are dead leaves instead. `holdout` names the validation
     photos (default SPLITS["val"]); all others are trained on. `crop`: the crops' side in
     pixels, CROP (32) to MAX_CROP (128); meta records one other than CROP."""
-    check_crop(crop)
+    check_crop(crop, mix_deadleaves)
     full = noise_params(noise, **params)
     noise_fn = get_noise(noise, **full)
     split = split_photos(holdout)
@@ -158,9 +161,7 @@ def load_natural32(noise: str = "gaussian", n_train: int = 50_000, n_val: int = 
     if holdout is not None and split_photos(holdout) != SPLITS:  # the default split keeps its cache key
         spec["holdout"] = list(split_photos(holdout)["val"])
     if crop != CROP:  # ... and so does the default crop
-        check_crop(crop)
-        if mix_deadleaves:
-            raise ValueError(f"crop={crop}: dead leaves are 32x32; mix_deadleaves needs crop={CROP}")
+        check_crop(crop, mix_deadleaves)
         spec["crop"] = crop
     if mix_deadleaves:
         spec.update(name=mix_name(mix_deadleaves), mix_deadleaves=mix_deadleaves,

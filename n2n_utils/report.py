@@ -372,7 +372,8 @@ def _init_words(weights: dict) -> str:
     seen_before = init.get("images_seen", init["epochs"] * init["n_train"])
     total = weights["epochs"] * weights["n_train"] + seen_before
     if rounds == 1:
-        return (f" That run started from earlier weights trained the same way for {init['epochs']} epochs on "
+        way = "the same way" if side == weights.get("crop", 32) else f"the same way but on {side}x{side} crops"
+        return (f" That run started from earlier weights trained {way} for {init['epochs']} epochs on "
                 f"{init['n_train']:,} other pairs ({init['train_seconds'] / 60:.0f} minutes, profile "
                 f"`{init['profile']}`, commit `{init['git_commit']}`), so the network saw {total:,} images in all.")
     return (f" That run started from earlier weights trained in {rounds} rounds on {side}x{side} crops "

@@ -176,3 +176,6 @@ def test_blind_section_says_what_the_weights_started_from(tmp_path):
     assert "on 40,000 pairs of 64x64 crops whose sigma" in text and "pools five times" in text
     assert "trained in 3 rounds on 32x32 crops (1,500,000 images, 132 minutes; the last round 10 epochs" in text
     assert "1,620,000 images in all" in text
+    # ... or of one earlier round on natural32's 32x32 crops: not "the same way" as this run's 64x64
+    text = section(init=earlier, epochs=3, n_train=40_000, crop=64)
+    assert "started from earlier weights trained the same way but on 32x32 crops for 10 epochs" in text

@@ -185,9 +185,11 @@ def train(data: DenoisingData, config: TrainConfig | None = None, *,
                              + ", ".join(f"{k} (checkpoint {recorded.get(k)!r}, asked {asked.get(k)!r})"
                                          for k in sorted(changed))
                              + "; ask for the checkpoint's values, or start a new checkpoint")
-        if _plain(ckpt.get("data")) != _plain(data.meta):
-            raise ValueError(f"{checkpoint}: cannot resume, it was trained on other data "
-                             f"({ckpt.get('data', {}).get('name')!r}, n_train={ckpt.get('data', {}).get('n_train')})")
+        theirs, ours = _plain(ckpt.get("data")) or {}, _plain(data.meta)
+        if theirs != ours:  # e.g. natural32 cut at another --crop: the same name and size
+            raise ValueError(f"{checkpoint}: cannot resume, it was trained on other data ({theirs.get('name')!r}): "
+                             + ", ".join(f"{k} (checkpoint {theirs.get(k)!r}, asked {ours.get(k)!r})"
+                                         for k in sorted(theirs.keys() | ours.keys()) if theirs.get(k) != ours.get(k)))
         if ckpt["epoch"] > config.epochs:
             raise ValueError(f"{checkpoint}: holds {ckpt['epoch']} epochs, more than the {config.epochs} asked for")
         fit_state_dict(model, ckpt["model"], checkpoint)

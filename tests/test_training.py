@@ -93,7 +93,10 @@ def test_resume_refuses_other_data_and_a_longer_checkpoint(small_data, tmp_path)
         train(d, TrainConfig(epochs=1, **FAST), checkpoint=tmp_path / "c.pt", resume=True)
     other = _tiny(small_data)
     other.meta = {**d.meta, "n_train": 999}
-    with pytest.raises(ValueError, match="trained on other data"):
+    with pytest.raises(ValueError, match=r"trained on other data \('.*'\): n_train \(checkpoint \d+, asked 999\)$"):
+        train(other, TrainConfig(epochs=3, **FAST), checkpoint=tmp_path / "c.pt", resume=True)
+    other.meta = {**d.meta, "crop": 64}  # natural32 cut at another --crop
+    with pytest.raises(ValueError, match=r"crop \(checkpoint None, asked 64\)$"):
         train(other, TrainConfig(epochs=3, **FAST), checkpoint=tmp_path / "c.pt", resume=True)
     (tmp_path / "bad.pt").write_bytes(b"not a checkpoint")
     with pytest.raises(ValueError, match="bad.pt: not a torch file"):

@@ -290,7 +290,7 @@ def carried_rows(path: Path, record: dict) -> list[dict]:
     marked with the run it comes from (`carried_from`) and that run's measured speed (`measured`,
     what n2n_utils.estimate.calibrate reads a row's work against). The run replaces the row of
     each notebook it executes, so a rerun of some notebooks keeps the others' rows, and one that
-    fails keeps the rows it did not reach. None when there is no such file, or it is of another
+    fails keeps the rows it did not reach. No rows when there is no such file, or it is of another
     profile, dataset, noise or seed (a file that is not JSON is reported in one line and replaced)."""
     if not path.exists():
         return []

@@ -71,6 +71,14 @@ def _comparison(method: str, noise: str = "gaussian") -> Headline:
     return read
 
 
+def _blind_target(key: str) -> Headline:
+    """One of notebook 07's target numbers (blind.sweep_targets), a difference in dB."""
+    def read(folder: Path):
+        record = _json(folder, "blind_sigma")
+        return None if record is None or key not in record.get("targets", {}) else (record["targets"][key], None)
+    return read
+
+
 def _best_recipe_psnr(folder: Path):
     record, table = _json(folder, "generalisation"), _csv(folder, "generalisation")
     if record is None or table is None:
@@ -93,6 +101,8 @@ HEADLINES: dict[str, Headline] = {
     f"gaussian: {BM3D}, PSNR (dB)": _comparison(BM3D),
     "generalisation: best recipe": _field("generalisation", "best_recipe"),
     "generalisation: best recipe, all photos, PSNR (dB)": _best_recipe_psnr,
+    "blind weights at sigma 25/255, against the sigma-25 weights (dB)": _blind_target("gap_to_sigma25_at_25"),
+    "blind weights: worst gap to BM3D, sigma 10-50/255 (dB)": _blind_target("worst_gap_to_bm3d"),
 }
 
 

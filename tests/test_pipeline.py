@@ -214,6 +214,8 @@ def test_drift_flags_a_number_outside_its_ci(tmp_path):
     assert drift.loc["learning-rate sweep: best value", "inside"] == "differs"
     assert drift.loc["batch-size sweep: best value", "inside"] == "same"
     assert drift.loc["main run (notebook 01), PSNR (dB)", "inside"] == ""  # no CI recorded
+    blind = drift.loc["blind weights: worst gap to BM3D, sigma 10-50/255 (dB)"]
+    assert blind["difference"] == 0.0 and blind["committed"] < 0  # notebook 07's, read from its targets
     (reproduced / "generalisation.json").unlink()
     after = drift_table(committed, reproduced).set_index("number")
     assert after.loc["generalisation: best recipe", "inside"] == "missing"

@@ -148,16 +148,17 @@ def report_drift(committed: Path, reproduced: Path, record: dict, label: str | N
     """Print (and, if `write`, write to drift.csv) the drift table of `reproduced` against
     `committed` (named `label` in the output, else by its path), when the committed results
     exist and were made from the same dataset, noise and seed."""
-    made = committed / "pipeline.json"
+    made, name = committed / "pipeline.json", label or f"the committed {committed}"
     same = ("dataset", "noise", "seed")
     if committed.resolve() == reproduced.resolve():
         return
     if not made.exists():
-        print(f"no committed results of profile {record['profile']} to compare this run with", flush=True)
+        print(f"no drift table: no results of profile {record['profile']} {label or 'committed'} to compare "
+              "this run with", flush=True)
         return
     theirs = json.loads(made.read_text())
     if any(theirs.get(k) != record[k] for k in same):
-        print(f"no drift table: the committed {committed} come from {[theirs.get(k) for k in same]}, "
+        print(f"no drift table: the results {name} come from {[theirs.get(k) for k in same]}, "
               f"this run from {[record[k] for k in same]}", flush=True)
         return
     table = drift_table(committed, reproduced)

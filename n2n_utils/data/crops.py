@@ -45,8 +45,10 @@ GENERATION = "054e8f7e9a00"
 
 def pyramid(views: list[np.ndarray], crop: int = CROP) -> list[np.ndarray]:
     """Each view of a photo at every scale in SCALES, antialiased, as uint8 (H, W, 3), none
-    smaller than one `crop` x `crop` crop. A view is uint8 (H, W, 3), at least `crop` pixels on
-    each side (a stereo pair has two views)."""
+    smaller than one `crop` x `crop` crop: a scale that would be is raised to the smallest that
+    is not, so for large crops a small photo's lowest levels are the same image (at crop 64,
+    3 of chelsea's 7; a random crop then draws that size more often). A view is uint8 (H, W, 3),
+    at least `crop` pixels on each side (a stereo pair has two views)."""
     levels = []
     for view in views:
         for s in SCALES:

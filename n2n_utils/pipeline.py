@@ -148,13 +148,13 @@ def report_drift(committed: Path, reproduced: Path, record: dict, label: str | N
     """Print (and, if `write`, write to drift.csv) the drift table of `reproduced` against
     `committed` (named `label` in the output, else by its path), when the committed results
     exist and were made from the same dataset, noise and seed."""
-    made, name = committed / "pipeline.json", label or f"the committed {committed}"
+    made, name = committed / "pipeline.json", label or f"committed ({committed})"
     same = ("dataset", "noise", "seed")
     if committed.resolve() == reproduced.resolve():
         return
     if not made.exists():
-        print(f"no drift table: no results of profile {record['profile']} {label or 'committed'} to compare "
-              "this run with", flush=True)
+        print(f"no drift table: no results of profile {record['profile']} ({name}) to compare this run with",
+              flush=True)
         return
     theirs = json.loads(made.read_text())
     if any(theirs.get(k) != record[k] for k in same):
@@ -164,7 +164,7 @@ def report_drift(committed: Path, reproduced: Path, record: dict, label: str | N
     table = drift_table(committed, reproduced)
     if write:
         write_csv(reproduced / "drift.csv", table, profile=record["profile"], committed=str(committed))
-    print(f"\ndrift, {label or f'committed ({committed})'} against this run:\n{format_drift(table)}", flush=True)
+    print(f"\ndrift, {name} against this run:\n{format_drift(table)}", flush=True)
 
 
 def _root_dirs(root: Path, profile: str) -> OutputDirs:

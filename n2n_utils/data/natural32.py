@@ -11,6 +11,7 @@ from functools import cache
 
 import numpy as np
 
+from ..models import MULTIPLE
 from ..noise import get_noise, noise_params
 from .crops import CROP, SCALES, cache_path, load_cached, noisy_pairs, pyramid, random_crop, save_cached
 from .dataset import DenoisingData
@@ -118,7 +119,7 @@ def check_crop(crop: int, mix_deadleaves: float = 0.0) -> None:
     """Refuse a crop side natural32 cannot cut, or the ResUNet cannot take: it pools five times,
     so a side is a multiple of 32 (a 32x32 crop is one pixel at the bottom of the U); and a
     mix with dead leaves, which are 32x32, on other crops."""
-    if not isinstance(crop, int) or not CROP <= crop <= MAX_CROP or crop % 32:
+    if not isinstance(crop, int) or not CROP <= crop <= MAX_CROP or crop % MULTIPLE:
         raise ValueError(f"crop={crop!r}: a crop's side must be 32, 64, 96 or 128 pixels")
     if mix_deadleaves and crop != CROP:
         raise ValueError(f"crop={crop}: dead leaves are 32x32; mix_deadleaves needs crop={CROP}")
@@ -160,14 +161,14 @@ def load_natural32(noise: str = "gaussian", n_train: int = 50_000, n_val: int = 
             "n_train": n_train, "n_val": n_val, "seed": seed}
     if holdout is not None and split_photos(holdout) != SPLITS:  # the default split keeps its cache key
         spec["holdout"] = list(split_photos(holdout)["val"])
-    if crop != CROP:  # ... and so does the default crop
+    size = ""  # the crop side in the file name, when not the default
+    if crop != CROP:  # ... and the default crop keeps it too
         check_crop(crop, mix_deadleaves)
-        spec["crop"] = crop
+        spec["crop"], size = crop, f"-c{crop}"
     if mix_deadleaves:
         spec.update(name=mix_name(mix_deadleaves), mix_deadleaves=mix_deadleaves,
                     deadleaves=DEADLEAVES)
-    stem = f"{spec['name']}-{noise}-n{n_train}-v{n_val}-s{seed}" + (f"-c{crop}" if crop != CROP else "")
-    path = cache_path(stem, spec)
+    path = cache_path(f"{spec['name']}-{noise}-n{n_train}-v{n_val}-s{seed}{size}", spec)
     if cache and path.exists():
         data = load_cached(path)
     else:

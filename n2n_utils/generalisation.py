@@ -22,7 +22,7 @@ from .inference import predict
 from .many import train_many
 from .metrics import psnr_by_group, to_float
 from .training import TrainConfig
-from .weights import DEFAULT_WEIGHTS, load_weights, read_weights
+from .weights import DEFAULT_WEIGHTS, images_seen, load_weights, read_weights
 
 ENSEMBLE_LABEL = "test-time ensemble"  # rows scored with augment.ensemble_for(noise)
 REPORT_RECIPE = "photos, dihedral (report)"
@@ -114,7 +114,7 @@ def shipped_weights_rows(data: DenoisingData, name: str = DEFAULT_WEIGHTS) -> li
     if not same_task or set(trained_on) & set(data.val_groups or []):
         return []
     model = load_weights(name, device="cpu")
-    seen = (card.get("n_train") or 0) * (card.get("epochs") or 0)
+    seen = images_seen(card)
     label = f"shipped weights ({seen // 1000}k images seen)" if seen else "shipped weights"
     return (_per_photo(label, predict(model, data.val_input), data)
             + _per_photo(f"{label}, {ENSEMBLE_LABEL}",

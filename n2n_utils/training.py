@@ -39,7 +39,7 @@ from .runs import (
     load_training_checkpoint,
     with_defaults,
 )
-from .weights import read_weights, weights_path
+from .weights import init_record, read_weights, weights_path
 
 __all__ = ["CHOICES", "LOSSES", "TrainConfig", "TrainResult", "build_model", "checkpoint_name", "epoch_order",
            "evaluate", "learning_rate", "load_checkpoint", "train", "training_batch", "training_pairs"]
@@ -68,12 +68,13 @@ LOSSES = {"mse": F.mse_loss, "l1": F.l1_loss, "log_mse": log_mse_loss}
 
 def save_checkpoint(path: str | Path, model: nn.Module, optimizer: torch.optim.Optimizer, scaler,
                     precision: str, epochs_done: int, config: TrainConfig, history: list[dict],
-                    data: DenoisingData) -> None:
+                    data: DenoisingData, init: dict | None = None) -> None:
     """Write the training checkpoint (atomically): what `train(resume=True)` continues from and
-    `weights.load_weights` / `export_weights` read."""
+    `weights.load_weights` / `export_weights` read. init: `weights.init_record` of the weights
+    the run started from, if any (the model card's `init`)."""
     save_torch({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "scaler": scaler.state_dict(),
                 "precision": precision, "epoch": epochs_done, "config": config.to_dict(), "history": history,
-                "data": data.meta}, path)
+                "data": data.meta, **({"init": init} if init else {})}, path)
 
 
 @dataclass
@@ -164,6 +165,7 @@ def train(data: DenoisingData, config: TrainConfig | None = None, *,
 
     inputs, targets = training_pairs(data, config)
 
+    init = init_record(config.init) if model is None and config.init is not None else None
     model = model if model is not None else build_model(config)
     layout = (fastest_layout(model, config.model, tuple(inputs.shape[1:]), precision, config.batch_size, device)
               if config.channels_last == "auto" else "channels_last" if config.channels_last else "NCHW")
@@ -197,6 +199,7 @@ def train(data: DenoisingData, config: TrainConfig | None = None, *,
         if "scaler" in ckpt:
             scaler.load_state_dict(ckpt["scaler"])
         start_epoch, history = ckpt["epoch"], list(ckpt["history"])
+        init = ckpt.get("init", init)  # as it was when the run started
 
     inputs, targets = inputs.to(device), targets.to(device)
     n = len(inputs)
@@ -245,7 +248,7 @@ def train(data: DenoisingData, config: TrainConfig | None = None, *,
         })
         bar.set_postfix(epoch=epoch + 1, val_psnr=f"{val_psnr:.2f}")
         if checkpoint is not None:
-            save_checkpoint(checkpoint, model, optimizer, scaler, precision, epoch + 1, config, history, data)
+            save_checkpoint(checkpoint, model, optimizer, scaler, precision, epoch + 1, config, history, data, init)
     bar.close()
     info = {"device": describe_device(device), "precision": precision, "layout": layout,
             "parameters": sum(p.numel() for p in model.parameters()),

@@ -8,7 +8,8 @@ A shipped weights file is `n2n_utils/weights/<name>.pt`, a small dict saved with
     state_dict  the network's parameters (float32)
     config      the TrainConfig it was trained with, as a dict (model, final_activation, ...)
     card        how it was made: data, noise, profile, epochs, device, validation PSNR (dB) of
-                the output and of the noisy input, git commit, date
+                the output and of the noisy input, git commit, date; `init` when it went on
+                from earlier weights (`init_record`)
 
 and beside it `<name>.md`, the same card for humans. `export_weights` is the only writer of
 both, so a better-trained file replaces the provisional one by the same path:
@@ -92,6 +93,30 @@ def load_weights(name_or_path: str | Path = DEFAULT_WEIGHTS,
     return model.to(resolve_device(device)).eval()
 
 
+def images_seen(card: dict) -> int:
+    """Training images that weights have seen in all: their card's own run (n_train pairs x
+    epochs) plus, when it went on from earlier weights, every earlier round its `init` counts."""
+    init = card.get("init") or {}
+    before = init.get("images_seen", (init.get("n_train") or 0) * (init.get("epochs") or 0))
+    return (card.get("n_train") or 0) * (card.get("epochs") or 0) + before
+
+
+def init_record(name_or_path: str | Path) -> dict:
+    """What a run that starts from these weights (`TrainConfig.init`) keeps of them, for its card's
+    `init`: their last run (profile, git_commit, n_train, epochs, data_seed, crop side in pixels,
+    val_psnr in dB, device, train_seconds) and, over all their rounds, `rounds`, `images_seen` and
+    `all_train_seconds`. Taken when the run starts, so that it stays true if the file is replaced."""
+    card = read_weights(name_or_path)["card"]
+    earlier = card.get("init") or {}
+    seconds = float(sum(row.get("seconds", 0.0) for row in card.get("history") or []))
+    earlier_seconds = earlier.get("all_train_seconds", earlier.get("train_seconds", 0.0))
+    last_run = ("profile", "git_commit", "n_train", "epochs", "data_seed", "val_psnr", "device")
+    return {**{k: card.get(k) for k in last_run},
+            "crop": card.get("crop", 32), "train_seconds": seconds,
+            "rounds": earlier.get("rounds", 1) + 1 if earlier else 1,
+            "images_seen": images_seen(card), "all_train_seconds": seconds + earlier_seconds}
+
+
 def _card_from_checkpoint(ckpt: dict, profile: str, **extra: Any) -> dict:
     data = dict(ckpt.get("data") or {})
     history = list(ckpt.get("history") or [])
@@ -111,6 +136,7 @@ def _card_from_checkpoint(ckpt: dict, profile: str, **extra: Any) -> dict:
         "val_psnr": float(history[-1]["val_psnr"]) if history else None,
         "val_psnr_noisy": None,
         "history": [{k: float(v) for k, v in row.items()} for row in history],
+        **({"init": ckpt["init"]} if ckpt.get("init") else {}),  # the weights it went on from
         **{k: v for k, v in provenance(**extra).items() if k != "host"},  # cards are published
     }
 

@@ -226,3 +226,31 @@ def test_init_starts_from_given_weights_and_is_part_of_the_run(small_data, tmp_p
         build_model(TrainConfig(init=str(tmp_path / "first.pt"), final_activation="linear"))
     with pytest.raises(FileNotFoundError, match="no weights 'nowhere'"):
         build_model(TrainConfig(init="nowhere"))
+
+
+def test_a_run_on_from_weights_records_them_and_their_earlier_rounds(small_data, tmp_path):
+    from n2n_utils.weights import export_weights, images_seen, read_weights
+
+    d = _tiny(small_data)
+    n = d.meta["n_train"]  # what the cards count (the data's size before _tiny cut it)
+    train(d, TrainConfig(epochs=2, **FAST), checkpoint=tmp_path / "ck1.pt")
+    export_weights(tmp_path / "ck1.pt", "first", profile="round-1", weights_dir=tmp_path)
+    first = read_weights(tmp_path / "first.pt")["card"]
+    assert "init" not in first and images_seen(first) == 2 * n
+    train(d, TrainConfig(epochs=1, init=tmp_path / "first.pt", **FAST), checkpoint=tmp_path / "ck2.pt")
+    export_weights(tmp_path / "ck2.pt", "second", profile="round-2", weights_dir=tmp_path)
+    second = read_weights(tmp_path / "second.pt")["card"]
+    assert second["init"]["profile"] == "round-1" and second["init"]["epochs"] == 2
+    assert (second["init"]["rounds"], second["init"]["images_seen"], images_seen(second)) == (1, 2 * n, 3 * n)
+    assert second["init"]["all_train_seconds"] == pytest.approx(sum(r["seconds"] for r in first["history"]))
+    # the record is taken when the run starts: replacing the earlier file later changes nothing,
+    # not even for a run that resumes after the replacement
+    train(d, TrainConfig(epochs=1, init=tmp_path / "second.pt", **FAST), checkpoint=tmp_path / "ck3.pt")
+    ckpt = torch.load(tmp_path / "ck3.pt", weights_only=True)
+    export_weights(tmp_path / "ck1.pt", "second", profile="replaced", weights_dir=tmp_path)
+    resumed = train(d, TrainConfig(epochs=2, init=tmp_path / "second.pt", **FAST), checkpoint=tmp_path / "ck3.pt",
+                    resume=True)
+    assert resumed.history["epoch"].tolist() == [1, 2]
+    third = torch.load(tmp_path / "ck3.pt", weights_only=True)["init"]
+    assert third == ckpt["init"] and third["profile"] == "round-2"
+    assert (third["rounds"], third["images_seen"]) == (2, 3 * n)

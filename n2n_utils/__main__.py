@@ -46,7 +46,8 @@ from .inference import (
     probe_image,
     read_image,
 )
-from .weights import DEFAULT_WEIGHTS, export_weights, list_weights, load_weights, read_weights
+from .weights import DEFAULT_WEIGHTS, check_name, export_weights, list_weights, load_weights, read_weights
+from .weights import SUFFIX as WEIGHTS_SUFFIX
 
 if TYPE_CHECKING:
     from .training import TrainConfig
@@ -244,6 +245,9 @@ def cmd_train(args: argparse.Namespace) -> int:
             if getattr(args, name) < 1:
                 raise ValueError(f"--{name.replace('_', '-')} {getattr(args, name)}: needs at least 1")
         check_writable(args.checkpoint)  # before data are made and epochs trained
+        if args.export is not None:  # ... and where --export will write, so a finished run is not refused at the end
+            check_name(args.export)
+            check_writable(Path(args.weights_dir) / f"{args.export}{WEIGHTS_SUFFIX}")
         config = TrainConfig.from_dict(options)  # options are checked before data are made
         if config.init is not None:
             build_model(config)  # ... and so are the weights it starts from: there, readable, this network's
@@ -276,7 +280,7 @@ def _train_and_export(args: argparse.Namespace, config: TrainConfig) -> int:
         noisy = psnr(to_float(data.val_input), to_float(data.val_clean))
         print(f"validation PSNR {result.final_psnr:.2f} dB (noisy input {noisy:.2f} dB); "
               f"checkpoint {args.checkpoint}")
-        if args.export:
+        if args.export is not None:
             path = export_weights(args.checkpoint, args.export, profile=args.profile, val_psnr_noisy=noisy,
                                   device=result.info["device"], weights_dir=args.weights_dir)
             print(f"wrote {path} and {path.with_suffix('.md')}")
@@ -338,7 +342,8 @@ def build_parser() -> argparse.ArgumentParser:
     d = TrainConfig()
     p = commands.add_parser("train", help="train a ResUNet (resumable), optionally export it as shipped weights")
     p.add_argument("--checkpoint", required=True, type=Path, help="written after each epoch; resumed from")
-    p.add_argument("--dataset", default="natural32", help="natural32, or a folder of the course's files")
+    p.add_argument("--dataset", default="natural32", help="natural32, deadleaves32, a folder of the course's files "
+                   "(train_data.pkl, val_data.pkl) or a folder of your own images")
     p.add_argument("--noise", default="gaussian")
     p.add_argument("--n-train", type=int, default=50_000)
     p.add_argument("--n-val", type=int, default=1_000)
@@ -357,7 +362,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--precision", default=d.precision, choices=CHOICES["precision"])
     p.add_argument("--seed", type=int, default=d.seed, help="data, initialisation and order (default 0)")
     p.add_argument("--init", metavar="NAME_OR_PATH", help="start from these weights (a shipped name, a weights "
-                   "file or a checkpoint) instead of random ones: to fine-tune on your own data, or train on")
+                   "file or a checkpoint) instead of random ones: to fine-tune them on your own data, or to train "
+                   "them further in a new run (the card's init records them)")
     p.add_argument("--device", default=d.device)
     p.add_argument("--export", metavar="NAME", help="export the result as shipped weights under this name")
     p.add_argument("--profile", default="custom", help="the label the model card gives the run")

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Literal
@@ -81,8 +82,11 @@ class TrainConfig:
         for name, allowed in CHOICES.items():
             if getattr(self, name) not in allowed:
                 raise ValueError(f"{name}={getattr(self, name)!r}; choose one of {allowed}")
-        if self.epochs < 0 or self.batch_size < 1 or not self.lr > 0 or self.eval_every < 1:
-            raise ValueError(f"need epochs >= 0, batch_size >= 1, lr > 0; got {self}")
+        needs = {"epochs": (self.epochs >= 0, "0 or more"), "lr": (0 < self.lr < math.inf, "finite, above 0"),
+                 "batch_size": (self.batch_size >= 1, "at least 1"), "seed": (self.seed >= 0, "0 or more"),
+                 "eval_every": (self.eval_every >= 1, "at least 1")}
+        if bad := [f"{k}={getattr(self, k)!r} (needs {need})" for k, (ok, need) in needs.items() if not ok]:
+            raise ValueError("training option " + ", ".join(bad))
 
     @classmethod
     def from_dict(cls, values: dict) -> TrainConfig:

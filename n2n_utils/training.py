@@ -23,7 +23,7 @@ from tqdm import tqdm
 
 from .augment import augment
 from .config import autocast, describe_device, resolve_device, resolve_precision
-from .data import DenoisingData
+from .data import CROP, DenoisingData
 from .files import save_torch
 from .inference import predict
 from .layout import fastest_layout
@@ -189,8 +189,9 @@ def train(data: DenoisingData, config: TrainConfig | None = None, *,
                              + "; ask for the checkpoint's values, or start a new checkpoint")
         theirs, ours = _plain(ckpt.get("data")) or {}, _plain(data.meta)
         if theirs != ours:  # e.g. natural32 cut at another --crop: the same name and size
+            shown = lambda meta, k: meta.get(k, CROP if k == "crop" else None)  # meta names only a crop not CROP
             raise ValueError(f"{checkpoint}: cannot resume, it was trained on other data ({theirs.get('name')!r}): "
-                             + ", ".join(f"{k} (checkpoint {theirs.get(k)!r}, asked {ours.get(k)!r})"
+                             + ", ".join(f"{k} (checkpoint {shown(theirs, k)!r}, asked {shown(ours, k)!r})"
                                          for k in sorted(theirs.keys() | ours.keys()) if theirs.get(k) != ours.get(k)))
         if ckpt["epoch"] > config.epochs:
             raise ValueError(f"{checkpoint}: holds {ckpt['epoch']} epochs, more than the {config.epochs} asked for")

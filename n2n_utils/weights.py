@@ -29,7 +29,7 @@ import torch
 from torch import nn
 
 from .config import WEIGHTS_DIR, resolve_device
-from .files import provenance, save_torch, write_atomic
+from .files import check_writable, provenance, save_torch, write_atomic
 from .models import get_model
 from .runs import TrainConfig, check_state_dict, fit_state_dict, load_checkpoint
 
@@ -40,6 +40,14 @@ SUFFIX = ".pt"
 def list_weights(weights_dir: Path = WEIGHTS_DIR) -> list[str]:
     """The names of the shipped weights files, sorted."""
     return sorted(p.stem for p in Path(weights_dir).glob(f"*{SUFFIX}"))
+
+
+def check_name(name: str) -> None:
+    """Refuse a weights name that is not a plain file name: empty, a path ("a/b", "..") or hidden
+    (".x"), which would be written outside `weights_dir` or missed by `list_weights`."""
+    if not name or name != Path(name).name or name.startswith("."):
+        raise ValueError(f"{name!r}: not a weights name: give a plain name like my-weights "
+                         f"(the folder is --weights-dir)")
 
 
 def weights_path(name_or_path: str | Path, weights_dir: Path = WEIGHTS_DIR) -> Path:
@@ -161,7 +169,9 @@ def export_weights(checkpoint_path: str | Path, name: str = DEFAULT_WEIGHTS, *, 
     # plain JSON values only, so that torch.load(weights_only=True) accepts the file
     card = json.loads(json.dumps(_card_from_checkpoint(ckpt, profile, **card_fields), default=str))
     state = {k: v.detach().float().cpu().contiguous() for k, v in ckpt["model"].items()}
+    check_name(name)
     path = Path(weights_dir) / f"{name}{SUFFIX}"
+    check_writable(path)  # one line naming the file, before either file is written
     save_torch({"state_dict": state, "config": config, "card": card}, path)
     text = model_card(name, card, config)
     write_atomic(path.with_suffix(".md"), lambda tmp: tmp.write_text(text))

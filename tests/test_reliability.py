@@ -227,6 +227,49 @@ def test_zero_epochs_is_refused(tmp_path, capsys):
     assert not (tmp_path / "c.pt").exists()
 
 
+@pytest.mark.parametrize(("option", "phrase"), [(("--lr", "inf"), "lr=inf (needs finite, above 0)"),
+                                                (("--seed", "-1"), "seed=-1 (needs 0 or more)")])
+def test_a_learning_rate_or_seed_out_of_range_is_refused_by_name(tmp_path, capsys, monkeypatch, option, phrase):
+    # --lr inf trained NaN weights and exited 0; --seed -1 said only "expected non-negative integer"
+    from n2n_utils import data
+
+    monkeypatch.setattr(data, "load_dataset", lambda *a, **k: pytest.fail("data made before the options were checked"))
+    assert_one_line_error(*run(capsys, "train", "--checkpoint", tmp_path / "c.pt", *option)[::2], phrase)
+    assert not (tmp_path / "c.pt").exists()
+
+
+@pytest.mark.parametrize(("weights_dir", "name", "phrase"), [
+    ("file", "mine", "cannot write"),           # was found only after training: "[Errno 17] File exists"
+    ("weights", "sub/mine", "not a weights name"),  # was written to weights/sub/, where list-weights misses it
+    ("weights", "", "not a weights name"),      # was no export at all, and exit status 0
+])
+def test_an_export_that_cannot_be_written_is_refused_before_training(tmp_path, capsys, monkeypatch,
+                                                                      weights_dir, name, phrase):
+    from n2n_utils import data
+
+    (tmp_path / "file").write_text("")
+    monkeypatch.setattr(data, "load_dataset", lambda *a, **k: pytest.fail("data made before --export was checked"))
+    code, _, err = run(capsys, "train", "--checkpoint", tmp_path / "c.pt", "--dataset", course_folder(tmp_path / "d"),
+                       "--epochs", "1", "--export", name, "--weights-dir", tmp_path / weights_dir)
+    assert_one_line_error(code, err, phrase)
+    assert not (tmp_path / "c.pt").exists() and not (tmp_path / "weights").exists()
+
+
+def test_crop_on_course_files_of_another_size_does_not_call_them_32x32(tmp_path, capsys):
+    folder = course_folder(tmp_path / "d", size=64)  # was: "d has 32x32 ones"
+    assert_one_line_error(*run(capsys, "train", "--checkpoint", tmp_path / "c.pt", "--dataset", folder,
+                               "--crop", "64")[::2], "crop=64: only natural32", "keeps its own")
+    assert not (tmp_path / "c.pt").exists()
+
+
+def test_export_weights_names_the_file_it_cannot_write(tmp_path, capsys):
+    checkpoint = tmp_path / "c.pt"
+    train(load_dataset(course_folder(tmp_path / "d")), TrainConfig(epochs=1, progress=False), checkpoint=checkpoint)
+    (tmp_path / "file").write_text("")
+    assert_one_line_error(*run(capsys, "export-weights", checkpoint, "--profile", "test", "--name", "mine",
+                               "--weights-dir", tmp_path / "file")[::2], "file/mine.pt: cannot write")
+
+
 def test_a_float_tiff_is_an_unsupported_image_not_a_non_image(tmp_path, capsys):
     import tifffile
 

@@ -96,7 +96,7 @@ def test_resume_refuses_other_data_and_a_longer_checkpoint(small_data, tmp_path)
     with pytest.raises(ValueError, match=r"trained on other data \('.*'\): n_train \(checkpoint \d+, asked 999\)$"):
         train(other, TrainConfig(epochs=3, **FAST), checkpoint=tmp_path / "c.pt", resume=True)
     other.meta = {**d.meta, "crop": 64}  # natural32 cut at another --crop
-    with pytest.raises(ValueError, match=r"crop \(checkpoint None, asked 64\)$"):
+    with pytest.raises(ValueError, match=r"crop \(checkpoint 32, asked 64\)$"):
         train(other, TrainConfig(epochs=3, **FAST), checkpoint=tmp_path / "c.pt", resume=True)
     (tmp_path / "bad.pt").write_bytes(b"not a checkpoint")
     with pytest.raises(ValueError, match="bad.pt: not a torch file"):

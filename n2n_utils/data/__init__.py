@@ -57,7 +57,7 @@ def load_dataset(source: str | Path = "natural32", noise: str = "gaussian",
     if holdout is not None and str(source) != "natural32":
         raise ValueError(f"holdout chooses natural32's validation photos; {source} has its own split")
     if crop != CROP and str(source) != "natural32":
-        raise ValueError(f"crop={crop}: only natural32 cuts crops of another size; {source} has {CROP}x{CROP} ones")
+        raise ValueError(f"crop={crop}: only natural32 cuts crops of another size; {source} keeps its own")
     if str(source) == "natural32":
         return load_natural32(noise, n_full, n_val_full, seed, cache, mix_deadleaves=mix_deadleaves,
                               holdout=holdout, crop=crop, **params)

@@ -232,6 +232,7 @@ def train(data: DenoisingData, config: TrainConfig | None = None, *,
             running += loss.detach() * len(idx)
             if (i + 1) % 100 == 0 or i + 1 == steps_per_epoch:  # a sync: not every step on GPU
                 if not torch.isfinite(running):
+                    bar.close()  # so that the message starts a line of its own
                     raise FloatingPointError(
                         f"training diverged: non-finite loss in epoch {epoch + 1}, step {i + 1} "
                         f"(lr={lr:g}, batch_size={config.batch_size}, precision="
@@ -240,8 +241,13 @@ def train(data: DenoisingData, config: TrainConfig | None = None, *,
             bar.update(1)
         train_seconds = time.perf_counter() - t_epoch
         last = epoch + 1 == config.epochs
-        val_psnr = (evaluate(model, data.val_input, data.val_clean, config.eval_batch_size)
-                    if last or (epoch + 1) % config.eval_every == 0 else float("nan"))
+        evaluated = last or (epoch + 1) % config.eval_every == 0
+        val_psnr = evaluate(model, data.val_input, data.val_clean, config.eval_batch_size) if evaluated else math.nan
+        if evaluated and math.isnan(val_psnr):  # a finite loss, then weights that overflow: keep the last checkpoint
+            bar.close()
+            raise FloatingPointError(
+                f"training diverged: non-finite output on the validation images after epoch {epoch + 1} "
+                f"(lr={lr:g}, batch_size={config.batch_size}, precision={precision}); lower the learning rate")
         model.train()
         history.append({
             "epoch": epoch + 1, "train_loss": float(running) / n, "val_psnr": val_psnr,

@@ -255,6 +255,18 @@ def test_an_export_that_cannot_be_written_is_refused_before_training(tmp_path, c
     assert not (tmp_path / "c.pt").exists() and not (tmp_path / "weights").exists()
 
 
+def test_weights_whose_output_overflows_stop_training_and_export_nothing(tmp_path, capsys):
+    # --lr 1e30: the loss of the one step was finite, the weights after it too, but their output is not;
+    # the run said "validation PSNR nan dB", exported the weights and exited 0
+    code, _, err = run(capsys, "train", "--checkpoint", tmp_path / "c.pt", "--dataset", course_folder(tmp_path / "d"),
+                       "--epochs", "1", "--lr", "1e30", "--precision", "fp32", "--export", "big",
+                       "--weights-dir", tmp_path / "w")
+    assert code == 1 and "Traceback" not in err
+    last = err.strip().splitlines()[-1]  # after the progress bar, on a line of its own
+    assert last.startswith("n2n: error: training diverged") and "after epoch 1" in last, err
+    assert not (tmp_path / "c.pt").exists() and not (tmp_path / "w").exists()
+
+
 def test_crop_on_course_files_of_another_size_does_not_call_them_32x32(tmp_path, capsys):
     folder = course_folder(tmp_path / "d", size=64)  # was: "d has 32x32 ones"
     assert_one_line_error(*run(capsys, "train", "--checkpoint", tmp_path / "c.pt", "--dataset", folder,

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import sys
 import warnings
 from dataclasses import replace
@@ -83,15 +84,16 @@ def _precision_warned(precision: str, device: torch.device):
 
 def output_paths(inputs: list[Path], output: str | None) -> list[Path]:
     """Where each input's result goes: `-o FILE` for one input; `-o FOLDER` (an existing folder,
-    or any -o with several inputs) keeps the names; no -o puts `NAME_denoised.EXT` beside each.
-    A file name (an image extension) for several inputs is a ValueError."""
+    a name ending in a slash, or any -o with several inputs) keeps the names; no -o puts
+    `NAME_denoised.EXT` beside each. A file name (an image extension) for several inputs is a ValueError."""
     if output is None:
         return [p.with_name(f"{p.stem}{SUFFIX}{p.suffix}") for p in inputs]
     out = Path(output)
-    if len(inputs) > 1 and not out.is_dir() and out.suffix.lower() in WRITE_FORMATS:
+    folder = out.is_dir() or output.endswith(("/", os.sep))  # Path drops the slash that says "a folder"
+    if len(inputs) > 1 and not folder and out.suffix.lower() in WRITE_FORMATS:
         raise ValueError(f"-o {output}: names one file, but {len(inputs)} inputs were given; "
                          f"name a folder for their results")
-    if len(inputs) > 1 or out.is_dir():
+    if len(inputs) > 1 or folder:
         return [out / p.name for p in inputs]
     return [out]
 

@@ -95,6 +95,13 @@ def test_several_files_default_suffix_and_output_folder(tmp_path, capsys):
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.png", "b.tif"]
 
 
+def test_an_output_ending_in_a_slash_is_a_new_folder_even_for_one_input(tmp_path, capsys):
+    src = photo(tmp_path / "photo.png")  # was: "new: unknown output extension ''"
+    code, out, err = run(capsys, "denoise", src, "-o", f"{tmp_path / 'new'}/", "--quiet")
+    assert code == 0, err
+    assert [p.name for p in (tmp_path / "new").iterdir()] == ["photo.png"]
+
+
 def test_progress_bar_shows_tiles(tmp_path, capsys):
     code, _, err = run(capsys, "denoise", photo(tmp_path / "p.png"), "--tile", "32", "--overlap", "0")
     assert code == 0 and "tile" in err, err

@@ -47,6 +47,7 @@ from .inference import (
     probe_image,
     read_image,
 )
+from .runs import load_training_checkpoint
 from .weights import DEFAULT_WEIGHTS, check_name, export_weights, list_weights, load_weights, read_weights
 from .weights import SUFFIX as WEIGHTS_SUFFIX
 
@@ -247,6 +248,8 @@ def cmd_train(args: argparse.Namespace) -> int:
             if getattr(args, name) < 1:
                 raise ValueError(f"--{name.replace('_', '-')} {getattr(args, name)}: needs at least 1")
         check_writable(args.checkpoint)  # before data are made and epochs trained
+        if args.checkpoint.exists():  # one to resume from must be a training checkpoint
+            load_training_checkpoint(args.checkpoint)
         if args.export is not None:  # ... and where --export will write, so a finished run is not refused at the end
             check_name(args.export)
             check_writable(Path(args.weights_dir) / f"{args.export}{WEIGHTS_SUFFIX}")

@@ -111,13 +111,22 @@ def bare_state_dict() -> dict:
     (bare_state_dict, "bare state dict"),
     (lambda: [1, 2, 3], "list"),
     (lambda: read_weights(), "shipped weights"),
+    (None, "bestmodel.pth: not a torch file"),
 ])
-def test_train_refuses_a_file_that_is_not_a_training_checkpoint(tmp_path, capsys, content, found):
+def test_train_refuses_a_file_that_is_not_a_training_checkpoint(tmp_path, capsys, monkeypatch, content, found):
+    from n2n_utils import data
+
     path = tmp_path / "bestmodel.pth"
-    torch.save(content(), path)
+    if content is None:
+        path.write_bytes(os.urandom(256))
+    else:
+        torch.save(content(), path)
     course_folder(tmp_path / "data")
+    # refused before the data are made (natural32's 50,000 default crops took 20 s before the refusal)
+    monkeypatch.setattr(data, "load_dataset", lambda *a, **k: pytest.fail("data made before the checkpoint was read"))
     assert_one_line_error(*run(capsys, "train", "--checkpoint", path, "--dataset", tmp_path / "data",
-                               "--epochs", "1")[::2], "bestmodel.pth", "not a training checkpoint", found)
+                               "--epochs", "1")[::2], "bestmodel.pth", found,
+                          *(("not a training checkpoint",) if content else ()))
 
 
 def test_ensemble_with_a_card_that_is_not_a_mapping(tmp_path, capsys):

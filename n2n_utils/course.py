@@ -22,7 +22,7 @@ from pathlib import Path
 import torch
 
 from .course_template import model as template
-from .files import current_umask, save_torch
+from .files import check_writable, current_umask, save_torch
 from .inference import predict
 from .runs import fit_state_dict
 from .weights import DEFAULT_WEIGHTS, load_weights, read_weights, weights_path
@@ -87,6 +87,7 @@ def export_course(out_dir: str | Path, weights: str | Path = DEFAULT_WEIGHTS, ov
         raise FileExistsError(f"{folder}: exists and is a file, not a folder")
     if folder.exists() and any(folder.iterdir()) and not overwrite:
         raise FileExistsError(f"{folder}: exists and is not empty; pass overwrite (--overwrite) to replace it")
+    check_writable(folder)  # OUT_DIR a file, say: one line naming it, not "[Errno 17] File exists"
     state = course_state_dict(weights)
     folder.parent.mkdir(parents=True, exist_ok=True)
     build = Path(tempfile.mkdtemp(prefix=f".{FOLDER}.", dir=folder.parent))

@@ -173,7 +173,8 @@ def export_weights(checkpoint_path: str | Path, name: str = DEFAULT_WEIGHTS, *, 
     path = Path(weights_dir) / f"{name}{SUFFIX}"
     check_writable(path)  # one line naming the file, before either file is written
     save_torch({"state_dict": state, "config": config, "card": card}, path)
-    text = model_card(name, card, config)
+    shipped = path.parent.resolve() == WEIGHTS_DIR.resolve()
+    text = model_card(name, card, config, ref=name if shipped else str(path))  # a name finds shipped weights only
     write_atomic(path.with_suffix(".md"), lambda tmp: tmp.write_text(text))
     return path
 
@@ -188,8 +189,10 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
-def model_card(name: str, card: dict, config: dict) -> str:
-    """The human model card (Markdown) of a weights file."""
+def model_card(name: str, card: dict, config: dict, ref: str | None = None) -> str:
+    """The human model card (Markdown) of a weights file; `ref` is what its "Use" section loads
+    (default `name`, which finds shipped weights; the file's path for weights kept elsewhere)."""
+    ref = ref or name
     gain = (f"{card['val_psnr'] - card['val_psnr_noisy']:+.2f} dB over the noisy input"
             if card.get("val_psnr") is not None and card.get("val_psnr_noisy") is not None else "")
     lines = [
@@ -214,10 +217,10 @@ def model_card(name: str, card: dict, config: dict) -> str:
     lines += [f"| {k} | {_fmt(v)} |" for k, v in config.items()]
     lines += ["", "## Use", "", "```python", "import numpy as np", "from PIL import Image", "",
               "from n2n_utils.inference import denoise_array", "from n2n_utils.weights import load_weights",
-              "", f'model = load_weights("{name}")',
+              "", f'model = load_weights("{ref}")',
               'image = np.asarray(Image.open("photo.png"))  # uint8 or uint16, H x W or H x W x C',
               "denoised = denoise_array(model, image)  # the same shape and dtype", "```", "",
-              f"or `python -m n2n_utils denoise photo.png --weights {name}`.", "",
+              f"or `python -m n2n_utils denoise photo.png --weights {ref}`.", "",
               "## Limits", "",
               f"Trained on `{card['data']}` ({_fmt(card.get('n_train'))} pairs) for the noise named "
               "above only: other noise laws or levels are outside what it has seen. It keeps the "

@@ -89,6 +89,13 @@ def test_export_course_self_check_refuses_a_model_py_that_fails(tmp_path, monkey
     assert not (tmp_path / "out" / FOLDER).exists() and not list((tmp_path / "out").iterdir())
 
 
+def test_export_course_into_a_file_names_it(tmp_path, capsys):
+    (tmp_path / "afile").write_text("mine")  # was: "[Errno 17] File exists: 'afile'"
+    assert_one_line_error(*run(capsys, "export-course", tmp_path / "afile")[::2],
+                          f"{tmp_path / 'afile' / FOLDER}: cannot write", "afile is a file, not a folder")
+    assert (tmp_path / "afile").read_text() == "mine"
+
+
 def test_export_course_overwrite_replaces_the_folder_whole(tmp_path):
     folder = export_course(tmp_path)
     (folder / "stale.txt").write_text("from an older export")

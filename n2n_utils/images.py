@@ -58,7 +58,7 @@ def _check_size(h: int, w: int) -> None:
                          f"of {MAX_PIXELS / 1e6:.0f}")
 
 
-def _check_array(image: np.ndarray) -> None:
+def check_array(image: np.ndarray) -> None:
     if not isinstance(image, np.ndarray) or image.dtype not in SCALE:
         raise ImageError(f"images must be uint8 or uint16 numpy arrays, got "
                          f"{getattr(image, 'dtype', type(image).__name__)}")

@@ -37,7 +37,7 @@ from tqdm import tqdm
 
 from .augment import members
 from .config import autocast, resolve_device, resolve_precision
-from .images import SCALE, _check_array, check_output, check_paths, read_image, write_image
+from .images import SCALE, check_array, check_output, check_paths, read_image, write_image
 from .models import MULTIPLE
 
 TILE = 256
@@ -149,7 +149,7 @@ def denoise_array(model: nn.Module, image: np.ndarray, tile: int = TILE, overlap
     ensemble: a test-time ensemble (`predict`), e.g. augment.ensemble_for("gaussian"):
         better on held-out photos (notebook 06 measures it) for 16x the time.
     """
-    _check_array(image)
+    check_array(image)
     check_tiling(tile, overlap)
     device = resolve_device(device) if device is not None else next(model.parameters()).device
     model.to(device)

@@ -59,6 +59,8 @@ def _check_size(h: int, w: int) -> None:
 
 
 def check_array(image: np.ndarray) -> None:
+    """Refuse, with an ImageError, what is not an image array this package handles: uint8 or
+    uint16, H x W or H x W x C with C in CHANNELS, not empty, at most MAX_PIXELS."""
     if not isinstance(image, np.ndarray) or image.dtype not in SCALE:
         raise ImageError(f"images must be uint8 or uint16 numpy arrays, got "
                          f"{getattr(image, 'dtype', type(image).__name__)}")

@@ -1,14 +1,14 @@
 """n2n_utils: the importable half of the n2n-study (Noise2Noise with the EE-559 Table I ResUNet).
 
 The notebooks call these; each module holds one concern: config (paths, device, CPU, precision),
-layout (channels_last or NCHW, measured once per machine), data (a package: natural32, dead
-leaves, folders of photos, course files), noise, models, augment, runs (TrainConfig, run keys),
-training, many (several networks in one pass), inference (predict, tiled denoising of files),
-metrics, seeds (several seeds of a run: their mean with a CI), sweeps, plots, profiles,
-pipeline (papermill), estimate (a run's expected time), drift (a reproduction against the
-committed results), classical (BM3D, NLM, TV, median), comparisons, generalisation, findings
-(each notebook's closing sentence), notebooks (setup, the sweeps), report, weights (shipped
-weights), course (the EE-559 interface) and files (atomic writes, provenance).
+layout (channels_last or NCHW, measured once per machine), data (a package: natural32, dead leaves,
+folders of photos, course files), noise, models, augment, runs (TrainConfig, run keys), training,
+many (several networks in one pass), inference (predict, tiled denoising), images (image files:
+reading, checking, writing), metrics, seeds (several seeds of a run: their mean with a CI), sweeps,
+plots, profiles, pipeline (papermill), estimate (a run's expected time), drift (a reproduction
+against the committed results), classical (BM3D, NLM, TV, median), comparisons, generalisation,
+findings (each notebook's closing sentence), notebooks (setup, the sweeps), report, weights
+(shipped weights), course (the EE-559 interface) and files (atomic writes, provenance).
 """
 
 from importlib import import_module

@@ -35,18 +35,8 @@ from .augment import ensemble_for, valid_augmentations
 from .config import WEIGHTS_DIR, SlowPrecisionWarning, resolve_device, slow_precision_message
 from .course import export_course
 from .files import check_writable
-from .inference import (
-    OVERLAP,
-    TILE,
-    WRITE_FORMATS,
-    ImageError,
-    check_output,
-    check_paths,
-    check_tiling,
-    denoise_file,
-    probe_image,
-    read_image,
-)
+from .images import WRITE_FORMATS, ImageError, check_output, check_paths, probe_image, read_image
+from .inference import OVERLAP, TILE, check_tiling, denoise_file
 from .runs import load_training_checkpoint
 from .weights import DEFAULT_WEIGHTS, check_name, export_weights, list_weights, load_weights, read_weights
 from .weights import SUFFIX as WEIGHTS_SUFFIX

@@ -68,19 +68,21 @@ class SlowPrecisionWarning(UserWarning):
 
 def parse_cpuinfo(text: str) -> dict:
     """The CPU's model name, the features that decide which precision and layout are fast, and
-    its physical core count, from the text of /proc/cpuinfo (x86 'flags' or ARM 'Features')."""
+    its physical core count and logical CPU count (more than the cores under SMT), from the text
+    of /proc/cpuinfo (x86 'flags' or ARM 'Features'; one block per logical CPU)."""
     fields: dict[str, str] = {}
-    cores = set()
+    cores, logical = set(), 0
     for block in text.strip().split("\n\n"):
         entry = {k.strip(): v.strip() for k, _, v in (line.partition(":") for line in block.splitlines())}
         fields = fields or entry
+        logical += "processor" in entry
         if "core id" in entry:
             cores.add((entry.get("physical id", "0"), entry["core id"]))
     flags = set((fields.get("flags") or fields.get("Features") or "").split())
     return {"model": fields.get("model name") or fields.get("Hardware") or platform.processor() or None,
             "avx2": "avx2" in flags, "avx512": "avx512f" in flags, "avx512_bf16": "avx512_bf16" in flags,
             "amx_bf16": "amx_bf16" in flags, "arm_bf16": "bf16" in flags,
-            "cores": len(cores) or None}
+            "cores": len(cores) or None, "logical": logical or None}
 
 
 def limit_features(features: dict, isa_limit: str | None) -> dict:
@@ -103,7 +105,8 @@ def _cpu_features() -> dict:
         features = parse_cpuinfo(CPUINFO.read_text())
     except OSError:
         features = {"model": platform.processor() or platform.machine() or None, "avx2": None, "avx512": None,
-                    "avx512_bf16": None, "amx_bf16": None, "arm_bf16": None, "cores": None}
+                    "avx512_bf16": None, "amx_bf16": None, "arm_bf16": None, "cores": None,
+                    "logical": os.cpu_count()}
     isa_limit = os.environ.get("ONEDNN_MAX_CPU_ISA") or None
     return {**limit_features(features, isa_limit), "isa_limit": isa_limit}
 
@@ -144,10 +147,11 @@ def describe_cpu(info: dict | None) -> str:
     flags = ", ".join(f"{name} {said.get(info.get(key), 'unknown')}"
                       for name, key in (("AVX-512", "avx512"), ("AVX512-BF16", "avx512_bf16"), ("AMX", "amx_bf16")))
     limited = f", oneDNN limited to {info['isa_limit']}" if info.get("isa_limit") else ""
-    cores, threads = info.get("cores"), info.get("threads")
-    # under an affinity mask (a cluster job, a pinned container) this process uses fewer CPUs than there are cores
-    count = (f"{cores} cores ({threads} usable here)" if cores and threads and threads < cores else
-             f"{cores or '?'} cores / {threads or '?'} threads")
+    cores, usable = info.get("cores"), info.get("threads")
+    logical = info.get("logical") or usable  # records from before `logical` counted the usable CPUs only
+    # under an affinity mask (a cluster job, a pinned container) this process uses fewer logical CPUs than there are
+    usable_words = f" ({usable} usable here)" if usable and logical and usable < logical else ""
+    count = f"{cores or '?'} cores / {logical or '?'} threads{usable_words}"
     return f"{info.get('model') or 'unknown CPU'}, {count}, {flags}{limited}"
 
 

@@ -38,7 +38,8 @@ from .augment import ensemble_for
 from .blind import estimate_sigma
 from .config import cpu_info, describe_cpu
 from .data import PHOTOS, SPLITS, random_crops
-from .inference import denoise_array, read_image
+from .images import read_image
+from .inference import denoise_array
 from .noise import get_noise
 from .plots import plot_panels
 from .weights import DEFAULT_WEIGHTS, list_weights, load_weights, read_weights
@@ -111,7 +112,7 @@ def _crops() -> np.ndarray:
 
 
 def to_rgb8(image: np.ndarray, scale: float = 1.0) -> np.ndarray:
-    """Any image inference.read_image returns (uint8/uint16, grey or colour, alpha or not) as
+    """Any image images.read_image returns (uint8/uint16, grey or colour, alpha or not) as
     uint8 RGB H x W x 3, downscaled by `scale` (antialiased) unless it is 1."""
     x = image[..., None] if image.ndim == 2 else image
     x = x[..., :3] if x.shape[2] >= 3 else np.repeat(x[..., :1], 3, axis=2)  # alpha dropped
@@ -122,7 +123,7 @@ def to_rgb8(image: np.ndarray, scale: float = 1.0) -> np.ndarray:
 
 
 def read_upload(name: str, content: bytes) -> np.ndarray:
-    """An uploaded file's image, through inference.read_image (the CLI's reader, its formats and
+    """An uploaded file's image, through images.read_image (the CLI's reader, its formats and
     its one-line ImageError naming the file)."""
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / Path(name).name
@@ -296,7 +297,7 @@ class Explorer:
             return
         try:
             self.upload_image = read_upload(files[0]["name"], files[0]["content"])
-        except ValueError as err:  # inference.ImageError: one line naming the file
+        except ValueError as err:  # images.ImageError: one line naming the file
             self.message = str(err)
             self.status.value = f"<b>{self.message}</b>"
             return

@@ -15,7 +15,7 @@ import pytest
 import torch
 from PIL import Image
 
-from n2n_utils import inference
+from n2n_utils import images, inference
 from n2n_utils.__main__ import main
 from n2n_utils.course import FOLDER
 from n2n_utils.models import ResUNet
@@ -139,7 +139,7 @@ def test_multi_page_files_are_refused(tmp_path, capsys):
 
 
 def test_size_over_the_limit(tmp_path, capsys, monkeypatch):
-    monkeypatch.setattr(inference, "MAX_PIXELS", 1000)
+    monkeypatch.setattr(images, "MAX_PIXELS", 1000)
     src = photo(tmp_path / "big.png")
     assert_one_line_error(*run(capsys, "denoise", src, "--quiet")[::2], "over the limit", "megapixels")
 

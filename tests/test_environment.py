@@ -40,3 +40,14 @@ def test_make_install_puts_the_locked_torch_first():
     torch = re.search(r"pip install --quiet torch==(\S+)", makefile).group(1)
     assert torch == _lock()["torch"]
     assert makefile.index("torch==") < makefile.index("-r requirements.lock")
+
+
+def test_license_and_citation_agree_with_pyproject():
+    import yaml
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    citation = yaml.safe_load((ROOT / "CITATION.cff").read_text(encoding="utf-8"))
+    assert (ROOT / "LICENSE").read_text().startswith(f"{project['license']['text']} License")
+    assert (citation["license"], citation["version"]) == (project["license"]["text"], project["version"])
+    assert {"Noise2Noise: Learning Image Restoration without Clean Data",
+            "Deep Learning Mini-project 1: Noise2Noise model"} <= {ref["title"] for ref in citation["references"]}

@@ -20,17 +20,9 @@ import torch
 from PIL import Image
 from torch import nn
 
-from n2n_utils import inference
-from n2n_utils.inference import (
-    ImageError,
-    denoise_array,
-    denoise_file,
-    pad_to_multiple,
-    predict,
-    probe_image,
-    read_image,
-    write_image,
-)
+from n2n_utils import images, inference
+from n2n_utils.images import ImageError
+from n2n_utils.inference import denoise_array, denoise_file, pad_to_multiple, predict
 from n2n_utils.models import ResUNet
 from n2n_utils.weights import load_weights
 
@@ -178,33 +170,9 @@ def test_bad_arrays_and_options_are_refused(model, monkeypatch):
         denoise_array(model, np.zeros((8, 8, 5), np.uint8))
     with pytest.raises(ValueError, match="multiples of 32"):
         denoise_array(model, np.zeros((8, 8, 3), np.uint8), tile=100)
-    monkeypatch.setattr(inference, "MAX_PIXELS", 1000)
+    monkeypatch.setattr(images, "MAX_PIXELS", 1000)
     with pytest.raises(ImageError, match="over the limit"):
         denoise_array(model, np.zeros((40, 40, 3), np.uint8))
-
-
-@pytest.mark.parametrize("suffix, shape, dtype", [
-    (".png", (30, 40, 3), np.uint8), (".png", (30, 40, 4), np.uint8), (".png", (30, 40), np.uint8),
-    (".png", (30, 40, 2), np.uint8), (".png", (30, 40), np.uint16), (".tif", (30, 40, 3), np.uint16),
-    (".tif", (30, 40, 4), np.uint16), (".tif", (30, 40), np.uint16), (".bmp", (30, 40, 3), np.uint8),
-])
-def test_files_round_trip_losslessly(tmp_path, suffix, shape, dtype):
-    image = np.random.default_rng(1).integers(0, np.iinfo(dtype).max, shape, endpoint=True).astype(dtype)
-    path = write_image(tmp_path / f"x{suffix}", image)
-    assert probe_image(path) == (*shape[:2], shape[2] if len(shape) == 3 else 1, np.dtype(dtype))
-    back, _ = read_image(path)
-    assert back.dtype == image.dtype and np.array_equal(back, image)
-    assert [p.name for p in tmp_path.iterdir()] == [f"x{suffix}"]  # no temporary file left
-
-
-def test_formats_that_cannot_hold_the_image_are_refused(tmp_path):
-    with pytest.raises(ImageError, match=r"JPEG cannot hold a 8-bit RGBA image; write .*\.png"):
-        write_image(tmp_path / "x.jpg", np.zeros((4, 4, 4), np.uint8))
-    with pytest.raises(ImageError, match=r"write \.tif, \.tiff instead"):
-        write_image(tmp_path / "x.png", np.zeros((4, 4, 3), np.uint16))
-    with pytest.raises(ImageError, match="unknown output extension"):
-        write_image(tmp_path / "x.xyz", np.zeros((4, 4, 3), np.uint8))
-    assert list(tmp_path.iterdir()) == []
 
 
 def test_denoise_file_keeps_metadata_and_refuses_to_overwrite(model, tmp_path):

@@ -25,10 +25,10 @@ from n2n_utils.training import TrainConfig, train
 CPU = torch.device("cpu")
 
 
-def cpuinfo_text(model: str, flags: str, cores: int = 2) -> str:
-    """/proc/cpuinfo as Linux writes it on x86: one block per logical CPU."""
-    return "\n\n".join(f"processor\t: {i}\nmodel name\t: {model}\nphysical id\t: 0\ncore id\t\t: {i}\n"
-                       f"flags\t\t: fpu sse2 {flags}" for i in range(cores)) + "\n"
+def cpuinfo_text(model: str, flags: str, cores: int = 2, threads_per_core: int = 1) -> str:
+    """/proc/cpuinfo as Linux writes it on x86: one block per logical CPU (SMT siblings share a core id)."""
+    return "\n\n".join(f"processor\t: {i}\nmodel name\t: {model}\nphysical id\t: 0\ncore id\t\t: {i % cores}\n"
+                       f"flags\t\t: fpu sse2 {flags}" for i in range(cores * threads_per_core)) + "\n"
 
 
 AVX2 = parse_cpuinfo(cpuinfo_text("AMD EPYC 7B12", "avx avx2 fma"))
@@ -55,13 +55,21 @@ def as_cpu(monkeypatch, features: dict) -> None:
 
 def test_cpuinfo_is_parsed_into_model_features_and_cores():
     assert AVX2 == {"model": "AMD EPYC 7B12", "avx2": True, "avx512": False, "avx512_bf16": False,
-                    "amx_bf16": False, "arm_bf16": False, "cores": 2}
+                    "amx_bf16": False, "arm_bf16": False, "cores": 2, "logical": 2}
     assert AVX512_BF16["avx512"] and AVX512_BF16["avx512_bf16"] and AVX512_BF16["cores"] == 4
     assert cpu_kind(AVX2) == "avx2" and cpu_kind(AVX512_BF16) == "avx512-bf16"
     assert cpu_kind({**AVX2, "avx512": True}) == "avx512"
     assert describe_cpu({**AVX2, "threads": 2}) == ("AMD EPYC 7B12, 2 cores / 2 threads, AVX-512 no, "
                                                     "AVX512-BF16 no, AMX no")
-    assert describe_cpu({**AVX2, "cores": 64, "threads": 3}).startswith("AMD EPYC 7B12, 64 cores (3 usable here), ")
+    # with SMT there are more threads than cores; an affinity mask leaves this process fewer of them
+    smt = parse_cpuinfo(cpuinfo_text("Intel Xeon", "avx2", cores=8, threads_per_core=2))
+    assert (smt["cores"], smt["logical"]) == (8, 16)
+    assert describe_cpu({**smt, "threads": 16}).startswith("Intel Xeon, 8 cores / 16 threads, ")
+    assert describe_cpu({**smt, "threads": 12}).startswith("Intel Xeon, 8 cores / 16 threads (12 usable here), ")
+    assert describe_cpu({**AVX2, "cores": 64, "logical": 128, "threads": 3}).startswith(
+        "AMD EPYC 7B12, 64 cores / 128 threads (3 usable here), ")
+    legacy = {k: v for k, v in AVX2.items() if k != "logical"}  # a results file from before `logical`
+    assert describe_cpu({**legacy, "threads": 2}).startswith("AMD EPYC 7B12, 2 cores / 2 threads, ")
     assert describe_cpu(None) == "not recorded"
     here = config.cpu_info()  # this machine: whatever it is, every field is there
     assert set(AVX2) | {"threads", "torch_threads", "isa_limit"} == set(here) and here["threads"] >= 1

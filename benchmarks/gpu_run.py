@@ -179,6 +179,7 @@ def stage_retrain(run: Run, dry: bool) -> None:
                 "--augment", *(c["augment"] or ["none"]), "--lr-schedule", c["lr_schedule"],
                 "--precision", c["precision"], "--seed", str(c["seed"]), "--device", run.device,
                 "--export", f"{plan['weights']}-x{RETRAIN_FACTOR}", "--weights-dir", str(folder / "weights"),
+                "--overwrite",  # the run's own folder: a rerun into the same OUT_DIR replaces its weights
                 "--profile", f"{'dry-run' if dry else 'gpu'}-{plan['n_train']}pairs-{c['epochs']}ep-b{c['batch_size']}"]
         status = run.command("retrain", argv, run.left() - 5)
     run.finish_stage("retrain", status, start, [plan_path, folder / "weights"])

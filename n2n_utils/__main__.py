@@ -4,11 +4,11 @@
                     [--overlap 32] [--overwrite] [--quiet] [--precision auto] [--ensemble]
     list-weights
     export-weights CHECKPOINT --profile PROFILE [--name NAME] [--trained-on DEVICE]
-                   [--val-psnr-noisy DB] [--notes TEXT] [--weights-dir DIR]
+                   [--val-psnr-noisy DB] [--notes TEXT] [--weights-dir DIR] [--overwrite]
     export-course OUT_DIR [--weights NAME_OR_PATH] [--overwrite]
     train --checkpoint PATH [--dataset natural32|FOLDER] [--noise gaussian] [--n-train N]
           [--epochs E --lr LR --batch-size B --augment A ... --precision P ...] [--init NAME_OR_PATH]
-          [--export NAME --profile PROFILE]
+          [--export NAME --profile PROFILE [--overwrite]]
 
 A mistake in what was asked (a missing file, not an image, an output that would replace the
 input or another input, unusable weights ...) prints one line `n2n: error: ...` on stderr and
@@ -38,8 +38,7 @@ from .files import check_writable
 from .images import WRITE_FORMATS, ImageError, check_output, check_paths, probe_image, read_image
 from .inference import OVERLAP, TILE, check_tiling, denoise_file
 from .runs import load_training_checkpoint
-from .weights import DEFAULT_WEIGHTS, check_name, export_weights, list_weights, load_weights, read_weights
-from .weights import SUFFIX as WEIGHTS_SUFFIX
+from .weights import DEFAULT_WEIGHTS, check_export, export_weights, list_weights, load_weights, read_weights
 
 if TYPE_CHECKING:
     from .training import TrainConfig
@@ -206,7 +205,7 @@ def cmd_export_weights(args: argparse.Namespace) -> int:
     fields = {"device": args.trained_on, "val_psnr_noisy": args.val_psnr_noisy, "notes": args.notes}
     try:
         path = export_weights(args.checkpoint, args.name, profile=args.profile, weights_dir=args.weights_dir,
-                              **{k: v for k, v in fields.items() if v is not None})
+                              overwrite=args.overwrite, **{k: v for k, v in fields.items() if v is not None})
     except (OSError, ValueError) as err:
         _error(err)
         return 1
@@ -241,8 +240,9 @@ def cmd_train(args: argparse.Namespace) -> int:
         if args.checkpoint.exists():  # one to resume from must be a training checkpoint
             load_training_checkpoint(args.checkpoint)
         if args.export is not None:  # ... and where --export will write, so a finished run is not refused at the end
-            check_name(args.export)
-            check_writable(Path(args.weights_dir) / f"{args.export}{WEIGHTS_SUFFIX}")
+            if check_export(args.export, args.weights_dir, args.overwrite).resolve() == args.checkpoint.resolve():
+                raise ValueError(f"{args.checkpoint}: --export {args.export} would write its weights over this "
+                                 "checkpoint; give another name or --weights-dir")
         config = TrainConfig.from_dict(options)  # options are checked before data are made
         if config.init is not None:
             build_model(config)  # ... and so are the weights it starts from: there, readable, this network's
@@ -277,7 +277,7 @@ def _train_and_export(args: argparse.Namespace, config: TrainConfig) -> int:
               f"checkpoint {args.checkpoint}")
         if args.export is not None:
             path = export_weights(args.checkpoint, args.export, profile=args.profile, val_psnr_noisy=noisy,
-                                  device=result.info["device"], weights_dir=args.weights_dir)
+                                  device=result.info["device"], weights_dir=args.weights_dir, overwrite=args.overwrite)
             print(f"wrote {path} and {path.with_suffix('.md')}")
     except (OSError, ValueError, FloatingPointError) as err:
         _error(err)
@@ -324,6 +324,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--val-psnr-noisy", type=float, help="PSNR (dB) of the noisy validation input")
     p.add_argument("--notes", help="a sentence for the model card")
     p.add_argument("--weights-dir", type=Path, default=WEIGHTS_DIR, help=f"where to write (default {WEIGHTS_DIR})")
+    p.add_argument("--overwrite", action="store_true", help="replace weights of the same name (refused otherwise)")
     p.set_defaults(func=cmd_export_weights)
 
     p = commands.add_parser("export-course", help="write OUT_DIR/Miniproject_1/ for the EE-559 grader")
@@ -364,6 +365,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--profile", default="custom", help="the label the model card gives the run")
     p.add_argument("--weights-dir", type=Path, default=WEIGHTS_DIR,
                    help=f"where --export writes (default {WEIGHTS_DIR})")
+    p.add_argument("--overwrite", action="store_true", help="let --export replace weights of the same name")
     p.set_defaults(func=cmd_train)
     return parser
 

@@ -14,7 +14,7 @@ A shipped weights file is `n2n_utils/weights/<name>.pt`, a small dict saved with
 and beside it `<name>.md`, the same card for humans. `export_weights` is the only writer of
 both, so a better-trained file replaces the provisional one by the same path:
 
-    export_weights("runs/full/checkpoint.pt", profile="full", device="cuda (NVIDIA H100)")
+    export_weights("runs/full/checkpoint.pt", profile="full", device="cuda (NVIDIA H100)", overwrite=True)
 
 Files are read with torch.load(weights_only=True): tensors and plain values only.
 """
@@ -48,6 +48,18 @@ def check_name(name: str) -> None:
     if not name or name != Path(name).name or name.startswith("."):
         raise ValueError(f"{name!r}: not a weights name: give a plain name like my-weights "
                          f"(the folder is --weights-dir)")
+
+
+def check_export(name: str, weights_dir: Path = WEIGHTS_DIR, overwrite: bool = False) -> Path:
+    """The file `export_weights` would write for `name`, checked before anything is: a plain name,
+    a folder that can take it, and no weights of that name already there unless `overwrite`
+    (the shipped ones among them: nothing is replaced by accident)."""
+    check_name(name)
+    path = Path(weights_dir) / f"{name}{SUFFIX}"
+    if path.exists() and not overwrite:
+        raise FileExistsError(f"{path}: weights of this name exist; choose another name, or overwrite to replace them")
+    check_writable(path)  # one line naming the file, before either file is written
+    return path
 
 
 def weights_path(name_or_path: str | Path, weights_dir: Path = WEIGHTS_DIR) -> Path:
@@ -150,10 +162,11 @@ def _card_from_checkpoint(ckpt: dict, profile: str, **extra: Any) -> dict:
 
 
 def export_weights(checkpoint_path: str | Path, name: str = DEFAULT_WEIGHTS, *, profile: str,
-                   weights_dir: Path = WEIGHTS_DIR, **card_fields: Any) -> Path:
+                   weights_dir: Path = WEIGHTS_DIR, overwrite: bool = False, **card_fields: Any) -> Path:
     """Turn a training checkpoint (from `training.train`) into a shipped weights file and its
     model card `<name>.md`, both written atomically. Returns the weights file's path.
 
+    overwrite: replace weights of the same name (FileExistsError otherwise; see check_export).
     profile: what run made it ("smoke", "quick", "full", "provisional" ...), said on the card.
     card_fields: anything else the card should say and the checkpoint does not hold, e.g.
         device="cpu (2 threads)", val_psnr_noisy=20.3 (dB of the noisy input on the same
@@ -169,9 +182,7 @@ def export_weights(checkpoint_path: str | Path, name: str = DEFAULT_WEIGHTS, *, 
     # plain JSON values only, so that torch.load(weights_only=True) accepts the file
     card = json.loads(json.dumps(_card_from_checkpoint(ckpt, profile, **card_fields), default=str))
     state = {k: v.detach().float().cpu().contiguous() for k, v in ckpt["model"].items()}
-    check_name(name)
-    path = Path(weights_dir) / f"{name}{SUFFIX}"
-    check_writable(path)  # one line naming the file, before either file is written
+    path = check_export(name, weights_dir, overwrite)
     save_torch({"state_dict": state, "config": config, "card": card}, path)
     shipped = path.parent.resolve() == WEIGHTS_DIR.resolve()
     text = model_card(name, card, config, ref=name if shipped else str(path))  # a name finds shipped weights only

@@ -275,8 +275,12 @@ def test_train_from_shipped_or_own_weights(tmp_path, capsys, monkeypatch):
     from n2n_utils.models import get_model
     from n2n_utils.runs import TrainConfig
 
-    ckpt = tmp_path / "tuned.pt"
+    ckpt = tmp_path / "tuned-checkpoint.pt"
     base = ["train", "--n-train", "16", "--n-val", "8", "--epochs", "1", "--batch-size", "16"]
+    # weights exported over the run's own checkpoint would end it: refused before any training
+    assert main([*base, "--checkpoint", str(tmp_path / "tuned.pt"), "--export", "tuned",
+                 "--weights-dir", str(tmp_path)]) == 1
+    assert "would write its weights over this checkpoint" in capsys.readouterr().err
     assert main([*base, "--checkpoint", str(ckpt), "--init", "resunet-natural32-gaussian25",
                  "--export", "tuned", "--profile", "test", "--weights-dir", str(tmp_path)]) == 0
     assert torch.load(ckpt, weights_only=True)["config"]["init"] == "resunet-natural32-gaussian25"

@@ -8,6 +8,7 @@ import errno
 import io
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -296,6 +297,28 @@ def test_export_weights_names_the_file_it_cannot_write(tmp_path, capsys):
     (tmp_path / "file").write_text("")
     assert_one_line_error(*run(capsys, "export-weights", checkpoint, "--profile", "test", "--name", "mine",
                                "--weights-dir", tmp_path / "file")[::2], "file/mine.pt: cannot write")
+
+
+def test_exported_weights_are_replaced_only_when_asked(tmp_path, capsys, monkeypatch):
+    """export-weights's default name is the shipped default's: without --overwrite an export of
+    an existing name is refused (train: before any data are made), and the file is untouched."""
+    from n2n_utils import data
+    from n2n_utils.weights import DEFAULT_WEIGHTS, weights_path
+
+    checkpoint, weights = tmp_path / "c.pt", tmp_path / "w"
+    train(load_dataset(course_folder(tmp_path / "d")), TrainConfig(epochs=1, progress=False), checkpoint=checkpoint)
+    weights.mkdir()
+    shutil.copy(weights_path(DEFAULT_WEIGHTS), weights / f"{DEFAULT_WEIGHTS}.pt")
+    before = (weights / f"{DEFAULT_WEIGHTS}.pt").read_bytes()
+    assert_one_line_error(*run(capsys, "export-weights", checkpoint, "--profile", "test",
+                               "--weights-dir", weights)[::2], f"{DEFAULT_WEIGHTS}.pt: weights of this name exist")
+    monkeypatch.setattr(data, "load_dataset", lambda *a, **k: pytest.fail("data made before --export was checked"))
+    assert_one_line_error(*run(capsys, "train", "--checkpoint", tmp_path / "new.pt", "--export", DEFAULT_WEIGHTS,
+                               "--weights-dir", weights)[::2], "or overwrite to replace them")
+    assert (weights / f"{DEFAULT_WEIGHTS}.pt").read_bytes() == before and not (tmp_path / "new.pt").exists()
+    code, out, _ = run(capsys, "export-weights", checkpoint, "--profile", "test", "--weights-dir", weights,
+                       "--overwrite")
+    assert code == 0 and (weights / f"{DEFAULT_WEIGHTS}.pt").read_bytes() != before
 
 
 def test_a_float_tiff_is_an_unsupported_image_not_a_non_image(tmp_path, capsys):

@@ -247,7 +247,7 @@ def test_a_run_on_from_weights_records_them_and_their_earlier_rounds(small_data,
     # not even for a run that resumes after the replacement
     train(d, TrainConfig(epochs=1, init=tmp_path / "second.pt", **FAST), checkpoint=tmp_path / "ck3.pt")
     ckpt = torch.load(tmp_path / "ck3.pt", weights_only=True)
-    export_weights(tmp_path / "ck1.pt", "second", profile="replaced", weights_dir=tmp_path)
+    export_weights(tmp_path / "ck1.pt", "second", profile="replaced", weights_dir=tmp_path, overwrite=True)
     resumed = train(d, TrainConfig(epochs=2, init=tmp_path / "second.pt", **FAST), checkpoint=tmp_path / "ck3.pt",
                     resume=True)
     assert resumed.history["epoch"].tolist() == [1, 2]

@@ -123,14 +123,16 @@ def images_seen(card: dict) -> int:
 
 def init_record(name_or_path: str | Path) -> dict:
     """What a run that starts from these weights (`TrainConfig.init`) keeps of them, for its card's
-    `init`: their last run (profile, git_commit, n_train, epochs, data_seed, crop side in pixels,
+    `init`: their last run (profile, git_commit, data, noise and its parameters (another noise's weights
+    may start a run: it says so), n_train, epochs, data_seed, crop side in pixels,
     val_psnr in dB, device, train_seconds) and, over all their rounds, `rounds`, `images_seen` and
     `all_train_seconds`. Taken when the run starts, so that it stays true if the file is replaced."""
     card = read_weights(name_or_path)["card"]
     earlier = card.get("init") or {}
     seconds = float(sum(row.get("seconds", 0.0) for row in card.get("history") or []))
     earlier_seconds = earlier.get("all_train_seconds", earlier.get("train_seconds", 0.0))
-    last_run = ("profile", "git_commit", "n_train", "epochs", "data_seed", "val_psnr", "device")
+    last_run = ("profile", "git_commit", "data", "noise", "noise_params", "n_train", "epochs", "data_seed", "val_psnr",
+                "device")
     return {**{k: card.get(k) for k in last_run},
             "crop": card.get("crop", 32), "train_seconds": seconds,
             "rounds": earlier.get("rounds", 1) + 1 if earlier else 1,

@@ -241,6 +241,7 @@ def test_a_run_on_from_weights_records_them_and_their_earlier_rounds(small_data,
     export_weights(tmp_path / "ck2.pt", "second", profile="round-2", weights_dir=tmp_path)
     second = read_weights(tmp_path / "second.pt")["card"]
     assert second["init"]["profile"] == "round-1" and second["init"]["epochs"] == 2
+    assert (second["init"]["data"], second["init"]["noise"]) == (first["data"], first["noise"])
     assert (second["init"]["rounds"], second["init"]["images_seen"], images_seen(second)) == (1, 2 * n, 3 * n)
     assert second["init"]["all_train_seconds"] == pytest.approx(sum(r["seconds"] for r in first["history"]))
     # the record is taken when the run starts: replacing the earlier file later changes nothing,

@@ -244,7 +244,7 @@ def cmd_train(args: argparse.Namespace) -> int:
                 raise ValueError(f"{args.checkpoint}: --export {args.export} would write its weights over this "
                                  "checkpoint; give another name or --weights-dir")
         config = TrainConfig.from_dict(options)  # options are checked before data are made
-        if config.init is not None:
+        if config.init is not None and not args.checkpoint.exists():  # a resume starts from the checkpoint
             build_model(config)  # ... and so are the weights it starts from: there, readable, this network's
         device = _device(config.device)
     except (OSError, ValueError) as err:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pandas as pd
@@ -165,8 +165,12 @@ def train(data: DenoisingData, config: TrainConfig | None = None, *,
 
     inputs, targets = training_pairs(data, config)
 
-    init = init_record(config.init) if model is None and config.init is not None else None
-    model = model if model is not None else build_model(config)
+    resuming = resume and checkpoint is not None and Path(checkpoint).exists()
+    # a resumed run starts from its checkpoint: the weights config.init names (since gone or
+    # replaced, perhaps) are not read again; their record is in the checkpoint
+    own_init = model is None and config.init is not None
+    init = init_record(config.init) if own_init and not resuming else None
+    model = model if model is not None else build_model(replace(config, init=None) if resuming else config)
     layout = (fastest_layout(model, config.model, tuple(inputs.shape[1:]), precision, config.batch_size, device)
               if config.channels_last == "auto" else "channels_last" if config.channels_last else "NCHW")
     memory_format = torch.channels_last if layout == "channels_last" else torch.contiguous_format
@@ -176,7 +180,7 @@ def train(data: DenoisingData, config: TrainConfig | None = None, *,
     loss_fn = LOSSES[config.loss]
 
     start_epoch, history = 0, []
-    if resume and checkpoint is not None and Path(checkpoint).exists():
+    if resuming:
         ckpt = load_training_checkpoint(checkpoint, device)
         resumable = RESUMABLE_CHANGES - ({"epochs"} if config.lr_schedule == "cosine" else set())
         recorded = with_defaults(ckpt["config"])
@@ -200,7 +204,8 @@ def train(data: DenoisingData, config: TrainConfig | None = None, *,
         if "scaler" in ckpt:
             scaler.load_state_dict(ckpt["scaler"])
         start_epoch, history = ckpt["epoch"], list(ckpt["history"])
-        init = ckpt.get("init", init)  # as it was when the run started
+        # as it was when the run started (a checkpoint from before records were kept: as it is now)
+        init = ckpt.get("init") or (init_record(config.init) if own_init else None)
 
     inputs, targets = inputs.to(device), targets.to(device)
     n = len(inputs)

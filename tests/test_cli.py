@@ -285,6 +285,12 @@ def test_train_from_shipped_or_own_weights(tmp_path, capsys, monkeypatch):
                  "--export", "tuned", "--profile", "test", "--weights-dir", str(tmp_path)]) == 0
     assert torch.load(ckpt, weights_only=True)["config"]["init"] == "resunet-natural32-gaussian25"
     assert "| init | resunet-natural32-gaussian25 |" in (tmp_path / "tuned.md").read_text()  # on the card
+    # a run that went on from weights resumes from its checkpoint alone (was: "no weights" once they had gone)
+    again = [*base, "--checkpoint", str(tmp_path / "again.pt"), "--init", str(tmp_path / "tuned.pt")]
+    assert main(again) == 0
+    (tmp_path / "tuned.pt").unlink()
+    assert main([*again, "--epochs", "2"]) == 0, capsys.readouterr().err
+    assert torch.load(tmp_path / "again.pt", weights_only=True)["epoch"] == 2
     capsys.readouterr()
     # weights that are not there fail at once, in one line, before any data are made
     assert main([*base, "--checkpoint", str(tmp_path / "other.pt"), "--init", str(tmp_path / "none.pt")]) == 1

@@ -1,5 +1,6 @@
 import hashlib
 import json
+from dataclasses import replace
 
 import pytest
 import torch
@@ -255,3 +256,24 @@ def test_a_run_on_from_weights_records_them_and_their_earlier_rounds(small_data,
     third = torch.load(tmp_path / "ck3.pt", weights_only=True)["init"]
     assert third == ckpt["init"] and third["profile"] == "round-2"
     assert (third["rounds"], third["images_seen"]) == (2, 3 * n)
+
+
+def test_a_resume_needs_neither_the_weights_it_started_from_nor_their_network(small_data, tmp_path):
+    """A run that went on from weights is resumed from its checkpoint alone: the weights it started
+    from may since be gone, or replaced by another network's (their record is in the checkpoint)."""
+    from n2n_utils.weights import export_weights
+
+    d = _tiny(small_data)
+    train(d, TrainConfig(epochs=1, **FAST), checkpoint=tmp_path / "ck0.pt")
+    export_weights(tmp_path / "ck0.pt", "start", profile="round-1", weights_dir=tmp_path)
+    config = TrainConfig(epochs=1, init=str(tmp_path / "start.pt"), **FAST)
+    train(d, config, checkpoint=tmp_path / "ck.pt")
+    record = torch.load(tmp_path / "ck.pt", weights_only=True)["init"]
+    (tmp_path / "start.pt").unlink()  # was: "no weights '.../start.pt'", the run could not go on
+    resumed = train(d, replace(config, epochs=2), checkpoint=tmp_path / "ck.pt", resume=True)
+    assert resumed.history["epoch"].tolist() == [1, 2]
+    assert torch.load(tmp_path / "ck.pt", weights_only=True)["init"] == record
+    train(d, TrainConfig(epochs=1, final_activation="linear", **FAST), checkpoint=tmp_path / "lin.pt")
+    export_weights(tmp_path / "lin.pt", "start", profile="other", weights_dir=tmp_path)  # another network's
+    assert train(d, replace(config, epochs=3), checkpoint=tmp_path / "ck.pt", resume=True).history["epoch"].tolist() \
+        == [1, 2, 3]

@@ -152,6 +152,8 @@ def describe_cpu(info: dict | None) -> str:
     # under an affinity mask (a cluster job, a pinned container) this process uses fewer logical CPUs than there are
     usable_words = f" ({usable} usable here)" if usable and logical and usable < logical else ""
     count = f"{cores or '?'} cores / {logical or '?'} threads{usable_words}"
+    if not info.get("logical") and cores and usable and usable < cores:  # an old record's mask: fewer than the cores
+        count = f"{cores} cores ({usable} usable here)"
     return f"{info.get('model') or 'unknown CPU'}, {count}, {flags}{limited}"
 
 

@@ -70,6 +70,8 @@ def test_cpuinfo_is_parsed_into_model_features_and_cores():
         "AMD EPYC 7B12, 64 cores / 128 threads (3 usable here), ")
     legacy = {k: v for k, v in AVX2.items() if k != "logical"}  # a results file from before `logical`
     assert describe_cpu({**legacy, "threads": 2}).startswith("AMD EPYC 7B12, 2 cores / 2 threads, ")
+    # ... whose `threads` were the usable CPUs: fewer than the cores is a mask, not 3 threads in all
+    assert describe_cpu({**legacy, "cores": 64, "threads": 3}).startswith("AMD EPYC 7B12, 64 cores (3 usable here), ")
     assert describe_cpu(None) == "not recorded"
     here = config.cpu_info()  # this machine: whatever it is, every field is there
     assert set(AVX2) | {"threads", "torch_threads", "isa_limit"} == set(here) and here["threads"] >= 1

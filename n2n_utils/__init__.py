@@ -8,7 +8,9 @@ reading, checking, writing), metrics, seeds (several seeds of a run: their mean 
 plots, profiles, pipeline (papermill), estimate (a run's expected time), drift (a reproduction
 against the committed results), classical (BM3D, NLM, TV, median), comparisons, generalisation,
 findings (each notebook's closing sentence), notebooks (setup, the sweeps), report, weights
-(shipped weights), course (the EE-559 interface) and files (atomic writes, provenance).
+(shipped weights), blind (noise-level estimate, the weights for it), explore (notebook 07's
+widgets), screenshot (the README's picture of them), course (the EE-559 interface; its
+course_template, the standalone submission) and files (atomic writes, provenance).
 """
 
 from importlib import import_module

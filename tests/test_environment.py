@@ -51,3 +51,15 @@ def test_license_and_citation_agree_with_pyproject():
     assert (citation["license"], citation["version"]) == (project["license"]["text"], project["version"])
     assert {"Noise2Noise: Learning Image Restoration without Clean Data",
             "Deep Learning Mini-project 1: Noise2Noise model"} <= {ref["title"] for ref in citation["references"]}
+
+
+def test_the_package_docstring_and_the_readme_layout_name_every_module():
+    import pkgutil
+
+    import n2n_utils
+
+    modules = {m.name for m in pkgutil.iter_modules(n2n_utils.__path__)} - {"__main__"}
+    layout = (ROOT / "README.md").read_text().split("## Layout", 1)[1].split("```")[1]
+    for where, text in (("n2n_utils/__init__.py's docstring", n2n_utils.__doc__), ("README's Layout", layout)):
+        missing = sorted(m for m in modules if not re.search(rf"(?<![\w-]){m}\b", text))
+        assert not missing, f"{where} does not name {missing}"

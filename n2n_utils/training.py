@@ -63,6 +63,7 @@ def log_mse_loss(output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return torch.log(per_pair + LOG_MSE_FLOOR).mean()
 
 
+CHECK_IMAGES = 8  # validation images that check a checkpoint's weights in an epoch not evaluated (eval_every > 1)
 LOSSES = {"mse": F.mse_loss, "l1": F.l1_loss, "log_mse": log_mse_loss}
 
 
@@ -248,7 +249,12 @@ def train(data: DenoisingData, config: TrainConfig | None = None, *,
         last = epoch + 1 == config.epochs
         evaluated = last or (epoch + 1) % config.eval_every == 0
         val_psnr = evaluate(model, data.val_input, data.val_clean, config.eval_batch_size) if evaluated else math.nan
-        if evaluated and math.isnan(val_psnr):  # a finite loss, then weights that overflow: keep the last checkpoint
+        if evaluated:
+            diverged = math.isnan(val_psnr)
+        else:  # between evaluations, a checkpoint about to be kept is checked on a few validation images
+            diverged = checkpoint is not None and math.isnan(
+                evaluate(model, data.val_input[:CHECK_IMAGES], data.val_clean[:CHECK_IMAGES], CHECK_IMAGES))
+        if diverged:  # a finite loss, then weights that overflow: keep the last checkpoint
             bar.close()
             raise FloatingPointError(
                 f"training diverged: non-finite output on the validation images after epoch {epoch + 1} "

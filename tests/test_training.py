@@ -62,6 +62,17 @@ def test_non_finite_loss_stops_with_a_clear_message(small_data):
         train(_tiny(small_data), TrainConfig(epochs=1, lr=1e12, final_activation="linear", **FAST))
 
 
+def test_an_epoch_between_evaluations_keeps_no_checkpoint_of_diverged_weights(small_data, tmp_path):
+    # lr 1e30, one step an epoch: the step's loss is finite, the weights after it too, their output is not.
+    # With eval_every=2 epoch 1 was not validated and its checkpoint kept them: export-weights shipped a
+    # network whose output is NaN, and a resume diverged again in epoch 2 step 1
+    one_step = _tiny(small_data, n=16)
+    with pytest.raises(FloatingPointError, match="non-finite output on the validation images after epoch 1"):
+        train(one_step, TrainConfig(epochs=3, eval_every=2, lr=1e30, precision="fp32", **FAST),
+              checkpoint=tmp_path / "c.pt")
+    assert not (tmp_path / "c.pt").exists()
+
+
 def test_config_rejects_unknown_keys_and_values():
     with pytest.raises(ValueError, match="unknown training option"):
         TrainConfig.from_dict({"learning_rate": 1e-3})

@@ -294,7 +294,8 @@ def build_parser() -> argparse.ArgumentParser:
                             "grey + alpha, RGB and RGBA, 16-bit grey, and 16-bit RGB(A) TIFF; alpha is kept. "
                             "Writes the format the output's extension names (.png, .tif, .jpg, .webp, .bmp).")
     p.add_argument("inputs", nargs="+", metavar="FILE")
-    p.add_argument("-o", "--output", help=f"output file, or folder for several inputs (default: "
+    p.add_argument("-o", "--output", help=f"output file, or folder (one that exists, a name ending in /, or any -o "
+                   f"for several inputs) that keeps the input names (default: "
                    f"NAME{SUFFIX}.EXT beside each input)")
     p.add_argument("--weights", help=f"shipped name or file (default {DEFAULT_WEIGHTS}, or the weights --sigma "
                    f"picks; see list-weights)")

@@ -44,6 +44,7 @@ from .training import (
     training_batch,
     training_pairs,
 )
+from .weights import init_record
 
 # What K networks trained in one pass must share; everything else may differ between them.
 SHARED = ("model", "final_activation", "batch_size", "epochs", "precision", "device", "eval_every",
@@ -147,6 +148,7 @@ def train_together(datasets: Sequence[DenoisingData], configs: Sequence[TrainCon
     n = sizes[0]
     pairs = [training_pairs(d, c) for d, c in zip(datasets, configs, strict=True)]
     pairs = [(inputs.to(device), targets.to(device)) for inputs, targets in pairs]
+    inits = [init_record(c.init) if c.init is not None else None for c in configs]  # as train keeps them
     models = [build_model(c).to(device) for c in configs]
     optimizers = [torch.optim.Adam(m.parameters(), lr=c.lr) for m, c in zip(models, configs, strict=True)]
     # one scaler per network, as train() has: one network's overflow must not skip another's step
@@ -205,10 +207,10 @@ def train_together(datasets: Sequence[DenoisingData], configs: Sequence[TrainCon
                                  "lr": lrs[j], "seconds": seconds, "images_per_s": n / seconds})
     bar.close()
     seconds = time.perf_counter() - t_start
-    for path, model, optimizer, scaler, config, history, data in zip(
-            checkpoints or [], models, optimizers, scalers, configs, histories, datasets, strict=False):
+    for path, model, optimizer, scaler, config, history, data, init in zip(
+            checkpoints or [], models, optimizers, scalers, configs, histories, datasets, inits, strict=False):
         # the file `training.train` writes after each epoch: `train(resume=True)` finds it finished
-        save_checkpoint(path, model, optimizer, scaler, precision, first.epochs, config, history, data)
+        save_checkpoint(path, model, optimizer, scaler, precision, first.epochs, config, history, data, init)
     return [TrainResult(model.eval(), pd.DataFrame(history), config,
                         {"device": describe_device(device), "precision": precision,
                          "parameters": sum(p.numel() for p in model.parameters()),

@@ -165,3 +165,14 @@ def test_checkpoints_are_written_and_read_back_on_both_routes(small_data, tmp_pa
             assert t.history["val_psnr"].tolist() == a.history["val_psnr"].tolist()
     with pytest.raises(ValueError, match="1 checkpoints for 2 configs"):
         train_many(data, configs, checkpoints=paths[:1])
+
+
+def test_networks_trained_together_record_the_weights_they_started_from(small_data, tmp_path):
+    """As train's checkpoints do: their card's `init` (was: none for a group trained together)."""
+    from n2n_utils.weights import DEFAULT_WEIGHTS, init_record
+
+    data = _val(subset(small_data, 8), 8)
+    configs = [TrainConfig(seed=s, init=DEFAULT_WEIGHTS, **FAST) for s in (0, 1)]
+    paths = [tmp_path / "a.pt", tmp_path / "b.pt"]
+    train_many(data, configs, route="together", checkpoints=paths)
+    assert [torch.load(p, weights_only=True).get("init") for p in paths] == [init_record(DEFAULT_WEIGHTS)] * 2

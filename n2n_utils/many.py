@@ -200,8 +200,15 @@ def train_together(datasets: Sequence[DenoisingData], configs: Sequence[TrainCon
         seconds = time.perf_counter() - t_epoch
         last = epoch + 1 == first.epochs
         for j, (model, config, data) in enumerate(zip(models, configs, datasets, strict=True)):
+            evaluated = last or (epoch + 1) % config.eval_every == 0
             val_psnr = (evaluate(model, data.val_input, data.val_clean, config.eval_batch_size)
-                        if last or (epoch + 1) % config.eval_every == 0 else float("nan"))
+                        if evaluated else math.nan)
+            if evaluated and math.isnan(val_psnr):  # a finite loss, then weights that overflow: as train stops
+                bar.close()
+                raise FloatingPointError(
+                    f"training diverged: non-finite output on the validation images after epoch {epoch + 1} of "
+                    f"network {j + 1}/{k} (lr={lrs[j]:g}, seed={config.seed}, batch_size={batch}, "
+                    f"precision={precision}); lower the learning rate")
             model.train()
             histories[j].append({"epoch": epoch + 1, "train_loss": float(running[j]) / n, "val_psnr": val_psnr,
                                  "lr": lrs[j], "seconds": seconds, "images_per_s": n / seconds})

@@ -176,3 +176,15 @@ def test_networks_trained_together_record_the_weights_they_started_from(small_da
     paths = [tmp_path / "a.pt", tmp_path / "b.pt"]
     train_many(data, configs, route="together", checkpoints=paths)
     assert [torch.load(p, weights_only=True).get("init") for p in paths] == [init_record(DEFAULT_WEIGHTS)] * 2
+
+
+def test_a_network_whose_output_overflows_stops_the_group_as_it_stops_train(small_data):
+    # lr 1e30, one step: a finite loss, then weights whose output is NaN. train (route "one at a
+    # time") stopped; together, the group went on and recorded a validation PSNR of nan
+    data = _val(subset(small_data, 8), 8)
+    configs = [TrainConfig(seed=0, **FAST), TrainConfig(seed=1, lr=1e30, **FAST)]
+    for route in ("one at a time", "together"):
+        with pytest.raises(FloatingPointError, match="non-finite output on the validation images after epoch 1"):
+            train_many(data, configs, route=route)
+    with pytest.raises(FloatingPointError, match=r"of network 2/2 \(lr=1e\+30, seed=1"):
+        train_many(data, configs, route="together")

@@ -2,7 +2,7 @@
 
     denoise FILE... [-o OUT] [--weights NAME_OR_PATH] [--sigma 25|auto] [--device auto] [--tile 256]
                     [--overlap 32] [--overwrite] [--quiet] [--precision auto] [--ensemble]
-    list-weights
+    list-weights [--weights-dir DIR]
     export-weights CHECKPOINT --profile PROFILE [--name NAME] [--trained-on DEVICE]
                    [--val-psnr-noisy DB] [--notes TEXT] [--weights-dir DIR] [--overwrite]
     export-course OUT_DIR [--weights NAME_OR_PATH] [--overwrite]
@@ -38,7 +38,15 @@ from .files import check_writable
 from .images import WRITE_FORMATS, ImageError, check_output, check_paths, probe_image, read_image
 from .inference import OVERLAP, TILE, check_tiling, denoise_file
 from .runs import load_training_checkpoint
-from .weights import DEFAULT_WEIGHTS, check_export, export_weights, list_weights, load_weights, read_weights
+from .weights import (
+    DEFAULT_WEIGHTS,
+    check_export,
+    export_weights,
+    list_weights,
+    load_weights,
+    read_weights,
+    weights_path,
+)
 
 if TYPE_CHECKING:
     from .training import TrainConfig
@@ -194,8 +202,8 @@ def cmd_denoise(args: argparse.Namespace) -> int:
 
 def cmd_list_weights(args: argparse.Namespace) -> int:
     db = lambda v: f"{v:.2f} dB" if isinstance(v, (int, float)) else "-"
-    for name in list_weights():
-        card = read_weights(name)["card"]
+    for name in list_weights(args.weights_dir):
+        card = read_weights(weights_path(name, args.weights_dir))["card"]
         print(f"{name}  profile={card.get('profile')}  epochs={card.get('epochs')}  "
               f"val_psnr={db(card.get('val_psnr'))}  noisy={db(card.get('val_psnr_noisy'))}")
     return 0
@@ -315,6 +323,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_denoise)
 
     p = commands.add_parser("list-weights", help="the shipped weights and their validation PSNR")
+    p.add_argument("--weights-dir", type=Path, default=WEIGHTS_DIR,
+                   help=f"the folder to list, e.g. train --export's (default {WEIGHTS_DIR})")
     p.set_defaults(func=cmd_list_weights)
 
     p = commands.add_parser("export-weights", help="turn a training checkpoint into shipped weights + model card")

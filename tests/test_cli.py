@@ -221,6 +221,9 @@ def test_weights_commands(tmp_path, capsys):
                          "--weights-dir", tmp_path, "--trained-on", "cpu", "--notes", "a test")
     assert code == 0, err
     assert (tmp_path / f"mine{SUFFIX}").is_file() and "a test" in (tmp_path / "mine.md").read_text()
+    # weights exported elsewhere are listed from their folder, and only there
+    code, out, _ = run(capsys, "list-weights", "--weights-dir", tmp_path)
+    assert code == 0 and "\nmine  profile=smoke" in out and DEFAULT_WEIGHTS not in out
 
 
 def test_export_course_command(tmp_path, capsys):

@@ -230,7 +230,7 @@ def model_card(name: str, card: dict, config: dict, ref: str | None = None) -> s
     lines += [f"| {k} | {_fmt(v)} |" for k, v in config.items()]
     lines += ["", "## Use", "", "```python", "import numpy as np", "from PIL import Image", "",
               "from n2n_utils.inference import denoise_array", "from n2n_utils.weights import load_weights",
-              "", f'model = load_weights("{ref}")',
+              "", f"model = load_weights({json.dumps(ref)})",  # a path's backslashes and quotes escaped
               'image = np.asarray(Image.open("photo.png"))  # uint8 or uint16, H x W or H x W x C',
               "denoised = denoise_array(model, image)  # the same shape and dtype", "```", "",
               f"or `python -m n2n_utils denoise photo.png --weights {ref}`.", "",

@@ -9,7 +9,7 @@ from PIL import Image
 from n2n_utils import config
 from n2n_utils.data import DataFileError, load_dataset, random_crops
 from n2n_utils.data.deadleaves import EMPTY, make_deadleaves, render_labels, sample_radii
-from n2n_utils.data.folders import load_image_folder, read_image
+from n2n_utils.data.folders import load_image_folder, read_rgb8
 
 # --------------------------------------------------------------------------- dead leaves
 
@@ -144,10 +144,10 @@ def _write_formats(folder):
             "rgb16.tif": (PIXELS16 >> 8).astype(np.uint8), "photo.JPG": SMOOTH}
 
 
-def test_read_image_formats(tmp_path):
+def test_read_rgb8_formats(tmp_path):
     expected = _write_formats(tmp_path)
     for name, want in expected.items():
-        got = read_image(tmp_path / name)
+        got = read_rgb8(tmp_path / name)
         assert got.dtype == np.uint8 and got.shape == (40, 48, 3), name
         if name.endswith(".JPG"):  # lossy
             assert np.abs(got.astype(int) - want).mean() < 2
@@ -257,4 +257,4 @@ def test_folder_errors_name_the_problem(tmp_path, cache_dir):
     Image.fromarray(PIXELS[..., :3]).save(cut)
     cut.write_bytes(cut.read_bytes()[:200])
     with pytest.raises(DataFileError, match="cut.png: not a readable image"):
-        read_image(cut)
+        read_rgb8(cut)

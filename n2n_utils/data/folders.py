@@ -43,9 +43,11 @@ def _check_image(path: Path) -> None:
         raise DataFileError(f"{path}: {width}x{height} pixels, smaller than one {CROP}x{CROP} crop")
 
 
-def read_image(path: str | Path) -> np.ndarray:
+def read_rgb8(path: str | Path) -> np.ndarray:
     """An image file (PNG, JPEG, TIFF; 8 or 16 bits) as uint8 (H, W, 3), values 0-255, turned
-    upright by its EXIF orientation. 16-bit samples keep their top 8 bits (as Pillow does for
+    upright by its EXIF orientation: a training photo. Lenient where `images.read_image`, which
+    reads what `n2n denoise` must write back in kind, is strict: palette and CMYK files are
+    converted to RGB here. 16-bit samples keep their top 8 bits (as Pillow does for
     16-bit colour), grey is repeated into three channels and alpha is dropped (not composited)."""
     path = Path(path)
     try:
@@ -85,7 +87,7 @@ def _file_crops(files: list[Path], n: int, rng: np.random.Generator) -> tuple[np
     for f, path in enumerate(files):
         mine = np.flatnonzero(which == f)
         if len(mine):
-            levels = pyramid([read_image(path)])
+            levels = pyramid([read_rgb8(path)])
             for i in mine:
                 crops[i] = random_crop(levels, rng)
     return crops.transpose(0, 3, 1, 2).copy(), which

@@ -24,7 +24,7 @@ from .files import write_atomic
 from .generalisation import BM3D, REPORT_RECIPE
 from .runs import REPORT_BATCH_SIZE, REPORT_LR
 from .sweeps import verdict
-from .weights import images_seen, list_weights, read_weights
+from .weights import images_before, images_seen, list_weights, read_weights
 
 REPORT_PATH = config.REPORT_DIR / "report.md"
 REPORT_PSNR_DB = 24.6  # Table II of the EE-559 report, on the course's data (not re-measurable here)
@@ -369,7 +369,7 @@ def _init_words(weights: dict) -> str:
     if not init:
         return ""
     rounds, side = init.get("rounds", 1), init.get("crop", 32)
-    seen_before, total = init.get("images_seen", init["epochs"] * init["n_train"]), images_seen(weights)
+    seen_before, total = images_before(weights), images_seen(weights)
     if rounds == 1:
         way = "the same way" if side == weights.get("crop", 32) else f"the same way but on {side}x{side} crops"
         return (f" That run started from earlier weights trained {way} for {init['epochs']} epochs on "

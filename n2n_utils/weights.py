@@ -113,12 +113,18 @@ def load_weights(name_or_path: str | Path = DEFAULT_WEIGHTS,
     return model.to(resolve_device(device)).eval()
 
 
+def images_before(card: dict) -> int:
+    """Training images of the earlier weights a card's run went on from: every round its `init`
+    record counts (`images_seen`; a record from before those were kept: its one run's n_train x
+    epochs), 0 for a run from scratch."""
+    init = card.get("init") or {}
+    return init.get("images_seen", (init.get("n_train") or 0) * (init.get("epochs") or 0))
+
+
 def images_seen(card: dict) -> int:
     """Training images that weights have seen in all: their card's own run (n_train pairs x
-    epochs) plus, when it went on from earlier weights, every earlier round its `init` counts."""
-    init = card.get("init") or {}
-    before = init.get("images_seen", (init.get("n_train") or 0) * (init.get("epochs") or 0))
-    return (card.get("n_train") or 0) * (card.get("epochs") or 0) + before
+    epochs) plus images_before, when it went on from earlier weights."""
+    return (card.get("n_train") or 0) * (card.get("epochs") or 0) + images_before(card)
 
 
 def init_record(name_or_path: str | Path) -> dict:

@@ -147,13 +147,15 @@ def describe_cpu(info: dict | None) -> str:
     flags = ", ".join(f"{name} {said.get(info.get(key), 'unknown')}"
                       for name, key in (("AVX-512", "avx512"), ("AVX512-BF16", "avx512_bf16"), ("AMX", "amx_bf16")))
     limited = f", oneDNN limited to {info['isa_limit']}" if info.get("isa_limit") else ""
-    cores, usable = info.get("cores"), info.get("threads")
-    logical = info.get("logical") or usable  # records from before `logical` counted the usable CPUs only
+    cores, usable, logical = info.get("cores"), info.get("threads"), info.get("logical")
     # under an affinity mask (a cluster job, a pinned container) this process uses fewer logical CPUs than there are
-    usable_words = f" ({usable} usable here)" if usable and logical and usable < logical else ""
-    count = f"{cores or '?'} cores / {logical or '?'} threads{usable_words}"
-    if not info.get("logical") and cores and usable and usable < cores:  # an old record's mask: fewer than the cores
+    if logical:
+        masked = f" ({usable} usable here)" if usable and usable < logical else ""
+        count = f"{cores or '?'} cores / {logical} threads{masked}"
+    elif cores and usable and usable < cores:  # a record from before `logical`, under a mask
         count = f"{cores} cores ({usable} usable here)"
+    else:  # a record from before `logical`: its usable CPUs were all there were
+        count = f"{cores or '?'} cores / {usable or '?'} threads"
     return f"{info.get('model') or 'unknown CPU'}, {count}, {flags}{limited}"
 
 

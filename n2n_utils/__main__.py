@@ -244,6 +244,12 @@ def cmd_train(args: argparse.Namespace) -> int:
         for name in ("epochs", "n_train", "n_val"):
             if getattr(args, name) < 1:
                 raise ValueError(f"--{name.replace('_', '-')} {getattr(args, name)}: needs at least 1")
+        export_only = [flag for flag, given in (("--overwrite", args.overwrite),
+                                                ("--profile", args.profile != "custom"),
+                                                ("--weights-dir", args.weights_dir != WEIGHTS_DIR)) if given]
+        if args.export is None and export_only:  # they say how to export: without --export they would do nothing
+            raise ValueError(f"{' and '.join(export_only)} without --export NAME would do nothing: "
+                             f"add --export NAME or leave out {' and '.join(export_only)}")
         check_writable(args.checkpoint)  # before data are made and epochs trained
         if args.checkpoint.exists():  # one to resume from must be a training checkpoint
             load_training_checkpoint(args.checkpoint)

@@ -284,6 +284,10 @@ def test_train_from_shipped_or_own_weights(tmp_path, capsys, monkeypatch):
     assert main([*base, "--checkpoint", str(tmp_path / "tuned.pt"), "--export", "tuned",
                  "--weights-dir", str(tmp_path)]) == 1
     assert "would write its weights over this checkpoint" in capsys.readouterr().err
+    # options of the export without --export: refused, not silently ignored (was: trained, exported nothing)
+    assert main([*base, "--checkpoint", str(ckpt), "--overwrite", "--weights-dir", str(tmp_path)]) == 1
+    assert_one_line_error(1, capsys.readouterr().err, "--overwrite and --weights-dir without --export NAME")
+    assert not ckpt.exists()
     assert main([*base, "--checkpoint", str(ckpt), "--init", "resunet-natural32-gaussian25",
                  "--export", "tuned", "--profile", "test", "--weights-dir", str(tmp_path)]) == 0
     assert torch.load(ckpt, weights_only=True)["config"]["init"] == "resunet-natural32-gaussian25"

@@ -36,9 +36,11 @@ from .training import (
     TrainConfig,
     TrainResult,
     build_model,
+    diverged,
     epoch_order,
     evaluate,
     learning_rate,
+    made_by,
     save_checkpoint,
     train,
     training_batch,
@@ -192,10 +194,9 @@ def train_together(datasets: Sequence[DenoisingData], configs: Sequence[TrainCon
                 bad = [j for j in range(k) if not torch.isfinite(running[j])]
                 if bad:
                     j = bad[0]
-                    raise FloatingPointError(
-                        f"training diverged: non-finite loss in epoch {epoch + 1}, step {i + 1} of network "
-                        f"{j + 1}/{k} (lr={lrs[j]:g}, seed={configs[j].seed}, batch_size={batch}, "
-                        f"precision={precision}); lower the learning rate")
+                    bar.close()  # so that the message starts a line of its own
+                    raise diverged("loss", f"in epoch {epoch + 1}, step {i + 1} of network {j + 1}/{k}",
+                                   lr=lrs[j], seed=configs[j].seed, batch_size=batch, precision=precision)
             bar.update(1)
         seconds = time.perf_counter() - t_epoch
         last = epoch + 1 == first.epochs
@@ -205,19 +206,19 @@ def train_together(datasets: Sequence[DenoisingData], configs: Sequence[TrainCon
                         if evaluated else math.nan)
             if evaluated and math.isnan(val_psnr):  # a finite loss, then weights that overflow: as train stops
                 bar.close()
-                raise FloatingPointError(
-                    f"training diverged: non-finite output on the validation images after epoch {epoch + 1} of "
-                    f"network {j + 1}/{k} (lr={lrs[j]:g}, seed={config.seed}, batch_size={batch}, "
-                    f"precision={precision}); lower the learning rate")
+                raise diverged("output on the validation images", f"after epoch {epoch + 1} of network {j + 1}/{k}",
+                               lr=lrs[j], seed=config.seed, batch_size=batch, precision=precision)
             model.train()
             histories[j].append({"epoch": epoch + 1, "train_loss": float(running[j]) / n, "val_psnr": val_psnr,
                                  "lr": lrs[j], "seconds": seconds, "images_per_s": n / seconds})
     bar.close()
     seconds = time.perf_counter() - t_start
+    recorder = made_by(device)
     for path, model, optimizer, scaler, config, history, data, init in zip(
             checkpoints or [], models, optimizers, scalers, configs, histories, datasets, inits, strict=False):
         # the file `training.train` writes after each epoch: `train(resume=True)` finds it finished
-        save_checkpoint(path, model, optimizer, scaler, precision, first.epochs, config, history, data, init)
+        save_checkpoint(path, model, optimizer, scaler, precision, first.epochs, config, history, data, init,
+                        made_by=recorder)
     return [TrainResult(model.eval(), pd.DataFrame(history), config,
                         {"device": describe_device(device), "precision": precision,
                          "parameters": sum(p.numel() for p in model.parameters()),

@@ -24,7 +24,7 @@ from tqdm import tqdm
 from .augment import augment
 from .config import autocast, describe_device, resolve_device, resolve_precision
 from .data import CROP, DenoisingData
-from .files import save_torch
+from .files import git_commit, save_torch
 from .inference import predict
 from .layout import fastest_layout
 from .metrics import psnr, to_float
@@ -69,13 +69,20 @@ LOSSES = {"mse": F.mse_loss, "l1": F.l1_loss, "log_mse": log_mse_loss}
 
 def save_checkpoint(path: str | Path, model: nn.Module, optimizer: torch.optim.Optimizer, scaler,
                     precision: str, epochs_done: int, config: TrainConfig, history: list[dict],
-                    data: DenoisingData, init: dict | None = None) -> None:
+                    data: DenoisingData, init: dict | None = None, made_by: dict | None = None) -> None:
     """Write the training checkpoint (atomically): what `train(resume=True)` continues from and
     `weights.load_weights` / `export_weights` read. init: `weights.init_record` of the weights
-    the run started from, if any (the model card's `init`)."""
+    the run started from, if any (the model card's `init`). made_by: `made_by(device)`, the code
+    and the machine that trained it (the card's git_commit and device)."""
     save_torch({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "scaler": scaler.state_dict(),
                 "precision": precision, "epoch": epochs_done, "config": config.to_dict(), "history": history,
-                "data": data.meta, **({"init": init} if init else {})}, path)
+                "data": data.meta, **({"init": init} if init else {}), **(made_by or {})}, path)
+
+
+def made_by(device: torch.device) -> dict:
+    """What a checkpoint records of the run that wrote it: `git_commit` (with -dirty for local
+    changes; a resumed run, the commit it was last trained at) and `device` (describe_device)."""
+    return {"git_commit": git_commit(), "device": describe_device(device)}
 
 
 @dataclass
@@ -138,6 +145,14 @@ def training_batch(config: TrainConfig, inputs: torch.Tensor, targets: torch.Ten
     return augment(config.augment, x, y, generator)
 
 
+def diverged(what: str, when: str, **settings) -> FloatingPointError:
+    """The error that stops a run whose loss or output is no longer finite, in one line: what
+    ('loss', 'output on the validation images'), when ('in epoch 2, step 100'), the settings
+    that matter (lr=..., batch_size=...) and the remedy. `train` and `many.train_many` raise it."""
+    shown = ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in settings.items())
+    return FloatingPointError(f"training diverged: non-finite {what} {when} ({shown}); lower the learning rate")
+
+
 def learning_rate(config: TrainConfig, step: int, total_steps: int) -> float:
     if config.lr_schedule == "cosine":
         return config.lr * 0.5 * (1 + math.cos(math.pi * step / max(total_steps, 1)))
@@ -181,6 +196,7 @@ def train(data: DenoisingData, config: TrainConfig | None = None, *,
     loss_fn = LOSSES[config.loss]
 
     start_epoch, history = 0, []
+    recorder = made_by(device) if checkpoint is not None else None
     if resuming:
         ckpt = load_training_checkpoint(checkpoint, device)
         resumable = RESUMABLE_CHANGES - ({"epochs"} if config.lr_schedule == "cosine" else set())
@@ -239,10 +255,8 @@ def train(data: DenoisingData, config: TrainConfig | None = None, *,
             if (i + 1) % 100 == 0 or i + 1 == steps_per_epoch:  # a sync: not every step on GPU
                 if not torch.isfinite(running):
                     bar.close()  # so that the message starts a line of its own
-                    raise FloatingPointError(
-                        f"training diverged: non-finite loss in epoch {epoch + 1}, step {i + 1} "
-                        f"(lr={lr:g}, batch_size={config.batch_size}, precision="
-                        f"{precision}); lower the learning rate")
+                    raise diverged("loss", f"in epoch {epoch + 1}, step {i + 1}", lr=lr,
+                                   batch_size=config.batch_size, precision=precision)
                 bar.set_postfix(epoch=epoch + 1, loss=f"{float(running) / min((i + 1) * config.batch_size, n):.5f}")
             bar.update(1)
         train_seconds = time.perf_counter() - t_epoch
@@ -250,15 +264,14 @@ def train(data: DenoisingData, config: TrainConfig | None = None, *,
         evaluated = last or (epoch + 1) % config.eval_every == 0
         val_psnr = evaluate(model, data.val_input, data.val_clean, config.eval_batch_size) if evaluated else math.nan
         if evaluated:
-            diverged = math.isnan(val_psnr)
+            overflowed = math.isnan(val_psnr)
         else:  # between evaluations, a checkpoint about to be kept is checked on a few validation images
-            diverged = checkpoint is not None and math.isnan(
+            overflowed = checkpoint is not None and math.isnan(
                 evaluate(model, data.val_input[:CHECK_IMAGES], data.val_clean[:CHECK_IMAGES], CHECK_IMAGES))
-        if diverged:  # a finite loss, then weights that overflow: keep the last checkpoint
+        if overflowed:  # a finite loss, then weights that overflow: keep the last checkpoint
             bar.close()
-            raise FloatingPointError(
-                f"training diverged: non-finite output on the validation images after epoch {epoch + 1} "
-                f"(lr={lr:g}, batch_size={config.batch_size}, precision={precision}); lower the learning rate")
+            raise diverged("output on the validation images", f"after epoch {epoch + 1}", lr=lr,
+                           batch_size=config.batch_size, precision=precision)
         model.train()
         history.append({
             "epoch": epoch + 1, "train_loss": float(running) / n, "val_psnr": val_psnr,
@@ -266,7 +279,8 @@ def train(data: DenoisingData, config: TrainConfig | None = None, *,
         })
         bar.set_postfix(epoch=epoch + 1, val_psnr=f"{val_psnr:.2f}")
         if checkpoint is not None:
-            save_checkpoint(checkpoint, model, optimizer, scaler, precision, epoch + 1, config, history, data, init)
+            save_checkpoint(checkpoint, model, optimizer, scaler, precision, epoch + 1, config, history, data, init,
+                            made_by=recorder)
     bar.close()
     info = {"device": describe_device(device), "precision": precision, "layout": layout,
             "parameters": sum(p.numel() for p in model.parameters()),

@@ -29,7 +29,7 @@ import torch
 from torch import nn
 
 from .config import WEIGHTS_DIR, resolve_device
-from .files import check_writable, provenance, save_torch, write_atomic
+from .files import atomic_path, check_writable, provenance
 from .models import get_model
 from .runs import TrainConfig, check_state_dict, fit_state_dict, load_checkpoint
 
@@ -149,6 +149,7 @@ def _card_from_checkpoint(ckpt: dict, profile: str, **extra: Any) -> dict:
     data = dict(ckpt.get("data") or {})
     history = list(ckpt.get("history") or [])
     params = data.get("noise_params") or {}
+    trained_at = {"git_commit": ckpt["git_commit"]} if "git_commit" in ckpt else {}
     return {
         "profile": profile,
         "data": data.get("name", "unknown"),
@@ -160,12 +161,13 @@ def _card_from_checkpoint(ckpt: dict, profile: str, **extra: Any) -> dict:
         "train_photos": data.get("train_photos"),
         **({"crop": data["crop"]} if "crop" in data else {}),  # a side other than 32 pixels
         "epochs": ckpt.get("epoch", len(history)),
-        "device": "not recorded",
+        "device": ckpt.get("device", "not recorded"),
         "val_psnr": float(history[-1]["val_psnr"]) if history else None,
         "val_psnr_noisy": None,
         "history": [{k: float(v) for k, v in row.items()} for row in history],
         **({"init": ckpt["init"]} if ckpt.get("init") else {}),  # the weights it went on from
-        **{k: v for k, v in provenance(**extra).items() if k != "host"},  # cards are published
+        # cards are published: no host; the commit that trained it, where the checkpoint kept it
+        **{k: v for k, v in provenance(**{**trained_at, **extra}).items() if k != "host"},
     }
 
 
@@ -179,8 +181,8 @@ def export_weights(checkpoint_path: str | Path, name: str = DEFAULT_WEIGHTS, *, 
     card_fields: anything else the card should say and the checkpoint does not hold, e.g.
         device="cpu (2 threads)", val_psnr_noisy=20.3 (dB of the noisy input on the same
         validation set), notes="...". They override the fields read from the checkpoint;
-        git_commit, for one, defaults to the repository's commit at export time, so pass the
-        training run's when the code has moved on since.
+        git_commit and device come from the checkpoint (a checkpoint from before they were
+        kept: the repository's commit at export time, and "not recorded").
     """
     ckpt = load_checkpoint(checkpoint_path, "cpu")
     if not isinstance(ckpt, dict) or not {"model", "config"} <= ckpt.keys():
@@ -191,10 +193,14 @@ def export_weights(checkpoint_path: str | Path, name: str = DEFAULT_WEIGHTS, *, 
     card = json.loads(json.dumps(_card_from_checkpoint(ckpt, profile, **card_fields), default=str))
     state = {k: v.detach().float().cpu().contiguous() for k, v in ckpt["model"].items()}
     path = check_export(name, weights_dir, overwrite)
-    save_torch({"state_dict": state, "config": config, "card": card}, path)
     shipped = path.parent.resolve() == WEIGHTS_DIR.resolve()
     text = model_card(name, card, config, ref=name if shipped else str(path))  # a name finds shipped weights only
-    write_atomic(path.with_suffix(".md"), lambda tmp: tmp.write_text(text))
+    # Both files are complete on disk before either replaces its namesake: an error or a kill
+    # while rendering or writing leaves the old pair (or none); only the instant between the two
+    # renames could part them.
+    with atomic_path(path) as tmp_weights, atomic_path(path.with_suffix(".md")) as tmp_card:
+        torch.save({"state_dict": state, "config": config, "card": card}, tmp_weights)
+        tmp_card.write_text(text)
     return path
 
 

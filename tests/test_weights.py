@@ -6,14 +6,17 @@ from __future__ import annotations
 import pytest
 import torch
 
+from n2n_utils import weights
 from n2n_utils.config import WEIGHTS_DIR
 from n2n_utils.data import DenoisingData
+from n2n_utils.files import git_commit
 from n2n_utils.models import ResUNet
 from n2n_utils.training import TrainConfig, train
 from n2n_utils.weights import (
     DEFAULT_WEIGHTS,
     SUFFIX,
     export_weights,
+    init_record,
     list_weights,
     load_weights,
     read_weights,
@@ -85,6 +88,37 @@ def test_unknown_name_and_non_weights_file_are_clear_errors(tmp_path):
     torch.save({"something": torch.zeros(1)}, junk)
     with pytest.raises(ValueError, match="expected keys"):
         load_weights(junk, "cpu")
+
+
+def test_the_card_names_the_commit_and_device_that_trained_the_checkpoint(checkpoint, tmp_path):
+    # was: the commit at export time (or at the start of a run from --init) and "not recorded"
+    blob = torch.load(checkpoint, weights_only=True)
+    assert blob["git_commit"] == git_commit() and blob["device"].startswith("cpu")
+    older = tmp_path / "older.pt"
+    torch.save({**blob, "git_commit": "0123abcd4567", "device": "cuda (some GPU)"}, older)
+    card = read_weights(export_weights(older, "tiny", profile="test", weights_dir=tmp_path))["card"]
+    assert (card["git_commit"], card["device"]) == ("0123abcd4567", "cuda (some GPU)")
+    assert (init_record(older)["git_commit"], init_record(older)["device"]) == ("0123abcd4567", "cuda (some GPU)")
+    # what the caller says still wins
+    card = read_weights(export_weights(older, "tiny", profile="test", weights_dir=tmp_path, overwrite=True,
+                                       git_commit="fedcba", device="cpu (said)"))["card"]
+    assert (card["git_commit"], card["device"]) == ("fedcba", "cpu (said)")
+
+
+def test_a_failed_export_keeps_the_old_weights_and_card_together(checkpoint, tmp_path, monkeypatch):
+    # was: the .pt was replaced first and the card rendered after, so an error there left new
+    # weights beside the old card
+    path = export_weights(checkpoint, "tiny", profile="first", weights_dir=tmp_path)
+    before = path.read_bytes(), path.with_suffix(".md").read_text()
+
+    def broken_card(*args, **kwargs):
+        raise RuntimeError("disk full, say")
+
+    monkeypatch.setattr(weights, "model_card", broken_card)
+    with pytest.raises(RuntimeError, match="disk full"):
+        export_weights(checkpoint, "tiny", profile="second", weights_dir=tmp_path, overwrite=True)
+    assert (path.read_bytes(), path.with_suffix(".md").read_text()) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["tiny.md", "tiny.pt"]  # no temporary left
 
 
 def test_export_refuses_what_is_not_a_checkpoint(tmp_path):

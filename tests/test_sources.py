@@ -205,6 +205,22 @@ def test_folder_loads_and_splits_by_file(photo_folder, cache_dir):
     assert len(cached() - before) == 2
 
 
+def test_a_changed_photo_is_other_data_to_a_run(photo_folder, cache_dir):
+    """A photo replaced under the same name makes a new dataset (the cache) and other data to
+    every run on it: its meta, so its run key and checkpoint name, differ, and a checkpoint
+    trained on the old photo is not resumed on the new one (was: same meta, silently resumed)."""
+    from n2n_utils.runs import TrainConfig, checkpoint_name
+
+    before = load_dataset(photo_folder, n_train=8, n_val=4, seed=0)
+    Image.new("RGB", (40, 64), (10, 240, 10)).save(photo_folder / "im0.png")  # same name and pixel size
+    after = load_dataset(photo_folder, n_train=8, n_val=4, seed=0)
+    assert not torch.equal(before.train_clean, after.train_clean)
+    assert after.meta != before.meta
+    assert checkpoint_name(TrainConfig(), after.meta) != checkpoint_name(TrainConfig(), before.meta)
+    # unchanged files: the same meta, from the cache or built afresh
+    assert load_image_folder(photo_folder, n_train=8, n_val=4, seed=0, cache=False).meta == after.meta
+
+
 def test_folder_mix_and_arrays_as_photos(photo_folder, cache_dir):
     d = load_dataset(photo_folder, n_train=20, n_val=4, seed=0, mix_deadleaves=0.5)
     assert d.train_groups.count("deadleaves") == 10 == d.meta["n_deadleaves"]

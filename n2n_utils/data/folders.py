@@ -7,6 +7,7 @@ validation. Errors name the file.
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +26,19 @@ def image_files(folder: str | Path) -> list[Path]:
     """The images directly in `folder` (by suffix, any case; hidden files left out), by name."""
     return sorted(p for p in Path(folder).iterdir()
                   if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith("."))
+
+
+def files_digest(files: list[Path]) -> str:
+    """A digest of the files' names and bytes: what a run on them trained on. Stat (size and
+    modification time) keys the cache, which is cheap to check; the meta, hence run keys and
+    checkpoints, holds this, so that a photo replaced under its name is other data to a run."""
+    digest = hashlib.sha1()
+    for path in files:
+        digest.update(f"{path.name}\0{path.stat().st_size}\0".encode())  # where each file ends
+        with open(path, "rb") as f:  # in chunks: a photo may be large (hashlib.file_digest is 3.11+)
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                digest.update(chunk)
+    return digest.hexdigest()[:12]
 
 
 def _unreadable(path: Path, err: Exception) -> DataFileError:
@@ -100,7 +114,8 @@ def load_image_folder(folder: str | Path, noise: str = "gaussian", n_train: int 
     """Your own photos as a dataset: every PNG, JPEG or TIFF directly in `folder`, cropped at
     natural32's scales and noised like it. The split is by file: `val_fraction` of the files
     (at least one, and never all), drawn with `seed`, give only validation crops. Cached on
-    disk like natural32, keyed by the files' names, sizes and modification times as well."""
+    disk like natural32, keyed by the files' names, sizes and modification times as well; the
+    meta holds a digest of their bytes (`files_digest`), so a run on other photos is another run."""
     folder = Path(folder)
     if not folder.is_dir():
         raise DataFileError(f"{folder}: folder not found")
@@ -138,6 +153,7 @@ def load_image_folder(folder: str | Path, noise: str = "gaussian", n_train: int 
         meta={"name": "images", "folder": str(folder), "noise": noise, "noise_params": full,
               "seed": seed, "n_train": n_train, "n_val": n_val, "val_fraction": val_fraction,
               "train_files": [p.name for p in train_files], "val_files": [p.name for p in val_files],
+              "files_digest": files_digest(files),
               "scales": [float(s) for s in SCALES]},
     )
     data = mix_in_deadleaves(data, mix_deadleaves, noise_fn, seed, cache)

@@ -32,6 +32,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import math
 import os
 import shutil
 import sys
@@ -109,8 +110,8 @@ def run_pipeline(profile: str = "quick", dataset: str = "natural32", noise: str 
     unknown = [n for n in chosen if n not in NOTEBOOKS]
     if unknown:
         raise ValueError(f"unknown notebook(s) {unknown}; choose from {NOTEBOOKS}")
-    if minutes is not None and not minutes > 0:
-        raise ValueError(f"minutes={minutes}: a time budget must be positive")
+    if minutes is not None and not 0 < minutes < math.inf:
+        raise ValueError(f"minutes={minutes}: a time budget must be a positive number of minutes")
     if in_place and out:
         raise ValueError("choose --in-place or --out, not both")
     root = None if in_place else Path(out or default_out(profile)).resolve()
@@ -348,8 +349,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.dataset not in DATASETS and not Path(args.dataset).is_dir():
         parser.error(f"--dataset {args.dataset}: neither one of {DATASETS} nor an existing folder")
-    if args.minutes is not None and not args.minutes > 0:
-        parser.error(f"--minutes {args.minutes:g}: a time budget must be positive")
+    if args.minutes is not None and not 0 < args.minutes < math.inf:
+        parser.error(f"--minutes {args.minutes:g}: a time budget must be positive, in minutes")
     unknown = [n for n in args.notebooks or () if n not in NOTEBOOKS]
     if unknown:
         parser.error(f"--notebooks {' '.join(unknown)}: not a notebook of the study; choose from {NOTEBOOKS}")

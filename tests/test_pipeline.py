@@ -338,11 +338,19 @@ def test_execute_records_a_failing_notebook(tmp_path):
 
 
 def test_cli_refuses_bad_options(tmp_path, capsys):
-    for argv, error in [(["--minutes", "0"], "must be positive"), (["--device", "tpu"], "invalid choice"),
+    for argv, error in [(["--minutes", "0"], "must be positive"), (["--minutes", "inf"], "must be positive"),
+                        (["--device", "tpu"], "invalid choice"),
                         (["--out", str(tmp_path), "--in-place"], "not allowed")]:
         with pytest.raises(SystemExit):
             pipeline.main(argv)
         assert error in capsys.readouterr().err
+
+
+def test_an_infinite_budget_is_refused_before_measuring(monkeypatch):
+    """--minutes inf passed `not minutes > 0` and overflowed when sizing the epochs (a traceback)."""
+    monkeypatch.setattr(pipeline, "measure_images_per_s", lambda *args: pytest.fail("measured"))
+    with pytest.raises(ValueError, match="minutes=inf: a time budget must be a positive number of minutes"):
+        pipeline.run_pipeline("smoke", minutes=math.inf, plan_only=True)
 
 
 def test_cli_passes_the_gpu_scripts_options(tmp_path, monkeypatch):

@@ -115,6 +115,8 @@ def run_pipeline(profile: str = "quick", dataset: str = "natural32", noise: str 
     if in_place and out:
         raise ValueError("choose --in-place or --out, not both")
     root = None if in_place else Path(out or default_out(profile)).resolve()
+    if str(dataset) not in DATASETS:  # a folder: the notebooks run elsewhere (in notebooks_dir)
+        dataset = str(Path(dataset).resolve())
     dirs = output_dirs(profile) if root is None else _root_dirs(root, profile)
     skipped = {n: f"needs an embedded dataset {DATASETS}"
                for n in chosen if n in NEEDS_EMBEDDED_DATA and str(dataset) not in DATASETS}

@@ -353,6 +353,20 @@ def test_an_infinite_budget_is_refused_before_measuring(monkeypatch):
         pipeline.run_pipeline("smoke", minutes=math.inf, plan_only=True)
 
 
+def test_a_relative_dataset_folder_is_the_callers(tmp_path, monkeypatch):
+    """The notebooks run in the notebooks' folder: a folder named relative to where the pipeline
+    was started must reach them whole (was: 'neither an embedded dataset nor an existing folder')."""
+    notebooks = tmp_path / "notebooks"
+    notebooks.mkdir()
+    _stub(notebooks, "00_data_exploration.ipynb", "import pathlib\nassert pathlib.Path(dataset).is_dir(), dataset")
+    (tmp_path / "photos").mkdir()
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(pipeline, "measure_images_per_s", lambda device, precision, seconds: 100.0)
+    record = pipeline.run_pipeline("smoke", dataset="photos", out=tmp_path / "out",
+                                   notebooks=["00_data_exploration.ipynb"], notebooks_dir=notebooks)
+    assert record["dataset"] == str(tmp_path / "photos")
+
+
 def test_cli_passes_the_gpu_scripts_options(tmp_path, monkeypatch):
     seen = {}
     monkeypatch.setattr(pipeline, "run_pipeline", lambda *args, **kw: seen.setdefault("args", (args, kw)))

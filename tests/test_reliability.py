@@ -365,6 +365,19 @@ def test_exported_predict_refuses_values_outside_0_255():
         CourseModel().predict(torch.full((1, 3, 8, 8), -1.0))
 
 
+def test_exported_model_refuses_nan_as_outside_0_255():
+    """NaN compares false both ways, so it passed the 0-255 check: predict returned NaN, and
+    train turned every weight into NaN without a word."""
+    model, nan = CourseModel(), torch.full((1, 3, 8, 8), 100.0)
+    nan[0, 1, 2, 3] = float("nan")
+    with pytest.raises(ValueError, match=r"test_input should be .*0-255.*; got NaN"):
+        model.predict(nan)
+    before = [p.clone() for p in model.model.parameters()]
+    with pytest.raises(ValueError, match=r"train_target should be .*0-255.*; got NaN"):
+        model.train(torch.zeros_like(nan), nan, 1)
+    assert all(torch.equal(p, q) for p, q in zip(model.model.parameters(), before, strict=True))
+
+
 # ----------------------------------------------------------------- the image round trip, by property
 
 MODES_FORMATS = [("L", "PNG"), ("LA", "PNG"), ("RGB", "PNG"), ("RGBA", "PNG"), ("I;16", "PNG"),

@@ -72,7 +72,8 @@ def dihedral(x: torch.Tensor, k: int) -> torch.Tensor:
 
 def check_images(images: torch.Tensor, name: str) -> None:
     """The contract of train() and predict(): a tensor (N, 3, H, W) of RGB images, H and W >= 1,
-    values 0-255 (uint8, or any real dtype). Anything else is a ValueError that says so."""
+    values 0-255 (uint8, or any real dtype; NaN is not a value in 0-255). Anything else is a
+    ValueError that says so."""
     contract = f"{name} should be a tensor (N, 3, H, W) of RGB images with values 0-255 and H, W >= 1"
     if not isinstance(images, torch.Tensor):
         raise ValueError(f"{contract}; got {type(images).__name__}")
@@ -83,6 +84,8 @@ def check_images(images: torch.Tensor, name: str) -> None:
                 " (grey: repeat it to 3 channels; RGBA: drop alpha)" if images.ndim == 4 and images.shape[1] != 3
                 else "")
         raise ValueError(f"{contract}; got shape {tuple(images.shape)}{hint}")
+    if images.is_floating_point() and images.isnan().any():  # NaN compares false with 0 and 255
+        raise ValueError(f"{contract}; got NaN")
     if images.numel() and (images.min() < 0 or images.max() > 255):
         raise ValueError(f"{contract}; got values {float(images.min()):g} to {float(images.max()):g}")
 

@@ -80,6 +80,26 @@ def _seeds_note(r: dict, what: str) -> str:
             "and data order), with a 95% confidence interval across seeds.")
 
 
+def _noise_words(meta: dict) -> str:
+    """The noise of a run's data in words: 'gaussian noise (sigma 25/255)', 'poisson noise
+    (lam 30)', or the course's own."""
+    if meta.get("name") == "course":
+        return "the course's own noise (fixed, unknown law)"
+    params = meta.get("noise_params") or {}
+    if meta["noise"] == "gaussian" and set(params) == {"sigma"}:
+        return f"gaussian noise (sigma {params['sigma'] * 255:g}/255)"
+    return f"{meta['noise']} noise ({', '.join(f'{k} {v:g}' for k, v in params.items())})"
+
+
+def _data_words(meta: dict) -> str:
+    """What a run's data were, for a sentence: natural32, a folder of photos or the course's files."""
+    if meta.get("name") == "images":
+        return f"the photos in `{meta['folder']}`"
+    if meta.get("name") == "course":
+        return f"the course's files in `{meta['folder']}`"
+    return "natural32, our embedded stand-in for the course's data"
+
+
 # --------------------------------------------------------------------------- sections
 
 
@@ -89,8 +109,9 @@ def section_abstract(res: Results) -> str:
     text = ("We rebuild the EE-559 Noise2Noise study: the Table I ResUNet, trained on pairs of noisy "
             "32x32 RGB images with MSE and Adam, evaluated by the course's metric (the mean of per-image PSNR). ")
     if train and data:
-        text += (f"On natural32, our embedded stand-in for the course's data, with gaussian noise "
-                 f"(sigma 25/255), the network lifts the held-out photos from "
+        meta = train["data"]
+        held_out = "photos" if meta.get("name") in ("natural32", "images") else "images"
+        text += (f"On {_data_words(meta)}, with {_noise_words(meta)}, the network lifts the held-out {held_out} from "
                  f"{data['noisy_val_psnr']:.2f} dB (noisy input) to {train['val_psnr']:.2f} dB after "
                  f"{train['config']['epochs']} epochs on {train['data']['n_train']:,} pairs "
                  f"({res.profile} profile). ")
@@ -114,6 +135,8 @@ def section_data(res: Results) -> str:
     if not data:
         return "## 1. Data\n\n*(not run yet)*"
     meta = data["data"]
+    if meta.get("name") in ("images", "course"):
+        return _data_section_of_a_folder(data)
     return f"""## 1. Data
 
 **natural32** holds 32x32 RGB crops of the colour photographs that ship inside scikit-image and
@@ -134,6 +157,28 @@ underestimates the true sigma). The noisy validation input scores
 {res.figure('fig0a_noisy_pairs', 'Noisy pairs (input, target) and the clean crop.')}
 
 {res.figure('fig0b_noise_histogram', 'Histogram of noisy1 - noisy2 per channel.')}"""
+
+
+def _data_section_of_a_folder(data: dict) -> str:
+    """Section 1 for a run on a folder: one's own photos, or the course's files."""
+    meta = data["data"]
+    if meta["name"] == "images":
+        what = f"""**Your own photos**, the PNG, JPEG and TIFF files in `{meta['folder']}`, cut into 32x32 RGB crops
+at {len(meta['scales'])} scales between 1/{1 / meta['scales'][0]:.0f} and 1/{1 / meta['scales'][-1]:.0f} of each photo,
+as natural32's are. The split is by file. Training: {', '.join(meta['train_files'])}.
+Validation (never cropped for training): {', '.join(meta['val_files'])}. Each training crop
+carries two independent noise draws (input and target) of {_noise_words(meta)}; the clean crop is
+kept only for the Noise2Clean comparison."""
+    else:
+        what = f"""**The course's files**, `train_data.pkl` and `val_data.pkl` in `{meta['folder']}`: noisy pairs
+for training, noisy and clean images for validation, with {_noise_words(meta)}."""
+    return f"""## 1. Data
+
+{what} This profile uses {meta['n_train']:,} training pairs and {meta['n_val']:,} validation images.
+
+The noise level estimated from the pairs alone, std(noisy1 - noisy2) / sqrt(2), is
+{data['estimated_sigma_255']:.1f}/255. The noisy validation input scores
+**{data['noisy_val_psnr']:.2f} dB**: the baseline every method must beat."""
 
 
 def section_model(res: Results) -> str:
@@ -233,6 +278,16 @@ the images where denoising gained most and least (Figure 5). Per-image gains ran
 {res.figure('fig5_best_worst', 'Fig. 5: the largest (top) and smallest (bottom) gains.')}"""
 
 
+def _table_data_words(meta: dict) -> str:
+    """A run's data in a table cell: 'natural32, gaussian 25/255', or its folder and noise."""
+    if meta.get("name") == "course":
+        return f"course's files in `{meta['folder']}`"
+    params = meta.get("noise_params") or {}
+    noise = (f"gaussian {params['sigma'] * 255:g}/255" if meta["noise"] == "gaussian" and set(params) == {"sigma"}
+             else f"{meta['noise']} ({', '.join(f'{k} {v:g}' for k, v in params.items())})")
+    return f"{'photos in `' + meta['folder'] + '`' if meta.get('name') == 'images' else 'natural32'}, {noise}"
+
+
 def section_table2(results: list[Results]) -> str:
     rows = [{"model": "ResUNet (EE-559 report)", "data": "course's files (EE-559)",
              "profile": "-", "noisy input (dB)": None, "PSNR (dB)": REPORT_PSNR_DB}]
@@ -240,7 +295,7 @@ def section_table2(results: list[Results]) -> str:
         train, data = res.json("train_resunet"), res.json("data_summary")
         if train and data:
             rows.append({"model": "ResUNet (this study)",
-                         "data": f"natural32, gaussian 25/255, {train['data']['n_train']:,} pairs",
+                         "data": f"{_table_data_words(train['data'])}, {train['data']['n_train']:,} pairs",
                          "profile": res.profile, "noisy input (dB)": data["noisy_val_psnr"],
                          "PSNR (dB)": train["val_psnr"]})
     for name in list_weights():

@@ -41,6 +41,36 @@ def test_report_renders_numbers_from_results(tmp_path):
     shutil.rmtree(results)
 
 
+def test_report_says_which_data_a_run_used(tmp_path):
+    """A run on one's own photos or on the course's files (pipeline --dataset FOLDER) renders,
+    and says it used them (was: KeyError 'train_photos'; the abstract said natural32, gaussian)."""
+    results, figures = tmp_path / "results", tmp_path / "figures"
+    prov = {"git_commit": "abc", "created": "2026-01-01T00:00:00", "profile": "smoke", "device": "cpu"}
+    photos = {"name": "images", "folder": "/data/my photos", "noise": "poisson", "noise_params": {"lam": 30.0},
+              "n_train": 64, "n_val": 16, "train_files": ["a.png", "b.jpg"], "val_files": ["c.tif"],
+              "scales": [0.5, 0.125]}
+    course = {"name": "course", "folder": "/data/ee559", "noise": "course (fixed, unknown law)",
+              "noise_params": {}, "n_train": 64, "n_val": 16}
+    for meta, words in ((photos, ["/data/my photos", "a.png, b.jpg", "c.tif", "poisson noise (lam 30)"]),
+                        (course, ["/data/ee559", "course's own", "unknown law"])):
+        (results / "smoke").mkdir(parents=True, exist_ok=True)
+        (results / "smoke" / "data_summary.json").write_text(json.dumps(
+            {**prov, "data": meta, "noisy_val_psnr": 20.123, "estimated_sigma_255": 25.0}))
+        (results / "smoke" / "train_resunet.json").write_text(json.dumps(
+            {**prov, "data": meta, "val_psnr": 27.891, "train_seconds": 60, "parameters": 1147539,
+             "precision": "bf16", "config": {"epochs": 1, "lr": 8e-4, "batch_size": 8, "loss": "mse",
+                                             "precision": "auto", "final_activation": "relu"},
+             "per_photo": [{"group": "all", "psnr": 27.891, "ci95": 0.1, "n": 16, "noisy": 20.123}]}))
+        text = report.render(results_root=results, figures_root=figures)
+        abstract, data_section = text.split("## 1. Data")[0], text.split("## 1. Data")[1].split("## 2.")[0]
+        assert "On natural32" not in abstract and "**natural32**" not in data_section
+        for word in words:
+            assert word in data_section, word
+        assert meta["folder"] in abstract and "20.12 dB (noisy input) to 27.89 dB" in abstract
+        table2 = text.split("## 6. Table II")[1].split("## 7.")[0]
+        assert f"{meta['folder']}" in table2
+
+
 def test_generalisation_section_renders_shipped_weights_and_cross_validation(tmp_path):
     results, figures = tmp_path / "results", tmp_path / "figures"
     (results / "quick").mkdir(parents=True)

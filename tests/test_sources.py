@@ -221,6 +221,14 @@ def test_a_changed_photo_is_other_data_to_a_run(photo_folder, cache_dir):
     assert load_image_folder(photo_folder, n_train=8, n_val=4, seed=0, cache=False).meta == after.meta
 
 
+def test_a_broken_link_is_named_not_skipped(photo_folder, cache_dir):
+    """A link to a photo that is gone (an unmounted drive, say) is refused, naming it, rather
+    than silently training on the others."""
+    (photo_folder / "gone.png").symlink_to(photo_folder / "nowhere.png")
+    with pytest.raises(DataFileError, match=r"gone.png: .*nowhere.png.*not found"):
+        load_dataset(photo_folder, n_train=8, n_val=4, seed=0)
+
+
 def test_folder_mix_and_arrays_as_photos(photo_folder, cache_dir):
     d = load_dataset(photo_folder, n_train=20, n_val=4, seed=0, mix_deadleaves=0.5)
     assert d.train_groups.count("deadleaves") == 10 == d.meta["n_deadleaves"]

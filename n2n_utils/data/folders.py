@@ -8,6 +8,7 @@ validation. Errors name the file.
 from __future__ import annotations
 
 import hashlib
+import os
 from pathlib import Path
 
 import numpy as np
@@ -23,9 +24,11 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff")
 
 
 def image_files(folder: str | Path) -> list[Path]:
-    """The images directly in `folder` (by suffix, any case; hidden files left out), by name."""
+    """The images directly in `folder` (by suffix, any case; hidden files left out), by name.
+    A link whose target is gone is one of them, so that it is named rather than skipped."""
     return sorted(p for p in Path(folder).iterdir()
-                  if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith("."))
+                  if (p.is_file() or p.is_symlink() and not p.exists())
+                  and p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith("."))
 
 
 def files_digest(files: list[Path]) -> str:
@@ -125,6 +128,9 @@ def load_image_folder(folder: str | Path, noise: str = "gaussian", n_train: int 
     if len(files) < 2:
         raise DataFileError(f"{folder}: only one image ({files[0].name}); at least 2 are needed "
                             f"to split by file into training and validation")
+    for file in files:
+        if not file.exists():
+            raise DataFileError(f"{file}: a link to {os.readlink(file)}, which is not found")
     check_fraction(mix_deadleaves)
     full = noise_params(noise, **params)
     spec = {"name": "images", "folder": str(folder.resolve()), "noise": noise, "params": full,

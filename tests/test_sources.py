@@ -221,6 +221,15 @@ def test_a_changed_photo_is_other_data_to_a_run(photo_folder, cache_dir):
     assert load_image_folder(photo_folder, n_train=8, n_val=4, seed=0, cache=False).meta == after.meta
 
 
+def test_a_folder_is_the_same_data_however_it_is_named(photo_folder, cache_dir, monkeypatch):
+    """Relative or absolute, from the cache or built afresh: one meta, so one run key (was: the
+    folder as first spelled, kept by the cache, so a resume depended on the spelling and the cache)."""
+    monkeypatch.chdir(photo_folder.parent)
+    absolute = load_dataset(photo_folder, n_train=8, n_val=4, seed=0)
+    assert load_dataset("photos", n_train=8, n_val=4, seed=0).meta == absolute.meta
+    assert load_image_folder("./photos/", n_train=8, n_val=4, seed=0, cache=False).meta == absolute.meta
+
+
 def test_a_broken_link_is_named_not_skipped(photo_folder, cache_dir):
     """A link to a photo that is gone (an unmounted drive, say) is refused, naming it, rather
     than silently training on the others."""

@@ -156,7 +156,7 @@ def load_image_folder(folder: str | Path, noise: str = "gaussian", n_train: int 
         **noisy_pairs(train_clean, val_clean, noise_fn, seed),
         val_groups=[val_files[i].name for i in val_which],
         train_groups=[train_files[i].name for i in train_which],
-        meta={"name": "images", "folder": str(folder), "noise": noise, "noise_params": full,
+        meta={"name": "images", "folder": str(folder.resolve()), "noise": noise, "noise_params": full,
               "seed": seed, "n_train": n_train, "n_val": n_val, "val_fraction": val_fraction,
               "train_files": [p.name for p in train_files], "val_files": [p.name for p in val_files],
               "files_digest": files_digest(files),

@@ -106,7 +106,8 @@ def run_pipeline(profile: str = "quick", dataset: str = "natural32", noise: str 
         raise ValueError(f"unknown profile {profile!r}; choose one of {sorted(PROFILES)}")
     if device not in DEVICES:
         raise ValueError(f"unknown device {device!r}; choose one of {DEVICES}")
-    chosen = sorted(notebooks or NOTEBOOKS, key=lambda n: NOTEBOOKS.index(n) if n in NOTEBOOKS else -1)
+    chosen = sorted(dict.fromkeys(notebooks or NOTEBOOKS),  # each once, in the study's order
+                    key=lambda n: NOTEBOOKS.index(n) if n in NOTEBOOKS else -1)
     unknown = [n for n in chosen if n not in NOTEBOOKS]
     if unknown:
         raise ValueError(f"unknown notebook(s) {unknown}; choose from {NOTEBOOKS}")

@@ -367,6 +367,18 @@ def test_a_relative_dataset_folder_is_the_callers(tmp_path, monkeypatch):
     assert record["dataset"] == str(tmp_path / "photos")
 
 
+def test_a_notebook_named_twice_runs_once(tmp_path, monkeypatch):
+    """--notebooks A A: A runs once, as 'notebook 1 of 1' (was: twice, 'notebook 2 of 1')."""
+    notebooks = tmp_path / "notebooks"
+    notebooks.mkdir()
+    runs = tmp_path / "runs.txt"
+    _stub(notebooks, "00_data_exploration.ipynb", f"open({str(runs)!r}, 'a').write('ran\\n')")
+    monkeypatch.setattr(pipeline, "measure_images_per_s", lambda device, precision, seconds: 100.0)
+    name = "00_data_exploration.ipynb"
+    record = pipeline.run_pipeline("smoke", out=tmp_path / "out", notebooks=[name, name], notebooks_dir=notebooks)
+    assert runs.read_text() == "ran\n" and [row["notebook"] for row in record["notebooks"]] == [name]
+
+
 def test_cli_passes_the_gpu_scripts_options(tmp_path, monkeypatch):
     seen = {}
     monkeypatch.setattr(pipeline, "run_pipeline", lambda *args, **kw: seen.setdefault("args", (args, kw)))

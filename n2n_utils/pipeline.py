@@ -277,6 +277,13 @@ def _execute(chosen: list[str], parameters: dict, dirs: OutputDirs, plan: Plan, 
             write_json(dirs.results / "pipeline.json", record)
             raise SystemExit(f"{name} failed in cell [{err.exec_count}]: {err.ename}: {err.evalue}\n"
                              f"the executed notebook, with the traceback, is {executed_dir / name}") from None
+        except KeyboardInterrupt:  # Ctrl-C, or make passing it on: say where, and how to go on
+            record["interrupted"] = {"notebook": name}
+            write_json(dirs.results / "pipeline.json", record)
+            print(f"interrupted in {name} ({progress.line()}); what was written stays: run the same "
+                  f"command again to resume (finished training and sweep rows are not redone)",
+                  file=sys.stderr, flush=True)
+            raise SystemExit(130) from None
         seconds = progress.end(name)
         work = plan.work[name]
         add({"notebook": name, "seconds": round(seconds, 1), "estimated_seconds": plan.estimates[name],

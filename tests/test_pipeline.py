@@ -337,6 +337,27 @@ def test_execute_records_a_failing_notebook(tmp_path):
     assert pipeline.carried_rows(dirs.results / "pipeline.json", {"profile": "smoke"}) == []
 
 
+def test_an_interrupted_run_says_so_in_one_line_and_in_its_record(tmp_path, monkeypatch, capsys):
+    """Ctrl-C (or make's SIGINT) in a notebook: exit status 130, one line naming the notebook and
+    how to go on, and pipeline.json marked (was: a 30-line KeyboardInterrupt traceback)."""
+    import papermill
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(papermill, "execute_notebook", interrupted)
+    dirs = OutputDirs(tmp_path / "figures", tmp_path / "results", tmp_path / "runs")
+    dirs.results.mkdir()
+    name = "01_train_resunet.ipynb"
+    plan = pipeline.Plan({"epochs": 1, "sweep_epochs": 1, "cmp_epochs": 1}, {name: Work()}, {name: 6.0})
+    with pytest.raises(SystemExit) as stop:
+        pipeline._execute([name], {"profile": "smoke"}, dirs, plan, {"profile": "smoke"}, {}, tmp_path)
+    assert stop.value.code == 130
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "interrupted in 01_train_resunet.ipynb" in err and "resume" in err
+    assert json.loads((dirs.results / "pipeline.json").read_text())["interrupted"] == {"notebook": name}
+
+
 def test_cli_refuses_bad_options(tmp_path, capsys):
     for argv, error in [(["--minutes", "0"], "must be positive"), (["--minutes", "inf"], "must be positive"),
                         (["--device", "tpu"], "invalid choice"),

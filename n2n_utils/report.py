@@ -650,8 +650,10 @@ def main(argv: list[str] | None = None) -> int:
                                      "from results/.")
     parser.add_argument("--check", action="store_true", help="fail if a committed rendering is stale")
     args = parser.parse_args(argv)
-    readme = README_PATH.read_text()
-    outputs = {REPORT_PATH: render(), README_PATH: render_readme(readme)}
+    outputs = {REPORT_PATH: render()}
+    # the README is the repository's: the report of another output root (a reproduction) leaves it alone
+    if Path(config.OUTPUT_ROOT).resolve() == config.ROOT.resolve():
+        outputs[README_PATH] = render_readme(README_PATH.read_text())
     if args.check:
         stale = [p for p, text in outputs.items() if (p.read_text() if p.exists() else "") != text]
         for path in stale:

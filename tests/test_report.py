@@ -214,3 +214,17 @@ def test_blind_section_says_what_the_weights_started_from(tmp_path):
     # ... or of one earlier round on natural32's 32x32 crops: not "the same way" as this run's 64x64
     text = section(init=earlier, epochs=3, n_train=40_000, crop=64)
     assert "started from earlier weights trained the same way but on 32x32 crops for 10 epochs" in text
+
+
+def test_the_report_of_another_output_root_leaves_the_readme_alone(tmp_path, monkeypatch, capsys):
+    """N2N_OUTPUT_ROOT=DIR make report renders DIR/report/report.md; the repository's README (its
+    speed table) is not DIR's to rewrite (was: 'wrote README.md' after every reproduction's report)."""
+    readme = tmp_path / "README.md"
+    start, end = report.README_MARKERS
+    readme.write_text(f"# x\n{start}\nstale speed table\n{end}\n")
+    monkeypatch.setattr(report, "README_PATH", readme)
+    monkeypatch.setattr(report.config, "OUTPUT_ROOT", tmp_path / "elsewhere")
+    monkeypatch.setattr(report, "REPORT_PATH", tmp_path / "elsewhere" / "report" / "report.md")
+    assert report.main([]) == 0
+    assert "stale speed table" in readme.read_text() and "README" not in capsys.readouterr().out
+    assert report.REPORT_PATH.exists()

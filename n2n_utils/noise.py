@@ -126,15 +126,32 @@ DEFAULT_PARAMS: dict[str, dict[str, float]] = {
 SUITED_LOSS = {"gaussian": "mse", "gaussian_blind": "log_mse", "poisson": "mse", "impulse": "l1", "text": "l1"}
 
 
+# The values each parameter may take, in words, and the test. Sigmas are in 0-1 units, as
+# the images the models see: 25 grey levels is 25/255, and a sigma of 25 would be pure noise.
+PARAM_RANGES: dict[str, tuple[str, Callable[[float], bool]]] = {
+    "sigma": ("from 0 to 1 (0-1 units: 25/255 for 25 grey levels)", lambda v: 0 <= v <= 1),
+    "max_sigma": ("from 0 to 1 (0-1 units: 50/255 for 50 grey levels)", lambda v: 0 <= v <= 1),
+    "lam": ("above 0 and finite (photons at full intensity)", lambda v: 0 < v < float("inf")),
+    "p": ("from 0 to 1 (the fraction of pixels replaced)", lambda v: 0 <= v <= 1),
+    "max_strings": ("a whole number from 1", lambda v: v >= 1 and v == int(v)),
+    "font_size": ("a whole number from 1 (pixels)", lambda v: v >= 1 and v == int(v)),
+}
+
+
 def noise_params(name: str, **params: float) -> dict[str, float]:
     """The full parameter set of a noise model: its defaults, overridden by `params`.
-    Unknown names and unknown parameters are errors that list the choices."""
+    Unknown names and unknown parameters are errors that list the choices; a value outside
+    its range (PARAM_RANGES; NaN is outside every range) is an error that states the range."""
     if name not in NOISE_MODELS:
         raise ValueError(f"unknown noise {name!r}; choose one of {sorted(NOISE_MODELS)}")
     unknown = set(params) - set(DEFAULT_PARAMS[name])
     if unknown:
         raise ValueError(f"noise {name!r} has no parameter {sorted(unknown)}; "
                          f"its parameters are {sorted(DEFAULT_PARAMS[name])}")
+    for key, value in params.items():
+        words, fits = PARAM_RANGES[key]
+        if not fits(float(value)):
+            raise ValueError(f"noise {name!r}: {key}={value:g} is outside its range: {words}")
     return {**DEFAULT_PARAMS[name], **params}
 
 

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from n2n_utils.noise import get_noise, noise_params
+from n2n_utils.noise import DEFAULT_PARAMS, PARAM_RANGES, get_noise, noise_params
 
 GREY = torch.full((200, 3, 32, 32), 128, dtype=torch.uint8)
 
@@ -79,3 +79,29 @@ def test_blind_gaussian_parameters():
     assert noise_params("gaussian_blind") == {"max_sigma": 50 / 255}
     with pytest.raises(ValueError, match="max_sigma"):
         noise_params("gaussian_blind", sigma=0.1)
+
+
+@pytest.mark.parametrize("name, params, message", [
+    ("gaussian", {"sigma": 25}, r"sigma=25 .*0 to 1.*25/255"),  # grey levels for 0-1 units: all noise
+    ("gaussian", {"sigma": float("nan")}, r"sigma=nan"),
+    ("gaussian", {"sigma": -0.1}, r"sigma=-0.1 "),
+    ("gaussian_blind", {"max_sigma": 50}, r"max_sigma=50 .*50/255"),
+    ("poisson", {"lam": 0}, r"lam=0 .*above 0"),
+    ("impulse", {"p": 1.5}, r"p=1.5 .*0 to 1"),
+    ("text", {"max_strings": 0}, r"max_strings=0 .*whole number from 1"),
+    ("text", {"font_size": 2.5}, r"font_size=2.5 .*whole number from 1"),
+])
+def test_noise_parameters_outside_their_range_are_errors(name, params, message):
+    """A value no noise model can use is refused by name (was: sigma=25 made pure noise,
+    nan made garbage pixels, lam=0 NaN, all without a word)."""
+    with pytest.raises(ValueError, match=message):
+        noise_params(name, **params)
+
+
+def test_noise_parameters_at_the_ends_of_their_range_are_fine():
+    assert noise_params("gaussian", sigma=0) == {"sigma": 0}
+    assert noise_params("impulse", p=1.0) == {"p": 1.0}
+    assert noise_params("text", max_strings=1, font_size=6) == {"max_strings": 1, "font_size": 6}
+    for name, defaults in DEFAULT_PARAMS.items():  # every parameter has a range, and its default fits it
+        assert noise_params(name, **defaults) == defaults
+    assert {k for defaults in DEFAULT_PARAMS.values() for k in defaults} == set(PARAM_RANGES)

@@ -238,6 +238,15 @@ def test_a_broken_link_is_named_not_skipped(photo_folder, cache_dir):
         load_dataset(photo_folder, n_train=8, n_val=4, seed=0)
 
 
+@pytest.mark.parametrize("kwargs, message", [({"n_train": -1}, "n_train=-1: a number of pairs from 0"),
+                                             ({"n_val": 2.5}, "n_val=2.5: a number of images from 0"),
+                                             ({"val_fraction": float("nan")}, "val_fraction=nan: from 0 to 1")])
+def test_folder_sizes_are_checked_by_name(photo_folder, cache_dir, kwargs, message):
+    """(was: numpy's 'negative dimensions are not allowed', or 'cannot convert float NaN to integer')"""
+    with pytest.raises(ValueError, match=message):
+        load_image_folder(photo_folder, **{"n_train": 8, "n_val": 4, **kwargs})
+
+
 def test_folder_mix_and_arrays_as_photos(photo_folder, cache_dir):
     d = load_dataset(photo_folder, n_train=20, n_val=4, seed=0, mix_deadleaves=0.5)
     assert d.train_groups.count("deadleaves") == 10 == d.meta["n_deadleaves"]

@@ -67,6 +67,14 @@ def random_crop(levels: list[np.ndarray], rng: np.random.Generator, crop: int = 
     return level[y:y + crop, x:x + crop]
 
 
+def check_sizes(n_train: int, n_val: int) -> None:
+    """Refuse, by name, a number of training pairs or validation crops that is not a whole
+    number from 0 (numpy would say 'negative dimensions are not allowed')."""
+    for name, n, what in (("n_train", n_train, "pairs"), ("n_val", n_val, "images")):
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
+            raise ValueError(f"{name}={n}: a number of {what} from 0")
+
+
 def noisy_pairs(train_clean: np.ndarray, val_clean: np.ndarray, noise_fn: NoiseFn,
                 seed: int) -> dict[str, torch.Tensor]:
     """Two noisy draws of the training crops and one of the validation crops, plus the clean

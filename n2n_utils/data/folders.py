@@ -15,7 +15,7 @@ import numpy as np
 from PIL import Image, ImageOps
 
 from ..noise import get_noise, noise_params
-from .crops import CROP, SCALES, cache_path, load_cached, noisy_pairs, pyramid, random_crop, save_cached
+from .crops import CROP, SCALES, cache_path, check_sizes, load_cached, noisy_pairs, pyramid, random_crop, save_cached
 from .dataset import DataFileError, DenoisingData
 from .deadleaves import DEFAULTS as DEADLEAVES
 from .mix import check_fraction, mix_in_deadleaves
@@ -119,6 +119,9 @@ def load_image_folder(folder: str | Path, noise: str = "gaussian", n_train: int 
     (at least one, and never all), drawn with `seed`, give only validation crops. Cached on
     disk like natural32, keyed by the files' names, sizes and modification times as well; the
     meta holds a digest of their bytes (`files_digest`), so a run on other photos is another run."""
+    check_sizes(n_train, n_val)
+    if not 0 <= val_fraction <= 1:  # NaN too
+        raise ValueError(f"val_fraction={val_fraction}: from 0 to 1 (the share of files kept for validation)")
     folder = Path(folder)
     if not folder.is_dir():
         raise DataFileError(f"{folder}: folder not found")

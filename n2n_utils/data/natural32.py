@@ -13,7 +13,7 @@ import numpy as np
 
 from ..models import MULTIPLE
 from ..noise import get_noise, noise_params
-from .crops import CROP, SCALES, cache_path, load_cached, noisy_pairs, pyramid, random_crop, save_cached
+from .crops import CROP, SCALES, cache_path, check_sizes, load_cached, noisy_pairs, pyramid, random_crop, save_cached
 from .dataset import DenoisingData
 from .deadleaves import DEFAULTS as DEADLEAVES
 from .mix import check_fraction, mix_in_deadleaves, mix_name
@@ -156,6 +156,7 @@ def load_natural32(noise: str = "gaussian", n_train: int = 50_000, n_val: int = 
                    holdout: tuple[str, ...] | None = None, crop: int = CROP, **params: float) -> DenoisingData:
     """natural32, from the on-disk cache when it was built before with the same settings.
     A mix is made from natural32 and dead leaves (each cached too) and cached itself."""
+    check_sizes(n_train, n_val)
     check_fraction(mix_deadleaves)
     spec = {"name": "natural32", "noise": noise, "params": noise_params(noise, **params),
             "n_train": n_train, "n_val": n_val, "seed": seed}

@@ -230,20 +230,30 @@ def size_epochs(profile: Profile, budget_s: float, notebooks: list[str], images_
     """Epoch counts (EPOCH_FIELDS) that fit `notebooks` into `budget_s` seconds: the profile's
     own, all scaled by one factor (up or down, rounded down, at least 1 each). When even one
     epoch each does not fit, that is what it returns: check with `estimate_seconds`."""
-    def total(epochs: dict[str, int]) -> tuple[float, float]:
-        """(seconds of the epoch-sized training, seconds of everything else)"""
-        p = with_epochs(profile, epochs)
-        work = {n: w for n, w in notebook_work(p, dataset, noise).items() if n in notebooks}
-        full = estimate_seconds(work, images_per_s, bm3d_s, calibration, workers)
-        fixed = estimate_seconds({n: Work(0, w.bm3d_crops) for n, w in work.items()}, images_per_s,
-                                 bm3d_s, calibration, workers)
-        return sum(full.values()) - sum(fixed.values()), sum(fixed.values())
+    def total(epochs: dict[str, int]) -> float:
+        work = {n: w for n, w in notebook_work(with_epochs(profile, epochs), dataset, noise).items()
+                if n in notebooks}
+        return sum(estimate_seconds(work, images_per_s, bm3d_s, calibration, workers).values())
 
     nominal = {f: getattr(profile, f) for f in EPOCH_FIELDS}
-    training, fixed = total(nominal)
-    scale = (budget_s - fixed) / training if training > 0 else 1.0
     used = {EPOCHS_OF[n] for n in notebooks if n in EPOCHS_OF}  # the others keep the profile's
-    return {f: max(1, math.floor(e * scale + 1e-9)) if f in used else e for f, e in nominal.items()}
+
+    def scaled(scale: float) -> dict[str, int]:
+        return {f: max(1, math.floor(e * scale + 1e-9)) if f in used else e for f, e in nominal.items()}
+
+    # The estimate is nearly linear in the epochs: its growth from the profile's epochs to twice
+    # them is the part that scales; the rest (startup, BM3D, training of a fixed size) is fixed.
+    once, twice = total(nominal), total({f: 2 * e for f, e in nominal.items()})
+    training, fixed = twice - once, 2 * once - twice
+    scale = (budget_s - fixed) / training if training > 0 else 1.0
+    epochs = scaled(scale)
+    for _ in range(20):  # nearly: some runs' epochs are rounded shares of these; step down until it fits
+        over = total(epochs) / budget_s if budget_s > 0 else math.inf
+        if over <= 1 or all(epochs[f] == 1 for f in used):
+            break
+        scale *= min(1 / over, 1 - 1e-6)
+        epochs = scaled(scale)
+    return epochs
 
 
 # --------------------------------------------------------------------------- progress

@@ -80,15 +80,18 @@ def _seeds_note(r: dict, what: str) -> str:
             "and data order), with a 95% confidence interval across seeds.")
 
 
+def _params_words(meta: dict) -> str:
+    """A noise's parameters in words, sigmas in grey levels: 'sigma 25/255', 'lam 30'."""
+    return ", ".join(f"{k} {v * 255:g}/255" if "sigma" in k else f"{k} {v:g}"
+                     for k, v in (meta.get("noise_params") or {}).items())
+
+
 def _noise_words(meta: dict) -> str:
     """The noise of a run's data in words: 'gaussian noise (sigma 25/255)', 'poisson noise
     (lam 30)', or the course's own."""
     if meta.get("name") == "course":
         return "the course's own noise (fixed, unknown law)"
-    params = meta.get("noise_params") or {}
-    if meta["noise"] == "gaussian" and set(params) == {"sigma"}:
-        return f"gaussian noise (sigma {params['sigma'] * 255:g}/255)"
-    return f"{meta['noise']} noise ({', '.join(f'{k} {v:g}' for k, v in params.items())})"
+    return f"{meta['noise']} noise ({_params_words(meta)})"
 
 
 def _data_words(meta: dict) -> str:
@@ -282,10 +285,10 @@ def _table_data_words(meta: dict) -> str:
     """A run's data in a table cell: 'natural32, gaussian 25/255', or its folder and noise."""
     if meta.get("name") == "course":
         return f"course's files in `{meta['folder']}`"
-    params = meta.get("noise_params") or {}
-    noise = (f"gaussian {params['sigma'] * 255:g}/255" if meta["noise"] == "gaussian" and set(params) == {"sigma"}
-             else f"{meta['noise']} ({', '.join(f'{k} {v:g}' for k, v in params.items())})")
-    return f"{'photos in `' + meta['folder'] + '`' if meta.get('name') == 'images' else 'natural32'}, {noise}"
+    where = f"photos in `{meta['folder']}`" if meta.get("name") == "images" else "natural32"
+    if meta["noise"] == "gaussian":
+        return f"{where}, gaussian {meta['noise_params']['sigma'] * 255:g}/255"
+    return f"{where}, {meta['noise']} ({_params_words(meta)})"
 
 
 def section_table2(results: list[Results]) -> str:

@@ -124,6 +124,8 @@ def run_pipeline(profile: str = "quick", dataset: str = "natural32", noise: str 
     plan = make_plan(profile, [n for n in chosen if n not in skipped], dataset, noise, device, minutes)
     print_plan(plan, profile)
     if plan_only:
+        for name, why in skipped.items():  # a run says so when it reaches them
+            print(f"{name}: skipped, it {why}", flush=True)
         return {"profile": profile, "estimates_s": dict(plan.estimates), "epochs": plan.epochs}
     parameters = {"profile": profile, "dataset": str(dataset), "noise": noise, "seed": seed,
                   "device": device, "output_dir": ""}

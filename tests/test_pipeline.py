@@ -437,3 +437,8 @@ def test_plan_only_prints_the_expected_times_and_runs_nothing(tmp_path, monkeypa
     assert list(plan["estimates_s"]) == chosen and all(s > 0 for s in plan["estimates_s"].values())
     assert "expected time (profile smoke)" in capsys.readouterr().out
     assert not (tmp_path / "out" / "results" / "smoke" / "pipeline.json").exists()
+    # a folder's plan says which notebooks it leaves out, and why (was: left out without a word)
+    plan = pipeline.run_pipeline("smoke", dataset=str(tmp_path), out=tmp_path / "out",
+                                 notebooks=[*chosen, "05_comparisons.ipynb"], notebooks_dir=notebooks, plan_only=True)
+    assert list(plan["estimates_s"]) == chosen
+    assert "05_comparisons.ipynb: skipped, it needs an embedded dataset" in capsys.readouterr().out

@@ -24,7 +24,8 @@ runs it prints "notebook k of n" with minutes elapsed and left. `--minutes M` si
 counts of the main run, the sweeps and the comparisons by one factor so that the estimate fits
 M minutes. results/<profile>/pipeline.json records the speed measured, the epochs used, and
 each notebook's estimated and actual seconds. A failing notebook stops the pipeline with its
-failing cell and error; what was written before stays.
+failing cell and error, an interrupt (Ctrl-C) with one line and exit status 130 (pipeline.json
+records either); what was written before stays, and the same command resumes.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NoReturn
 
 from . import config
 from .config import describe_device, resolve_device, resolve_precision
@@ -273,19 +275,16 @@ def _execute(chosen: list[str], parameters: dict, dirs: OutputDirs, plan: Plan, 
             with _ticking(progress):
                 pm.execute_notebook(notebooks_dir / name, executed_dir / name, parameters=parameters,
                                     cwd=str(notebooks_dir), progress_bar=False, kernel_name="python3")
+        except KeyboardInterrupt:  # Ctrl-C, or make passing it on
+            _stop_interrupted(name, record, dirs, progress)
         except pm.PapermillExecutionError as err:
+            if err.ename == "KeyboardInterrupt":  # Ctrl-C reached the kernel's cell first
+                _stop_interrupted(name, record, dirs, progress)
             record["failed"] = {"notebook": name, "cell": err.exec_count, "error": err.ename,
                                 "message": err.evalue}
             write_json(dirs.results / "pipeline.json", record)
             raise SystemExit(f"{name} failed in cell [{err.exec_count}]: {err.ename}: {err.evalue}\n"
                              f"the executed notebook, with the traceback, is {executed_dir / name}") from None
-        except KeyboardInterrupt:  # Ctrl-C, or make passing it on: say where, and how to go on
-            record["interrupted"] = {"notebook": name}
-            write_json(dirs.results / "pipeline.json", record)
-            print(f"interrupted in {name} ({progress.line()}); what was written stays: run the same "
-                  f"command again to resume (finished training and sweep rows are not redone)",
-                  file=sys.stderr, flush=True)
-            raise SystemExit(130) from None
         seconds = progress.end(name)
         work = plan.work[name]
         add({"notebook": name, "seconds": round(seconds, 1), "estimated_seconds": plan.estimates[name],
@@ -297,6 +296,16 @@ def _execute(chosen: list[str], parameters: dict, dirs: OutputDirs, plan: Plan, 
     print(f"done in {record['seconds'] / 60:.1f} min (estimated {record['estimated_seconds'] / 60:.1f}); "
           f"figures in {dirs.figures}, results in {dirs.results}", flush=True)
     return record
+
+
+def _stop_interrupted(name: str, record: dict, dirs: OutputDirs, progress: Progress) -> NoReturn:
+    """Record that the run was interrupted in notebook `name`, say where and how to go on in one
+    line, and exit with status 130 (as a shell does after Ctrl-C)."""
+    record["interrupted"] = {"notebook": name}
+    write_json(dirs.results / "pipeline.json", record)
+    print(f"interrupted in {name} ({progress.line()}); what was written stays: run the same "
+          f"command again to resume (finished training and sweep rows are not redone)", file=sys.stderr, flush=True)
+    raise SystemExit(130)
 
 
 def carried_rows(path: Path, record: dict) -> list[dict]:

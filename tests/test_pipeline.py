@@ -375,6 +375,21 @@ def test_an_interrupted_run_says_so_in_one_line_and_in_its_record(tmp_path, monk
     assert json.loads((dirs.results / "pipeline.json").read_text())["interrupted"] == {"notebook": name}
 
 
+def test_an_interrupt_that_the_kernel_reports_first_is_an_interrupt(tmp_path, capsys):
+    """Ctrl-C reaches the kernel too: when its cell stops first, the run was interrupted, not
+    failed (was: 'failed in cell [2]: KeyboardInterrupt', and a record of a failure)."""
+    name = "00_data_exploration.ipynb"
+    _stub(tmp_path, name, "raise KeyboardInterrupt")
+    dirs = OutputDirs(tmp_path / "figures", tmp_path / "results", tmp_path / "runs")
+    dirs.results.mkdir()
+    plan = pipeline.Plan({"epochs": 1, "sweep_epochs": 1, "cmp_epochs": 1}, {name: Work()}, {name: 6.0})
+    with pytest.raises(SystemExit) as stop:
+        pipeline._execute([name], {"profile": "smoke"}, dirs, plan, {"profile": "smoke"}, {}, tmp_path)
+    assert stop.value.code == 130 and f"interrupted in {name}" in capsys.readouterr().err
+    written = json.loads((dirs.results / "pipeline.json").read_text())
+    assert written["interrupted"] == {"notebook": name} and "failed" not in written
+
+
 def test_cli_refuses_bad_options(tmp_path, capsys):
     for argv, error in [(["--minutes", "0"], "must be positive"), (["--minutes", "inf"], "must be positive"),
                         (["--device", "tpu"], "invalid choice"),

@@ -78,6 +78,14 @@ def test_course_folder_loads(tmp_path):
     assert len(load_course_folder(folder, n_train=3).train_input) == 3
 
 
+def test_course_folder_is_the_same_data_however_it_is_named(tmp_path, monkeypatch):
+    """Relative or absolute: one meta, so one run key (was: the folder as spelled, so that a
+    checkpoint trained on `--dataset course` was 'other data' to `--dataset /abs/course`)."""
+    folder = course_folder(tmp_path / "course")
+    monkeypatch.chdir(tmp_path)
+    assert load_dataset("course").meta == load_dataset(folder).meta
+
+
 @pytest.mark.parametrize(
     "payload, message",
     [

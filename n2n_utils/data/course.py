@@ -80,6 +80,6 @@ def load_course_folder(folder: str | Path, n_train: int | None = None,
     return DenoisingData(
         train_input=train_input[:n_train], train_target=train_target[:n_train],
         val_input=val_input[:n_val], val_clean=val_clean[:n_val],
-        meta={"name": "course", "folder": str(folder), "noise": "course (fixed, unknown law)",
+        meta={"name": "course", "folder": str(folder.resolve()), "noise": "course (fixed, unknown law)",
               "noise_params": {}, "n_train": n_train, "n_val": n_val},
     )

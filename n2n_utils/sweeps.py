@@ -27,6 +27,9 @@ from .runs import NOT_A_RESULT, TrainConfig, config_digest
 # data's meta; see n2n_utils.runs), so a row from a sweep of another size or recipe is never
 # mistaken for this one.
 RUN_KEYS = ["config_key", "param", "value", "seed"]
+# Hex digests that pandas would read as numbers ("012345678901" as 12345678901, "1234567e8901" as
+# inf): read as the text they are, so that a row matches its run and is written back unchanged.
+HEX_COLUMNS = {"config_key": str, "git_commit": str}
 
 
 def config_key(base: TrainConfig, param: str, data_meta: dict) -> str:
@@ -48,7 +51,7 @@ def run_sweep(data: DenoisingData, param: str, values: list | tuple, seeds: list
     Rows already in `csv_path` (same RUN_KEYS) are kept and not re-run."""
     _sweepable(param)
     csv_path = Path(csv_path)
-    done = pd.read_csv(csv_path) if csv_path.exists() else pd.DataFrame(columns=RUN_KEYS)
+    done = pd.read_csv(csv_path, dtype=HEX_COLUMNS) if csv_path.exists() else pd.DataFrame(columns=RUN_KEYS)
     missing = [k for k in RUN_KEYS if k not in done.columns]
     if missing:  # written by an older version: its runs cannot be matched, so they are redone
         kept = csv_path.with_name(f"{csv_path.stem}.older-version{csv_path.suffix}")

@@ -75,3 +75,18 @@ def test_a_results_file_from_an_older_version_is_kept_aside_and_redone(tiny, tmp
     assert len(runs) == 1 and runs["psnr"].iloc[0] != 12.3  # trained again
     kept = tmp_path / "lr.older-version.csv"
     assert kept.exists() and pd.read_csv(kept).equals(old)  # nothing lost
+
+
+@pytest.mark.parametrize("digest", ["012345678901", "1234567e8901"])
+def test_a_digest_that_reads_as_a_number_still_resumes(tiny, tmp_path, count_training, monkeypatch, digest):
+    # hex digests of digits only (with a leading zero) or digits and one "e" make up about 0.5% of
+    # them; pandas read them back as numbers (12345678901, inf), so no row matched: every run was
+    # trained again and written twice
+    import n2n_utils.sweeps as sweeps
+
+    _, calls = count_training
+    monkeypatch.setattr(sweeps, "config_key", lambda *args: digest)
+    csv = tmp_path / "lr.csv"
+    run_sweep(tiny, "lr", [1e-3], [0, 1], BASE, csv, progress=False)
+    again = run_sweep(tiny, "lr", [1e-3], [0, 1], BASE, csv, progress=False)
+    assert len(calls) == 2 and len(again) == 2 and len(pd.read_csv(csv)) == 2

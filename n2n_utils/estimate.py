@@ -235,8 +235,9 @@ def size_epochs(profile: Profile, budget_s: float, notebooks: list[str], images_
         p = with_epochs(profile, epochs)
         work = {n: w for n, w in notebook_work(p, dataset, noise).items() if n in notebooks}
         full = estimate_seconds(work, images_per_s, bm3d_s, calibration, workers)
-        fixed = estimate_seconds({n: Work(0, w.bm3d_crops) for n, w in work.items()}, images_per_s,
-                                 bm3d_s, calibration, workers)
+        # at infinite speed the training term is 0 and the rest is as estimated (a Work without
+        # training images would be read as a notebook whose factor scales its BM3D)
+        fixed = estimate_seconds(work, math.inf, bm3d_s, calibration, workers)
         return sum(full.values()) - sum(fixed.values()), sum(fixed.values())
 
     nominal = {f: getattr(profile, f) for f in EPOCH_FIELDS}

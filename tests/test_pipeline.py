@@ -142,6 +142,22 @@ def test_size_epochs_fits_the_budget_with_one_factor():
                        "sweep_epochs": full.sweep_epochs, "cmp_epochs": full.cmp_epochs}  # not run: kept
 
 
+def test_size_epochs_fits_the_budget_with_a_calibrated_factor():
+    # was: the part that does not scale with epochs was estimated with the notebook's training
+    # factor applied to its BM3D, and the rest taken for training; with factor 2 and BM3D larger
+    # than the training, the "training" came out negative and the epochs stayed the profile's
+    full, name = PROFILES["full"], "06_generalisation.ipynb"
+    rate, bm3d_s, calibration = 20_000.0, 0.2, Calibration({name: 6.0}, {name: 2.0}, "")
+
+    def total(epochs):
+        work = {name: notebook_work(with_epochs(full, epochs))[name]}
+        return sum(estimate_seconds(work, rate, bm3d_s, calibration).values())
+
+    for times in (2, 4):
+        budget = total({"cmp_epochs": times * full.cmp_epochs})
+        assert size_epochs(full, budget, [name], rate, bm3d_s, calibration)["cmp_epochs"] == times * full.cmp_epochs
+
+
 def test_full_profile_is_the_reports_scale():
     full = PROFILES["full"]
     assert full.n_train == full.sweep_n_train == full.cmp_n_train == max(full.curve_sizes) == 50_000

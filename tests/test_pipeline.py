@@ -229,7 +229,14 @@ def test_drift_flags_a_number_outside_its_ci(tmp_path):
     assert drift.loc["gaussian: BM3D, PSNR (dB)", "inside"] == "yes"
     assert drift.loc["learning-rate sweep: best value", "inside"] == "differs"
     assert drift.loc["batch-size sweep: best value", "inside"] == "same"
-    assert drift.loc["main run (notebook 01), PSNR (dB)", "inside"] == ""  # no CI recorded
+    assert drift.loc["main run (notebook 01), PSNR (dB)", "inside"] == ""  # one seed: no CI recorded
+    # several seeds: the main run's CI across them (was: ignored, so never judged)
+    for folder, shift in ((committed, 0.0), (reproduced, 0.2)):
+        record = json.loads((folder / "train_resunet.json").read_text())
+        record.update(seeds=[0, 1, 2], val_psnr_ci95=0.3, val_psnr=record["val_psnr"] + shift)
+        (folder / "train_resunet.json").write_text(json.dumps(record))
+    main = drift_table(committed, reproduced).set_index("number").loc["main run (notebook 01), PSNR (dB)"]
+    assert main["ci95"] == 0.3 and main["inside"] == "yes"
     blind = drift.loc["blind weights: worst gap to BM3D, sigma 10-50/255 (dB)"]
     assert blind["difference"] == 0.0 and blind["committed"] < 0  # notebook 07's, read from its targets
     (reproduced / "generalisation.json").unlink()

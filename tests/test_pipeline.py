@@ -250,12 +250,16 @@ def test_drift_only_against_results_of_the_same_data(tmp_path, capsys):
     shutil.copytree(COMMITTED_RESULTS_DIR / "quick", committed)
     shutil.copytree(COMMITTED_RESULTS_DIR / "quick", reproduced)
     (reproduced / "pipeline.json").unlink()
-    record = {"profile": "quick", "dataset": "natural32", "noise": "gaussian", "seed": 1}
+    record = {"profile": "quick", "dataset": "natural32", "noise": "gaussian", "seed": 1,
+              "device": "cpu (2 threads)"}
     pipeline.report_drift(committed, reproduced, record)
     assert "no drift table" in capsys.readouterr().out and not (reproduced / "drift.csv").exists()
     pipeline.report_drift(committed, reproduced, {**record, "seed": 0})
     assert "| gaussian: BM3D, PSNR (dB)" in capsys.readouterr().out
     assert set(pd.read_csv(reproduced / "drift.csv")["inside"].fillna("")) <= {"yes", "same", ""}
+    # its provenance names seed and device, as every results file's does (was: profile and commit only)
+    made = json.loads((reproduced / "drift.provenance.json").read_text())
+    assert (made["profile"], made["seed"], made["device"]) == ("quick", 0, "cpu (2 threads)")
     (reproduced / "drift.csv").unlink()  # in place: the results before the run, printed and not written
     pipeline.report_drift(committed, reproduced, {**record, "seed": 0}, label="before this run", write=False)
     assert "drift, before this run against this run:" in capsys.readouterr().out

@@ -218,7 +218,7 @@ def train_together(datasets: Sequence[DenoisingData], configs: Sequence[TrainCon
             checkpoints or [], models, optimizers, scalers, configs, histories, datasets, inits, strict=False):
         # the file `training.train` writes after each epoch: `train(resume=True)` finds it finished
         save_checkpoint(path, model, optimizer, scaler, precision, first.epochs, config, history, data, init,
-                        made_by=recorder)
+                        made_by=recorder, seconds=seconds / k)  # its share, as its TrainResult says
     return [TrainResult(model.eval(), pd.DataFrame(history), config,
                         {"device": describe_device(device), "precision": precision,
                          "parameters": sum(p.numel() for p in model.parameters()),

@@ -7,7 +7,8 @@ On a 2-core AVX-512 CPU with native bf16, channels_last trains faster (fp32 at b
 `TrainConfig(channels_last="auto")` times forward and backward passes of the network in both
 layouts, alternating them, the first time a (CPU, torch version, threads, model, image size,
 precision, batch-size bucket) is trained, and keeps the answer in CACHE_DIR/layout.json: 8 chunks
-of 32 images (of one batch from 64 up), a few seconds on a 2-core CPU, once. Delete the file to
+of 32 images of 32x32 pixels (the same pixels in larger crops; one batch at least), a few seconds
+on a 2-core CPU, once. Delete the file to
 measure again (a measurement taken while other programs load the CPU can pick the slower layout).
 CUDA and other accelerators are not measured: channels_last, which their mixed-precision kernels
 prefer.
@@ -30,7 +31,7 @@ from .config import autocast, cpu_info
 from .files import write_json
 
 LAYOUTS = {"channels_last": torch.channels_last, "NCHW": torch.contiguous_format}
-PROBE_IMAGES = 32    # images per timed chunk (one step at least)
+PROBE_PIXELS = 32 * 32 * 32  # pixels per timed chunk: 32 images of 32x32, or as many in larger images
 PROBE_ROUNDS = 3     # timed chunks per layout, alternating, after one untimed chunk each; best kept
 MAX_BUCKET = 64      # batch sizes from 64 up share one measurement, taken at 64
 MARGIN = 0.03        # NCHW must be this much faster to be chosen: a tie keeps channels_last
@@ -60,7 +61,7 @@ def time_layouts(model: nn.Module, shape: tuple[int, ...], precision: str, batch
     (C, H, W). `model` and the global random state are left as they were."""
     generator = torch.Generator().manual_seed(0)
     x = torch.rand(batch_size, *shape, generator=generator).to(device)
-    steps = max(1, PROBE_IMAGES // batch_size)
+    steps = max(1, PROBE_PIXELS // (batch_size * shape[-2] * shape[-1]))  # one step at least
     copies = {name: copy.deepcopy(model).to(device, memory_format=fmt).train() for name, fmt in LAYOUTS.items()}
     best = dict.fromkeys(LAYOUTS, 0.0)
     for chunk in range(PROBE_ROUNDS + 1):  # chunk 0 warms up (oneDNN picks its kernels on first use)

@@ -7,6 +7,7 @@ import warnings
 
 import pytest
 import torch
+from torch import nn
 
 from n2n_utils import config, layout
 from n2n_utils.config import (
@@ -226,7 +227,7 @@ def test_train_uses_the_measured_layout_and_resumes_where_it_measured_otherwise(
 
 
 def test_time_layouts_measures_both_and_leaves_model_and_random_state_alone(monkeypatch):
-    monkeypatch.setattr(layout, "PROBE_IMAGES", 2)
+    monkeypatch.setattr(layout, "PROBE_PIXELS", 2 * 32 * 32)
     model = get_model("resunet")
     before = [p.detach().clone() for p in model.parameters()]
     rng = torch.get_rng_state()
@@ -235,3 +236,27 @@ def test_time_layouts_measures_both_and_leaves_model_and_random_state_alone(monk
     assert torch.equal(torch.get_rng_state(), rng)
     assert all(torch.equal(a, b) and b.grad is None for a, b in zip(before, model.parameters(), strict=True))
     assert all(p.is_contiguous() for p in model.parameters())
+
+
+class _CountingNet(nn.Module):
+    """A one-convolution network that notes the pixels of every batch it sees (all copies alike)."""
+    pixels: list[int] = []
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 3, 3, padding=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        _CountingNet.pixels.append(x.shape[0] * x.shape[-2] * x.shape[-1])
+        return self.conv(x)
+
+
+def test_larger_crops_are_timed_on_as_many_pixels_not_as_many_images():
+    # was: 32 images a chunk whatever their size, so --crop 128 timed 16 times the pixels (a minute on AVX2)
+    seen = {}
+    for side in (32, 64, 128):
+        _CountingNet.pixels = []
+        layout.time_layouts(_CountingNet(), (3, side, side), "fp32", 8, CPU)
+        seen[side] = sum(_CountingNet.pixels)
+    assert seen[64] == seen[32]
+    assert seen[128] == 2 * 4 * 8 * 128 * 128  # one step at least: a batch of 8 per chunk, 4 chunks, 2 layouts

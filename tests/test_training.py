@@ -55,8 +55,8 @@ def test_a_resumed_run_counts_the_seconds_of_its_earlier_epochs(small_data, tmp_
     # rerun by the pipeline) recorded "Training took 0.0 minutes", and a resumed one its last epochs
     d = _tiny(small_data)
     first = train(d, TrainConfig(epochs=1, **FAST), checkpoint=tmp_path / "c.pt")
-    saved = load_checkpoint(tmp_path / "c.pt")["seconds"]  # at the last epoch's end
-    assert saved == pytest.approx(first.info["seconds"], rel=0.05)
+    saved = load_checkpoint(tmp_path / "c.pt")["seconds"]  # at the last epoch's end, validation included
+    assert first.history["seconds"].sum() <= saved <= first.info["seconds"]
     again = train(d, TrainConfig(epochs=1, **FAST), checkpoint=tmp_path / "c.pt", resume=True)  # nothing left
     assert again.info["seconds"] >= saved
     more = train(d, TrainConfig(epochs=2, **FAST), checkpoint=tmp_path / "c.pt", resume=True)

@@ -218,7 +218,8 @@ def train(data: DenoisingData, config: TrainConfig | None = None, *,
                              + ", ".join(f"{k} (checkpoint {shown(theirs, k)!r}, asked {shown(ours, k)!r})"
                                          for k in sorted(theirs.keys() | ours.keys()) if theirs.get(k) != ours.get(k)))
         if ckpt["epoch"] > config.epochs:
-            raise ValueError(f"{checkpoint}: holds {ckpt['epoch']} epochs, more than the {config.epochs} asked for")
+            raise ValueError(f"{checkpoint}: holds {ckpt['epoch']} epochs, more than the {config.epochs} asked for; "
+                             f"ask for {ckpt['epoch']} or more, or move the checkpoint away to train afresh")
         fit_state_dict(model, ckpt["model"], checkpoint)
         optimizer.load_state_dict(ckpt["optimizer"])
         if "scaler" in ckpt:

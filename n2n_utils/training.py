@@ -90,7 +90,7 @@ def made_by(device: torch.device) -> dict:
 
 @dataclass
 class TrainResult:
-    model: nn.Module
+    model: nn.Module | None  # None: the run diverged (many.diverged_result)
     history: pd.DataFrame
     config: TrainConfig
     info: dict = field(default_factory=dict)  # device, parameter count, seconds (wall; a resumed run's all)

@@ -290,8 +290,10 @@ def _train_and_export(args: argparse.Namespace, config: TrainConfig) -> int:
         print(f"validation PSNR {result.final_psnr:.2f} dB (noisy input {noisy:.2f} dB); "
               f"checkpoint {args.checkpoint}")
         if args.export is not None:
+            # the card's device and commit are the checkpoint's: those that trained it (a resume with
+            # no epoch left trains nothing here)
             path = export_weights(args.checkpoint, args.export, profile=args.profile, val_psnr_noisy=noisy,
-                                  device=result.info["device"], weights_dir=args.weights_dir, overwrite=args.overwrite)
+                                  weights_dir=args.weights_dir, overwrite=args.overwrite)
             print(f"wrote {path} and {path.with_suffix('.md')}")
     except (OSError, ValueError, FloatingPointError) as err:
         _error(err)

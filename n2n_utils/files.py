@@ -105,19 +105,27 @@ def load_torch(path: str | Path, map_location: str | torch.device = "cpu") -> An
         raise UnreadableFileError(f"{path}: not a torch file (torch.save), or damaged") from None
 
 
+def json_text(data: dict) -> str:
+    """A results file's JSON text: pretty-printed, with a trailing newline."""
+    return json.dumps(data, indent=2, sort_keys=False, default=str) + "\n"
+
+
 def write_json(path: str | Path, data: dict) -> Path:
-    """Write a JSON file atomically, pretty-printed and with a trailing newline."""
-    text = json.dumps(data, indent=2, sort_keys=False, default=str) + "\n"
+    """Write a JSON file atomically (json_text)."""
+    text = json_text(data)
     return write_atomic(path, lambda tmp: tmp.write_text(text))
 
 
 def write_csv(path: str | Path, frame, **made_by: Any) -> Path:
     """Write a pandas DataFrame as CSV atomically, without the index, and beside it
-    `<name>.provenance.json`: how it was made (commit, time, versions, plus `made_by`)."""
+    `<name>.provenance.json`: how it was made (commit, time, versions, plus `made_by`). Both are
+    complete on disk before either replaces its namesake: a failed write leaves the old pair."""
     path = Path(path)
-    write_json(path.with_suffix(".provenance.json"),
-               provenance(**made_by, file=path.name, rows=len(frame), columns=list(frame.columns)))
-    return write_atomic(path, lambda tmp: frame.to_csv(tmp, index=False))
+    text = json_text(provenance(**made_by, file=path.name, rows=len(frame), columns=list(frame.columns)))
+    with atomic_path(path) as tmp_csv, atomic_path(path.with_suffix(".provenance.json")) as tmp_record:
+        frame.to_csv(tmp_csv, index=False)
+        tmp_record.write_text(text)
+    return path
 
 
 def git_commit(root: Path = ROOT) -> str:

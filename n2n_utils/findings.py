@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from .blind import TARGET_BM3D_SIGMAS_255, TARGET_GAP_DB, sweep_targets
-from .sweeps import verdict
+from .sweeps import diverged_values, verdict
 
 if TYPE_CHECKING:
     from .explore import Explorer
@@ -47,12 +47,18 @@ def sweep_finding(summary: pd.DataFrame, label: str, chosen) -> str:
     best = summary.set_index("value").loc[v["best"]]
     at_best = f"{v['best']:g} ({best['psnr_mean']:.2f} ± {best['psnr_ci95']:.2f} dB)"
     if v["best"] == chosen:
-        return f"The report's {label} holds: {chosen:g} scores best here, {at_best}."
-    if v["tied"]:
-        return (f"The report's {label} holds: {chosen:g} is {v['gap']:.2f} dB below the best, {at_best}, "
-                f"within the confidence intervals.")
-    return (f"The report's {label} does not hold at this budget: {chosen:g} is {v['gap']:.2f} dB below the "
-            f"best, {at_best}, outside the confidence intervals.")
+        found = f"The report's {label} holds: {chosen:g} scores best here, {at_best}."
+    elif v["tied"]:
+        found = (f"The report's {label} holds: {chosen:g} is {v['gap']:.2f} dB below the best, {at_best}, "
+                 f"within the confidence intervals.")
+    else:
+        found = (f"The report's {label} does not hold at this budget: {chosen:g} is {v['gap']:.2f} dB below the "
+                 f"best, {at_best}, outside the confidence intervals.")
+    diverged = diverged_values(summary)
+    if len(diverged):
+        found += " Diverged: " + ", ".join(f"{row.value:g} ({row.n_diverged} of {row.n_runs} runs)"
+                                           for row in diverged.itertuples()) + "."
+    return found
 
 
 def predictions_finding(noisy_psnr: float, denoised_psnr: float, gains) -> str:

@@ -97,9 +97,17 @@ def train_many(data: DenoisingData | Sequence[DenoisingData], configs: Sequence[
 
 
 def train_each(data: DenoisingData | Sequence[DenoisingData], configs: Sequence[TrainConfig],
-               route: str = "auto", checkpoints: Sequence[Path] | None = None) -> Iterator[tuple[int, TrainResult]]:
+               route: str = "auto", checkpoints: Sequence[Path] | None = None,
+               keep_diverged: bool = False) -> Iterator[tuple[int, TrainResult]]:
     """As `train_many`, but yields (index in configs, result) as soon as each network is
-    trained (a group trained together: all at once), so that a sweep can save every run."""
+    trained (a group trained together: all at once), so that a sweep can save every run.
+
+    keep_diverged: a network whose training stops on a non-finite loss or output
+        (`training.diverged`) is a result, `diverged_result`, and the others go on: in a sweep,
+        a learning rate too high to train is an outcome. A group trained together that stops
+        is trained again one network at a time, so that only the diverging ones are lost.
+        Without it the FloatingPointError ends the run, as `train`'s does.
+    """
     if route not in ROUTES:
         raise ValueError(f"route={route!r}; choose one of {ROUTES}")
     datasets = list(data) if isinstance(data, Sequence) else [data] * len(configs)
@@ -111,15 +119,35 @@ def train_each(data: DenoisingData | Sequence[DenoisingData], configs: Sequence[
         first = configs[group[0]]
         together = route == "together" and len(group) > 1 or route == "auto" and batch_together(first, len(group))
         if together and not (checkpoints is not None and all(Path(checkpoints[i]).exists() for i in group)):
-            trained = train_together([datasets[i] for i in group], [configs[i] for i in group],
-                                     None if checkpoints is None else [checkpoints[i] for i in group])
-            yield from zip(group, trained, strict=True)
-        else:
-            for i in group:
-                if checkpoints is None:
-                    yield i, train(datasets[i], configs[i])
-                else:
-                    yield i, train(datasets[i], configs[i], checkpoint=checkpoints[i], resume=True)
+            try:
+                trained = train_together([datasets[i] for i in group], [configs[i] for i in group],
+                                         None if checkpoints is None else [checkpoints[i] for i in group])
+            except FloatingPointError:
+                if not keep_diverged:
+                    raise
+            else:
+                yield from zip(group, trained, strict=True)
+                continue
+        for i in group:
+            checkpoint = None if checkpoints is None else checkpoints[i]
+            started = time.perf_counter()
+            try:
+                result = train(datasets[i], configs[i], checkpoint=checkpoint, resume=checkpoint is not None)
+            except FloatingPointError as err:
+                if not keep_diverged:
+                    raise
+                result = diverged_result(configs[i], err, time.perf_counter() - started)
+            yield i, result
+
+
+def diverged_result(config: TrainConfig, error: FloatingPointError, seconds: float) -> TrainResult:
+    """What a run that stopped on a non-finite loss or output leaves: no network, an empty
+    history (final_psnr NaN), and in `info` the error's message (`diverged`), the precision,
+    device and seconds (wall) it ran for."""
+    device = resolve_device(config.device)
+    return TrainResult(None, pd.DataFrame(columns=["epoch", "train_loss", "val_psnr"]), config,
+                       {"diverged": str(error), "device": describe_device(device),
+                        "precision": resolve_precision(config.precision, device), "seconds": seconds})
 
 
 def _stacked_forward(models: list[torch.nn.Module], x: torch.Tensor) -> torch.Tensor:
@@ -218,7 +246,7 @@ def train_together(datasets: Sequence[DenoisingData], configs: Sequence[TrainCon
             checkpoints or [], models, optimizers, scalers, configs, histories, datasets, inits, strict=False):
         # the file `training.train` writes after each epoch: `train(resume=True)` finds it finished
         save_checkpoint(path, model, optimizer, scaler, precision, first.epochs, config, history, data, init,
-                        made_by=recorder)
+                        made_by=recorder, seconds=seconds / k)  # its share, as its TrainResult says
     return [TrainResult(model.eval(), pd.DataFrame(history), config,
                         {"device": describe_device(device), "precision": precision,
                          "parameters": sum(p.numel() for p in model.parameters()),

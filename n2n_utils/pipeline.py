@@ -171,7 +171,8 @@ def report_drift(committed: Path, reproduced: Path, record: dict, label: str | N
         return
     table = drift_table(committed, reproduced)
     if write:
-        write_csv(reproduced / "drift.csv", table, profile=record["profile"], committed=str(committed))
+        write_csv(reproduced / "drift.csv", table, profile=record["profile"], seed=record["seed"],
+                  device=record["device"], committed=str(committed))
     print(f"\ndrift, {name} against this run:\n{format_drift(table)}", flush=True)
 
 

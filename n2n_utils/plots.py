@@ -12,6 +12,7 @@ import seaborn as sns
 import torch
 
 from .files import write_atomic
+from .sweeps import diverged_values
 
 sns.set_theme(context="paper", style="whitegrid")
 
@@ -38,13 +39,18 @@ def to_hwc(image: torch.Tensor | np.ndarray) -> np.ndarray:
 def plot_sweep(summary: pd.DataFrame, xlabel: str, logx: bool = True,
                reference: float | None = None, title: str = "") -> plt.Figure:
     """Mean validation PSNR per swept value with 95% CI error bars (from sweeps.summarize).
-    `reference` marks the report's choice; the best mean is highlighted."""
+    `reference` marks the report's choice; the best mean is highlighted; a value with a run that
+    diverged (`n_diverged`) has no mean and is marked with a cross at the bottom."""
     fig, ax = plt.subplots(figsize=(5, 3.4))
     ax.errorbar(summary["value"], summary["psnr_mean"], yerr=summary["psnr_ci95"], fmt="o-",
                 capsize=3, label=f"mean of {int(summary['n_runs'].min())}+ seeds, 95% CI")
     best = summary.loc[summary["psnr_mean"].idxmax()]
     ax.plot(best["value"], best["psnr_mean"], "*", markersize=14, color="C3",
             label=f"best: {best['value']:g}")
+    diverged = diverged_values(summary)
+    if len(diverged):
+        ax.plot(diverged["value"], [ax.get_ylim()[0]] * len(diverged), "x", markersize=9, color="C3",
+                clip_on=False, label="diverged (a run's loss or output not finite)")
     if reference is not None:
         ax.axvline(reference, color="grey", linestyle=":", label=f"report: {reference:g}")
     if logx:

@@ -24,7 +24,7 @@ from .files import write_atomic
 from .generalisation import BM3D, REPORT_RECIPE
 from .profiles import PROFILES
 from .runs import REPORT_BATCH_SIZE, REPORT_LR
-from .sweeps import verdict
+from .sweeps import diverged_values, verdict
 from .weights import images_before, images_seen, list_weights, read_weights
 
 REPORT_PATH = config.REPORT_DIR / "report.md"
@@ -238,9 +238,15 @@ def _sweep(res: Results, name: str, title: str, figure: str, caption: str, repor
         gap = (f" The report's choice, {report_value:g}, scores {at_report['psnr_mean'].iloc[0]:.2f} dB, "
                f"{diff:.2f} dB below the best" + (", within the confidence intervals." if overlap else "."))
     b = meta["base_config"]
-    shown = summary.rename(columns={"value": meta["param"], "psnr_mean": "PSNR mean (dB)",
-                                    "psnr_ci95": "95% CI (dB)", "n_runs": "runs",
-                                    "seconds_mean": "seconds per run"})
+    diverged = diverged_values(summary)
+    if len(diverged):
+        gap += (" Diverged (no mean): " + ", ".join(f"{row.value:g} ({row.n_diverged} of {row.n_runs} runs)"
+                                                     for row in diverged.itertuples()) + ".")
+    columns = {"value": (meta["param"], "g"), "psnr_mean": ("PSNR mean (dB)", ".2f"),
+               "psnr_ci95": ("95% CI (dB)", ".2f"), "n_runs": ("runs", ".0f"),
+               "n_diverged": ("diverged", ".0f"), "seconds_mean": ("seconds per run", ".1f")}
+    kept = [c for c in columns if c in summary and (c != "n_diverged" or len(diverged))]
+    shown = summary[kept].rename(columns={c: columns[c][0] for c in kept})
     return f"""### {title}
 
 {int(summary['n_runs'].sum())} runs: {meta['data']['n_train']:,} pairs, {b['epochs']} epochs each, seeds
@@ -249,7 +255,7 @@ crops ({_made_by(meta)}). Best: **{best['value']:g}** at {best['psnr_mean']:.2f}
 
 {res.figure(figure, caption)}
 
-{_table(shown, ("g", ".2f", ".2f", ".0f", ".1f"))}"""
+{_table(shown, tuple(columns[c][1] for c in kept))}"""
 
 
 def section_sweeps(res: Results) -> str:

@@ -8,6 +8,7 @@ that CSV and skips the runs it already holds, so a sweep can be stopped at any t
 from __future__ import annotations
 
 import dataclasses
+import math
 import time
 import warnings
 from pathlib import Path
@@ -27,6 +28,9 @@ from .runs import NOT_A_RESULT, TrainConfig, config_digest
 # data's meta; see n2n_utils.runs), so a row from a sweep of another size or recipe is never
 # mistaken for this one.
 RUN_KEYS = ["config_key", "param", "value", "seed"]
+# Hex digests that pandas would read as numbers ("012345678901" as 12345678901, "1234567e8901" as
+# inf): read as the text they are, so that a row matches its run and is written back unchanged.
+HEX_COLUMNS = {"config_key": str, "git_commit": str}
 
 
 def config_key(base: TrainConfig, param: str, data_meta: dict) -> str:
@@ -48,7 +52,7 @@ def run_sweep(data: DenoisingData, param: str, values: list | tuple, seeds: list
     Rows already in `csv_path` (same RUN_KEYS) are kept and not re-run."""
     _sweepable(param)
     csv_path = Path(csv_path)
-    done = pd.read_csv(csv_path) if csv_path.exists() else pd.DataFrame(columns=RUN_KEYS)
+    done = pd.read_csv(csv_path, dtype=HEX_COLUMNS) if csv_path.exists() else pd.DataFrame(columns=RUN_KEYS)
     missing = [k for k in RUN_KEYS if k not in done.columns]
     if missing:  # written by an older version: its runs cannot be matched, so they are redone
         kept = csv_path.with_name(f"{csv_path.stem}.older-version{csv_path.suffix}")
@@ -67,12 +71,14 @@ def run_sweep(data: DenoisingData, param: str, values: list | tuple, seeds: list
     configs = [dataclasses.replace(base, **{param: value}, seed=seed, progress=False) for value, seed in todo]
     bar = tqdm(total=len(todo), desc=f"{param} sweep", disable=not progress, unit="run")
     # runs that share a pass are trained together where that is faster (n2n_utils.many)
-    for i, result in train_each(data, configs):
+    # ... and a run that diverges (a learning rate too high, say) is a row: PSNR NaN, and why
+    for i, result in train_each(data, configs, keep_diverged=True):
         value, seed = todo[i]
         bar.update()
+        diverged = result.info.get("diverged", "")
         rows.append({**identity, "value": value, "seed": seed, **described, "psnr": result.final_psnr,
-                     "final_train_loss": float(result.history["train_loss"].iloc[-1]),
-                     "precision": result.info["precision"], "seconds": result.info["seconds"],
+                     "final_train_loss": math.nan if diverged else float(result.history["train_loss"].iloc[-1]),
+                     "diverged": diverged, "precision": result.info["precision"], "seconds": result.info["seconds"],
                      "device": device, "profile": profile, "git_commit": git_commit(),
                      "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
         # after every run: an interruption loses one run at most
@@ -90,13 +96,20 @@ def _key(row: dict) -> tuple:
 
 
 def summarize(runs: pd.DataFrame) -> pd.DataFrame:
-    """One row per swept value: mean PSNR over seeds, the 95% CI half-width, and run count."""
+    """One row per swept value: mean PSNR over seeds, the 95% CI half-width, run count and
+    how many of them diverged (PSNR NaN; a value with any diverged run has no mean: NaN)."""
     out = []
     for value, group in runs.groupby("value", sort=True):
         mean, half = mean_ci(group["psnr"])
         out.append({"value": value, "psnr_mean": mean, "psnr_ci95": half, "n_runs": len(group),
-                    "seconds_mean": group["seconds"].mean()})
+                    "n_diverged": int(group["psnr"].isna().sum()), "seconds_mean": group["seconds"].mean()})
     return pd.DataFrame(out)
+
+
+def diverged_values(summary: pd.DataFrame) -> pd.DataFrame:
+    """The rows of `summarize`'s table whose value had a run that diverged (none for a summary
+    from before divergence was recorded)."""
+    return summary[summary["n_diverged"] > 0] if "n_diverged" in summary else summary.iloc[:0]
 
 
 def best_value(summary: pd.DataFrame):

@@ -69,14 +69,17 @@ LOSSES = {"mse": F.mse_loss, "l1": F.l1_loss, "log_mse": log_mse_loss}
 
 def save_checkpoint(path: str | Path, model: nn.Module, optimizer: torch.optim.Optimizer, scaler,
                     precision: str, epochs_done: int, config: TrainConfig, history: list[dict],
-                    data: DenoisingData, init: dict | None = None, made_by: dict | None = None) -> None:
+                    data: DenoisingData, init: dict | None = None, made_by: dict | None = None,
+                    seconds: float | None = None) -> None:
     """Write the training checkpoint (atomically): what `train(resume=True)` continues from and
     `weights.load_weights` / `export_weights` read. init: `weights.init_record` of the weights
     the run started from, if any (the model card's `init`). made_by: `made_by(device)`, the code
-    and the machine that trained it (the card's git_commit and device)."""
+    and the machine that trained it (the card's git_commit and device). seconds: the wall time
+    of its `epochs_done` epochs, validation included, over every call that trained them."""
     save_torch({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "scaler": scaler.state_dict(),
                 "precision": precision, "epoch": epochs_done, "config": config.to_dict(), "history": history,
-                "data": data.meta, **({"init": init} if init else {}), **(made_by or {})}, path)
+                "data": data.meta, **({"init": init} if init else {}), **(made_by or {}),
+                **({"seconds": seconds} if seconds is not None else {})}, path)
 
 
 def made_by(device: torch.device) -> dict:
@@ -87,10 +90,10 @@ def made_by(device: torch.device) -> dict:
 
 @dataclass
 class TrainResult:
-    model: nn.Module
+    model: nn.Module | None  # None: the run diverged (many.diverged_result)
     history: pd.DataFrame
     config: TrainConfig
-    info: dict = field(default_factory=dict)  # device, parameter count, seconds
+    info: dict = field(default_factory=dict)  # device, parameter count, seconds (wall; a resumed run's all)
 
     @property
     def final_psnr(self) -> float:
@@ -195,7 +198,7 @@ def train(data: DenoisingData, config: TrainConfig | None = None, *,
     scaler = torch.amp.GradScaler(device.type, enabled=precision == "fp16")
     loss_fn = LOSSES[config.loss]
 
-    start_epoch, history = 0, []
+    start_epoch, history, earlier_s = 0, [], 0.0  # earlier_s: wall seconds of the epochs resumed from
     recorder = made_by(device) if checkpoint is not None else None
     if resuming:
         ckpt = load_training_checkpoint(checkpoint, device)
@@ -215,12 +218,15 @@ def train(data: DenoisingData, config: TrainConfig | None = None, *,
                              + ", ".join(f"{k} (checkpoint {shown(theirs, k)!r}, asked {shown(ours, k)!r})"
                                          for k in sorted(theirs.keys() | ours.keys()) if theirs.get(k) != ours.get(k)))
         if ckpt["epoch"] > config.epochs:
-            raise ValueError(f"{checkpoint}: holds {ckpt['epoch']} epochs, more than the {config.epochs} asked for")
+            raise ValueError(f"{checkpoint}: holds {ckpt['epoch']} epochs, more than the {config.epochs} asked for; "
+                             f"ask for {ckpt['epoch']} or more, or move the checkpoint away to train afresh")
         fit_state_dict(model, ckpt["model"], checkpoint)
         optimizer.load_state_dict(ckpt["optimizer"])
         if "scaler" in ckpt:
             scaler.load_state_dict(ckpt["scaler"])
         start_epoch, history = ckpt["epoch"], list(ckpt["history"])
+        # a checkpoint from before the wall time was kept: its epochs' training seconds
+        earlier_s = float(ckpt.get("seconds", sum(row["seconds"] for row in history)))
         # as it was when the run started (a checkpoint from before records were kept: as it is now)
         init = ckpt.get("init") or (init_record(config.init) if own_init else None)
 
@@ -280,9 +286,9 @@ def train(data: DenoisingData, config: TrainConfig | None = None, *,
         bar.set_postfix(epoch=epoch + 1, val_psnr=f"{val_psnr:.2f}")
         if checkpoint is not None:
             save_checkpoint(checkpoint, model, optimizer, scaler, precision, epoch + 1, config, history, data, init,
-                            made_by=recorder)
+                            made_by=recorder, seconds=earlier_s + time.perf_counter() - t_start)
     bar.close()
     info = {"device": describe_device(device), "precision": precision, "layout": layout,
             "parameters": sum(p.numel() for p in model.parameters()),
-            "seconds": time.perf_counter() - t_start, "data": data.meta}
+            "seconds": earlier_s + time.perf_counter() - t_start, "data": data.meta}
     return TrainResult(model.eval(), pd.DataFrame(history), config, info)

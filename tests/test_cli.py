@@ -252,6 +252,13 @@ def test_train_command_trains_resumes_and_exports(tmp_path, capsys):
     # resumed, not retrained: epoch 1 is the first run's own record, wall time included
     assert torch.load(ckpt, weights_only=True)["history"][0] == first[0] and len(first) == 1
     assert (tmp_path / "tiny-test.md").exists()
+    # a finished checkpoint exported again elsewhere: the card names the device that trained it,
+    # not the one this call ran on (was: this call's device, with no epoch trained on it)
+    elsewhere = tmp_path / "elsewhere.pt"
+    torch.save({**torch.load(ckpt, weights_only=True), "device": "cuda (some GPU)"}, elsewhere)
+    assert main([*args, "--checkpoint", str(elsewhere), "--export", "again", "--profile", "test",
+                 "--weights-dir", str(tmp_path)]) == 0
+    assert read_weights(tmp_path / "again.pt")["card"]["device"] == "cuda (some GPU)"
     assert main(["train", "--checkpoint", str(ckpt), "--augment", "mixup"]) == 1
     assert "unknown augmentation" in capsys.readouterr().err
     # without --augment: every augmentation that keeps the gaussian law (and on 64x64 crops)

@@ -2,12 +2,13 @@
 the same weights to fp32 rounding after a few steps, the same PSNR after an epoch."""
 
 import dataclasses
+import math
 
 import pytest
 import torch
 
 from n2n_utils.comparisons import subset
-from n2n_utils.many import batch_together, groups, train_many, train_together
+from n2n_utils.many import batch_together, groups, train_each, train_many, train_together
 from n2n_utils.training import TrainConfig, build_model, train
 
 FAST = dict(epochs=1, batch_size=8, precision="fp32", progress=False, eval_batch_size=64)
@@ -188,3 +189,17 @@ def test_a_network_whose_output_overflows_stops_the_group_as_it_stops_train(smal
             train_many(data, configs, route=route)
     with pytest.raises(FloatingPointError, match=r"of network 2/2 \(lr=1e\+30, seed=1"):
         train_many(data, configs, route="together")
+
+
+def test_kept_divergence_loses_only_the_diverging_network_on_both_routes(small_data):
+    data = _val(subset(small_data, 8), 8)
+    configs = [TrainConfig(seed=0, **FAST), TrainConfig(seed=1, lr=1e30, **FAST)]
+    alone = train(data, configs[0])
+    for route in ("one at a time", "together"):
+        results = dict(train_each(data, configs, route=route, keep_diverged=True))
+        assert results[1].model is None and math.isnan(results[1].final_psnr)
+        assert results[1].info["diverged"].startswith("training diverged: non-finite output")
+        assert results[1].info["seconds"] > 0 and results[1].info["precision"] == "fp32"
+        # the group that stopped is trained again one at a time: the healthy network is plain train's
+        assert "diverged" not in results[0].info
+        assert results[0].final_psnr == pytest.approx(alone.final_psnr, abs=1e-9)

@@ -159,6 +159,22 @@ def test_sized_epochs_never_overshoot_the_budget(profile):
         assert total(size_epochs(prof, budget, names, rate, bm3d_s, calibration, workers=2)) <= budget
 
 
+def test_size_epochs_fits_the_budget_with_a_calibrated_factor():
+    # was: the part that does not scale with epochs was estimated with the notebook's training
+    # factor applied to its BM3D, and the rest taken for training; with factor 2 and BM3D larger
+    # than the training, the "training" came out negative and the epochs stayed the profile's
+    full, name = PROFILES["full"], "06_generalisation.ipynb"
+    rate, bm3d_s, calibration = 20_000.0, 0.2, Calibration({name: 6.0}, {name: 2.0}, "")
+
+    def total(epochs):
+        work = {name: notebook_work(with_epochs(full, epochs))[name]}
+        return sum(estimate_seconds(work, rate, bm3d_s, calibration).values())
+
+    for times in (2, 4):
+        budget = total({"cmp_epochs": times * full.cmp_epochs})
+        assert size_epochs(full, budget, [name], rate, bm3d_s, calibration)["cmp_epochs"] == times * full.cmp_epochs
+
+
 def test_full_profile_is_the_reports_scale():
     full = PROFILES["full"]
     assert full.n_train == full.sweep_n_train == full.cmp_n_train == max(full.curve_sizes) == 50_000
@@ -230,7 +246,14 @@ def test_drift_flags_a_number_outside_its_ci(tmp_path):
     assert drift.loc["gaussian: BM3D, PSNR (dB)", "inside"] == "yes"
     assert drift.loc["learning-rate sweep: best value", "inside"] == "differs"
     assert drift.loc["batch-size sweep: best value", "inside"] == "same"
-    assert drift.loc["main run (notebook 01), PSNR (dB)", "inside"] == ""  # no CI recorded
+    assert drift.loc["main run (notebook 01), PSNR (dB)", "inside"] == ""  # one seed: no CI recorded
+    # several seeds: the main run's CI across them (was: ignored, so never judged)
+    for folder, shift in ((committed, 0.0), (reproduced, 0.2)):
+        record = json.loads((folder / "train_resunet.json").read_text())
+        record.update(seeds=[0, 1, 2], val_psnr_ci95=0.3, val_psnr=record["val_psnr"] + shift)
+        (folder / "train_resunet.json").write_text(json.dumps(record))
+    main = drift_table(committed, reproduced).set_index("number").loc["main run (notebook 01), PSNR (dB)"]
+    assert main["ci95"] == 0.3 and main["inside"] == "yes"
     blind = drift.loc["blind weights: worst gap to BM3D, sigma 10-50/255 (dB)"]
     assert blind["difference"] == 0.0 and blind["committed"] < 0  # notebook 07's, read from its targets
     (reproduced / "generalisation.json").unlink()
@@ -244,12 +267,16 @@ def test_drift_only_against_results_of_the_same_data(tmp_path, capsys):
     shutil.copytree(COMMITTED_RESULTS_DIR / "quick", committed)
     shutil.copytree(COMMITTED_RESULTS_DIR / "quick", reproduced)
     (reproduced / "pipeline.json").unlink()
-    record = {"profile": "quick", "dataset": "natural32", "noise": "gaussian", "seed": 1}
+    record = {"profile": "quick", "dataset": "natural32", "noise": "gaussian", "seed": 1,
+              "device": "cpu (2 threads)"}
     pipeline.report_drift(committed, reproduced, record)
     assert "no drift table" in capsys.readouterr().out and not (reproduced / "drift.csv").exists()
     pipeline.report_drift(committed, reproduced, {**record, "seed": 0})
     assert "| gaussian: BM3D, PSNR (dB)" in capsys.readouterr().out
     assert set(pd.read_csv(reproduced / "drift.csv")["inside"].fillna("")) <= {"yes", "same", ""}
+    # its provenance names seed and device, as every results file's does (was: profile and commit only)
+    made = json.loads((reproduced / "drift.provenance.json").read_text())
+    assert (made["profile"], made["seed"], made["device"]) == ("quick", 0, "cpu (2 threads)")
     (reproduced / "drift.csv").unlink()  # in place: the results before the run, printed and not written
     pipeline.report_drift(committed, reproduced, {**record, "seed": 0}, label="before this run", write=False)
     assert "drift, before this run against this run:" in capsys.readouterr().out

@@ -477,3 +477,23 @@ def test_training_killed_at_a_random_step_resumes_to_bit_identical_weights(tmp_p
     for a, b in zip(whole["optimizer"]["state"].values(), cut["optimizer"]["state"].values(), strict=True):
         assert all(torch.equal(a[k], b[k]) for k in a)
     assert [h["train_loss"] for h in whole["history"]] == [h["train_loss"] for h in cut["history"]]
+
+
+def test_a_csv_that_cannot_be_written_keeps_its_provenance(tmp_path, monkeypatch):
+    # was: the .provenance.json was replaced first, so a CSV write that failed left the old CSV
+    # beside a record of the new one (its rows, columns, commit and time)
+    import pandas as pd
+
+    from n2n_utils.files import write_csv
+
+    path = write_csv(tmp_path / "t.csv", pd.DataFrame({"a": [1, 2]}), profile="first")
+    before = path.read_text(), path.with_suffix(".provenance.json").read_text()
+
+    def full_disk(self, *args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(pd.DataFrame, "to_csv", full_disk)
+    with pytest.raises(OSError, match="No space"):
+        write_csv(path, pd.DataFrame({"a": [1, 2, 3], "b": [4, 5, 6]}), profile="second")
+    assert (path.read_text(), path.with_suffix(".provenance.json").read_text()) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["t.csv", "t.provenance.json"]  # no temporary left

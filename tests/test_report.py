@@ -170,6 +170,19 @@ def test_report_renders_what_the_package_functions_make(tmp_path):
     assert "With the report's recipe the held-out photo chelsea scores 27.50 dB" in discussion
 
 
+def test_a_sweep_value_whose_runs_diverged_is_said_and_shown(tmp_path):
+    _smoke_like_results(tmp_path / "results")
+    path = tmp_path / "results" / "smoke" / "lr_sweep_summary.csv"
+    summary = pd.read_csv(path)
+    summary.loc[2, ["psnr_mean", "psnr_ci95", "n_diverged"]] = [float("nan"), float("nan"), 1]
+    summary.to_csv(path, index=False)
+    sweeps = report.section_sweeps(report.Results("smoke", tmp_path / "results", tmp_path / "figures"))
+    lr, batch = sweeps.split("### ")[1:3]
+    assert "Best: **0.0008** at 26.10" in lr and "Diverged (no mean): 0.0016 (1 of 3 runs)." in lr
+    header = next(line for line in lr.splitlines() if "PSNR mean (dB)" in line)
+    assert " diverged |" in header and "diverged" not in batch  # a column only where a run diverged
+
+
 def test_several_seeds_are_said_where_the_numbers_are_their_means(tmp_path):
     _smoke_like_results(tmp_path / "results")
     res = report.Results("smoke", tmp_path / "results", tmp_path / "figures")

@@ -1,9 +1,12 @@
+import matplotlib.pyplot as plt
 import pandas as pd
 import pytest
 
 import n2n_utils.many as many
 from n2n_utils.data import DenoisingData
-from n2n_utils.sweeps import best_value, run_sweep, summarize
+from n2n_utils.findings import sweep_finding
+from n2n_utils.plots import plot_sweep
+from n2n_utils.sweeps import best_value, diverged_values, run_sweep, summarize
 from n2n_utils.training import TrainConfig
 
 BASE = TrainConfig(epochs=1, batch_size=16, progress=False, eval_batch_size=64)
@@ -21,11 +24,11 @@ def count_training(monkeypatch):
     calls = []
     real = many.train  # what train_many calls for each run trained one at a time (on a CPU: all)
 
-    def counted(data, config):
+    def counted(data, config, **options):
         calls.append((config.lr, config.seed))
         if getattr(counted, "fail_at", None) == len(calls):
             raise KeyboardInterrupt("simulated interruption")
-        return real(data, config)
+        return real(data, config, **options)
 
     monkeypatch.setattr(many, "train", counted)
     return counted, calls
@@ -49,6 +52,27 @@ def test_sweep_rows_and_resumption(tiny, tmp_path, count_training):
     # a different number of epochs is a different run
     run_sweep(tiny, "lr", [1e-3], [0], TrainConfig(**{**BASE.to_dict(), "epochs": 2}), csv, progress=False)
     assert len(calls) == 6
+
+
+def test_a_run_that_diverges_is_a_row_and_the_sweep_goes_on(tiny, tmp_path, count_training):
+    # was: the FloatingPointError ended the sweep (the full profile's lr grid reaches 6.4e-3)
+    _, calls = count_training
+    csv = tmp_path / "lr.csv"
+    runs = run_sweep(tiny, "lr", [1e-3, 1e30], [0, 1], BASE, csv, progress=False)
+    assert len(runs) == 4 and len(calls) == 4
+    bad = runs[runs["value"] == 1e30]
+    assert bad["psnr"].isna().all() and bad["final_train_loss"].isna().all()
+    assert bad["diverged"].str.startswith("training diverged: non-finite").all()
+    good = runs[runs["value"] == 1e-3]
+    assert good["psnr"].notna().all() and (good["diverged"].fillna("") == "").all()  # no message
+    assert len(run_sweep(tiny, "lr", [1e-3, 1e30], [0, 1], BASE, csv, progress=False)) == 4
+    assert len(calls) == 4  # a diverged run is a result: not trained again
+    summary = summarize(runs)
+    assert summary["n_diverged"].tolist() == [0, 2] and summary["psnr_mean"].isna().tolist() == [False, True]
+    assert best_value(summary) == 1e-3
+    assert diverged_values(summary)["value"].tolist() == [1e30]
+    assert sweep_finding(summary, "learning rate", 1e-3).endswith("Diverged: 1e+30 (2 of 2 runs).")
+    plt.close(plot_sweep(summary, "learning rate", reference=1e-3))
 
 
 def test_summarize_and_best():
@@ -75,3 +99,18 @@ def test_a_results_file_from_an_older_version_is_kept_aside_and_redone(tiny, tmp
     assert len(runs) == 1 and runs["psnr"].iloc[0] != 12.3  # trained again
     kept = tmp_path / "lr.older-version.csv"
     assert kept.exists() and pd.read_csv(kept).equals(old)  # nothing lost
+
+
+@pytest.mark.parametrize("digest", ["012345678901", "1234567e8901"])
+def test_a_digest_that_reads_as_a_number_still_resumes(tiny, tmp_path, count_training, monkeypatch, digest):
+    # hex digests of digits only (with a leading zero) or digits and one "e" make up about 0.5% of
+    # them; pandas read them back as numbers (12345678901, inf), so no row matched: every run was
+    # trained again and written twice
+    import n2n_utils.sweeps as sweeps
+
+    _, calls = count_training
+    monkeypatch.setattr(sweeps, "config_key", lambda *args: digest)
+    csv = tmp_path / "lr.csv"
+    run_sweep(tiny, "lr", [1e-3], [0, 1], BASE, csv, progress=False)
+    again = run_sweep(tiny, "lr", [1e-3], [0, 1], BASE, csv, progress=False)
+    assert len(calls) == 2 and len(again) == 2 and len(pd.read_csv(csv)) == 2

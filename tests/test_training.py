@@ -50,6 +50,25 @@ def test_resume_continues_exactly(small_data, tmp_path):
     assert _same_weights(rebuilt, resumed.model)
 
 
+def test_a_resumed_run_counts_the_seconds_of_its_earlier_epochs(small_data, tmp_path):
+    # was: info["seconds"] timed this call only, so a finished checkpoint read back (notebook 01
+    # rerun by the pipeline) recorded "Training took 0.0 minutes", and a resumed one its last epochs
+    d = _tiny(small_data)
+    first = train(d, TrainConfig(epochs=1, **FAST), checkpoint=tmp_path / "c.pt")
+    saved = load_checkpoint(tmp_path / "c.pt")["seconds"]  # at the last epoch's end, validation included
+    assert first.history["seconds"].sum() <= saved <= first.info["seconds"]
+    again = train(d, TrainConfig(epochs=1, **FAST), checkpoint=tmp_path / "c.pt", resume=True)  # nothing left
+    assert again.info["seconds"] >= saved
+    more = train(d, TrainConfig(epochs=2, **FAST), checkpoint=tmp_path / "c.pt", resume=True)
+    assert more.info["seconds"] > saved + more.history["seconds"].iloc[-1]
+    # a checkpoint from before the wall time was kept: its epochs' training seconds
+    blob = load_checkpoint(tmp_path / "c.pt")
+    del blob["seconds"]
+    torch.save(blob, tmp_path / "older.pt")
+    older = train(d, TrainConfig(epochs=2, **FAST), checkpoint=tmp_path / "older.pt", resume=True)
+    assert older.info["seconds"] >= more.history["seconds"].sum()
+
+
 def test_resume_refuses_a_different_run(small_data, tmp_path):
     d = _tiny(small_data)
     train(d, TrainConfig(epochs=1, **FAST), checkpoint=tmp_path / "c.pt")

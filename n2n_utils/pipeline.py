@@ -113,6 +113,8 @@ def run_pipeline(profile: str = "quick", dataset: str = "natural32", noise: str 
     unknown = [n for n in chosen if n not in NOTEBOOKS]
     if unknown:
         raise ValueError(f"unknown notebook(s) {unknown}; choose from {NOTEBOOKS}")
+    if seed < 0:
+        raise ValueError(f"seed={seed}: 0 or more")
     if minutes is not None and not 0 < minutes < math.inf:
         raise ValueError(f"minutes={minutes}: a time budget must be a positive number of minutes")
     if in_place and out:
@@ -371,6 +373,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.dataset not in DATASETS and not Path(args.dataset).is_dir():
         parser.error(f"--dataset {args.dataset}: neither one of {DATASETS} nor an existing folder")
+    if args.seed < 0:
+        parser.error(f"--seed {args.seed}: 0 or more")
     if args.minutes is not None and not 0 < args.minutes < math.inf:
         parser.error(f"--minutes {args.minutes:g}: a time budget must be positive, in minutes")
     unknown = [n for n in args.notebooks or () if n not in NOTEBOOKS]

@@ -419,6 +419,7 @@ def test_an_interrupt_that_the_kernel_reports_first_is_an_interrupt(tmp_path, ca
 
 def test_cli_refuses_bad_options(tmp_path, capsys):
     for argv, error in [(["--minutes", "0"], "must be positive"), (["--minutes", "inf"], "must be positive"),
+                        (["--seed", "-1"], "--seed -1: 0 or more"),  # was: notebook 00 failed after measuring
                         (["--device", "tpu"], "invalid choice"),
                         (["--out", str(tmp_path), "--in-place"], "not allowed")]:
         with pytest.raises(SystemExit):

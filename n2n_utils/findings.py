@@ -42,11 +42,14 @@ def training_finding(noisy_psnr: float, val_psnr: float, by_photo: pd.DataFrame,
 
 def sweep_finding(summary: pd.DataFrame, label: str, chosen) -> str:
     """Notebooks 02 and 03: whether the report's value of a swept option holds against the best
-    (sweeps.verdict: within the two 95% confidence intervals)."""
+    (sweeps.verdict: within the two 95% confidence intervals; not where a run of it diverged),
+    and which values had a run that diverged."""
     v = verdict(summary, chosen)
     best = summary.set_index("value").loc[v["best"]]
     at_best = f"{v['best']:g} ({best['psnr_mean']:.2f} ± {best['psnr_ci95']:.2f} dB)"
-    if v["best"] == chosen:
+    if v["diverged"]:  # no mean to compare: the runs it lost are listed below
+        found = f"The report's {label} does not hold at this budget: {chosen:g} diverged; the best is {at_best}."
+    elif v["best"] == chosen:
         found = f"The report's {label} holds: {chosen:g} scores best here, {at_best}."
     elif v["tied"]:
         found = (f"The report's {label} holds: {chosen:g} is {v['gap']:.2f} dB below the best, {at_best}, "

@@ -24,7 +24,7 @@ from .files import write_atomic
 from .generalisation import BM3D, REPORT_RECIPE
 from .profiles import PROFILES
 from .runs import REPORT_BATCH_SIZE, REPORT_LR
-from .sweeps import diverged_values, verdict
+from .sweeps import best_value, diverged_values, verdict
 from .weights import images_before, images_seen, list_weights, read_weights
 
 REPORT_PATH = config.REPORT_DIR / "report.md"
@@ -229,10 +229,13 @@ def _sweep(res: Results, name: str, title: str, figure: str, caption: str, repor
     meta, summary = res.json(name), res.csv(f"{name}_summary")
     if not meta or summary is None:
         return f"### {title}\n\n*(not run yet)*"
-    best = summary.loc[summary["psnr_mean"].idxmax()]
+    best = summary[summary["value"] == best_value(summary)].iloc[0]
     at_report = summary[summary["value"] == report_value]
     gap = ""
-    if len(at_report):
+    if len(at_report) and pd.isna(at_report["psnr_mean"].iloc[0]):
+        row = next(at_report.itertuples())
+        gap = f" The report's choice, {report_value:g}, diverged in {row.n_diverged} of {row.n_runs} runs (no mean)."
+    elif len(at_report):
         diff = best["psnr_mean"] - at_report["psnr_mean"].iloc[0]
         overlap = abs(diff) <= best["psnr_ci95"] + at_report["psnr_ci95"].iloc[0]
         gap = (f" The report's choice, {report_value:g}, scores {at_report['psnr_mean'].iloc[0]:.2f} dB, "
@@ -516,11 +519,12 @@ def section_discussion(res: Results) -> str:
         for name, sweep, chosen in (("learning rate", "lr_sweep", REPORT_LR),
                                     ("batch size", "batch_size_sweep", REPORT_BATCH_SIZE)):
             v = verdict(res.csv(f"{sweep}_summary"), chosen)
-            verdicts.append((name, v["best"], chosen, v["gap"], v["tied"]))
+            verdicts.append((name, v["best"], chosen, v["gap"], v["tied"], v["diverged"]))
         hold = all(v[4] for v in verdicts)
-        detail = "; ".join(f"{name}: best {best:g}, the report's {chosen:g} is {gap:.2f} dB below"
-                           f"{' (within the confidence intervals)' if tied else ''}"
-                           for name, best, chosen, gap, tied in verdicts)
+        detail = "; ".join(f"{name}: best {best:g}, the report's {chosen:g} "
+                           + ("diverged" if diverged else f"is {gap:.2f} dB below"
+                              f"{' (within the confidence intervals)' if tied else ''}")
+                           for name, best, chosen, gap, tied, diverged in verdicts)
         points.append(f"**The report's hyperparameters {'hold' if hold else 'do not all hold'}** at this "
                       f"budget ({detail}). Above the optimum the learning rate fails abruptly (training "
                       "collapses to a flat image); at a fixed number of epochs larger batches lose because "

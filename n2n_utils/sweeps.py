@@ -113,16 +113,21 @@ def diverged_values(summary: pd.DataFrame) -> pd.DataFrame:
 
 
 def best_value(summary: pd.DataFrame):
-    """The swept value with the highest mean PSNR."""
+    """The swept value with the highest mean PSNR. A ValueError, listing them, when every value
+    had a run that diverged (none has a mean): lower the grid's learning rates, say."""
+    if summary["psnr_mean"].isna().all():
+        runs = ", ".join(f"{row.value:g}: {row.n_diverged} of {row.n_runs} runs" for row in summary.itertuples())
+        raise ValueError(f"no swept value has a mean PSNR: every one had a run that diverged ({runs})")
     return summary.loc[summary["psnr_mean"].idxmax(), "value"]
 
 
 def verdict(summary: pd.DataFrame, chosen) -> dict:
     """Whether `chosen` (a swept value, e.g. the report's) holds against the best one: best
-    (value), gap (dB, best's mean minus chosen's) and tied (the gap is within the sum of both
-    95% CI half-widths)."""
+    (value), gap (dB, best's mean minus chosen's; NaN when chosen diverged), tied (the gap is
+    within the sum of both 95% CI half-widths) and diverged (a run at `chosen` diverged, so it
+    has no mean and does not hold)."""
     table = summary.set_index("value")
-    best = table["psnr_mean"].idxmax()
+    best = best_value(summary)
     gap = float(table.loc[best, "psnr_mean"] - table.loc[chosen, "psnr_mean"])
-    return {"best": best, "gap": gap,
+    return {"best": best, "gap": gap, "diverged": bool(math.isnan(table.loc[chosen, "psnr_mean"])),
             "tied": bool(gap <= table.loc[best, "psnr_ci95"] + table.loc[chosen, "psnr_ci95"])}

@@ -241,3 +241,20 @@ def test_the_report_of_another_output_root_leaves_the_readme_alone(tmp_path, mon
     assert report.main([]) == 0
     assert "stale speed table" in readme.read_text() and "README" not in capsys.readouterr().out
     assert report.REPORT_PATH.exists()
+
+
+def test_the_reports_own_value_that_diverged_is_said_so_not_a_nan_gap(tmp_path):
+    # was: "The report's choice, 0.0008, scores nan dB, nan dB below the best." and, in the
+    # discussion, "the report's 0.0008 is nan dB below"
+    _smoke_like_results(tmp_path / "results")
+    path = tmp_path / "results" / "smoke" / "lr_sweep_summary.csv"
+    summary = pd.read_csv(path)
+    summary.loc[1, ["psnr_mean", "psnr_ci95", "n_diverged"]] = [float("nan"), float("nan"), 1]
+    summary.to_csv(path, index=False)
+    res = report.Results("smoke", tmp_path / "results", tmp_path / "figures")
+    lr = report.section_sweeps(res).split("### ")[1]
+    assert "The report's choice, 0.0008, diverged in 1 of 3 runs (no mean)." in lr
+    discussion = report.section_discussion(res)
+    assert "learning rate: best 0.0016, the report's 0.0008 diverged;" in discussion
+    assert "**The report's hyperparameters do not all hold**" in discussion
+    assert "nan" not in lr + discussion

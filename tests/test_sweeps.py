@@ -6,7 +6,7 @@ import n2n_utils.many as many
 from n2n_utils.data import DenoisingData
 from n2n_utils.findings import sweep_finding
 from n2n_utils.plots import plot_sweep
-from n2n_utils.sweeps import best_value, diverged_values, run_sweep, summarize
+from n2n_utils.sweeps import best_value, diverged_values, run_sweep, summarize, verdict
 from n2n_utils.training import TrainConfig
 
 BASE = TrainConfig(epochs=1, batch_size=16, progress=False, eval_batch_size=64)
@@ -114,3 +114,33 @@ def test_a_digest_that_reads_as_a_number_still_resumes(tiny, tmp_path, count_tra
     run_sweep(tiny, "lr", [1e-3], [0, 1], BASE, csv, progress=False)
     again = run_sweep(tiny, "lr", [1e-3], [0, 1], BASE, csv, progress=False)
     assert len(calls) == 2 and len(again) == 2 and len(pd.read_csv(csv)) == 2
+
+
+def _summary_with(psnr: dict) -> pd.DataFrame:
+    """summarize's table of two seeds per value, PSNR as given per value (NaN: that run diverged)."""
+    return summarize(pd.DataFrame([{"value": v, "seed": s, "psnr": p[s], "seconds": 1.0}
+                                   for v, p in psnr.items() for s in (0, 1)]))
+
+
+def test_the_chosen_value_that_diverged_is_said_so_not_a_nan_gap():
+    # was: "0.004 is nan dB below the best, ..., outside the confidence intervals"
+    nan = float("nan")
+    summary = _summary_with({1e-3: [25.0, 25.2], 4e-3: [24.0, nan]})
+    v = verdict(summary, 4e-3)
+    assert v["best"] == 1e-3 and v["diverged"] and not v["tied"]
+    assert not verdict(summary, 1e-3)["diverged"]
+    found = sweep_finding(summary, "learning rate", 4e-3)
+    assert "nan" not in found
+    assert found == ("The report's learning rate does not hold at this budget: 0.004 diverged; the best is "
+                     "0.001 (25.10 ± 1.27 dB). Diverged: 0.004 (1 of 2 runs).")
+
+
+def test_a_sweep_whose_every_value_diverged_has_no_best_and_says_so():
+    # was: pandas' "Encountered all NA values" from idxmax, ending notebook 02 without naming the cause
+    nan = float("nan")
+    summary = _summary_with({1e-3: [25.0, nan], 4e-3: [nan, nan]})
+    with pytest.raises(ValueError, match=r"^no swept value has a mean PSNR: every one had a run that diverged "
+                                         r"\(0.001: 1 of 2 runs, 0.004: 2 of 2 runs\)"):
+        best_value(summary)
+    with pytest.raises(ValueError, match="every one had a run that diverged"):
+        verdict(summary, 1e-3)

@@ -57,7 +57,11 @@ def _sweep_at(name: str, value: float | None) -> Headline:
         summary = _csv(folder, f"{name}_summary")
         if summary is None:
             return None
-        rows = summary.loc[[summary["psnr_mean"].idxmax()]] if value is None else summary[summary["value"] == value]
+        if value is None:  # the best; where every value diverged, the first (no mean: "diverged")
+            means = summary["psnr_mean"]
+            rows = summary.loc[[means.idxmax()]] if means.notna().any() else summary.iloc[:1]
+        else:
+            rows = summary[summary["value"] == value]
         if rows.empty:  # a grid without that value
             return None
         row = rows.iloc[0]
@@ -120,7 +124,8 @@ HEADLINES: dict[str, Headline] = {
 def drift_table(committed: Path, reproduced: Path) -> pd.DataFrame:
     """One row per headline: committed and reproduced values, their difference, the committed
     95% CI half-width, and `inside`: "yes"/"no" (|difference| <= CI), "same"/"differs" for
-    text values, "" where no CI was recorded, "missing" where either file is absent."""
+    text values, "" where no CI was recorded, "diverged" where either has no mean (a sweep value
+    whose runs diverged), "missing" where either file is absent."""
     rows = []
     for label, read in HEADLINES.items():
         a, b = read(Path(committed)), read(Path(reproduced))
@@ -131,6 +136,8 @@ def drift_table(committed: Path, reproduced: Path) -> pd.DataFrame:
             row.update(committed=va, reproduced=vb, ci95=ci)
             if isinstance(va, str) or isinstance(vb, str):
                 row["inside"] = "same" if str(va) == str(vb) else "differs"
+            elif pd.isna(va) or pd.isna(vb):  # a sweep value whose runs diverged has no mean
+                row["inside"] = "diverged"
             else:
                 row["difference"] = float(vb) - float(va)
                 row["inside"] = "" if ci is None or pd.isna(ci) else ("yes" if abs(row["difference"]) <= ci else "no")

@@ -26,6 +26,7 @@ from n2n_utils.estimate import (
     size_epochs,
 )
 from n2n_utils.profiles import PROFILES, OutputDirs, get_profile, with_epochs
+from n2n_utils.runs import REPORT_LR
 
 QUICK = PROFILES["quick"]
 
@@ -260,6 +261,23 @@ def test_drift_flags_a_number_outside_its_ci(tmp_path):
     after = drift_table(committed, reproduced).set_index("number")
     assert after.loc["generalisation: best recipe", "inside"] == "missing"
     assert "| gaussian: ResUNet Noise2Noise, PSNR (dB)" in format_drift(drift.reset_index())
+
+
+def test_drift_of_a_sweep_value_that_diverged_says_so(tmp_path):
+    # was: "inside CI: no" beside an empty reproduced number, as if the run had drifted
+    committed, reproduced = tmp_path / "committed", tmp_path / "reproduced"
+    shutil.copytree(COMMITTED_RESULTS_DIR / "quick", committed)
+    shutil.copytree(COMMITTED_RESULTS_DIR / "quick", reproduced)
+    summary = pd.read_csv(reproduced / "lr_sweep_summary.csv").assign(n_diverged=0)
+    at_report = summary["value"] == REPORT_LR
+    summary.loc[at_report, ["psnr_mean", "psnr_ci95", "n_diverged"]] = [math.nan, math.nan, 1]
+    summary.to_csv(reproduced / "lr_sweep_summary.csv", index=False)
+    drift = drift_table(committed, reproduced).set_index("number")
+    assert drift.loc[f"learning-rate sweep: PSNR at {REPORT_LR:g} (dB)", "inside"] == "diverged"
+    assert drift.loc["learning-rate sweep: best PSNR (dB)", "inside"] in ("yes", "no")  # the best has a mean
+    summary.assign(psnr_mean=math.nan).to_csv(reproduced / "lr_sweep_summary.csv", index=False)
+    drift = drift_table(committed, reproduced).set_index("number")  # was: 'Encountered all NA values'
+    assert drift.loc["learning-rate sweep: best PSNR (dB)", "inside"] == "diverged"
 
 
 def test_drift_only_against_results_of_the_same_data(tmp_path, capsys):

@@ -133,8 +133,8 @@ PARAM_RANGES: dict[str, tuple[str, Callable[[float], bool]]] = {
     "max_sigma": ("from 0 to 1 (0-1 units: 50/255 for 50 grey levels)", lambda v: 0 <= v <= 1),
     "lam": ("above 0 and finite (photons at full intensity)", lambda v: 0 < v < float("inf")),
     "p": ("from 0 to 1 (the fraction of pixels replaced)", lambda v: 0 <= v <= 1),
-    "max_strings": ("a whole number from 1", lambda v: v >= 1 and v == int(v)),
-    "font_size": ("a whole number from 1 (pixels)", lambda v: v >= 1 and v == int(v)),
+    "max_strings": ("a whole number from 1", lambda v: v >= 1 and v.is_integer()),  # inf: False
+    "font_size": ("a whole number from 1 (pixels)", lambda v: v >= 1 and v.is_integer()),
 }
 
 

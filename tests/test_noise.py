@@ -90,6 +90,9 @@ def test_blind_gaussian_parameters():
     ("impulse", {"p": 1.5}, r"p=1.5 .*0 to 1"),
     ("text", {"max_strings": 0}, r"max_strings=0 .*whole number from 1"),
     ("text", {"font_size": 2.5}, r"font_size=2.5 .*whole number from 1"),
+    ("text", {"max_strings": float("inf")}, r"max_strings=inf .*whole number"),  # was: OverflowError
+    ("text", {"font_size": float("inf")}, r"font_size=inf .*whole number"),
+    ("poisson", {"lam": float("inf")}, r"lam=inf .*finite"),
 ])
 def test_noise_parameters_outside_their_range_are_errors(name, params, message):
     """A value no noise model can use is refused by name (was: sigma=25 made pure noise,

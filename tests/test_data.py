@@ -78,6 +78,15 @@ def test_course_folder_loads(tmp_path):
     assert len(load_course_folder(folder, n_train=3).train_input) == 3
 
 
+@pytest.mark.parametrize("kwargs, message", [({"n_train": -2}, "n_train=-2: a number of pairs from 0"),
+                                             ({"n_val": 2.5}, "n_val=2.5: a number of images from 0")])
+def test_course_folder_sizes_are_checked_by_name(tmp_path, kwargs, message):
+    """As natural32's and a photo folder's (was: n_train=-2 kept all but the last 2 pairs,
+    recording n_train -2; n_val=2.5 numpy's 'slice indices must be integers')."""
+    with pytest.raises(ValueError, match=message):
+        load_dataset(course_folder(tmp_path / "course"), **kwargs)
+
+
 def test_course_folder_is_the_same_data_however_it_is_named(tmp_path, monkeypatch):
     """Relative or absolute: one meta, so one run key (was: the folder as spelled, so that a
     checkpoint trained on `--dataset course` was 'other data' to `--dataset /abs/course`)."""

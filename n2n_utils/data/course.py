@@ -11,6 +11,7 @@ import torch
 
 from ..files import UnreadableFileError, load_torch
 from ..models import MULTIPLE
+from .crops import check_sizes
 from .dataset import DataFileError, DenoisingData
 
 COURSE_FILES = {"train": "train_data.pkl", "val": "val_data.pkl"}
@@ -66,6 +67,7 @@ def load_course_folder(folder: str | Path, n_train: int | None = None,
                        n_val: int | None = None) -> DenoisingData:
     """The EE-559 course's data: `train_data.pkl` (noisy_imgs_1, noisy_imgs_2) and
     `val_data.pkl` (noisy_imgs, clean_imgs). `n_train` / `n_val` keep the first images only."""
+    check_sizes(n_train, n_val)
     folder = Path(folder)
     missing = [f for f in COURSE_FILES.values() if not (folder / f).is_file()]
     if missing:

@@ -67,11 +67,12 @@ def random_crop(levels: list[np.ndarray], rng: np.random.Generator, crop: int = 
     return level[y:y + crop, x:x + crop]
 
 
-def check_sizes(n_train: int, n_val: int) -> None:
+def check_sizes(n_train: int | None, n_val: int | None) -> None:
     """Refuse, by name, a number of training pairs or validation crops that is not a whole
-    number from 0 (numpy would say 'negative dimensions are not allowed')."""
+    number from 0 (numpy would say 'negative dimensions are not allowed'); None (all of a
+    course folder's) passes."""
     for name, n, what in (("n_train", n_train, "pairs"), ("n_val", n_val, "images")):
-        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
+        if n is not None and (isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0):
             raise ValueError(f"{name}={n}: a number of {what} from 0")
 
 

@@ -13,6 +13,18 @@ def test_committed_report_matches_results():
     assert report.main(["--check"]) == 0, "report/report.md is stale: run `make report`"
 
 
+def _main_run(folder, prov: dict, meta: dict, epochs: int, group: str) -> None:
+    """Notebooks 00 and 01's results files for data `meta`: noisy input 20.123 dB, the network
+    27.891 dB on `meta['n_val']` images of photo `group`."""
+    (folder / "data_summary.json").write_text(json.dumps(
+        {**prov, "data": meta, "noisy_val_psnr": 20.123, "estimated_sigma_255": 25.0}))
+    (folder / "train_resunet.json").write_text(json.dumps(
+        {**prov, "data": meta, "val_psnr": 27.891, "train_seconds": 60, "parameters": 1147539,
+         "precision": "bf16", "config": {"epochs": epochs, "lr": 8e-4, "batch_size": 8, "loss": "mse",
+                                         "precision": "auto", "final_activation": "relu"},
+         "per_photo": [{"group": group, "psnr": 27.891, "ci95": 0.1, "n": meta["n_val"], "noisy": 20.123}]}))
+
+
 def test_report_renders_numbers_from_results(tmp_path):
     results, figures = tmp_path / "results", tmp_path / "figures"
     (results / "quick").mkdir(parents=True)
@@ -20,13 +32,7 @@ def test_report_renders_numbers_from_results(tmp_path):
     prov = {"git_commit": "abc", "created": "2026-01-01T00:00:00", "profile": "quick", "device": "cpu"}
     meta = {"name": "natural32", "noise": "gaussian", "noise_params": {"sigma": 0.098}, "n_train": 1234,
             "n_val": 10, "train_photos": ["a"], "val_photos": ["b"], "scales": [0.5, 0.125]}
-    (results / "quick" / "data_summary.json").write_text(json.dumps(
-        {**prov, "data": meta, "noisy_val_psnr": 20.123, "estimated_sigma_255": 25.0}))
-    (results / "quick" / "train_resunet.json").write_text(json.dumps(
-        {**prov, "data": meta, "val_psnr": 27.891, "train_seconds": 60, "parameters": 1147539,
-         "precision": "bf16", "config": {"epochs": 5, "lr": 8e-4, "batch_size": 8, "loss": "mse",
-                                         "precision": "auto", "final_activation": "relu"},
-         "per_photo": [{"group": "b", "psnr": 27.891, "ci95": 0.1, "n": 10, "noisy": 20.123}]}))
+    _main_run(results / "quick", prov, meta, epochs=5, group="b")
     pd.DataFrame([{"layer": "enc0.0", "configuration": "Conv2D(3x3)", "output_shape": "(48, 32, 32)",
                    "parameters": 1344}]).to_csv(results / "quick" / "table1_architecture.csv", index=False)
     text = report.render(("quick",), results, figures)
@@ -54,13 +60,7 @@ def test_report_says_which_data_a_run_used(tmp_path):
     for meta, words in ((photos, ["/data/my photos", "a.png, b.jpg", "c.tif", "poisson noise (lam 30)"]),
                         (course, ["/data/ee559", "course's own", "unknown law"])):
         (results / "smoke").mkdir(parents=True, exist_ok=True)
-        (results / "smoke" / "data_summary.json").write_text(json.dumps(
-            {**prov, "data": meta, "noisy_val_psnr": 20.123, "estimated_sigma_255": 25.0}))
-        (results / "smoke" / "train_resunet.json").write_text(json.dumps(
-            {**prov, "data": meta, "val_psnr": 27.891, "train_seconds": 60, "parameters": 1147539,
-             "precision": "bf16", "config": {"epochs": 1, "lr": 8e-4, "batch_size": 8, "loss": "mse",
-                                             "precision": "auto", "final_activation": "relu"},
-             "per_photo": [{"group": "all", "psnr": 27.891, "ci95": 0.1, "n": 16, "noisy": 20.123}]}))
+        _main_run(results / "smoke", prov, meta, epochs=1, group="all")
         text = report.render(results_root=results, figures_root=figures)
         abstract, data_section = text.split("## 1. Data")[0], text.split("## 1. Data")[1].split("## 2.")[0]
         assert "On natural32" not in abstract and "**natural32**" not in data_section
@@ -170,13 +170,18 @@ def test_report_renders_what_the_package_functions_make(tmp_path):
     assert "With the report's recipe the held-out photo chelsea scores 27.50 dB" in discussion
 
 
-def test_a_sweep_value_whose_runs_diverged_is_said_and_shown(tmp_path):
-    _smoke_like_results(tmp_path / "results")
-    path = tmp_path / "results" / "smoke" / "lr_sweep_summary.csv"
+def _lr_diverged_at(root, row: int) -> report.Results:
+    """_smoke_like_results with one of the 3 runs at the learning-rate sweep's `row` diverged."""
+    _smoke_like_results(root / "results")
+    path = root / "results" / "smoke" / "lr_sweep_summary.csv"
     summary = pd.read_csv(path)
-    summary.loc[2, ["psnr_mean", "psnr_ci95", "n_diverged"]] = [float("nan"), float("nan"), 1]
+    summary.loc[row, ["psnr_mean", "psnr_ci95", "n_diverged"]] = [float("nan"), float("nan"), 1]
     summary.to_csv(path, index=False)
-    sweeps = report.section_sweeps(report.Results("smoke", tmp_path / "results", tmp_path / "figures"))
+    return report.Results("smoke", root / "results", root / "figures")
+
+
+def test_a_sweep_value_whose_runs_diverged_is_said_and_shown(tmp_path):
+    sweeps = report.section_sweeps(_lr_diverged_at(tmp_path, 2))
     lr, batch = sweeps.split("### ")[1:3]
     assert "Best: **0.0008** at 26.10" in lr and "Diverged (no mean): 0.0016 (1 of 3 runs)." in lr
     header = next(line for line in lr.splitlines() if "PSNR mean (dB)" in line)
@@ -246,12 +251,7 @@ def test_the_report_of_another_output_root_leaves_the_readme_alone(tmp_path, mon
 def test_the_reports_own_value_that_diverged_is_said_so_not_a_nan_gap(tmp_path):
     # was: "The report's choice, 0.0008, scores nan dB, nan dB below the best." and, in the
     # discussion, "the report's 0.0008 is nan dB below"
-    _smoke_like_results(tmp_path / "results")
-    path = tmp_path / "results" / "smoke" / "lr_sweep_summary.csv"
-    summary = pd.read_csv(path)
-    summary.loc[1, ["psnr_mean", "psnr_ci95", "n_diverged"]] = [float("nan"), float("nan"), 1]
-    summary.to_csv(path, index=False)
-    res = report.Results("smoke", tmp_path / "results", tmp_path / "figures")
+    res = _lr_diverged_at(tmp_path, 1)  # the report's 0.0008
     lr = report.section_sweeps(res).split("### ")[1]
     assert "The report's choice, 0.0008, diverged in 1 of 3 runs (no mean)." in lr
     discussion = report.section_discussion(res)

@@ -94,12 +94,24 @@ def _noise_words(meta: dict) -> str:
     return f"{meta['noise']} noise ({_params_words(meta)})"
 
 
+def _dead_leaves_words(meta: dict) -> str:
+    """How much of natural32's training a run gave to dead leaves: '' for none, 'all' (the
+    deadleaves32 dataset) or a percentage (natural32 with mix_deadleaves)."""
+    share = meta.get("mix_deadleaves") or 0
+    return "" if not share else "all" if share == 1 else f"{share:.0%}"
+
+
 def _data_words(meta: dict) -> str:
-    """What a run's data were, for a sentence: natural32, a folder of photos or the course's files."""
+    """What a run's data were, for a sentence: natural32 (with dead leaves in training, if so),
+    a folder of photos or the course's files."""
     if meta.get("name") == "images":
         return f"the photos in `{meta['folder']}`"
     if meta.get("name") == "course":
         return f"the course's files in `{meta['folder']}`"
+    share = _dead_leaves_words(meta)
+    if share:
+        return (f"{meta['name']} ({share} of the training pairs synthetic dead leaves, validated on natural32's "
+                f"held-out photos)")
     return "natural32, our embedded stand-in for the course's data"
 
 
@@ -113,7 +125,7 @@ def section_abstract(res: Results) -> str:
             "32x32 RGB images with MSE and Adam, evaluated by the course's metric (the mean of per-image PSNR). ")
     if train and data:
         meta = train["data"]
-        held_out = "photos" if meta.get("name") in ("natural32", "images") else "images"
+        held_out = "images" if meta.get("name") == "course" else "photos"
         text += (f"On {_data_words(meta)}, with {_noise_words(meta)}, the network lifts the held-out {held_out} from "
                  f"{data['noisy_val_psnr']:.2f} dB (noisy input) to {train['val_psnr']:.2f} dB after "
                  f"{train['config']['epochs']} epochs on {train['data']['n_train']:,} pairs "
@@ -140,12 +152,17 @@ def section_data(res: Results) -> str:
     meta = data["data"]
     if meta.get("name") in ("images", "course"):
         return _data_section_of_a_folder(data)
+    training = f"Training: {', '.join(meta['train_photos'])}." if meta.get("train_photos") else ""
+    share = _dead_leaves_words(meta)
+    if share:  # deadleaves32, or natural32 with mix_deadleaves: no photo, or fewer, in training
+        training += (f"{' ' if training else ''}This run, **{meta['name']}**, replaces {share} of the training pairs "
+                     f"by synthetic dead leaves (n2n_utils.data.deadleaves), noised alike.")
     return f"""## 1. Data
 
 **natural32** holds 32x32 RGB crops of the colour photographs that ship inside scikit-image and
 scikit-learn, cut at {len(meta['scales'])} scales between 1/{1 / meta['scales'][0]:.0f} and
 1/{1 / meta['scales'][-1]:.0f} of each photo so that a crop holds whole structures, as the
-course's thumbnails do. The split is by photo. Training: {', '.join(meta['train_photos'])}.
+course's thumbnails do. The split is by photo. {training}
 Validation (never cropped for training): {', '.join(meta['val_photos'])}. Each training crop
 carries two independent noise draws (input and target); the clean crop is kept only for the
 Noise2Clean comparison. This profile uses {meta['n_train']:,} training pairs and
@@ -294,7 +311,7 @@ def _table_data_words(meta: dict) -> str:
     """A run's data in a table cell: 'natural32, gaussian 25/255', or its folder and noise."""
     if meta.get("name") == "course":
         return f"course's files in `{meta['folder']}`"
-    where = f"photos in `{meta['folder']}`" if meta.get("name") == "images" else "natural32"
+    where = f"photos in `{meta['folder']}`" if meta.get("name") == "images" else meta.get("name", "natural32")
     if meta["noise"] == "gaussian":
         return f"{where}, gaussian {meta['noise_params']['sigma'] * 255:g}/255"
     return f"{where}, {meta['noise']} ({_params_words(meta)})"

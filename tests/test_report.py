@@ -71,6 +71,26 @@ def test_report_says_which_data_a_run_used(tmp_path):
         assert f"{meta['folder']}" in table2
 
 
+def test_report_of_a_run_on_dead_leaves_renders_and_says_so(tmp_path):
+    """pipeline --dataset deadleaves32, an embedded dataset: its meta has no train_photos (no
+    photo is trained on), and it is not natural32 (was: KeyError 'train_photos'; had it
+    rendered, the abstract and Table II said natural32)."""
+    from n2n_utils.data import load_dataset
+
+    results, figures = tmp_path / "results", tmp_path / "figures"
+    (results / "smoke").mkdir(parents=True)
+    prov = {"git_commit": "abc", "created": "2026-01-01T00:00:00", "profile": "smoke", "device": "cpu"}
+    meta = load_dataset("deadleaves32", n_train=4, n_val=2, cache=False).meta
+    _main_run(results / "smoke", prov, json.loads(json.dumps(meta)), epochs=1, group="all")
+    text = report.render(results_root=results, figures_root=figures)
+    abstract, data_section = text.split("## 1. Data")[0], text.split("## 1. Data")[1].split("## 2.")[0]
+    table2 = text.split("## 6. Table II")[1].split("## 7.")[0]
+    assert "On natural32, our" not in abstract
+    assert "On deadleaves32 (all of the training pairs synthetic dead leaves" in abstract
+    assert "dead leaves" in data_section and "chelsea, motorcycle, flower" in data_section
+    assert "deadleaves32, gaussian 25/255" in table2
+
+
 def test_generalisation_section_renders_shipped_weights_and_cross_validation(tmp_path):
     results, figures = tmp_path / "results", tmp_path / "figures"
     (results / "quick").mkdir(parents=True)

@@ -12,7 +12,7 @@ import seaborn as sns
 import torch
 
 from .files import write_atomic
-from .sweeps import diverged_values
+from .sweeps import best_value, diverged_values
 
 sns.set_theme(context="paper", style="whitegrid")
 
@@ -44,7 +44,7 @@ def plot_sweep(summary: pd.DataFrame, xlabel: str, logx: bool = True,
     fig, ax = plt.subplots(figsize=(5, 3.4))
     ax.errorbar(summary["value"], summary["psnr_mean"], yerr=summary["psnr_ci95"], fmt="o-",
                 capsize=3, label=f"mean of {int(summary['n_runs'].min())}+ seeds, 95% CI")
-    best = summary.loc[summary["psnr_mean"].idxmax()]
+    best = summary[summary["value"] == best_value(summary)].iloc[0]  # every value diverged: its ValueError
     ax.plot(best["value"], best["psnr_mean"], "*", markersize=14, color="C3",
             label=f"best: {best['value']:g}")
     diverged = diverged_values(summary)

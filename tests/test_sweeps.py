@@ -142,5 +142,6 @@ def test_a_sweep_whose_every_value_diverged_has_no_best_and_says_so():
     with pytest.raises(ValueError, match=r"^no swept value has a mean PSNR: every one had a run that diverged "
                                          r"\(0.001: 1 of 2 runs, 0.004: 2 of 2 runs\)"):
         best_value(summary)
-    with pytest.raises(ValueError, match="every one had a run that diverged"):
-        verdict(summary, 1e-3)
+    for each in (lambda: verdict(summary, 1e-3), lambda: plot_sweep(summary, "learning rate")):
+        with pytest.raises(ValueError, match="every one had a run that diverged"):
+            each()

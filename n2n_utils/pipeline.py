@@ -22,7 +22,8 @@ Time. Before the first notebook it measures this machine's training speed for a 
 prints the expected time of each notebook and of the whole run (n2n_utils.estimate); while it
 runs it prints "notebook k of n" with minutes elapsed and left. `--minutes M` sizes the epoch
 counts of the main run, the sweeps and the comparisons by one factor so that the estimate fits
-M minutes. results/<profile>/pipeline.json records the speed measured, the epochs used, and
+M minutes; a rerun with the same budget, data and notebooks keeps the epochs recorded, so that
+it resumes. results/<profile>/pipeline.json records the speed measured, the epochs used, and
 each notebook's estimated and actual seconds. A failing notebook stops the pipeline with its
 failing cell and error, an interrupt (Ctrl-C) with one line and exit status 130 (pipeline.json
 records either); what was written before stays, and the same command resumes.
@@ -125,17 +126,23 @@ def run_pipeline(profile: str = "quick", dataset: str = "natural32", noise: str 
     dirs = output_dirs(profile) if root is None else _root_dirs(root, profile)
     skipped = {n: f"needs an embedded dataset {DATASETS}"
                for n in chosen if n in NEEDS_EMBEDDED_DATA and str(dataset) not in DATASETS}
-    plan = make_plan(profile, [n for n in chosen if n not in skipped], dataset, noise, device, minutes)
+    record = provenance(profile=profile, device=describe_device(resolve_device(device)), seed=seed,
+                        dataset=str(dataset), noise=noise,
+                        output_root=str(root) if root else "in place")
+    runnable = [n for n in chosen if n not in skipped]
+    record["budget_notebooks"] = runnable  # what a budget is sized over; a rerun of the same keeps its epochs
+    kept = kept_epochs(dirs.results / "pipeline.json", record, minutes)
+    plan = make_plan(profile, runnable, dataset, noise, device, minutes, kept)
     print_plan(plan, profile)
+    if kept:
+        print(f"epochs kept from the earlier run of this budget in {dirs.results / 'pipeline.json'}, so that "
+              f"this one resumes it (move that file away to size them again)", flush=True)
     if plan_only:
         for name, why in skipped.items():  # a run says so when it reaches them
             print(f"{name}: skipped, it {why}", flush=True)
         return {"profile": profile, "estimates_s": dict(plan.estimates), "epochs": plan.epochs}
     parameters = {"profile": profile, "dataset": str(dataset), "noise": noise, "seed": seed,
                   "device": device, "output_dir": ""}
-    record = provenance(profile=profile, device=describe_device(resolve_device(device)), seed=seed,
-                        dataset=str(dataset), noise=noise,
-                        output_root=str(root) if root else "in place")
     # The kernels inherit these: a stray N2N_PROFILE in the shell must not override --profile.
     env = {"N2N_PROFILE": profile, "N2N_EPOCHS": json.dumps(plan.epochs)}
     if root is not None:
@@ -204,10 +211,32 @@ def _environment(values: dict[str, str | None]):
                 os.environ[k] = v
 
 
+def kept_epochs(path: Path, record: dict, minutes: float | None) -> dict[str, int] | None:
+    """The epochs that the run recorded in the pipeline.json at `path` was sized to, where it had
+    the same budget (`minutes`) and `record`'s profile, dataset, noise, seed, device and
+    notebooks to size it over (budget_notebooks): a rerun
+    keeps them, so that it resumes that run. Sized again, a speed measured a little faster or
+    slower gives other epochs: other run keys for the sweeps, and a checkpoint that holds more
+    epochs than asked for. None without a budget or such a run (a file that is not JSON:
+    carried_rows reports it)."""
+    if minutes is None or not path.exists():
+        return None
+    try:
+        earlier = json.loads(path.read_text())
+    except json.JSONDecodeError:
+        return None
+    same = all(earlier.get(k) == record.get(k)
+               for k in ("profile", "dataset", "noise", "seed", "device", "budget_notebooks"))
+    epochs = earlier.get("epochs")
+    if not same or earlier.get("budget_minutes") != minutes or not isinstance(epochs, dict):
+        return None
+    return epochs if set(epochs) == set(EPOCH_FIELDS) else None
+
+
 def make_plan(profile: str, runnable: list[str], dataset: str = "natural32", noise: str = "gaussian",
-              device: str = "auto", minutes: float | None = None) -> Plan:
-    """Measure this machine (a few seconds), then size the epochs to `minutes` if given, and
-    estimate each runnable notebook's time."""
+              device: str = "auto", minutes: float | None = None, epochs: dict[str, int] | None = None) -> Plan:
+    """Measure this machine (a few seconds), then size the epochs to `minutes` if given (or keep
+    `epochs`, a resumed run's: kept_epochs), and estimate each runnable notebook's time."""
     prof = PROFILES[profile]
     start = time.perf_counter()
     print(f"measuring this machine's training speed ({describe_device(resolve_device(device))}) ...", flush=True)
@@ -222,8 +251,9 @@ def make_plan(profile: str, runnable: list[str], dataset: str = "natural32", noi
                 "seconds": round(time.perf_counter() - start, 1)}
     calibration = load_calibration()
     budget_s = None if minutes is None else minutes * 60 - measured["seconds"]  # measuring counts too
-    epochs = ({f: getattr(prof, f) for f in EPOCH_FIELDS} if budget_s is None else
-              size_epochs(prof, budget_s, runnable, images_per_s, bm3d_s, calibration, dataset, noise, workers))
+    if epochs is None:
+        epochs = ({f: getattr(prof, f) for f in EPOCH_FIELDS} if budget_s is None else
+                  size_epochs(prof, budget_s, runnable, images_per_s, bm3d_s, calibration, dataset, noise, workers))
     work = {n: w for n, w in notebook_work(with_epochs(prof, epochs), dataset, noise).items() if n in runnable}
     estimates = {n: round(s, 1) for n, s in estimate_seconds(work, images_per_s, bm3d_s, calibration,
                                                              workers).items()}

@@ -503,3 +503,28 @@ def test_plan_only_prints_the_expected_times_and_runs_nothing(tmp_path, monkeypa
                                  notebooks=[*chosen, "05_comparisons.ipynb"], notebooks_dir=notebooks, plan_only=True)
     assert list(plan["estimates_s"]) == chosen
     assert "05_comparisons.ipynb: skipped, it needs an embedded dataset" in capsys.readouterr().out
+
+
+def test_a_rerun_with_the_same_budget_keeps_the_epochs_it_was_sized_to(tmp_path, monkeypatch, capsys):
+    """'run the same command again to resume' holds with --minutes: sized again, a speed
+    measured 30% faster gave 10 epochs where the interrupted run had 7 (its sweep rows redone
+    under other run keys; slower, its checkpoint refused as holding more epochs than asked)."""
+    notebooks = tmp_path / "notebooks"
+    notebooks.mkdir()
+    chosen = ["00_data_exploration.ipynb", "01_train_resunet.ipynb", "02_learning_rate_sweep.ipynb"]
+    for name in chosen:
+        _stub(notebooks, name, "raise KeyboardInterrupt" if name.startswith("01") else "pass")
+    speed = {"images_per_s": 100.0}
+    monkeypatch.setattr(pipeline, "measure_images_per_s", lambda device, precision, seconds: speed["images_per_s"])
+    run = dict(out=tmp_path / "out", notebooks=chosen, notebooks_dir=notebooks)
+    with pytest.raises(SystemExit):
+        pipeline.run_pipeline("quick", minutes=30, **run)
+    record = json.loads((tmp_path / "out" / "results" / "quick" / "pipeline.json").read_text())
+    speed["images_per_s"] = 130.0
+    assert pipeline.run_pipeline("quick", minutes=30, plan_only=True, **run)["epochs"] == record["epochs"]
+    assert "kept from the earlier run" in capsys.readouterr().out
+    assert pipeline.run_pipeline("quick", minutes=40, plan_only=True, **run)["epochs"] != record["epochs"]
+    fresh = pipeline.run_pipeline("quick", minutes=30, plan_only=True, **{**run, "out": tmp_path / "other"})
+    assert fresh["epochs"] != record["epochs"]  # measured afresh: the speed counts
+    fewer = pipeline.run_pipeline("quick", minutes=30, plan_only=True, **{**run, "notebooks": chosen[:2]})
+    assert fewer["epochs"]["epochs"] > record["epochs"]["epochs"]  # the budget over other notebooks: sized again

@@ -249,14 +249,12 @@ def _sweep(res: Results, name: str, title: str, figure: str, caption: str, repor
     best = summary[summary["value"] == best_value(summary)].iloc[0]
     at_report = summary[summary["value"] == report_value]
     gap = ""
-    if len(at_report) and pd.isna(at_report["psnr_mean"].iloc[0]):
-        row = next(at_report.itertuples())
-        gap = f" The report's choice, {report_value:g}, diverged in {row.n_diverged} of {row.n_runs} runs (no mean)."
-    elif len(at_report):
-        diff = best["psnr_mean"] - at_report["psnr_mean"].iloc[0]
-        overlap = abs(diff) <= best["psnr_ci95"] + at_report["psnr_ci95"].iloc[0]
-        gap = (f" The report's choice, {report_value:g}, scores {at_report['psnr_mean'].iloc[0]:.2f} dB, "
-               f"{diff:.2f} dB below the best" + (", within the confidence intervals." if overlap else "."))
+    if len(at_report):  # a grid with the report's value
+        v, row = verdict(summary, report_value), next(at_report.itertuples())
+        gap = (f" The report's choice, {report_value:g}, diverged in {row.n_diverged} of {row.n_runs} runs (no mean)."
+               if v["diverged"] else
+               f" The report's choice, {report_value:g}, scores {row.psnr_mean:.2f} dB, {v['gap']:.2f} dB below the "
+               f"best" + (", within the confidence intervals." if v["tied"] else "."))
     b = meta["base_config"]
     diverged = diverged_values(summary)
     if len(diverged):

@@ -151,7 +151,7 @@ def training_batch(config: TrainConfig, inputs: torch.Tensor, targets: torch.Ten
 def diverged(what: str, when: str, **settings) -> FloatingPointError:
     """The error that stops a run whose loss or output is no longer finite, in one line: what
     ('loss', 'output on the validation images'), when ('in epoch 2, step 100'), the settings
-    that matter (lr=..., batch_size=...) and the remedy. `train` and `many.train_many` raise it."""
+    that matter (lr=..., batch_size=...) and the remedy. `train` and `many.train_together` raise it."""
     shown = ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in settings.items())
     return FloatingPointError(f"training diverged: non-finite {what} {when} ({shown}); lower the learning rate")
 

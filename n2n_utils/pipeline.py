@@ -410,8 +410,13 @@ def main(argv: list[str] | None = None) -> int:
     unknown = [n for n in args.notebooks or () if n not in NOTEBOOKS]
     if unknown:
         parser.error(f"--notebooks {' '.join(unknown)}: not a notebook of the study; choose from {NOTEBOOKS}")
-    run_pipeline(args.profile, args.dataset, args.noise, args.seed, args.device, args.out, args.in_place,
-                 args.minutes, args.notebooks, plan_only=args.plan)
+    try:
+        run_pipeline(args.profile, args.dataset, args.noise, args.seed, args.device, args.out, args.in_place,
+                     args.minutes, args.notebooks, plan_only=args.plan)
+    except KeyboardInterrupt:  # outside a notebook (those say which): measuring, planning, the drift table
+        print("interrupted; what was written stays: run the same command again to resume",
+              file=sys.stderr, flush=True)
+        return 130
     return 0
 
 

@@ -435,6 +435,17 @@ def test_an_interrupt_that_the_kernel_reports_first_is_an_interrupt(tmp_path, ca
     assert written["interrupted"] == {"notebook": name} and "failed" not in written
 
 
+def test_an_interrupt_while_measuring_is_one_line_and_status_130(monkeypatch, capsys):
+    # was: a KeyboardInterrupt traceback from the speed measurement, before any notebook
+    def measuring(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(pipeline, "measure_images_per_s", measuring)
+    assert pipeline.main(["--profile", "smoke", "--plan"]) == 130
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and err.startswith("interrupted;") and "same command again" in err
+
+
 def test_cli_refuses_bad_options(tmp_path, capsys):
     for argv, error in [(["--minutes", "0"], "must be positive"), (["--minutes", "inf"], "must be positive"),
                         (["--seed", "-1"], "--seed -1: 0 or more"),  # was: notebook 00 failed after measuring

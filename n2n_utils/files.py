@@ -8,6 +8,7 @@ POSIX and on Windows for files on one volume).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import pickle
@@ -126,6 +127,19 @@ def write_csv(path: str | Path, frame, **made_by: Any) -> Path:
         frame.to_csv(tmp_csv, index=False)
         tmp_record.write_text(text)
     return path
+
+
+def files_digest(files: list[Path]) -> str:
+    """A digest (12 hex characters) of the files' names and bytes: what a run on them trained on.
+    A dataset read from files (a folder of photos, the course's .pkl) keeps it in its meta, hence
+    in run keys and checkpoints, so that a file replaced under its name is other data to a run."""
+    digest = hashlib.sha1()
+    for path in files:
+        digest.update(f"{path.name}\0{path.stat().st_size}\0".encode())  # where each file ends
+        with open(path, "rb") as f:  # in chunks: a photo may be large (hashlib.file_digest is 3.11+)
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                digest.update(chunk)
+    return digest.hexdigest()[:12]
 
 
 def git_commit(root: Path = ROOT) -> str:

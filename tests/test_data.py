@@ -1,6 +1,7 @@
 import json
 import os
 import pickle
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -23,6 +24,7 @@ from n2n_utils.data import (
 )
 from n2n_utils.runs import TrainConfig
 from n2n_utils.sweeps import config_key
+from n2n_utils.training import train
 from tests.conftest import course_folder
 
 
@@ -93,6 +95,22 @@ def test_course_folder_is_the_same_data_however_it_is_named(tmp_path, monkeypatc
     folder = course_folder(tmp_path / "course")
     monkeypatch.chdir(tmp_path)
     assert load_dataset("course").meta == load_dataset(folder).meta
+
+
+def test_course_files_replaced_under_their_names_are_other_data(tmp_path):
+    # was: the same meta, so a checkpoint trained on the old files resumed on the new ones
+    folder = course_folder(tmp_path / "course")
+    before = load_dataset(folder)
+    assert load_dataset(folder).meta == before.meta  # read again: the same data
+    images = torch.randint(0, 256, (6, 3, 32, 32), generator=torch.Generator().manual_seed(1), dtype=torch.uint8)
+    torch.save((images, images), folder / "train_data.pkl")  # the same name and size, other pixels
+    after = load_dataset(folder)
+    assert after.meta["files_digest"] != before.meta["files_digest"]
+    checkpoint = tmp_path / "run.pt"
+    config = TrainConfig(epochs=1, batch_size=8, progress=False, device="cpu")
+    train(before, config, checkpoint=checkpoint)
+    with pytest.raises(ValueError, match="trained on other data .*files_digest"):
+        train(after, replace(config, epochs=2), checkpoint=checkpoint, resume=True)
 
 
 @pytest.mark.parametrize(

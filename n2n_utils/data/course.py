@@ -9,7 +9,7 @@ from pathlib import Path
 
 import torch
 
-from ..files import UnreadableFileError, load_torch
+from ..files import UnreadableFileError, files_digest, load_torch
 from ..models import MULTIPLE
 from .crops import check_sizes
 from .dataset import DataFileError, DenoisingData
@@ -66,7 +66,9 @@ def load_pair_file(path: str | Path, names: tuple[str, str]) -> tuple[torch.Tens
 def load_course_folder(folder: str | Path, n_train: int | None = None,
                        n_val: int | None = None) -> DenoisingData:
     """The EE-559 course's data: `train_data.pkl` (noisy_imgs_1, noisy_imgs_2) and
-    `val_data.pkl` (noisy_imgs, clean_imgs). `n_train` / `n_val` keep the first images only."""
+    `val_data.pkl` (noisy_imgs, clean_imgs). `n_train` / `n_val` keep the first images only.
+    The meta holds a digest of both files' bytes (`files.files_digest`): replaced files under the
+    same names are other data to a run, whose checkpoint then is not resumed on them."""
     check_sizes(n_train, n_val)
     folder = Path(folder)
     missing = [f for f in COURSE_FILES.values() if not (folder / f).is_file()]
@@ -83,5 +85,6 @@ def load_course_folder(folder: str | Path, n_train: int | None = None,
         train_input=train_input[:n_train], train_target=train_target[:n_train],
         val_input=val_input[:n_val], val_clean=val_clean[:n_val],
         meta={"name": "course", "folder": str(folder.resolve()), "noise": "course (fixed, unknown law)",
-              "noise_params": {}, "n_train": n_train, "n_val": n_val},
+              "noise_params": {}, "n_train": n_train, "n_val": n_val,
+              "files_digest": files_digest([folder / name for name in COURSE_FILES.values()])},
     )

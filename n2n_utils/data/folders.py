@@ -7,13 +7,13 @@ validation. Errors name the file.
 
 from __future__ import annotations
 
-import hashlib
 import os
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageOps
 
+from ..files import files_digest
 from ..noise import get_noise, noise_params
 from .crops import CROP, SCALES, cache_path, check_sizes, load_cached, noisy_pairs, pyramid, random_crop, save_cached
 from .dataset import DataFileError, DenoisingData
@@ -29,19 +29,6 @@ def image_files(folder: str | Path) -> list[Path]:
     return sorted(p for p in Path(folder).iterdir()
                   if (p.is_file() or p.is_symlink() and not p.exists())
                   and p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith("."))
-
-
-def files_digest(files: list[Path]) -> str:
-    """A digest of the files' names and bytes: what a run on them trained on. Stat (size and
-    modification time) keys the cache, which is cheap to check; the meta, hence run keys and
-    checkpoints, holds this, so that a photo replaced under its name is other data to a run."""
-    digest = hashlib.sha1()
-    for path in files:
-        digest.update(f"{path.name}\0{path.stat().st_size}\0".encode())  # where each file ends
-        with open(path, "rb") as f:  # in chunks: a photo may be large (hashlib.file_digest is 3.11+)
-            for chunk in iter(lambda: f.read(1 << 20), b""):
-                digest.update(chunk)
-    return digest.hexdigest()[:12]
 
 
 def _unreadable(path: Path, err: Exception) -> DataFileError:

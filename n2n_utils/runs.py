@@ -117,15 +117,23 @@ NOT_A_RESULT = frozenset({"device", "progress", "eval_batch_size"})
 RESUMABLE_CHANGES = NOT_A_RESULT | {"epochs", "eval_every"}
 
 
+def data_identity(meta: dict) -> dict:
+    """What makes a dataset the same data to a run (its key, its checkpoint's resume): its meta,
+    less the folder it was read from when a digest of the files' bytes (`files_digest`: photos,
+    the course's files) says what they are, so that the files moved, copied or cloned elsewhere
+    are the same data, and a file replaced under its name is not."""
+    return {k: v for k, v in meta.items() if not (k == "folder" and "files_digest" in meta)}
+
+
 def config_digest(config: TrainConfig, data_meta: dict, leave_out: set[str] | frozenset[str] = frozenset(),
                   length: int = 12) -> str:
     """The hex digest (`length` characters) of a run: its options but NOT_A_RESULT and
-    `leave_out`, and its data's meta. The same run on the same data gives the same digest.
+    `leave_out`, and its data (data_identity). The same run on the same data gives the same digest.
     Options that are None (unset, like `init` from scratch) are left out, so that adding an
     optional field keeps every earlier run's digest, and its checkpoint's name."""
     options = {k: v for k, v in config.to_dict().items()
                if k not in NOT_A_RESULT | set(leave_out) and v is not None}
-    blob = json.dumps({"config": options, "data": data_meta}, sort_keys=True, default=str)
+    blob = json.dumps({"config": options, "data": data_identity(data_meta)}, sort_keys=True, default=str)
     return hashlib.sha1(blob.encode()).hexdigest()[:length]
 
 

@@ -34,6 +34,7 @@ from .runs import (
     RESUMABLE_CHANGES,
     TrainConfig,
     checkpoint_name,
+    data_identity,
     fit_state_dict,
     load_checkpoint,
     load_training_checkpoint,
@@ -211,7 +212,7 @@ def train(data: DenoisingData, config: TrainConfig | None = None, *,
                              + ", ".join(f"{k} (checkpoint {recorded.get(k)!r}, asked {asked.get(k)!r})"
                                          for k in sorted(changed))
                              + "; ask for the checkpoint's values, or start a new checkpoint")
-        theirs, ours = _plain(ckpt.get("data")) or {}, _plain(data.meta)
+        theirs, ours = _plain(data_identity(ckpt.get("data") or {})), _plain(data_identity(data.meta))
         if theirs != ours:  # e.g. natural32 cut at another --crop: the same name and size
             shown = lambda meta, k: meta.get(k, CROP if k == "crop" else None)  # meta names only a crop not CROP
             raise ValueError(f"{checkpoint}: cannot resume, it was trained on other data ({theirs.get('name')!r}): "

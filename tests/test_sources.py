@@ -230,6 +230,26 @@ def test_a_folder_is_the_same_data_however_it_is_named(photo_folder, cache_dir, 
     assert load_image_folder("./photos/", n_train=8, n_val=4, seed=0, cache=False).meta == absolute.meta
 
 
+def test_photos_moved_or_copied_elsewhere_are_the_same_data_to_a_run(photo_folder, cache_dir):
+    # was: the folder's absolute path was part of every run key, so moving the photos (or a
+    # colleague's clone) trained every run again and refused the checkpoints
+    import shutil
+
+    from n2n_utils.runs import TrainConfig, checkpoint_name
+    from n2n_utils.training import train
+
+    here = load_dataset(photo_folder, n_train=8, n_val=4, seed=0)
+    copy = load_dataset(shutil.copytree(photo_folder, photo_folder.parent / "elsewhere"), n_train=8, n_val=4, seed=0)
+    assert copy.meta["folder"] != here.meta["folder"]  # the record still says where they were read
+    assert checkpoint_name(TrainConfig(), copy.meta) == checkpoint_name(TrainConfig(), here.meta)
+    config = TrainConfig(epochs=1, batch_size=8, progress=False, device="cpu")
+    checkpoint = photo_folder.parent / "run.pt"
+    train(here, config, checkpoint=checkpoint)
+    resumed = train(copy, TrainConfig(epochs=2, batch_size=8, progress=False, device="cpu"),
+                    checkpoint=checkpoint, resume=True)
+    assert resumed.history["epoch"].tolist() == [1, 2]
+
+
 def test_a_broken_link_is_named_not_skipped(photo_folder, cache_dir):
     """A link to a photo that is gone (an unmounted drive, say) is refused, naming it, rather
     than silently training on the others."""

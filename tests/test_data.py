@@ -113,6 +113,18 @@ def test_course_files_replaced_under_their_names_are_other_data(tmp_path):
         train(after, replace(config, epochs=2), checkpoint=checkpoint, resume=True)
 
 
+def test_a_course_checkpoint_from_before_the_digest_names_only_the_digest(tmp_path):
+    # was: "folder (checkpoint '/x/course', asked None)" as well, though the folder is the same
+    folder = course_folder(tmp_path / "course")
+    data = load_dataset(folder)
+    before = replace(data, meta={k: v for k, v in data.meta.items() if k != "files_digest"})
+    checkpoint = tmp_path / "run.pt"
+    config = TrainConfig(epochs=1, batch_size=8, progress=False, device="cpu")
+    train(before, config, checkpoint=checkpoint)
+    with pytest.raises(ValueError, match=r"other data \('course'\): files_digest \(checkpoint None, asked '\w+'\)$"):
+        train(data, replace(config, epochs=2), checkpoint=checkpoint, resume=True)
+
+
 @pytest.mark.parametrize(
     "payload, message",
     [

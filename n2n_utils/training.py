@@ -212,12 +212,17 @@ def train(data: DenoisingData, config: TrainConfig | None = None, *,
                              + ", ".join(f"{k} (checkpoint {recorded.get(k)!r}, asked {asked.get(k)!r})"
                                          for k in sorted(changed))
                              + "; ask for the checkpoint's values, or start a new checkpoint")
-        theirs, ours = _plain(data_identity(ckpt.get("data") or {})), _plain(data_identity(data.meta))
+        their_meta, our_meta = _plain(ckpt.get("data") or {}), _plain(data.meta)
+        theirs, ours = data_identity(their_meta), data_identity(our_meta)
         if theirs != ours:  # e.g. natural32 cut at another --crop: the same name and size
             shown = lambda meta, k: meta.get(k, CROP if k == "crop" else None)  # meta names only a crop not CROP
+            # what differs in the metas as read: a folder data_identity left out on one side only
+            # (a checkpoint from before its data had a digest) is no difference when it is the same
+            differ = [k for k in sorted(theirs.keys() | ours.keys())
+                      if theirs.get(k) != ours.get(k) and their_meta.get(k) != our_meta.get(k)]
             raise ValueError(f"{checkpoint}: cannot resume, it was trained on other data ({theirs.get('name')!r}): "
-                             + ", ".join(f"{k} (checkpoint {shown(theirs, k)!r}, asked {shown(ours, k)!r})"
-                                         for k in sorted(theirs.keys() | ours.keys()) if theirs.get(k) != ours.get(k)))
+                             + ", ".join(f"{k} (checkpoint {shown(their_meta, k)!r}, asked {shown(our_meta, k)!r})"
+                                         for k in differ))
         if ckpt["epoch"] > config.epochs:
             raise ValueError(f"{checkpoint}: holds {ckpt['epoch']} epochs, more than the {config.epochs} asked for; "
                              f"ask for {ckpt['epoch']} or more, or move the checkpoint away to train afresh")

@@ -2,13 +2,15 @@
 the one digest that names it (`config_digest`), and how its checkpoint file is read.
 
 A run is identified by its options and by its data's `meta` (n2n_utils.data: how the data
-were made). Three things use that identity, each leaving out what may differ between runs it
+were made), less the folder of files whose digest the meta holds (`data_identity`). Three
+things use that identity, each leaving out what may differ between runs it
 treats as one:
 - a checkpoint's file name (`checkpoint_name`) leaves out RESUMABLE_CHANGES, so that a
   longer run resumes from a shorter one;
 - a sweep's rows (n2n_utils.sweeps) leave out the seed, a column of its own, and the swept
   option, a column too;
-- resuming (n2n_utils.training) refuses a checkpoint whose options differ in anything else.
+- resuming (n2n_utils.training) refuses a checkpoint whose options differ in anything else,
+  or whose data do.
 
 Loading weights needs only this module, not the training engine.
 """

@@ -1,12 +1,16 @@
+import json
+
 import matplotlib.pyplot as plt
 import pandas as pd
 import pytest
 
 import n2n_utils.many as many
+from n2n_utils.config import COMMITTED_RESULTS_DIR
 from n2n_utils.data import DenoisingData
 from n2n_utils.findings import sweep_finding
 from n2n_utils.plots import plot_sweep
-from n2n_utils.sweeps import best_value, diverged_values, run_sweep, summarize, verdict
+from n2n_utils.runs import with_defaults
+from n2n_utils.sweeps import HEX_COLUMNS, best_value, config_key, diverged_values, run_sweep, summarize, verdict
 from n2n_utils.training import TrainConfig
 
 BASE = TrainConfig(epochs=1, batch_size=16, progress=False, eval_batch_size=64)
@@ -145,3 +149,13 @@ def test_a_sweep_whose_every_value_diverged_has_no_best_and_says_so():
     for each in (lambda: verdict(summary, 1e-3), lambda: plot_sweep(summary, "learning rate")):
         with pytest.raises(ValueError, match="every one had a run that diverged"):
             each()
+
+
+@pytest.mark.parametrize("sweep", ["batch_size_sweep", "lr_sweep"])
+def test_the_committed_sweeps_keep_their_config_key(sweep):
+    # their rows are reused only while config_key gives the same key for the base and data
+    # they record (runs.data_identity must leave natural32's meta as it is)
+    record = json.loads((COMMITTED_RESULTS_DIR / "quick" / f"{sweep}.json").read_text())
+    rows = pd.read_csv(COMMITTED_RESULTS_DIR / "quick" / f"{sweep}.csv", dtype=HEX_COLUMNS)
+    base = TrainConfig(**with_defaults(record["base_config"]))
+    assert set(rows.config_key) == {config_key(base, record["param"], record["data"])}

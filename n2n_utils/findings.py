@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from .blind import TARGET_BM3D_SIGMAS_255, TARGET_GAP_DB, sweep_targets
-from .sweeps import diverged_values, verdict
+from .sweeps import diverged_values, diverged_words, verdict
 
 if TYPE_CHECKING:
     from .explore import Explorer
@@ -59,8 +59,7 @@ def sweep_finding(summary: pd.DataFrame, label: str, chosen) -> str:
                  f"best, {at_best}, outside the confidence intervals.")
     diverged = diverged_values(summary)
     if len(diverged):
-        found += " Diverged: " + ", ".join(f"{row.value:g} ({row.n_diverged} of {row.n_runs} runs)"
-                                           for row in diverged.itertuples()) + "."
+        found += f" Diverged: {diverged_words(diverged)}."
     return found
 
 

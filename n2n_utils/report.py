@@ -24,7 +24,7 @@ from .files import write_atomic
 from .generalisation import BM3D, REPORT_RECIPE
 from .profiles import PROFILES
 from .runs import REPORT_BATCH_SIZE, REPORT_LR
-from .sweeps import best_value, diverged_values, verdict
+from .sweeps import best_value, diverged_values, diverged_words, verdict
 from .weights import images_before, images_seen, list_weights, read_weights
 
 REPORT_PATH = config.REPORT_DIR / "report.md"
@@ -258,8 +258,7 @@ def _sweep(res: Results, name: str, title: str, figure: str, caption: str, repor
     b = meta["base_config"]
     diverged = diverged_values(summary)
     if len(diverged):
-        gap += (" Diverged (no mean): " + ", ".join(f"{row.value:g} ({row.n_diverged} of {row.n_runs} runs)"
-                                                     for row in diverged.itertuples()) + ".")
+        gap += f" Diverged (no mean): {diverged_words(diverged)}."
     columns = {"value": (meta["param"], "g"), "psnr_mean": ("PSNR mean (dB)", ".2f"),
                "psnr_ci95": ("95% CI (dB)", ".2f"), "n_runs": ("runs", ".0f"),
                "n_diverged": ("diverged", ".0f"), "seconds_mean": ("seconds per run", ".1f")}

@@ -112,6 +112,12 @@ def diverged_values(summary: pd.DataFrame) -> pd.DataFrame:
     return summary[summary["n_diverged"] > 0] if "n_diverged" in summary else summary.iloc[:0]
 
 
+def diverged_words(rows: pd.DataFrame) -> str:
+    """Summary rows in words, for findings and the report: '0.0064 (2 of 3 runs), ...' (the
+    runs of each value that diverged, of all its runs)."""
+    return ", ".join(f"{row.value:g} ({row.n_diverged} of {row.n_runs} runs)" for row in rows.itertuples())
+
+
 def best_value(summary: pd.DataFrame):
     """The swept value with the highest mean PSNR. A ValueError, listing them, when every value
     had a run that diverged (none has a mean): lower the grid's learning rates, say."""

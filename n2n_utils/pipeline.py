@@ -78,6 +78,7 @@ NOTEBOOKS = [
 NEEDS_EMBEDDED_DATA = {"05_comparisons.ipynb", "06_generalisation.ipynb"}
 PROGRESS_EVERY_S = 60.0  # how often a running notebook's progress line is printed
 DEVICES = ("auto", "cpu", "cuda", "mps")
+RESUME_HINT = "what was written stays: run the same command again to resume"  # an interrupt's
 
 
 @dataclass
@@ -336,8 +337,8 @@ def _stop_interrupted(name: str, record: dict, dirs: OutputDirs, progress: Progr
     line, and exit with status 130 (as a shell does after Ctrl-C)."""
     record["interrupted"] = {"notebook": name}
     write_json(dirs.results / "pipeline.json", record)
-    print(f"interrupted in {name} ({progress.line()}); what was written stays: run the same "
-          f"command again to resume (finished training and sweep rows are not redone)", file=sys.stderr, flush=True)
+    print(f"interrupted in {name} ({progress.line()}); {RESUME_HINT} (finished training and sweep rows are not "
+          f"redone)", file=sys.stderr, flush=True)
     raise SystemExit(130)
 
 
@@ -414,8 +415,7 @@ def main(argv: list[str] | None = None) -> int:
         run_pipeline(args.profile, args.dataset, args.noise, args.seed, args.device, args.out, args.in_place,
                      args.minutes, args.notebooks, plan_only=args.plan)
     except KeyboardInterrupt:  # outside a notebook (those say which): measuring, planning, the drift table
-        print("interrupted; what was written stays: run the same command again to resume",
-              file=sys.stderr, flush=True)
+        print(f"interrupted; {RESUME_HINT}", file=sys.stderr, flush=True)
         return 130
     return 0
 

@@ -7,6 +7,8 @@ import os
 import shutil
 import subprocess
 import sys
+import time
+from pathlib import Path
 
 import nbformat
 import pandas as pd
@@ -539,3 +541,66 @@ def test_a_rerun_with_the_same_budget_keeps_the_epochs_it_was_sized_to(tmp_path,
     assert fresh["epochs"] != record["epochs"]  # measured afresh: the speed counts
     fewer = pipeline.run_pipeline("quick", minutes=30, plan_only=True, **{**run, "notebooks": chosen[:2]})
     assert fewer["epochs"]["epochs"] > record["epochs"]["epochs"]  # the budget over other notebooks: sized again
+
+
+
+# the pipeline's command line in a subprocess, on the stub notebooks in argv[1], measuring at a fixed
+# speed or (argv[2] "slow") for a minute, as long as a real measurement can seem, after writing `measuring`
+SIGNALLED = """
+import functools, sys, time
+from pathlib import Path
+from n2n_utils import pipeline
+def slow(*args):
+    (Path(sys.argv[1]) / "measuring").write_text("")
+    time.sleep(60)
+pipeline.measure_images_per_s = slow if sys.argv[2] == "slow" else lambda *args: 1000.0
+pipeline.run_pipeline = functools.partial(pipeline.run_pipeline, notebooks_dir=Path(sys.argv[1]))
+sys.exit(pipeline.main(sys.argv[3:]))
+"""
+
+
+def _terminated(tmp_path, measuring: str, args: list[str], ready: str) -> subprocess.Popen:
+    """Run SIGNALLED with `args`, send it SIGTERM once the file `ready` exists in `tmp_path`, and
+    return it when it has ended, its output unread (a kernel it started holds the pipes until
+    that ends too)."""
+    env = {**os.environ, "PYTHONPATH": str(pipeline.config.ROOT), "OMP_NUM_THREADS": "1"}
+    env.pop("N2N_PROFILE", None)
+    child = subprocess.Popen([sys.executable, "-c", SIGNALLED, str(tmp_path), measuring, *args],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env)
+    deadline = time.monotonic() + 60
+    while not (tmp_path / ready).exists() and child.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    child.terminate()  # SIGTERM
+    child.wait(timeout=60)
+    return child
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    stat = Path(f"/proc/{pid}/stat")  # a zombie (ended, not yet reaped) still answers kill -0
+    return not (stat.exists() and stat.read_text().rsplit(") ", 1)[-1].startswith("Z"))
+
+
+def test_sigterm_while_measuring_is_one_line_and_status_143(tmp_path):
+    # was: SIGTERM (kill, timeout, a batch scheduler) ended the process without a word (status -15)
+    done = _terminated(tmp_path, "slow", ["--profile", "smoke", "--plan"], "measuring")
+    assert (done.returncode, done.stderr.read()) == (143, f"interrupted; {pipeline.RESUME_HINT}\n")
+
+
+def test_sigterm_in_a_notebook_is_recorded_and_shuts_its_kernel_down(tmp_path):
+    # was: no word, no record, and the kernel ran on until it noticed its parent had gone
+    name = "00_data_exploration.ipynb"
+    _stub(tmp_path, name, f"import os, time\nopen({str(tmp_path / 'kernel')!r}, 'w').write(str(os.getpid()))\n"
+                          "time.sleep(60)")
+    out = tmp_path / "out"
+    done = _terminated(tmp_path, "fixed", ["--profile", "smoke", "--notebooks", name, "--out", str(out)], "kernel")
+    kernel_alive = _alive(int((tmp_path / "kernel").read_text()))  # as the pipeline ends, not a moment later
+    err = done.communicate(timeout=60)[1]
+    assert done.returncode == 143, err
+    line = err.strip().splitlines()[-1]
+    assert line.startswith(f"interrupted in {name}") and pipeline.RESUME_HINT in line
+    assert json.loads((out / "results" / "smoke" / "pipeline.json").read_text())["interrupted"] == {"notebook": name}
+    assert not kernel_alive

@@ -45,7 +45,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from . import config
 from .config import describe_device, resolve_device, resolve_precision
@@ -81,6 +81,18 @@ NEEDS_EMBEDDED_DATA = {"05_comparisons.ipynb", "06_generalisation.ipynb"}
 PROGRESS_EVERY_S = 60.0  # how often a running notebook's progress line is printed
 DEVICES = ("auto", "cpu", "cuda", "mps")
 RESUME_HINT = "what was written stays: run the same command again to resume"  # an interrupt's
+
+
+class OptionError(ValueError):
+    """A value that run_pipeline refuses for its argument `name` (the rule, written once): reads
+    'seed=-1: 0 or more'; `main` shows it as the command-line option, '--seed -1: 0 or more'."""
+
+    def __init__(self, name: str, value: Any, problem: str):
+        self.name, self.value, self.problem = name, f"{value:g}" if isinstance(value, float) else value, problem
+        super().__init__(f"{name}={self.value}: {problem}")
+
+    def as_option(self) -> str:
+        return f"--{self.name.replace('_', '-')} {self.value}: {self.problem}"
 
 
 class Terminated(KeyboardInterrupt):
@@ -143,9 +155,9 @@ def run_pipeline(profile: str = "quick", dataset: str = "natural32", noise: str 
     if unknown:
         raise ValueError(f"unknown notebook(s) {unknown}; choose from {NOTEBOOKS}")
     if seed < 0:
-        raise ValueError(f"seed={seed}: 0 or more")
+        raise OptionError("seed", seed, "0 or more")
     if minutes is not None and not 0 < minutes < math.inf:
-        raise ValueError(f"minutes={minutes}: a time budget must be a positive number of minutes")
+        raise OptionError("minutes", minutes, "a time budget must be a positive number of minutes")
     if in_place and out:
         raise ValueError("choose --in-place or --out, not both")
     root = None if in_place else Path(out or default_out(profile)).resolve()
@@ -432,10 +444,6 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.dataset not in DATASETS and not Path(args.dataset).is_dir():
         parser.error(f"--dataset {args.dataset}: neither one of {DATASETS} nor an existing folder")
-    if args.seed < 0:
-        parser.error(f"--seed {args.seed}: 0 or more")
-    if args.minutes is not None and not 0 < args.minutes < math.inf:
-        parser.error(f"--minutes {args.minutes:g}: a time budget must be positive, in minutes")
     unknown = [n for n in args.notebooks or () if n not in NOTEBOOKS]
     if unknown:
         parser.error(f"--notebooks {' '.join(unknown)}: not a notebook of the study; choose from {NOTEBOOKS}")
@@ -443,6 +451,8 @@ def main(argv: list[str] | None = None) -> int:
         with _sigterm_interrupts():
             run_pipeline(args.profile, args.dataset, args.noise, args.seed, args.device, args.out, args.in_place,
                          args.minutes, args.notebooks, plan_only=args.plan)
+    except OptionError as err:  # checked before any work
+        parser.error(err.as_option())
     except KeyboardInterrupt as interrupt:  # outside a notebook (those say which): measuring, planning, drift
         print(f"interrupted; {RESUME_HINT}", file=sys.stderr, flush=True)
         return interrupt_status(interrupt)

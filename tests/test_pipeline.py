@@ -449,13 +449,28 @@ def test_an_interrupt_while_measuring_is_one_line_and_status_130(monkeypatch, ca
 
 
 def test_cli_refuses_bad_options(tmp_path, capsys):
-    for argv, error in [(["--minutes", "0"], "must be positive"), (["--minutes", "inf"], "must be positive"),
+    for argv, error in [(["--minutes", "0"], "--minutes 0: a time budget must be a positive number of minutes"),
+                        (["--minutes", "inf"], "--minutes inf: a time budget must be a positive"),
                         (["--seed", "-1"], "--seed -1: 0 or more"),  # was: notebook 00 failed after measuring
                         (["--device", "tpu"], "invalid choice"),
                         (["--out", str(tmp_path), "--in-place"], "not allowed")]:
         with pytest.raises(SystemExit):
             pipeline.main(argv)
         assert error in capsys.readouterr().err
+
+
+def test_the_cli_words_run_pipelines_own_rules_as_its_options(monkeypatch, capsys):
+    # was: main checked --seed and --minutes again beside run_pipeline, in words of its own
+    monkeypatch.setattr(pipeline, "measure_images_per_s", lambda *args: pytest.fail("measured"))
+    for argv, given in [(["--seed", "-1"], {"seed": -1}), (["--minutes", "0"], {"minutes": 0.0}),
+                        (["--minutes", "nan"], {"minutes": math.nan})]:
+        with pytest.raises(ValueError) as refused:
+            pipeline.run_pipeline("smoke", plan_only=True, **given)
+        with pytest.raises(SystemExit) as stop:
+            pipeline.main(["--profile", "smoke", "--plan", *argv])
+        said = capsys.readouterr().err.strip().splitlines()[-1]
+        name, rest = str(refused.value).split("=", 1)  # "seed=-1: 0 or more" is "--seed -1: 0 or more"
+        assert stop.value.code == 2 and said.endswith(f": error: --{name} {rest}"), said
 
 
 def test_an_infinite_budget_is_refused_before_measuring(monkeypatch):

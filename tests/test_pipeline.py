@@ -277,6 +277,12 @@ def test_drift_of_a_sweep_value_that_diverged_says_so(tmp_path):
     drift = drift_table(committed, reproduced).set_index("number")
     assert drift.loc[f"learning-rate sweep: PSNR at {REPORT_LR:g} (dB)", "inside"] == "diverged"
     assert drift.loc["learning-rate sweep: best PSNR (dB)", "inside"] in ("yes", "no")  # the best has a mean
+    # a mean of the runs that finished, the highest of all: still "diverged", and not the best
+    summary.loc[at_report, ["psnr_mean", "psnr_ci95"]] = [40.0, 0.1]
+    summary.to_csv(reproduced / "lr_sweep_summary.csv", index=False)
+    drift = drift_table(committed, reproduced).set_index("number")
+    assert drift.loc[f"learning-rate sweep: PSNR at {REPORT_LR:g} (dB)", "inside"] == "diverged"
+    assert drift.loc["learning-rate sweep: best PSNR (dB)", "reproduced"] < 40
     summary.assign(psnr_mean=math.nan).to_csv(reproduced / "lr_sweep_summary.csv", index=False)
     drift = drift_table(committed, reproduced).set_index("number")  # was: 'Encountered all NA values'
     assert drift.loc["learning-rate sweep: best PSNR (dB)", "inside"] == "diverged"

@@ -185,3 +185,23 @@ def test_the_committed_sweeps_keep_their_config_key(sweep):
     rows = pd.read_csv(COMMITTED_RESULTS_DIR / "quick" / f"{sweep}.csv", dtype=HEX_COLUMNS)
     base = TrainConfig(**with_defaults(record["base_config"]))
     assert set(rows.config_key) == {config_key(base, record["param"], record["data"])}
+
+
+def test_a_sweeps_recorded_best_psnr_is_its_best_values(tmp_path, monkeypatch):
+    # was: the highest mean of all, that of a value whose other seed diverged, beside best = another value
+    from types import SimpleNamespace
+
+    from n2n_utils import notebooks
+    from n2n_utils.profiles import OutputDirs, get_profile
+    from n2n_utils.runs import REPORT_LR
+
+    nan = float("nan")
+    runs = pd.DataFrame({"value": [REPORT_LR, REPORT_LR, 2 * REPORT_LR, 2 * REPORT_LR], "seed": [0, 1] * 2,
+                         "psnr": [25.0, 25.2, 27.0, nan], "seconds": [1.0] * 4})
+    monkeypatch.setattr(notebooks, "run_sweep", lambda *args, **kwargs: runs)
+    dirs = OutputDirs(tmp_path / "figures", tmp_path / "results", tmp_path / "runs")
+    for folder in (dirs.figures, dirs.results):
+        folder.mkdir()
+    notebooks.study_sweep("lr", SimpleNamespace(meta={}), get_profile("smoke"), dirs, {"profile": "smoke"})
+    written = json.loads((dirs.results / "lr_sweep.json").read_text())
+    assert (written["best"], written["best_psnr"]) == (REPORT_LR, pytest.approx(25.1))

@@ -153,7 +153,7 @@ def run_pipeline(profile: str = "quick", dataset: str = "natural32", noise: str 
                     key=lambda n: NOTEBOOKS.index(n) if n in NOTEBOOKS else -1)
     unknown = [n for n in chosen if n not in NOTEBOOKS]
     if unknown:
-        raise ValueError(f"unknown notebook(s) {unknown}; choose from {NOTEBOOKS}")
+        raise OptionError("notebooks", " ".join(unknown), f"not a notebook of the study; choose from {NOTEBOOKS}")
     if seed < 0:
         raise OptionError("seed", seed, "0 or more")
     if minutes is not None and not 0 < minutes < math.inf:
@@ -444,9 +444,6 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.dataset not in DATASETS and not Path(args.dataset).is_dir():
         parser.error(f"--dataset {args.dataset}: neither one of {DATASETS} nor an existing folder")
-    unknown = [n for n in args.notebooks or () if n not in NOTEBOOKS]
-    if unknown:
-        parser.error(f"--notebooks {' '.join(unknown)}: not a notebook of the study; choose from {NOTEBOOKS}")
     try:
         with _sigterm_interrupts():
             run_pipeline(args.profile, args.dataset, args.noise, args.seed, args.device, args.out, args.in_place,

@@ -25,7 +25,7 @@ def test_output_dirs(tmp_path):
 def test_pipeline_refuses_unknown_names(tmp_path):
     with pytest.raises(ValueError, match="unknown profile"):
         run_pipeline("medium", out=tmp_path)
-    with pytest.raises(ValueError, match="unknown notebook"):
+    with pytest.raises(ValueError, match="not a notebook of the study"):
         run_pipeline("smoke", notebooks=["99_missing.ipynb"], out=tmp_path)
     with pytest.raises(ValueError, match="unknown device"):
         run_pipeline("smoke", device="tpu", out=tmp_path)

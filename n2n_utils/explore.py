@@ -38,7 +38,7 @@ from .augment import ensemble_for
 from .blind import estimate_sigma
 from .config import cpu_info, describe_cpu
 from .data import PHOTOS, SPLITS, random_crops
-from .images import read_image, rgb8
+from .images import read_image, rgb8, upright
 from .inference import denoise_array
 from .noise import get_noise
 from .plots import plot_panels
@@ -123,12 +123,13 @@ def to_rgb8(image: np.ndarray, scale: float = 1.0) -> np.ndarray:
 
 def read_upload(name: str, content: bytes) -> np.ndarray:
     """An uploaded file's image, through images.read_image (the CLI's reader, its formats and
-    its one-line ImageError naming the file)."""
+    its one-line ImageError naming the file), turned upright by its EXIF orientation (as a
+    training photo is, data.folders.read_rgb8)."""
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / Path(name).name
         path.write_bytes(bytes(content))
-        image, _ = read_image(path)
-    return image
+        image, info = read_image(path)
+    return upright(image, info["orientation"])
 
 
 def load_image(settings: Settings, upload: np.ndarray | None = None) -> np.ndarray:

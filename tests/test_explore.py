@@ -141,3 +141,17 @@ def test_a_16_bit_file_gives_the_same_pixels_to_the_explorer_and_to_a_folder_dat
         assert shown.dtype == trained.dtype == np.uint8 and shown.shape == trained.shape == (256, 256, 3)
         assert np.array_equal(shown, trained), path.name
     assert np.array_equal(trained[..., 0], (every >> 8).astype(np.uint8))  # the top 8 bits, as Pillow keeps of colour
+
+
+def test_an_upload_is_shown_upright_as_a_folder_dataset_trains_on_it(tmp_path):
+    # was: read_upload dropped the EXIF orientation, so a phone photo (stored sideways, orientation 6)
+    # was shown and denoised sideways in the explorer, and upright as a training photo
+    from n2n_utils.data.folders import read_rgb8
+
+    stored = np.random.default_rng(0).integers(0, 256, (40, 64, 3), dtype=np.uint8)  # 64 wide, 40 high
+    exif = Image.Exif()
+    exif[0x0112] = 6  # display turned 90 degrees clockwise
+    path = tmp_path / "phone.png"
+    Image.fromarray(stored).save(path, exif=exif)
+    shown = explore.load_image(Settings(image=UPLOAD, scale=1.0), explore.read_upload(path.name, path.read_bytes()))
+    assert shown.shape == (64, 40, 3) and np.array_equal(shown, read_rgb8(path))

@@ -131,8 +131,8 @@ HEADLINES: dict[str, Headline] = {
 def drift_table(committed: Path, reproduced: Path) -> pd.DataFrame:
     """One row per headline: committed and reproduced values, their difference, the committed
     95% CI half-width, and `inside`: "yes"/"no" (|difference| <= CI), "same"/"differs" for
-    text values, "" where no CI was recorded, "diverged" where either has no mean (a sweep value
-    with a run that diverged), "missing" where either file is absent."""
+    text values, "" where no CI was recorded, "diverged" where either is NaN (a sweep value
+    with a run that diverged, whatever its others scored), "missing" where either file is absent."""
     rows = []
     for label, read in HEADLINES.items():
         a, b = read(Path(committed)), read(Path(reproduced))

@@ -47,7 +47,7 @@ def sweep_finding(summary: pd.DataFrame, label: str, chosen) -> str:
     v = verdict(summary, chosen)
     best = summary.set_index("value").loc[v["best"]]
     at_best = f"{v['best']:g} ({best['psnr_mean']:.2f} ± {best['psnr_ci95']:.2f} dB)"
-    if v["diverged"]:  # no mean to compare: the runs it lost are listed below
+    if v["diverged"]:  # whatever its other runs scored; the runs it lost are listed below
         found = f"The report's {label} does not hold at this budget: {chosen:g} diverged; the best is {at_best}."
     elif v["best"] == chosen:
         found = f"The report's {label} holds: {chosen:g} scores best here, {at_best}."

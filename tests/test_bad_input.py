@@ -1,0 +1,56 @@
+"""Bad and unusual input that a new user tried, beyond the README's table (tests/test_reliability.py):
+each gets one line naming the file and the problem, or the right result; never a traceback, and
+never a silent wrong result."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from PIL import Image
+
+from n2n_utils import blind
+from n2n_utils.config import WEIGHTS_DIR
+from n2n_utils.weights import DEFAULT_WEIGHTS
+from tests.test_cli import assert_one_line_error, photo, run
+
+
+def test_an_empty_weights_option_is_no_weights_not_the_default(tmp_path, capsys):
+    src = photo(tmp_path / "photo.png")
+    for sigma in ((), ("--sigma", "10")):  # with --sigma, --weights "" must not fall back to the blind weights
+        code, _, err = run(capsys, "denoise", src, "--weights", "", *sigma, "--quiet")
+        assert_one_line_error(code, err, "no weights ''")
+    assert not list(tmp_path.glob("*_denoised*"))
+
+
+def test_list_weights_of_a_folder_that_is_not_there_or_not_a_folder(tmp_path, capsys):
+    assert_one_line_error(*run(capsys, "list-weights", "--weights-dir", tmp_path / "nope")[::2],
+                          str(tmp_path / "nope"), "folder not found")
+    file = photo(tmp_path / "photo.png")
+    assert_one_line_error(*run(capsys, "list-weights", "--weights-dir", file)[::2], str(file), "not a folder")
+
+
+def test_list_weights_names_a_damaged_file_and_lists_the_others(tmp_path, capsys):
+    (tmp_path / "broken.pt").write_bytes(b"not a torch file")
+    torch.save({"a": torch.zeros(1)}, tmp_path / "other.pt")
+    good = torch.load(WEIGHTS_DIR / f"{DEFAULT_WEIGHTS}.pt", weights_only=True)
+    torch.save(good, tmp_path / "good.pt")
+    code, out, err = run(capsys, "list-weights", "--weights-dir", tmp_path)
+    assert code == 1
+    assert out.startswith("good  profile=") and len(out.splitlines()) == 1
+    lines = err.strip().splitlines()
+    assert len(lines) == 2 and all(line.startswith("n2n: error: ") for line in lines), err
+    assert "broken.pt" in lines[0] and "not a torch file" in lines[0] and "other.pt" in lines[1]
+
+
+def test_sigma_auto_refuses_an_image_too_small_to_estimate_the_noise(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    row = tmp_path / "row.png"  # pure noise: the wavelet estimate over a single row reads 0
+    Image.fromarray(rng.integers(0, 256, (1, 500, 3), dtype=np.uint8)).save(row)
+    good = photo(tmp_path / "good.png")
+    code, out, err = run(capsys, "denoise", row, good, "--sigma", "auto", "--quiet")
+    assert code == 1
+    assert_one_line_error(code, err, str(row), "500x1", f"{blind.ESTIMATE_MIN_SIDE} pixels", "--sigma")
+    assert not (tmp_path / "row_denoised.png").exists() and (tmp_path / "good_denoised.png").is_file()
+    assert "0.0/255" not in out
+    # a level given by hand needs no estimate
+    assert run(capsys, "denoise", row, "--sigma", "25", "--quiet")[0] == 0

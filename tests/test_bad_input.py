@@ -4,12 +4,18 @@ never a silent wrong result."""
 
 from __future__ import annotations
 
+import os
+import shutil
+from pathlib import Path
+
 import numpy as np
+import pytest
 import torch
 from PIL import Image
 
-from n2n_utils import blind
+from n2n_utils import blind, config
 from n2n_utils.config import WEIGHTS_DIR
+from n2n_utils.data import DataFileError, load_dataset
 from n2n_utils.weights import DEFAULT_WEIGHTS
 from tests.test_cli import assert_one_line_error, photo, run
 
@@ -54,3 +60,44 @@ def test_sigma_auto_refuses_an_image_too_small_to_estimate_the_noise(tmp_path, c
     assert "0.0/255" not in out
     # a level given by hand needs no estimate
     assert run(capsys, "denoise", row, "--sigma", "25", "--quiet")[0] == 0
+
+
+# --------------------------------------------------------------------------- a folder of photos
+
+
+def _tiffs(folder: Path, n: int, seed: int = 0) -> Path:
+    """n uncompressed 64x48 RGB TIFFs of random pixels: files of one byte size."""
+    folder.mkdir(exist_ok=True)
+    rng = np.random.default_rng(seed)
+    for i in range(n):
+        Image.fromarray(rng.integers(0, 256, (48, 64, 3), dtype=np.uint8)).save(folder / f"im{i}.tif")
+    return folder
+
+
+def test_a_photo_replaced_by_one_of_the_same_size_and_time_is_other_data(tmp_path, monkeypatch):
+    """Uncompressed photos of one size have one byte size, and a copy that keeps times (cp -p,
+    tar, rsync -t) keeps the modification time: the cache must still see the new bytes
+    (was: keyed by name, size and time, it gave the old photo's crops and digest)."""
+    monkeypatch.setattr(config, "CACHE_DIR", tmp_path / "cache")
+    folder = _tiffs(tmp_path / "photos", 3)
+    before = load_dataset(folder, n_train=8, n_val=4, seed=0)
+    replaced = folder / before.meta["train_files"][0]
+    stat = replaced.stat()
+    Image.fromarray(np.full((48, 64, 3), 7, dtype=np.uint8)).save(replaced)
+    os.utime(replaced, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert replaced.stat().st_size == stat.st_size and replaced.stat().st_mtime_ns == stat.st_mtime_ns
+    after = load_dataset(folder, n_train=8, n_val=4, seed=0)
+    assert after.meta["files_digest"] != before.meta["files_digest"]
+    assert torch.equal(after.train_clean, load_dataset(folder, n_train=8, n_val=4, seed=0, cache=False).train_clean)
+    assert not torch.equal(after.train_clean, before.train_clean)
+
+
+def test_duplicate_photos_are_refused_naming_both(tmp_path, monkeypatch):
+    """A copy of a photo under another name could go to training and its original to validation,
+    which would then score photos the network trained on (was: loaded silently)."""
+    monkeypatch.setattr(config, "CACHE_DIR", tmp_path / "cache")
+    folder = _tiffs(tmp_path / "photos", 3)
+    shutil.copy(folder / "im1.tif", folder / "copy of im1.tif")
+    with pytest.raises(DataFileError, match=r"im1.tif: .*same bytes as copy of im1.tif"):
+        load_dataset(folder, n_train=8, n_val=4, seed=0)
+    assert not (tmp_path / "cache").exists() or not list((tmp_path / "cache").iterdir())

@@ -4,8 +4,11 @@ never a silent wrong result."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -13,8 +16,8 @@ import pytest
 import torch
 from PIL import Image
 
-from n2n_utils import blind, config
-from n2n_utils.config import WEIGHTS_DIR
+from n2n_utils import blind, config, report
+from n2n_utils.config import ROOT, WEIGHTS_DIR
 from n2n_utils.data import DataFileError, load_dataset
 from n2n_utils.weights import DEFAULT_WEIGHTS
 from tests.test_cli import assert_one_line_error, photo, run
@@ -101,3 +104,62 @@ def test_duplicate_photos_are_refused_naming_both(tmp_path, monkeypatch):
     with pytest.raises(DataFileError, match=r"im1.tif: .*same bytes as copy of im1.tif"):
         load_dataset(folder, n_train=8, n_val=4, seed=0)
     assert not (tmp_path / "cache").exists() or not list((tmp_path / "cache").iterdir())
+
+
+# --------------------------------------------------------------------------- the report of a reproduction
+
+
+def _reproduction(root: Path) -> Path:
+    """A copy of the committed quick results and figures under `root`, laid out as a reproduction's."""
+    for kind in ("results", "figures"):
+        shutil.copytree(ROOT / kind / "quick", root / kind / "quick")
+    return root
+
+
+def test_report_of_results_missing_a_table_says_not_run_rather_than_failing(tmp_path):
+    """A reproduction whose sweep summary or comparisons table is gone while its record is there
+    (a file deleted, or a rerun cut short): the sections say '(not run yet)', and so does not the
+    discussion claim anything from them (was: AttributeError on None in the discussion)."""
+    root = _reproduction(tmp_path)
+    for name in ("lr_sweep_summary", "comparisons"):
+        (root / "results" / "quick" / f"{name}.csv").unlink()
+    text = report.render(("quick",), root / "results", root / "figures")
+    assert "### Learning rate (Figure 2)\n\n*(not run yet)*" in text
+    assert "## 7. Noise2Noise against clean targets and classical denoisers\n\n*(not run yet)*" in text
+    discussion = text.split("## 11. Discussion")[1]
+    assert "hyperparameters" not in discussion and "Noise2Noise against clean targets" not in discussion
+
+
+def _report_cli(root: Path, *args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "N2N_OUTPUT_ROOT": str(root), "PYTHONPATH": str(ROOT)}
+    return subprocess.run([sys.executable, "-m", "n2n_utils.report", *args], env=env, capture_output=True,
+                          text=True, timeout=300)
+
+
+def test_report_names_a_damaged_results_file_in_one_line_and_writes_nothing(tmp_path):
+    root = _reproduction(tmp_path)
+    damaged = root / "results" / "quick" / "lr_sweep.json"
+    damaged.write_text(damaged.read_text()[:100])  # cut short: no atomic writer did this, but a disk or an editor can
+    (root / "results" / "quick" / "comparisons.csv").write_bytes(b"")
+    for args in ((), ("--check",)):
+        result = _report_cli(root, *args)
+        assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("report: error: ") and str(damaged) in lines[0], lines
+        assert "not JSON" in lines[0]
+    assert not (root / "report").exists()
+    damaged.write_text(json.dumps([1, 2]))  # JSON, but not a record
+    assert f"{damaged}: not a results record" in _report_cli(root).stderr
+    damaged.unlink()
+    result = _report_cli(root)
+    assert result.returncode == 1 and "comparisons.csv: damaged" in result.stderr.strip().splitlines()[0]
+
+
+def test_report_of_an_output_root_that_is_not_there_is_refused(tmp_path):
+    """A mistyped N2N_OUTPUT_ROOT rendered a report of nothing ('not run yet' in every section)
+    into a folder it made; now it says the results folder is not there."""
+    result = _report_cli(tmp_path / "reproduced" / "quick-typo")
+    assert result.returncode == 1
+    assert result.stderr.strip() == (f"report: error: {tmp_path / 'reproduced' / 'quick-typo' / 'results'}: "
+                                     f"folder not found: nothing to render (is N2N_OUTPUT_ROOT right?)")
+    assert not (tmp_path / "reproduced").exists()

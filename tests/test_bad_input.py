@@ -18,6 +18,7 @@ from PIL import Image
 
 from n2n_utils import blind, config, report
 from n2n_utils.config import ROOT, WEIGHTS_DIR
+from n2n_utils.course import Model as CourseModel
 from n2n_utils.data import DataFileError, load_dataset
 from n2n_utils.weights import DEFAULT_WEIGHTS
 from tests.test_cli import assert_one_line_error, photo, run
@@ -163,3 +164,22 @@ def test_report_of_an_output_root_that_is_not_there_is_refused(tmp_path):
     assert result.stderr.strip() == (f"report: error: {tmp_path / 'reproduced' / 'quick-typo' / 'results'}: "
                                      f"folder not found: nothing to render (is N2N_OUTPUT_ROOT right?)")
     assert not (tmp_path / "reproduced").exists()
+
+
+# --------------------------------------------------------------------------- the course's Model
+
+
+@pytest.mark.parametrize("epochs", [-1, 1.5, "2", None])
+def test_exported_train_refuses_a_number_of_epochs_that_is_not_one(epochs):
+    """(was: -1 trained nothing without a word; 1.5 Python's 'float object cannot be interpreted as an integer')"""
+    model, pairs = CourseModel(), torch.zeros((2, 3, 8, 8), dtype=torch.uint8)
+    before = [p.clone() for p in model.model.parameters()]
+    with pytest.raises(ValueError, match=rf"num_epochs should be a whole number, 0 or more; got {epochs!r}"):
+        model.train(pairs, pairs, epochs)
+    assert all(torch.equal(a, b) for a, b in zip(before, model.model.parameters(), strict=True))
+
+
+def test_exported_train_takes_numpy_and_zero_epochs():
+    model, pairs = CourseModel(), torch.zeros((2, 3, 8, 8), dtype=torch.uint8)
+    model.train(pairs, pairs, np.int64(0))
+    model.train(pairs, pairs, 0)

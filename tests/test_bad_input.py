@@ -20,6 +20,7 @@ from n2n_utils import blind, config, report
 from n2n_utils.config import ROOT, WEIGHTS_DIR
 from n2n_utils.course import Model as CourseModel
 from n2n_utils.data import DataFileError, load_dataset
+from n2n_utils.models import ResUNet
 from n2n_utils.weights import DEFAULT_WEIGHTS
 from tests.test_cli import assert_one_line_error, photo, run
 
@@ -183,3 +184,32 @@ def test_exported_train_takes_numpy_and_zero_epochs():
     model, pairs = CourseModel(), torch.zeros((2, 3, 8, 8), dtype=torch.uint8)
     model.train(pairs, pairs, np.int64(0))
     model.train(pairs, pairs, 0)
+
+
+# --------------------------------------------------------------------------- weights files
+
+
+def _weights_with(tmp_path: Path, state: dict) -> Path:
+    blob = torch.load(WEIGHTS_DIR / f"{DEFAULT_WEIGHTS}.pt", weights_only=True)
+    path = tmp_path / "odd.pt"
+    torch.save({**blob, "state_dict": state}, path)
+    return path
+
+
+def test_weights_whose_values_are_not_tensors_name_the_first(tmp_path, capsys):
+    """(was: 'should be a mapping of names to tensors, found dict': a dict it was)"""
+    names = list(ResUNet().state_dict())
+    weights = _weights_with(tmp_path, {name: 1.0 for name in names})
+    src = photo(tmp_path / "photo.png")
+    assert_one_line_error(*run(capsys, "denoise", src, "--weights", weights, "--quiet")[::2],
+                          str(weights), f"{names[0]} is a float, not a tensor")
+
+
+def test_weights_of_integers_are_refused_not_cast(tmp_path, capsys):
+    """Integer tensors of the right shapes were cast into the network without a word."""
+    state = {k: v.round().long() for k, v in ResUNet().state_dict().items()}
+    weights = _weights_with(tmp_path, state)
+    src = photo(tmp_path / "photo.png")
+    assert_one_line_error(*run(capsys, "denoise", src, "--weights", weights, "--quiet")[::2],
+                          str(weights), f"{next(iter(state))} holds torch.int64", "floating point")
+    assert not (tmp_path / "photo_denoised.png").exists()

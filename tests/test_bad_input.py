@@ -213,3 +213,15 @@ def test_weights_of_integers_are_refused_not_cast(tmp_path, capsys):
     assert_one_line_error(*run(capsys, "denoise", src, "--weights", weights, "--quiet")[::2],
                           str(weights), f"{next(iter(state))} holds torch.int64", "floating point")
     assert not (tmp_path / "photo_denoised.png").exists()
+
+
+@pytest.mark.skipif(torch.backends.mps.is_available(), reason="this machine has MPS")
+def test_a_device_that_is_not_here_is_named_as_the_option(tmp_path, capsys):
+    """(was: torch's 'PyTorch is not linked with support for mps devices', after the plan, naming
+    neither the option nor the device)"""
+    src = photo(tmp_path / "photo.png")
+    assert_one_line_error(*run(capsys, "denoise", src, "--device", "mps", "--quiet")[::2],
+                          "device 'mps' asked for, but MPS is not available here")
+    cuda = f"cuda:{torch.cuda.device_count()}"  # one past the last GPU, or CUDA absent
+    assert_one_line_error(*run(capsys, "denoise", src, "--device", cuda, "--quiet")[::2], f"device '{cuda}'")
+    assert not (tmp_path / "photo_denoised.png").exists()

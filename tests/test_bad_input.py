@@ -150,11 +150,12 @@ def test_report_names_a_damaged_results_file_in_one_line_and_writes_nothing(tmp_
         assert len(lines) == 1 and lines[0].startswith("report: error: ") and str(damaged) in lines[0], lines
         assert "not JSON" in lines[0]
     assert not (root / "report").exists()
+    results = report.Results("quick", root / "results", root / "figures")
     damaged.write_text(json.dumps([1, 2]))  # JSON, but not a record
-    assert f"{damaged}: not a results record" in _report_cli(root).stderr
-    damaged.unlink()
-    result = _report_cli(root)
-    assert result.returncode == 1 and "comparisons.csv: damaged" in result.stderr.strip().splitlines()[0]
+    with pytest.raises(report.ResultsFileError, match=f"{damaged}: not a results record"):
+        results.json("lr_sweep")
+    with pytest.raises(report.ResultsFileError, match=r"comparisons.csv: damaged, not a table"):
+        results.csv("comparisons")
 
 
 def test_report_of_an_output_root_that_is_not_there_is_refused(tmp_path):

@@ -9,6 +9,7 @@ It reads only results files (JSON and CSV), so a new headline is one entry in HE
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable
 from pathlib import Path
 
@@ -17,6 +18,7 @@ import pandas as pd
 from .comparisons import N2C, N2N
 from .generalisation import BM3D
 from .runs import REPORT_BATCH_SIZE, REPORT_LR
+from .sweeps import best_value
 
 # A headline reads a results folder and gives (value, 95% CI half-width or None), or None when
 # its file is missing. Text values (a best setting) compare by equality.
@@ -52,19 +54,24 @@ def _over_seeds(name: str, key: str, ci_key: str) -> Headline:
 
 
 def _sweep_at(name: str, value: float | None) -> Headline:
-    """A sweep's mean PSNR with its CI at `value`, or at its best value when None."""
+    """A sweep's mean PSNR with its CI at `value`, or at its best value when None (sweeps.best_value);
+    NaN (drift_table's "diverged") where a run of that value diverged, whatever its others scored."""
     def read(folder: Path):
         summary = _csv(folder, f"{name}_summary")
         if summary is None:
             return None
-        if value is None:  # the best; where every value diverged, the first (no mean: "diverged")
-            means = summary["psnr_mean"]
-            rows = summary.loc[[means.idxmax()]] if means.notna().any() else summary.iloc[:1]
+        if value is None:  # the best; where every value diverged, the first (its NaN: "diverged")
+            try:
+                rows = summary[summary["value"] == best_value(summary)]
+            except ValueError:
+                rows = summary.iloc[:1]
         else:
             rows = summary[summary["value"] == value]
         if rows.empty:  # a grid without that value
             return None
         row = rows.iloc[0]
+        if row.get("n_diverged", 0) > 0:
+            return math.nan, row["psnr_ci95"]
         return row["psnr_mean"], row["psnr_ci95"]
     return read
 
@@ -125,7 +132,7 @@ def drift_table(committed: Path, reproduced: Path) -> pd.DataFrame:
     """One row per headline: committed and reproduced values, their difference, the committed
     95% CI half-width, and `inside`: "yes"/"no" (|difference| <= CI), "same"/"differs" for
     text values, "" where no CI was recorded, "diverged" where either has no mean (a sweep value
-    whose runs diverged), "missing" where either file is absent."""
+    with a run that diverged), "missing" where either file is absent."""
     rows = []
     for label, read in HEADLINES.items():
         a, b = read(Path(committed)), read(Path(reproduced))
@@ -136,7 +143,7 @@ def drift_table(committed: Path, reproduced: Path) -> pd.DataFrame:
             row.update(committed=va, reproduced=vb, ci95=ci)
             if isinstance(va, str) or isinstance(vb, str):
                 row["inside"] = "same" if str(va) == str(vb) else "differs"
-            elif pd.isna(va) or pd.isna(vb):  # a sweep value whose runs diverged has no mean
+            elif pd.isna(va) or pd.isna(vb):  # a sweep value with a run that diverged
                 row["inside"] = "diverged"
             else:
                 row["difference"] = float(vb) - float(va)

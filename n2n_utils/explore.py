@@ -38,7 +38,7 @@ from .augment import ensemble_for
 from .blind import estimate_sigma
 from .config import cpu_info, describe_cpu
 from .data import PHOTOS, SPLITS, random_crops
-from .images import read_image
+from .images import read_image, rgb8
 from .inference import denoise_array
 from .noise import get_noise
 from .plots import plot_panels
@@ -113,12 +113,11 @@ def _crops() -> np.ndarray:
 
 def to_rgb8(image: np.ndarray, scale: float = 1.0) -> np.ndarray:
     """Any image images.read_image returns (uint8/uint16, grey or colour, alpha or not) as
-    uint8 RGB H x W x 3, downscaled by `scale` (antialiased) unless it is 1."""
-    x = image[..., None] if image.ndim == 2 else image
-    x = x[..., :3] if x.shape[2] >= 3 else np.repeat(x[..., :1], 3, axis=2)  # alpha dropped
-    x = x.astype(np.float64) / (257.0 if x.dtype == np.uint16 else 1.0)
-    if scale != 1:
-        x = rescale(x, scale, anti_aliasing=True, channel_axis=-1, preserve_range=True)
+    uint8 RGB H x W x 3 (images.rgb8), downscaled by `scale` (antialiased) unless it is 1."""
+    x = rgb8(image)
+    if scale == 1:
+        return x
+    x = rescale(x.astype(np.float64), scale, anti_aliasing=True, channel_axis=-1, preserve_range=True)
     return np.round(x).clip(0, 255).astype(np.uint8)
 
 

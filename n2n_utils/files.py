@@ -2,8 +2,8 @@
 every results file carries.
 
 A results file that is half-written after a crash is worse than none, so every writer here
-writes to a temporary file in the same folder and renames it into place (an atomic step on
-POSIX and on Windows for files on one volume).
+writes to a temporary file in the same folder, flushes it to the disk and renames it into place
+(an atomic step on POSIX and on Windows for files on one volume).
 """
 
 from __future__ import annotations
@@ -34,9 +34,35 @@ def current_umask() -> int:
     return mask
 
 
+def fsync_file(path: str | Path) -> None:
+    """Flush a closed file's bytes to the disk (os.fsync), so that a power cut after a rename
+    cannot leave the new name on an empty or partial file."""
+    fd = os.open(path, os.O_RDWR)  # writable: Windows' fsync (_commit) refuses a read-only handle
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def fsync_folder(folder: str | Path) -> None:
+    """Flush a folder's entries (a rename in it) to the disk, where the OS allows it: Windows
+    cannot open a folder, and some file systems refuse to fsync one; both are skipped silently."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
 @contextmanager
 def atomic_path(path: str | Path):
-    """Yield a temporary path beside `path`; on success it replaces `path`, on error it is removed."""
+    """Yield a temporary path beside `path`; on success its bytes are flushed to the disk and it
+    replaces `path` (then the folder is flushed too), on error it is removed."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -44,10 +70,12 @@ def atomic_path(path: str | Path):
     os.chmod(tmp, 0o666 & ~current_umask())  # mkstemp makes 0600; results should read like any other file
     try:
         yield Path(tmp)
+        fsync_file(tmp)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    fsync_folder(path.parent)
 
 
 def write_atomic(path: str | Path, write: Callable[[Path], Any]) -> Path:

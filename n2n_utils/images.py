@@ -73,6 +73,20 @@ def check_array(image: np.ndarray) -> None:
     _check_size(h, w)
 
 
+def rgb8(image: np.ndarray) -> np.ndarray:
+    """Any image array here (uint8 or uint16; grey, grey + alpha, RGB or RGBA) as uint8 RGB
+    H x W x 3, 0-255: grey repeated into three channels, alpha dropped (not composited), and a
+    16-bit sample's top 8 bits kept (v >> 8, so 65535 -> 255 and 257 k -> k). That is the rule
+    Pillow applies to 16-bit colour, the only way a 16-bit colour PNG can be read here, so a
+    16-bit file gives the same pixels whatever its format, as training photo (data.folders)
+    and in the explorer alike. The input is left as it is."""
+    x = image[..., None] if image.ndim == 2 else image
+    x = x[..., :3] if x.shape[2] >= 3 else np.repeat(x[..., :1], 3, axis=2)
+    if x.dtype == U16:
+        x = x >> 8
+    return np.array(x, dtype=np.uint8)  # a new array, never a view of `image`
+
+
 # --------------------------------------------------------------------------- reading
 
 

@@ -74,7 +74,7 @@ def study_sweep(param: str, data: DenoisingData, prof: Profile, dirs: OutputDirs
     save_figure(fig, dirs.figures, sweep.figure)
     write_json(dirs.results / f"{sweep.name}.json", provenance(
         **made_by, seeds=list(prof.sweep_seeds), data=data.meta, base_config=base.to_dict(),
-        param=param, best=float(best), best_psnr=float(summary.psnr_mean.max()),
+        param=param, best=float(best), best_psnr=float(summary.set_index("value").loc[best, "psnr_mean"]),
         summary=summary.to_dict("records")))
     return {"runs": runs, "summary": summary, "best": best,
             "finding": sweep_finding(summary, sweep.label, sweep.chosen)}

@@ -25,8 +25,9 @@ counts of the main run, the sweeps and the comparisons by one factor so that the
 M minutes; a rerun with the same budget, data and notebooks keeps the epochs recorded, so that
 it resumes. results/<profile>/pipeline.json records the speed measured, the epochs used, and
 each notebook's estimated and actual seconds. A failing notebook stops the pipeline with its
-failing cell and error, an interrupt (Ctrl-C) with one line and exit status 130 (pipeline.json
-records either); what was written before stays, and the same command resumes.
+failing cell and error, an interrupt (Ctrl-C) with one line and exit status 130, a SIGTERM
+(`kill`, `timeout`, a batch scheduler) the same way with status 143 (pipeline.json records
+either); what was written before stays, and the same command resumes.
 """
 
 from __future__ import annotations
@@ -37,13 +38,14 @@ import json
 import math
 import os
 import shutil
+import signal
 import sys
 import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from . import config
 from .config import describe_device, resolve_device, resolve_precision
@@ -81,6 +83,43 @@ DEVICES = ("auto", "cpu", "cuda", "mps")
 RESUME_HINT = "what was written stays: run the same command again to resume"  # an interrupt's
 
 
+class OptionError(ValueError):
+    """A value that run_pipeline refuses for its argument `name` (the rule, written once): reads
+    'seed=-1: 0 or more'; `main` shows it as the command-line option, '--seed -1: 0 or more'."""
+
+    def __init__(self, name: str, value: Any, problem: str):
+        self.name, self.value, self.problem = name, f"{value:g}" if isinstance(value, float) else value, problem
+        super().__init__(f"{name}={self.value}: {problem}")
+
+    def as_option(self) -> str:
+        return f"--{self.name.replace('_', '-')} {self.value}: {self.problem}"
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where it arrives as Ctrl-C's KeyboardInterrupt is (see `main`), so that it
+    stops the run the same way: one line, `interrupted` in pipeline.json, the kernel shut down."""
+
+
+def interrupt_status(interrupt: KeyboardInterrupt) -> int:
+    """The exit status of a run stopped by `interrupt`, as a shell gives a process that a signal
+    ended: 128 + the signal's number (130 for Ctrl-C, 143 for SIGTERM)."""
+    return 128 + (signal.SIGTERM if isinstance(interrupt, Terminated) else signal.SIGINT)
+
+
+@contextlib.contextmanager
+def _sigterm_interrupts():
+    """While the body runs, SIGTERM raises Terminated (its default would end the process at
+    once: no line, no record, and the notebook's kernel left running). Main thread only."""
+    def terminated(signum, frame):
+        raise Terminated
+
+    previous = signal.signal(signal.SIGTERM, terminated)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 @dataclass
 class Plan:
     """What a run will do and how long it should take; pipeline.json records all of it."""
@@ -116,9 +155,9 @@ def run_pipeline(profile: str = "quick", dataset: str = "natural32", noise: str 
     if unknown:
         raise ValueError(f"unknown notebook(s) {unknown}; choose from {NOTEBOOKS}")
     if seed < 0:
-        raise ValueError(f"seed={seed}: 0 or more")
+        raise OptionError("seed", seed, "0 or more")
     if minutes is not None and not 0 < minutes < math.inf:
-        raise ValueError(f"minutes={minutes}: a time budget must be a positive number of minutes")
+        raise OptionError("minutes", minutes, "a time budget must be a positive number of minutes")
     if in_place and out:
         raise ValueError("choose --in-place or --out, not both")
     root = None if in_place else Path(out or default_out(profile)).resolve()
@@ -309,11 +348,11 @@ def _execute(chosen: list[str], parameters: dict, dirs: OutputDirs, plan: Plan, 
             with _ticking(progress):
                 pm.execute_notebook(notebooks_dir / name, executed_dir / name, parameters=parameters,
                                     cwd=str(notebooks_dir), progress_bar=False, kernel_name="python3")
-        except KeyboardInterrupt:  # Ctrl-C, or make passing it on
-            _stop_interrupted(name, record, dirs, progress)
+        except KeyboardInterrupt as interrupt:  # Ctrl-C, make passing it on, or SIGTERM (Terminated)
+            _stop_interrupted(name, record, dirs, progress, interrupt)
         except pm.PapermillExecutionError as err:
             if err.ename == "KeyboardInterrupt":  # Ctrl-C reached the kernel's cell first
-                _stop_interrupted(name, record, dirs, progress)
+                _stop_interrupted(name, record, dirs, progress, KeyboardInterrupt())
             record["failed"] = {"notebook": name, "cell": err.exec_count, "error": err.ename,
                                 "message": err.evalue}
             write_json(dirs.results / "pipeline.json", record)
@@ -332,14 +371,15 @@ def _execute(chosen: list[str], parameters: dict, dirs: OutputDirs, plan: Plan, 
     return record
 
 
-def _stop_interrupted(name: str, record: dict, dirs: OutputDirs, progress: Progress) -> NoReturn:
+def _stop_interrupted(name: str, record: dict, dirs: OutputDirs, progress: Progress,
+                      interrupt: KeyboardInterrupt) -> NoReturn:
     """Record that the run was interrupted in notebook `name`, say where and how to go on in one
-    line, and exit with status 130 (as a shell does after Ctrl-C)."""
+    line, and exit with the status of `interrupt` (interrupt_status)."""
     record["interrupted"] = {"notebook": name}
     write_json(dirs.results / "pipeline.json", record)
     print(f"interrupted in {name} ({progress.line()}); {RESUME_HINT} (finished training and sweep rows are not "
           f"redone)", file=sys.stderr, flush=True)
-    raise SystemExit(130)
+    raise SystemExit(interrupt_status(interrupt))
 
 
 def carried_rows(path: Path, record: dict) -> list[dict]:
@@ -404,19 +444,18 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.dataset not in DATASETS and not Path(args.dataset).is_dir():
         parser.error(f"--dataset {args.dataset}: neither one of {DATASETS} nor an existing folder")
-    if args.seed < 0:
-        parser.error(f"--seed {args.seed}: 0 or more")
-    if args.minutes is not None and not 0 < args.minutes < math.inf:
-        parser.error(f"--minutes {args.minutes:g}: a time budget must be positive, in minutes")
     unknown = [n for n in args.notebooks or () if n not in NOTEBOOKS]
     if unknown:
         parser.error(f"--notebooks {' '.join(unknown)}: not a notebook of the study; choose from {NOTEBOOKS}")
     try:
-        run_pipeline(args.profile, args.dataset, args.noise, args.seed, args.device, args.out, args.in_place,
-                     args.minutes, args.notebooks, plan_only=args.plan)
-    except KeyboardInterrupt:  # outside a notebook (those say which): measuring, planning, the drift table
+        with _sigterm_interrupts():
+            run_pipeline(args.profile, args.dataset, args.noise, args.seed, args.device, args.out, args.in_place,
+                         args.minutes, args.notebooks, plan_only=args.plan)
+    except OptionError as err:  # checked before any work
+        parser.error(err.as_option())
+    except KeyboardInterrupt as interrupt:  # outside a notebook (those say which): measuring, planning, drift
         print(f"interrupted; {RESUME_HINT}", file=sys.stderr, flush=True)
-        return 130
+        return interrupt_status(interrupt)
     return 0
 
 

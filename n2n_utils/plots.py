@@ -40,17 +40,22 @@ def plot_sweep(summary: pd.DataFrame, xlabel: str, logx: bool = True,
                reference: float | None = None, title: str = "") -> plt.Figure:
     """Mean validation PSNR per swept value with 95% CI error bars (from sweeps.summarize).
     `reference` marks the report's choice; the best mean is highlighted; a value with a run that
-    diverged (`n_diverged`) has no mean and is marked with a cross at the bottom."""
-    fig, ax = plt.subplots(figsize=(5, 3.4))
-    ax.errorbar(summary["value"], summary["psnr_mean"], yerr=summary["psnr_ci95"], fmt="o-",
-                capsize=3, label=f"mean of {int(summary['n_runs'].min())}+ seeds, 95% CI")
+    diverged (`n_diverged`) is marked with a cross at the bottom, and its mean, of the runs that
+    finished (if any did), with a ring."""
     best = summary[summary["value"] == best_value(summary)].iloc[0]  # every value diverged: its ValueError
+    fig, ax = plt.subplots(figsize=(5, 3.4))
+    finished = summary["n_runs"] - summary.get("n_diverged", 0)
+    ax.errorbar(summary["value"], summary["psnr_mean"], yerr=summary["psnr_ci95"], fmt="o-",
+                capsize=3, label=f"mean of {int(finished[summary['psnr_mean'].notna()].min())}+ seeds, 95% CI")
     ax.plot(best["value"], best["psnr_mean"], "*", markersize=14, color="C3",
             label=f"best: {best['value']:g}")
     diverged = diverged_values(summary)
     if len(diverged):
         ax.plot(diverged["value"], [ax.get_ylim()[0]] * len(diverged), "x", markersize=9, color="C3",
                 clip_on=False, label="diverged (a run's loss or output not finite)")
+        if diverged["psnr_mean"].notna().any():
+            ax.plot(diverged["value"], diverged["psnr_mean"], "o", markersize=11, markerfacecolor="none",
+                    color="C3", label="mean of the runs that did not diverge")
     if reference is not None:
         ax.axvline(reference, color="grey", linestyle=":", label=f"report: {reference:g}")
     if logx:

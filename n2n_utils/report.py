@@ -275,14 +275,16 @@ def _sweep(res: Results, name: str, title: str, figure: str, caption: str, repor
     gap = ""
     if len(at_report):  # a grid with the report's value
         v, row = verdict(summary, report_value), next(at_report.itertuples())
-        gap = (f" The report's choice, {report_value:g}, diverged in {row.n_diverged} of {row.n_runs} runs (no mean)."
+        others = "no mean" if pd.isna(row.psnr_mean) else f"the others score {row.psnr_mean:.2f} dB"
+        gap = (f" The report's choice, {report_value:g}, diverged in {row.n_diverged} of {row.n_runs} runs ({others})."
                if v["diverged"] else
                f" The report's choice, {report_value:g}, scores {row.psnr_mean:.2f} dB, {v['gap']:.2f} dB below the "
                f"best" + (", within the confidence intervals." if v["tied"] else "."))
     b = meta["base_config"]
     diverged = diverged_values(summary)
     if len(diverged):
-        gap += f" Diverged (no mean): {diverged_words(diverged)}."
+        gap += (f" Diverged: {diverged_words(diverged)}; a mean is of the runs that finished, and a value with "
+                f"a run that diverged is never the best.")
     columns = {"value": (meta["param"], "g"), "psnr_mean": ("PSNR mean (dB)", ".2f"),
                "psnr_ci95": ("95% CI (dB)", ".2f"), "n_runs": ("runs", ".0f"),
                "n_diverged": ("diverged", ".0f"), "seconds_mean": ("seconds per run", ".1f")}

@@ -96,11 +96,14 @@ def _key(row: dict) -> tuple:
 
 
 def summarize(runs: pd.DataFrame) -> pd.DataFrame:
-    """One row per swept value: mean PSNR over seeds, the 95% CI half-width, run count and
-    how many of them diverged (PSNR NaN; a value with any diverged run has no mean: NaN)."""
+    """One row per swept value: mean PSNR over the seeds whose runs finished, its 95% CI
+    half-width, run count and how many of them diverged (PSNR NaN). A value with a diverged run
+    keeps the mean of its others (NaN when every one diverged), flagged by `n_diverged` wherever
+    it is shown, and is never `best_value`."""
     out = []
     for value, group in runs.groupby("value", sort=True):
-        mean, half = mean_ci(group["psnr"])
+        finished = group["psnr"].dropna()
+        mean, half = mean_ci(finished) if len(finished) else (math.nan, math.nan)
         out.append({"value": value, "psnr_mean": mean, "psnr_ci95": half, "n_runs": len(group),
                     "n_diverged": int(group["psnr"].isna().sum()), "seconds_mean": group["seconds"].mean()})
     return pd.DataFrame(out)
@@ -118,22 +121,30 @@ def diverged_words(rows: pd.DataFrame) -> str:
     return ", ".join(f"{row.value:g} ({row.n_diverged} of {row.n_runs} runs)" for row in rows.itertuples())
 
 
+def _all_finished(summary: pd.DataFrame) -> pd.Series:
+    """Whether each value of `summarize`'s table has a mean PSNR and no run that diverged."""
+    diverged = summary["n_diverged"] > 0 if "n_diverged" in summary else False
+    return summary["psnr_mean"].notna() & ~diverged
+
+
 def best_value(summary: pd.DataFrame):
-    """The swept value with the highest mean PSNR. A ValueError, listing them, when every value
-    had a run that diverged (none has a mean): lower the grid's learning rates, say."""
-    if summary["psnr_mean"].isna().all():
+    """The swept value with the highest mean PSNR among those whose every run finished: a value
+    with a run that diverged is never the best, whatever the mean of its others. A ValueError,
+    listing them, when every value had a run that diverged: lower the grid's learning rates, say."""
+    if not _all_finished(summary).any():
         runs = ", ".join(f"{row.value:g}: {row.n_diverged} of {row.n_runs} runs" for row in summary.itertuples())
-        raise ValueError(f"no swept value has a mean PSNR: every one had a run that diverged ({runs})")
-    return summary.loc[summary["psnr_mean"].idxmax(), "value"]
+        raise ValueError(f"no swept value has all its runs finished: every one had a run that diverged ({runs})")
+    return summary.loc[summary["psnr_mean"].where(_all_finished(summary)).idxmax(), "value"]
 
 
 def verdict(summary: pd.DataFrame, chosen) -> dict:
     """Whether `chosen` (a swept value, e.g. the report's) holds against the best one: best
-    (value), gap (dB, best's mean minus chosen's; NaN when chosen diverged), tied (the gap is
-    within the sum of both 95% CI half-widths) and diverged (a run at `chosen` diverged, so it
-    has no mean and does not hold)."""
+    (value), gap (dB, best's mean minus chosen's, over the runs that finished; NaN when every
+    run at chosen diverged), tied (the gap is within the sum of both 95% CI half-widths) and
+    diverged (a run at `chosen` diverged, so it does not hold, whatever the others scored)."""
     table = summary.set_index("value")
     best = best_value(summary)
     gap = float(table.loc[best, "psnr_mean"] - table.loc[chosen, "psnr_mean"])
-    return {"best": best, "gap": gap, "diverged": bool(math.isnan(table.loc[chosen, "psnr_mean"])),
-            "tied": bool(gap <= table.loc[best, "psnr_ci95"] + table.loc[chosen, "psnr_ci95"])}
+    diverged = not _all_finished(summary).set_axis(summary["value"]).loc[chosen]
+    return {"best": best, "gap": gap, "diverged": bool(diverged),
+            "tied": bool(not diverged and gap <= table.loc[best, "psnr_ci95"] + table.loc[chosen, "psnr_ci95"])}

@@ -122,3 +122,22 @@ def test_choices_mark_held_out_photos():
 def test_finding_names_each_method(explorer):
     sentence = findings.explorer_finding(explorer)
     assert "Noise2Noise" in sentence and "BM3D" in sentence and "dB in" in sentence
+
+
+def test_a_16_bit_file_gives_the_same_pixels_to_the_explorer_and_to_a_folder_dataset(tmp_path):
+    # was: the explorer rounded v / 257, a folder dataset kept v >> 8: 200 gave 1 and 0, 65280 gave
+    # 254 and 255, so that a photo trained on was not the photo shown
+    import tifffile
+
+    from n2n_utils.data.folders import read_rgb8
+
+    every = np.arange(65536, dtype=np.uint16).reshape(256, 256)  # each 16-bit value once
+    colour = np.stack([every, every.T, every[::-1]], axis=-1)
+    Image.fromarray(every).save(tmp_path / "grey16.png")  # mode I;16
+    tifffile.imwrite(tmp_path / "rgb16.tif", colour, photometric="rgb")
+    for path in (tmp_path / "grey16.png", tmp_path / "rgb16.tif"):
+        shown = explore.load_image(Settings(image=UPLOAD, scale=1.0), explore.read_upload(path.name, path.read_bytes()))
+        trained = read_rgb8(path)
+        assert shown.dtype == trained.dtype == np.uint8 and shown.shape == trained.shape == (256, 256, 3)
+        assert np.array_equal(shown, trained), path.name
+    assert np.array_equal(trained[..., 0], (every >> 8).astype(np.uint8))  # the top 8 bits, as Pillow keeps of colour

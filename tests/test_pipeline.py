@@ -7,6 +7,8 @@ import os
 import shutil
 import subprocess
 import sys
+import time
+from pathlib import Path
 
 import nbformat
 import pandas as pd
@@ -275,6 +277,12 @@ def test_drift_of_a_sweep_value_that_diverged_says_so(tmp_path):
     drift = drift_table(committed, reproduced).set_index("number")
     assert drift.loc[f"learning-rate sweep: PSNR at {REPORT_LR:g} (dB)", "inside"] == "diverged"
     assert drift.loc["learning-rate sweep: best PSNR (dB)", "inside"] in ("yes", "no")  # the best has a mean
+    # a mean of the runs that finished, the highest of all: still "diverged", and not the best
+    summary.loc[at_report, ["psnr_mean", "psnr_ci95"]] = [40.0, 0.1]
+    summary.to_csv(reproduced / "lr_sweep_summary.csv", index=False)
+    drift = drift_table(committed, reproduced).set_index("number")
+    assert drift.loc[f"learning-rate sweep: PSNR at {REPORT_LR:g} (dB)", "inside"] == "diverged"
+    assert drift.loc["learning-rate sweep: best PSNR (dB)", "reproduced"] < 40
     summary.assign(psnr_mean=math.nan).to_csv(reproduced / "lr_sweep_summary.csv", index=False)
     drift = drift_table(committed, reproduced).set_index("number")  # was: 'Encountered all NA values'
     assert drift.loc["learning-rate sweep: best PSNR (dB)", "inside"] == "diverged"
@@ -447,13 +455,28 @@ def test_an_interrupt_while_measuring_is_one_line_and_status_130(monkeypatch, ca
 
 
 def test_cli_refuses_bad_options(tmp_path, capsys):
-    for argv, error in [(["--minutes", "0"], "must be positive"), (["--minutes", "inf"], "must be positive"),
+    for argv, error in [(["--minutes", "0"], "--minutes 0: a time budget must be a positive number of minutes"),
+                        (["--minutes", "inf"], "--minutes inf: a time budget must be a positive"),
                         (["--seed", "-1"], "--seed -1: 0 or more"),  # was: notebook 00 failed after measuring
                         (["--device", "tpu"], "invalid choice"),
                         (["--out", str(tmp_path), "--in-place"], "not allowed")]:
         with pytest.raises(SystemExit):
             pipeline.main(argv)
         assert error in capsys.readouterr().err
+
+
+def test_the_cli_words_run_pipelines_own_rules_as_its_options(monkeypatch, capsys):
+    # was: main checked --seed and --minutes again beside run_pipeline, in words of its own
+    monkeypatch.setattr(pipeline, "measure_images_per_s", lambda *args: pytest.fail("measured"))
+    for argv, given in [(["--seed", "-1"], {"seed": -1}), (["--minutes", "0"], {"minutes": 0.0}),
+                        (["--minutes", "nan"], {"minutes": math.nan})]:
+        with pytest.raises(ValueError) as refused:
+            pipeline.run_pipeline("smoke", plan_only=True, **given)
+        with pytest.raises(SystemExit) as stop:
+            pipeline.main(["--profile", "smoke", "--plan", *argv])
+        said = capsys.readouterr().err.strip().splitlines()[-1]
+        name, rest = str(refused.value).split("=", 1)  # "seed=-1: 0 or more" is "--seed -1: 0 or more"
+        assert stop.value.code == 2 and said.endswith(f": error: --{name} {rest}"), said
 
 
 def test_an_infinite_budget_is_refused_before_measuring(monkeypatch):
@@ -539,3 +562,66 @@ def test_a_rerun_with_the_same_budget_keeps_the_epochs_it_was_sized_to(tmp_path,
     assert fresh["epochs"] != record["epochs"]  # measured afresh: the speed counts
     fewer = pipeline.run_pipeline("quick", minutes=30, plan_only=True, **{**run, "notebooks": chosen[:2]})
     assert fewer["epochs"]["epochs"] > record["epochs"]["epochs"]  # the budget over other notebooks: sized again
+
+
+
+# the pipeline's command line in a subprocess, on the stub notebooks in argv[1], measuring at a fixed
+# speed or (argv[2] "slow") for a minute, as long as a real measurement can seem, after writing `measuring`
+SIGNALLED = """
+import functools, sys, time
+from pathlib import Path
+from n2n_utils import pipeline
+def slow(*args):
+    (Path(sys.argv[1]) / "measuring").write_text("")
+    time.sleep(60)
+pipeline.measure_images_per_s = slow if sys.argv[2] == "slow" else lambda *args: 1000.0
+pipeline.run_pipeline = functools.partial(pipeline.run_pipeline, notebooks_dir=Path(sys.argv[1]))
+sys.exit(pipeline.main(sys.argv[3:]))
+"""
+
+
+def _terminated(tmp_path, measuring: str, args: list[str], ready: str) -> subprocess.Popen:
+    """Run SIGNALLED with `args`, send it SIGTERM once the file `ready` exists in `tmp_path`, and
+    return it when it has ended, its output unread (a kernel it started holds the pipes until
+    that ends too)."""
+    env = {**os.environ, "PYTHONPATH": str(pipeline.config.ROOT), "OMP_NUM_THREADS": "1"}
+    env.pop("N2N_PROFILE", None)
+    child = subprocess.Popen([sys.executable, "-c", SIGNALLED, str(tmp_path), measuring, *args],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env)
+    deadline = time.monotonic() + 60
+    while not (tmp_path / ready).exists() and child.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    child.terminate()  # SIGTERM
+    child.wait(timeout=60)
+    return child
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    stat = Path(f"/proc/{pid}/stat")  # a zombie (ended, not yet reaped) still answers kill -0
+    return not (stat.exists() and stat.read_text().rsplit(") ", 1)[-1].startswith("Z"))
+
+
+def test_sigterm_while_measuring_is_one_line_and_status_143(tmp_path):
+    # was: SIGTERM (kill, timeout, a batch scheduler) ended the process without a word (status -15)
+    done = _terminated(tmp_path, "slow", ["--profile", "smoke", "--plan"], "measuring")
+    assert (done.returncode, done.stderr.read()) == (143, f"interrupted; {pipeline.RESUME_HINT}\n")
+
+
+def test_sigterm_in_a_notebook_is_recorded_and_shuts_its_kernel_down(tmp_path):
+    # was: no word, no record, and the kernel ran on until it noticed its parent had gone
+    name = "00_data_exploration.ipynb"
+    _stub(tmp_path, name, f"import os, time\nopen({str(tmp_path / 'kernel')!r}, 'w').write(str(os.getpid()))\n"
+                          "time.sleep(60)")
+    out = tmp_path / "out"
+    done = _terminated(tmp_path, "fixed", ["--profile", "smoke", "--notebooks", name, "--out", str(out)], "kernel")
+    kernel_alive = _alive(int((tmp_path / "kernel").read_text()))  # as the pipeline ends, not a moment later
+    err = done.communicate(timeout=60)[1]
+    assert done.returncode == 143, err
+    line = err.strip().splitlines()[-1]
+    assert line.startswith(f"interrupted in {name}") and pipeline.RESUME_HINT in line
+    assert json.loads((out / "results" / "smoke" / "pipeline.json").read_text())["interrupted"] == {"notebook": name}
+    assert not kernel_alive

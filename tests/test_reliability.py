@@ -497,3 +497,46 @@ def test_a_csv_that_cannot_be_written_keeps_its_provenance(tmp_path, monkeypatch
         write_csv(path, pd.DataFrame({"a": [1, 2, 3], "b": [4, 5, 6]}), profile="second")
     assert (path.read_text(), path.with_suffix(".provenance.json").read_text()) == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["t.csv", "t.provenance.json"]  # no temporary left
+
+
+def test_an_atomic_write_is_on_the_disk_before_its_rename_and_the_rename_after(tmp_path, monkeypatch):
+    # was: os.replace alone, so a power cut could leave the new name on an empty file
+    import stat
+
+    from n2n_utils.files import write_json
+
+    calls = []
+    fsync, replace = os.fsync, os.replace
+
+    def recording_fsync(fd):
+        info = os.fstat(fd)
+        calls.append(("fsync folder" if stat.S_ISDIR(info.st_mode) else "fsync file", info.st_ino, info.st_size))
+        return fsync(fd)
+
+    def recording_replace(src, dst):
+        calls.append(("replace", os.stat(src).st_ino, os.stat(src).st_size))
+        return replace(src, dst)
+
+    monkeypatch.setattr(os, "fsync", recording_fsync)
+    monkeypatch.setattr(os, "replace", recording_replace)
+    path = write_json(tmp_path / "r.json", {"psnr": 31.5})
+    written = path.stat()
+    assert calls == [("fsync file", written.st_ino, written.st_size),  # the bytes, all of them, first
+                     ("replace", written.st_ino, written.st_size),
+                     ("fsync folder", tmp_path.stat().st_ino, tmp_path.stat().st_size)]
+
+
+def test_a_folder_that_cannot_be_flushed_is_skipped_silently(tmp_path, monkeypatch):
+    import stat
+
+    from n2n_utils.files import write_json
+
+    fsync = os.fsync
+
+    def no_folder_fsync(fd):  # what some file systems (and Windows, which cannot open one) do
+        if stat.S_ISDIR(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, "Invalid argument")
+        return fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", no_folder_fsync)
+    assert write_json(tmp_path / "r.json", {"a": 1}).read_text() == '{\n  "a": 1\n}\n'

@@ -190,20 +190,28 @@ def test_report_renders_what_the_package_functions_make(tmp_path):
     assert "With the report's recipe the held-out photo chelsea scores 27.50 dB" in discussion
 
 
-def _lr_diverged_at(root, row: int) -> report.Results:
-    """_smoke_like_results with one of the 3 runs at the learning-rate sweep's `row` diverged."""
+def _lr_diverged_at(root, row: int, seeds=(2,)) -> report.Results:
+    """_smoke_like_results with the runs of `seeds` at the learning-rate sweep's `row` diverged
+    (PSNR NaN), summarized as sweeps.summarize does."""
+    from n2n_utils.sweeps import summarize
+
     _smoke_like_results(root / "results")
-    path = root / "results" / "smoke" / "lr_sweep_summary.csv"
-    summary = pd.read_csv(path)
-    summary.loc[row, ["psnr_mean", "psnr_ci95", "n_diverged"]] = [float("nan"), float("nan"), 1]
-    summary.to_csv(path, index=False)
+    folder = root / "results" / "smoke"
+    runs = pd.read_csv(folder / "lr_sweep.csv")
+    runs = runs[runs["psnr"] > 0]  # not the stale rows
+    value = sorted(runs["value"].unique())[row]
+    runs.loc[(runs["value"] == value) & runs["seed"].isin(seeds), "psnr"] = float("nan")
+    summarize(runs).to_csv(folder / "lr_sweep_summary.csv", index=False)
     return report.Results("smoke", root / "results", root / "figures")
 
 
 def test_a_sweep_value_whose_runs_diverged_is_said_and_shown(tmp_path):
     sweeps = report.section_sweeps(_lr_diverged_at(tmp_path, 2))
     lr, batch = sweeps.split("### ")[1:3]
-    assert "Best: **0.0008** at 26.10" in lr and "Diverged (no mean): 0.0016 (1 of 3 runs)." in lr
+    # 0.0016 scores 27.05 dB on the 2 runs that finished: above the best, which it cannot be
+    assert "Best: **0.0008** at 26.10" in lr and "| 0.0016 |            27.05 |" in lr
+    assert ("Diverged: 0.0016 (1 of 3 runs); a mean is of the runs that finished, and a value with a run that "
+            "diverged is never the best.") in lr
     header = next(line for line in lr.splitlines() if "PSNR mean (dB)" in line)
     assert " diverged |" in header and "diverged" not in batch  # a column only where a run diverged
 
@@ -273,8 +281,10 @@ def test_the_reports_own_value_that_diverged_is_said_so_not_a_nan_gap(tmp_path):
     # discussion, "the report's 0.0008 is nan dB below"
     res = _lr_diverged_at(tmp_path, 1)  # the report's 0.0008
     lr = report.section_sweeps(res).split("### ")[1]
-    assert "The report's choice, 0.0008, diverged in 1 of 3 runs (no mean)." in lr
+    assert "The report's choice, 0.0008, diverged in 1 of 3 runs (the others score 26.05 dB)." in lr
     discussion = report.section_discussion(res)
     assert "learning rate: best 0.0016, the report's 0.0008 diverged;" in discussion
     assert "**The report's hyperparameters do not all hold**" in discussion
     assert "nan" not in lr + discussion
+    every = report.section_sweeps(_lr_diverged_at(tmp_path / "every", 1, seeds=(0, 1, 2))).split("### ")[1]
+    assert "The report's choice, 0.0008, diverged in 3 of 3 runs (no mean)." in every

@@ -8,9 +8,19 @@ import n2n_utils.many as many
 from n2n_utils.config import COMMITTED_RESULTS_DIR
 from n2n_utils.data import DenoisingData
 from n2n_utils.findings import sweep_finding
+from n2n_utils.metrics import mean_ci
 from n2n_utils.plots import plot_sweep
 from n2n_utils.runs import with_defaults
-from n2n_utils.sweeps import HEX_COLUMNS, best_value, config_key, diverged_values, run_sweep, summarize, verdict
+from n2n_utils.sweeps import (
+    HEX_COLUMNS,
+    best_value,
+    config_key,
+    diverged_values,
+    diverged_words,
+    run_sweep,
+    summarize,
+    verdict,
+)
 from n2n_utils.training import TrainConfig
 
 BASE = TrainConfig(epochs=1, batch_size=16, progress=False, eval_batch_size=64)
@@ -139,12 +149,28 @@ def test_the_chosen_value_that_diverged_is_said_so_not_a_nan_gap():
                      "0.001 (25.10 ± 1.27 dB). Diverged: 0.004 (1 of 2 runs).")
 
 
+def test_a_value_with_a_diverged_seed_keeps_the_mean_of_the_others_and_is_never_the_best():
+    # was: 1 diverged seed of 3 hid the mean of the 2 that finished (NaN), in the table, the figure and the report
+    nan = float("nan")
+    runs = pd.DataFrame({"value": [1e-3] * 3 + [4e-3] * 3, "seed": [0, 1, 2] * 2,
+                         "psnr": [25.0, 25.2, 25.1, 26.0, 26.4, nan], "seconds": [1.0] * 6})
+    summary = summarize(runs)
+    at = summary.set_index("value").loc[4e-3]
+    assert (at["psnr_mean"], at["psnr_ci95"]) == pytest.approx(mean_ci([26.0, 26.4]))
+    assert (at["n_runs"], at["n_diverged"]) == (3, 1)
+    assert best_value(summary) == 1e-3  # 4e-3 scores higher on the runs that finished, but one did not
+    v = verdict(summary, 4e-3)
+    assert v["diverged"] and not v["tied"] and v["gap"] == pytest.approx(25.1 - 26.2)
+    assert diverged_words(diverged_values(summary)) == "0.004 (1 of 3 runs)"
+    assert sweep_finding(summary, "learning rate", 4e-3).endswith("Diverged: 0.004 (1 of 3 runs).")
+
+
 def test_a_sweep_whose_every_value_diverged_has_no_best_and_says_so():
     # was: pandas' "Encountered all NA values" from idxmax, ending notebook 02 without naming the cause
     nan = float("nan")
     summary = _summary_with({1e-3: [25.0, nan], 4e-3: [nan, nan]})
-    with pytest.raises(ValueError, match=r"^no swept value has a mean PSNR: every one had a run that diverged "
-                                         r"\(0.001: 1 of 2 runs, 0.004: 2 of 2 runs\)"):
+    with pytest.raises(ValueError, match=r"^no swept value has all its runs finished: every one had a run that "
+                                         r"diverged \(0.001: 1 of 2 runs, 0.004: 2 of 2 runs\)"):
         best_value(summary)
     for each in (lambda: verdict(summary, 1e-3), lambda: plot_sweep(summary, "learning rate")):
         with pytest.raises(ValueError, match="every one had a run that diverged"):
@@ -159,3 +185,23 @@ def test_the_committed_sweeps_keep_their_config_key(sweep):
     rows = pd.read_csv(COMMITTED_RESULTS_DIR / "quick" / f"{sweep}.csv", dtype=HEX_COLUMNS)
     base = TrainConfig(**with_defaults(record["base_config"]))
     assert set(rows.config_key) == {config_key(base, record["param"], record["data"])}
+
+
+def test_a_sweeps_recorded_best_psnr_is_its_best_values(tmp_path, monkeypatch):
+    # was: the highest mean of all, that of a value whose other seed diverged, beside best = another value
+    from types import SimpleNamespace
+
+    from n2n_utils import notebooks
+    from n2n_utils.profiles import OutputDirs, get_profile
+    from n2n_utils.runs import REPORT_LR
+
+    nan = float("nan")
+    runs = pd.DataFrame({"value": [REPORT_LR, REPORT_LR, 2 * REPORT_LR, 2 * REPORT_LR], "seed": [0, 1] * 2,
+                         "psnr": [25.0, 25.2, 27.0, nan], "seconds": [1.0] * 4})
+    monkeypatch.setattr(notebooks, "run_sweep", lambda *args, **kwargs: runs)
+    dirs = OutputDirs(tmp_path / "figures", tmp_path / "results", tmp_path / "runs")
+    for folder in (dirs.figures, dirs.results):
+        folder.mkdir()
+    notebooks.study_sweep("lr", SimpleNamespace(meta={}), get_profile("smoke"), dirs, {"profile": "smoke"})
+    written = json.loads((dirs.results / "lr_sweep.json").read_text())
+    assert (written["best"], written["best_psnr"]) == (REPORT_LR, pytest.approx(25.1))

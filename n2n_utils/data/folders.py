@@ -15,6 +15,7 @@ import numpy as np
 from PIL import Image, ImageOps
 
 from ..files import files_digest
+from ..images import rgb8
 from ..noise import get_noise, noise_params
 from .crops import CROP, SCALES, cache_path, check_sizes, load_cached, noisy_pairs, pyramid, random_crop, save_cached
 from .dataset import DataFileError, DenoisingData
@@ -66,8 +67,8 @@ def read_rgb8(path: str | Path) -> np.ndarray:
     """An image file (PNG, JPEG, TIFF; 8 or 16 bits) as uint8 (H, W, 3), values 0-255, turned
     upright by its EXIF orientation: a training photo. Lenient where `images.read_image`, which
     reads what `n2n denoise` must write back in kind, is strict: palette and CMYK files are
-    converted to RGB here. 16-bit samples keep their top 8 bits (as Pillow does for
-    16-bit colour), grey is repeated into three channels and alpha is dropped (not composited)."""
+    converted to RGB here. 16-bit samples keep their top 8 bits, grey is repeated into three
+    channels and alpha is dropped (not composited): images.rgb8, as in the explorer."""
     path = Path(path)
     try:
         with Image.open(path) as im:
@@ -77,7 +78,7 @@ def read_rgb8(path: str | Path) -> np.ndarray:
                 if a.min() < 0 or a.max() > 65535:
                     raise DataFileError(f"{path}: {im.mode} samples outside 0-65535; "
                                         f"save the image with 8 or 16 bits")
-                a = (a.astype(np.uint32) >> 8).astype(np.uint8)
+                a = a.astype(np.uint16)  # mode I is int32; I;16B big-endian
             elif im.mode == "F":
                 raise DataFileError(f"{path}: floating-point samples; save the image with 8 or 16 bits")
             elif im.mode in ("L", "LA", "RGB", "RGBA"):
@@ -88,14 +89,10 @@ def read_rgb8(path: str | Path) -> np.ndarray:
         raise
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as err:
         raise _unreadable(path, err) from err
-    if a.ndim == 2:
-        a = a[..., None]
-    if a.shape[2] <= 2:  # grey, or grey and alpha
-        a = np.repeat(a[..., :1], 3, axis=2)
     if min(a.shape[:2]) < CROP:
         raise DataFileError(f"{path}: {a.shape[1]}x{a.shape[0]} pixels, smaller than one "
                             f"{CROP}x{CROP} crop")
-    return np.ascontiguousarray(a[..., :3])
+    return rgb8(a)
 
 
 def _file_crops(files: list[Path], n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:

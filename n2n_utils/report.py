@@ -35,6 +35,20 @@ class ResultsFileError(ValueError):
     """A results file that is there but cannot be read. The message is one line naming it."""
 
 
+class _Record(dict):
+    """A results file's JSON object (and each object inside it): a key it lacks raises
+    ResultsFileError naming the file, the mark of a record written by another version of the
+    study, where a KeyError would show a traceback. `.get` still answers None."""
+
+    def __init__(self, items: dict, path: Path):
+        super().__init__(items)
+        self.path = path
+
+    def __missing__(self, key: str):
+        raise ResultsFileError(f"{self.path}: no {key!r}, which this version of the report reads (written by "
+                               "another version of the study?); rerun the notebook that writes it")
+
+
 class Results:
     """The results files of one profile; missing files read as None, damaged ones raise
     ResultsFileError."""
@@ -50,7 +64,7 @@ class Results:
         if not path.exists():
             return None
         try:
-            record = json.loads(path.read_text())
+            record = json.loads(path.read_text(), object_hook=lambda items: _Record(items, path))
         except ValueError as err:  # JSONDecodeError, UnicodeDecodeError
             raise ResultsFileError(f"{path}: damaged, not JSON ({_first_line(err)}); rerun the notebook "
                                    "that writes it") from None

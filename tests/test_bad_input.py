@@ -158,6 +158,22 @@ def test_report_names_a_damaged_results_file_in_one_line_and_writes_nothing(tmp_
         results.csv("comparisons")
 
 
+def test_report_names_a_results_file_from_another_version_in_one_line(tmp_path):
+    """A record that lacks a key the report reads, as one written by an older version of the
+    study does: one line naming the file and the key (was: a KeyError traceback)."""
+    root = _reproduction(tmp_path)
+    older = root / "results" / "quick" / "comparisons.json"
+    record = json.loads(older.read_text())
+    del record["headline"]["n2c"]  # a key inside the record
+    older.write_text(json.dumps(record))
+    result = _report_cli(root)
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+    assert result.stderr.strip() == (f"report: error: {older}: no 'n2c', which this version of the report reads "
+                                     "(written by another version of the study?); rerun the notebook that writes it")
+    assert not (root / "report").exists()
+    assert report.Results("quick", root / "results", root / "figures").json("comparisons").get("nothing") is None
+
+
 def test_report_of_an_output_root_that_is_not_there_is_refused(tmp_path):
     """A mistyped N2N_OUTPUT_ROOT rendered a report of nothing ('not run yet' in every section)
     into a folder it made; now it says the results folder is not there."""

@@ -66,6 +66,10 @@ def _device(name: str) -> torch.device:
         raise ValueError(f"unknown device {name!r} ({err})") from None
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"device {name!r} asked for, but CUDA is not available here")
+    if device.type == "cuda" and (device.index or 0) >= torch.cuda.device_count():
+        raise ValueError(f"device {name!r} asked for, but this machine has {torch.cuda.device_count()} GPU(s)")
+    if device.type == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise ValueError(f"device {name!r} asked for, but MPS is not available here")
     return device
 
 
@@ -112,12 +116,21 @@ def sigma_option(text: str) -> float | str:
 def _weights_for(src: Path, args: argparse.Namespace) -> str:
     """The weights for one input: --weights when given; else, with --sigma, the shipped weights for
     that level (estimated from the image for auto, and printed); else the default weights."""
+    given = args.weights is not None  # --weights "" is a name to refuse, not the default
     if args.sigma is None:
-        return args.weights or DEFAULT_WEIGHTS
-    from .blind import BLIND_MAX_SIGMA_255, estimate_sigma, weights_for_sigma  # not for plain denoising: loads data
+        return args.weights if given else DEFAULT_WEIGHTS
+    from .blind import BLIND_MAX_SIGMA_255, ESTIMATE_MIN_SIDE, estimate_sigma, weights_for_sigma  # loads data
 
-    sigma = estimate_sigma(read_image(src)[0]) if args.sigma == "auto" else args.sigma / 255
-    chosen = args.weights or weights_for_sigma(sigma)
+    if args.sigma == "auto":
+        image = read_image(src)[0]
+        if min(image.shape[:2]) < ESTIMATE_MIN_SIDE:  # the estimate would read nothing (0 for one row)
+            raise ImageError(f"{src}: {image.shape[1]}x{image.shape[0]} pixels, too small to estimate the noise "
+                             f"level (--sigma auto needs {ESTIMATE_MIN_SIDE} pixels on each side); give --sigma "
+                             f"in 1/255")
+        sigma = estimate_sigma(image)
+    else:
+        sigma = args.sigma / 255
+    chosen = args.weights if given else weights_for_sigma(sigma)
     beyond = f" (beyond the {BLIND_MAX_SIGMA_255:g}/255 any weights saw)" if sigma * 255 > BLIND_MAX_SIGMA_255 else ""
     print(f"{src}: noise sigma {'estimated at ' if args.sigma == 'auto' else ''}{sigma * 255:.1f}/255{beyond}; "
           f"weights {chosen}")
@@ -201,12 +214,24 @@ def cmd_denoise(args: argparse.Namespace) -> int:
 
 
 def cmd_list_weights(args: argparse.Namespace) -> int:
+    """One line per weights file in --weights-dir; a file that is not weights is named on stderr
+    (exit 1), and the others are still listed."""
+    folder = args.weights_dir
+    if not folder.is_dir():
+        _error(f"{folder}: {'not a folder' if folder.exists() else 'folder not found'} (--weights-dir)")
+        return 1
     db = lambda v: f"{v:.2f} dB" if isinstance(v, (int, float)) else "-"
-    for name in list_weights(args.weights_dir):
-        card = read_weights(weights_path(name, args.weights_dir))["card"]
+    failed = 0
+    for name in list_weights(folder):
+        try:
+            card = read_weights(weights_path(name, folder))["card"]
+        except (OSError, ValueError) as err:
+            _error(err)
+            failed += 1
+            continue
         print(f"{name}  profile={card.get('profile')}  epochs={card.get('epochs')}  "
               f"val_psnr={db(card.get('val_psnr'))}  noisy={db(card.get('val_psnr_noisy'))}")
-    return 0
+    return 1 if failed else 0
 
 
 def cmd_export_weights(args: argparse.Namespace) -> int:

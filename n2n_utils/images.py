@@ -209,7 +209,8 @@ def check_output(out_path: str | Path, dtype: np.dtype | None = None, channels: 
         raise ImageError(str(err)) from None
     if dtype is not None and channels is not None and (channels, np.dtype(dtype)) not in holds:
         able = sorted(ext for ext, (_, h) in WRITE_FORMATS.items() if (channels, np.dtype(dtype)) in h)
-        raise ImageError(f"{out_path}: {fmt} cannot hold a {np.dtype(dtype).itemsize * 8}-bit "
+        bits = np.dtype(dtype).itemsize * 8
+        raise ImageError(f"{out_path}: {fmt} cannot hold {'an' if bits == 8 else 'a'} {bits}-bit "
                          f"{CHANNELS[channels]} image; write {', '.join(able)} instead")
     return fmt
 

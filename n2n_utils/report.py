@@ -31,8 +31,27 @@ REPORT_PATH = config.REPORT_DIR / "report.md"
 REPORT_PSNR_DB = 24.6  # Table II of the EE-559 report, on the course's data (not re-measurable here)
 
 
+class ResultsFileError(ValueError):
+    """A results file that is there but cannot be read. The message is one line naming it."""
+
+
+class _Record(dict):
+    """A results file's JSON object (and each object inside it): a key it lacks raises
+    ResultsFileError naming the file, the mark of a record written by another version of the
+    study, where a KeyError would show a traceback. `.get` still answers None."""
+
+    def __init__(self, items: dict, path: Path):
+        super().__init__(items)
+        self.path = path
+
+    def __missing__(self, key: str):
+        raise ResultsFileError(f"{self.path}: no {key!r}, which this version of the report reads (written by "
+                               "another version of the study?); rerun the notebook that writes it")
+
+
 class Results:
-    """The results files of one profile; missing files read as None."""
+    """The results files of one profile; missing files read as None, damaged ones raise
+    ResultsFileError."""
 
     def __init__(self, profile: str, results_root: Path = config.RESULTS_DIR,
                  figures_root: Path = config.FIGURES_DIR):
@@ -42,11 +61,26 @@ class Results:
 
     def json(self, name: str) -> dict | None:
         path = self.dir / f"{name}.json"
-        return json.loads(path.read_text()) if path.exists() else None
+        if not path.exists():
+            return None
+        try:
+            record = json.loads(path.read_text(), object_hook=lambda items: _Record(items, path))
+        except ValueError as err:  # JSONDecodeError, UnicodeDecodeError
+            raise ResultsFileError(f"{path}: damaged, not JSON ({_first_line(err)}); rerun the notebook "
+                                   "that writes it") from None
+        if not isinstance(record, dict):
+            raise ResultsFileError(f"{path}: not a results record (a JSON {type(record).__name__}, not an object)")
+        return record
 
     def csv(self, name: str) -> pd.DataFrame | None:
         path = self.dir / f"{name}.csv"
-        return pd.read_csv(path) if path.exists() else None
+        if not path.exists():
+            return None
+        try:
+            return pd.read_csv(path)
+        except ValueError as err:  # pandas' EmptyDataError and ParserError, UnicodeDecodeError
+            raise ResultsFileError(f"{path}: damaged, not a table ({_first_line(err)}); rerun the notebook "
+                                   "that writes it") from None
 
     def figure(self, stem: str, caption: str) -> str:
         path = self.figures / f"{stem}.png"
@@ -58,6 +92,10 @@ class Results:
     @property
     def exists(self) -> bool:
         return self.json("train_resunet") is not None
+
+
+def _first_line(err: Exception) -> str:
+    return (str(err).strip().splitlines() or [type(err).__name__])[0]
 
 
 def _table(frame: pd.DataFrame, floatfmt: str | tuple[str, ...] = ".2f") -> str:
@@ -527,14 +565,18 @@ Against BM3D (positive: the network wins): {summary}."""
 
 def section_discussion(res: Results) -> str:
     """What holds and what does not: every claim computed from the results it rests on."""
-    lr, bs, cmp, gen = res.json("lr_sweep"), res.json("batch_size_sweep"), res.json("comparisons"), \
-        res.json("generalisation")
+    # a claim needs both the record and the table it rests on, as its section does
+    summaries = {sweep: res.csv(f"{sweep}_summary") for sweep in ("lr_sweep", "batch_size_sweep")}
+    lr, bs = (res.json(sweep) if summaries[sweep] is not None else None for sweep in summaries)
+    table = res.csv("comparisons")
+    cmp = res.json("comparisons") if table is not None else None
+    gen = res.json("generalisation")
     points = []
     if lr and bs:
         verdicts = []
         for name, sweep, chosen in (("learning rate", "lr_sweep", REPORT_LR),
                                     ("batch size", "batch_size_sweep", REPORT_BATCH_SIZE)):
-            v = verdict(res.csv(f"{sweep}_summary"), chosen)
+            v = verdict(summaries[sweep], chosen)
             verdicts.append((name, v["best"], chosen, v["gap"], v["tied"], v["diverged"]))
         hold = all(v[4] for v in verdicts)
         detail = "; ".join(f"{name}: best {best:g}, the report's {chosen:g} "
@@ -548,7 +590,7 @@ def section_discussion(res: Results) -> str:
     if cmp:
         h = cmp["headline"]
         gap = h["n2c"] - h["n2n"]
-        per_noise = res.csv("comparisons").pivot(index="noise", columns="method", values="psnr")
+        per_noise = table.pivot(index="noise", columns="method", values="psnr")
         gaps = per_noise[N2C] - per_noise[N2N]
         curve = res.csv("learning_curve")
         curve_gaps = None if curve is None else (
@@ -564,7 +606,6 @@ def section_discussion(res: Results) -> str:
         points.append(f"**Against classical denoisers:** at this profile's budget the ResUNet is {abs(diff):.2f} dB "
                       f"{'above' if diff >= 0 else 'below'} {h['best_classical']} on gaussian noise "
                       f"(target: +0.5 dB in the full profile, {target}).")
-        table = res.csv("comparisons")
         for noise in [n for n in dict.fromkeys(table["noise"]) if n != "gaussian"]:
             rows = table[table["noise"] == noise].set_index("method")["psnr"]
             classical = rows.drop(index=[NOISY_INPUT, N2N, N2C])
@@ -679,7 +720,15 @@ def main(argv: list[str] | None = None) -> int:
                                      "from results/.")
     parser.add_argument("--check", action="store_true", help="fail if a committed rendering is stale")
     args = parser.parse_args(argv)
-    outputs = {REPORT_PATH: render()}
+    if not Path(config.RESULTS_DIR).is_dir():  # a mistyped N2N_OUTPUT_ROOT: not a report of nothing
+        print(f"report: error: {config.RESULTS_DIR}: folder not found: nothing to render (is N2N_OUTPUT_ROOT "
+              "right?)", file=sys.stderr)
+        return 1
+    try:
+        outputs = {REPORT_PATH: render()}
+    except ResultsFileError as err:
+        print(f"report: error: {err}", file=sys.stderr)
+        return 1
     # the README is the repository's: the report of another output root (a reproduction) leaves it alone
     if Path(config.OUTPUT_ROOT).resolve() == config.ROOT.resolve():
         outputs[README_PATH] = render_readme(README_PATH.read_text())

@@ -152,12 +152,19 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> dic
 
 
 def check_state_dict(state: object, path: str | Path) -> None:
-    """Refuse a state dict that is no mapping of tensors, or holds NaN or inf (a network with
-    them turns every image black)."""
-    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+    """Refuse a state dict that is no mapping of floating-point tensors (integers would be cast
+    into the network without a word), or holds NaN or inf (a network with them turns every
+    image black)."""
+    if not isinstance(state, dict):
         raise ValueError(f"{path}: the network's parameters should be a mapping of names to tensors, "
                          f"found {type(state).__name__}")
-    bad = [k for k, v in state.items() if v.is_floating_point() and not torch.isfinite(v).all()]
+    for key, value in state.items():
+        if not isinstance(value, torch.Tensor):
+            raise ValueError(f"{path}: the network's parameters should be tensors; {key} is a "
+                             f"{type(value).__name__}, not a tensor")
+        if not value.is_floating_point():
+            raise ValueError(f"{path}: the network's parameters should be floating point; {key} holds {value.dtype}")
+    bad = [k for k, v in state.items() if not torch.isfinite(v).all()]
     if bad:
         raise ValueError(f"{path}: unusable weights: {len(bad)} tensor(s) hold NaN or inf, first {bad[0]}")
 

@@ -25,7 +25,7 @@ def test_files_round_trip_losslessly(tmp_path, suffix, shape, dtype):
 
 
 def test_formats_that_cannot_hold_the_image_are_refused(tmp_path):
-    with pytest.raises(ImageError, match=r"JPEG cannot hold a 8-bit RGBA image; write .*\.png"):
+    with pytest.raises(ImageError, match=r"JPEG cannot hold an 8-bit RGBA image; write .*\.png"):
         write_image(tmp_path / "x.jpg", np.zeros((4, 4, 4), np.uint8))
     with pytest.raises(ImageError, match=r"write \.tif, \.tiff instead"):
         write_image(tmp_path / "x.png", np.zeros((4, 4, 3), np.uint16))

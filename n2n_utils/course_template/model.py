@@ -9,6 +9,7 @@ parameter names, which tests/test_course.py checks by loading one state dict int
 of the training loop (n2n_utils/training.py). Change the network there first, then here.
 """
 
+import operator
 from pathlib import Path
 
 import torch
@@ -118,7 +119,14 @@ class Model:
 
     def train(self, train_input: torch.Tensor, train_target: torch.Tensor, num_epochs: int) -> None:
         """Noise2Noise: learn to map train_input to train_target, two noisy versions (N, 3, H, W)
-        of the same images, values 0-255. Adam, MSE loss, one random dihedral transform a batch."""
+        of the same images, values 0-255. Adam, MSE loss, one random dihedral transform a batch.
+        num_epochs: a whole number, 0 or more (a ValueError otherwise)."""
+        try:
+            epochs = operator.index(num_epochs)  # an int or a numpy int; not 1.5, "2" or None
+        except TypeError:
+            epochs = -1
+        if epochs < 0:
+            raise ValueError(f"num_epochs should be a whole number, 0 or more; got {num_epochs!r}")
         check_images(train_input, "train_input")
         check_images(train_target, "train_target")
         if train_input.shape != train_target.shape:
@@ -126,7 +134,7 @@ class Model:
                              f"{tuple(train_input.shape)} and {tuple(train_target.shape)}")
         self.model.train()
         n = len(train_input)
-        for _ in range(num_epochs):
+        for _ in range(epochs):
             order = torch.randperm(n)
             for start in range(0, n, self.batch_size):
                 idx = order[start:start + self.batch_size]

@@ -7,6 +7,7 @@ validation. Errors name the file.
 
 from __future__ import annotations
 
+import filecmp
 import os
 from pathlib import Path
 
@@ -35,6 +36,20 @@ def image_files(folder: str | Path) -> list[Path]:
 def _unreadable(path: Path, err: Exception) -> DataFileError:
     detail = str(err).splitlines()[0] if str(err) else ""
     return DataFileError(f"{path}: not a readable image ({type(err).__name__}: {detail})")
+
+
+def _check_no_copies(files: list[Path]) -> None:
+    """Refuse two files of the same bytes: split by file, the copy could go to training and its
+    original to validation, which would then score photos the network trained on."""
+    by_size: dict[int, list[Path]] = {}
+    for path in files:
+        by_size.setdefault(path.stat().st_size, []).append(path)
+    for same_size in by_size.values():
+        for i, first in enumerate(same_size):
+            for second in same_size[i + 1:]:
+                if filecmp.cmp(first, second, shallow=False):
+                    raise DataFileError(f"{second}: the same bytes as {first.name}; split by file, one could train "
+                                        f"and the other validate: remove one")
 
 
 def _check_image(path: Path) -> None:
@@ -101,8 +116,9 @@ def load_image_folder(folder: str | Path, noise: str = "gaussian", n_train: int 
     """Your own photos as a dataset: every PNG, JPEG or TIFF directly in `folder`, cropped at
     natural32's scales and noised like it. The split is by file: `val_fraction` of the files
     (at least one, and never all), drawn with `seed`, give only validation crops. Cached on
-    disk like natural32, keyed by the files' names, sizes and modification times as well; the
-    meta holds a digest of their bytes (`files_digest`), so a run on other photos is another run."""
+    disk like natural32, keyed by a digest of the files' names and bytes (`files_digest`), which
+    the meta holds too, so a photo replaced under its name, even by one of the same size and
+    time, is other data to the cache and to every run. Two files of the same bytes are refused."""
     check_sizes(n_train, n_val)
     if not 0 <= val_fraction <= 1:  # NaN too
         raise ValueError(f"val_fraction={val_fraction}: from 0 to 1 (the share of files kept for validation)")
@@ -120,8 +136,9 @@ def load_image_folder(folder: str | Path, noise: str = "gaussian", n_train: int 
             raise DataFileError(f"{file}: a link to {os.readlink(file)}, which is not found")
     check_fraction(mix_deadleaves)
     full = noise_params(noise, **params)
+    digest = files_digest(files)  # the bytes: a size and time can survive a replacement (cp -p, tar)
     spec = {"name": "images", "folder": str(folder.resolve()), "noise": noise, "params": full,
-            "files": [[p.name, p.stat().st_size, p.stat().st_mtime_ns] for p in files],
+            "files_digest": digest,
             "n_train": n_train, "n_val": n_val, "seed": seed, "val_fraction": val_fraction,
             "mix_deadleaves": mix_deadleaves}
     if mix_deadleaves:
@@ -131,6 +148,7 @@ def load_image_folder(folder: str | Path, noise: str = "gaussian", n_train: int 
         return load_cached(path)
     for file in files:
         _check_image(file)
+    _check_no_copies(files)  # (a cached dataset passed this: the digest in its key is of these bytes)
     noise_fn = get_noise(noise, **full)
     rng = np.random.default_rng(seed)
     n_held = min(len(files) - 1, max(1, round(val_fraction * len(files))))
@@ -146,7 +164,7 @@ def load_image_folder(folder: str | Path, noise: str = "gaussian", n_train: int 
         meta={"name": "images", "folder": str(folder.resolve()), "noise": noise, "noise_params": full,
               "seed": seed, "n_train": n_train, "n_val": n_val, "val_fraction": val_fraction,
               "train_files": [p.name for p in train_files], "val_files": [p.name for p in val_files],
-              "files_digest": files_digest(files),
+              "files_digest": digest,
               "scales": [float(s) for s in SCALES]},
     )
     data = mix_in_deadleaves(data, mix_deadleaves, noise_fn, seed, cache)

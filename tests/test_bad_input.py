@@ -1,0 +1,244 @@
+"""Bad and unusual input that a new user tried, beyond the README's table (tests/test_reliability.py):
+each gets one line naming the file and the problem, or the right result; never a traceback, and
+never a silent wrong result."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from n2n_utils import blind, config, report
+from n2n_utils.config import ROOT, WEIGHTS_DIR
+from n2n_utils.course import Model as CourseModel
+from n2n_utils.data import DataFileError, load_dataset
+from n2n_utils.models import ResUNet
+from n2n_utils.weights import DEFAULT_WEIGHTS
+from tests.test_cli import assert_one_line_error, photo, run
+
+
+def test_an_empty_weights_option_is_no_weights_not_the_default(tmp_path, capsys):
+    src = photo(tmp_path / "photo.png")
+    for sigma in ((), ("--sigma", "10")):  # with --sigma, --weights "" must not fall back to the blind weights
+        code, _, err = run(capsys, "denoise", src, "--weights", "", *sigma, "--quiet")
+        assert_one_line_error(code, err, "no weights ''")
+    assert not list(tmp_path.glob("*_denoised*"))
+
+
+def test_list_weights_of_a_folder_that_is_not_there_or_not_a_folder(tmp_path, capsys):
+    assert_one_line_error(*run(capsys, "list-weights", "--weights-dir", tmp_path / "nope")[::2],
+                          str(tmp_path / "nope"), "folder not found")
+    file = photo(tmp_path / "photo.png")
+    assert_one_line_error(*run(capsys, "list-weights", "--weights-dir", file)[::2], str(file), "not a folder")
+
+
+def test_list_weights_names_a_damaged_file_and_lists_the_others(tmp_path, capsys):
+    (tmp_path / "broken.pt").write_bytes(b"not a torch file")
+    torch.save({"a": torch.zeros(1)}, tmp_path / "other.pt")
+    good = torch.load(WEIGHTS_DIR / f"{DEFAULT_WEIGHTS}.pt", weights_only=True)
+    torch.save(good, tmp_path / "good.pt")
+    code, out, err = run(capsys, "list-weights", "--weights-dir", tmp_path)
+    assert code == 1
+    assert out.startswith("good  profile=") and len(out.splitlines()) == 1
+    lines = err.strip().splitlines()
+    assert len(lines) == 2 and all(line.startswith("n2n: error: ") for line in lines), err
+    assert "broken.pt" in lines[0] and "not a torch file" in lines[0] and "other.pt" in lines[1]
+
+
+def test_sigma_auto_refuses_an_image_too_small_to_estimate_the_noise(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    row = tmp_path / "row.png"  # pure noise: the wavelet estimate over a single row reads 0
+    Image.fromarray(rng.integers(0, 256, (1, 500, 3), dtype=np.uint8)).save(row)
+    good = photo(tmp_path / "good.png")
+    code, out, err = run(capsys, "denoise", row, good, "--sigma", "auto", "--quiet")
+    assert code == 1
+    assert_one_line_error(code, err, str(row), "500x1", f"{blind.ESTIMATE_MIN_SIDE} pixels", "--sigma")
+    assert not (tmp_path / "row_denoised.png").exists() and (tmp_path / "good_denoised.png").is_file()
+    assert "0.0/255" not in out
+    # a level given by hand needs no estimate
+    assert run(capsys, "denoise", row, "--sigma", "25", "--quiet")[0] == 0
+
+
+# --------------------------------------------------------------------------- a folder of photos
+
+
+def _tiffs(folder: Path, n: int, seed: int = 0) -> Path:
+    """n uncompressed 64x48 RGB TIFFs of random pixels: files of one byte size."""
+    folder.mkdir(exist_ok=True)
+    rng = np.random.default_rng(seed)
+    for i in range(n):
+        Image.fromarray(rng.integers(0, 256, (48, 64, 3), dtype=np.uint8)).save(folder / f"im{i}.tif")
+    return folder
+
+
+def test_a_photo_replaced_by_one_of_the_same_size_and_time_is_other_data(tmp_path, monkeypatch):
+    """Uncompressed photos of one size have one byte size, and a copy that keeps times (cp -p,
+    tar, rsync -t) keeps the modification time: the cache must still see the new bytes
+    (was: keyed by name, size and time, it gave the old photo's crops and digest)."""
+    monkeypatch.setattr(config, "CACHE_DIR", tmp_path / "cache")
+    folder = _tiffs(tmp_path / "photos", 3)
+    before = load_dataset(folder, n_train=8, n_val=4, seed=0)
+    replaced = folder / before.meta["train_files"][0]
+    stat = replaced.stat()
+    Image.fromarray(np.full((48, 64, 3), 7, dtype=np.uint8)).save(replaced)
+    os.utime(replaced, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert replaced.stat().st_size == stat.st_size and replaced.stat().st_mtime_ns == stat.st_mtime_ns
+    after = load_dataset(folder, n_train=8, n_val=4, seed=0)
+    assert after.meta["files_digest"] != before.meta["files_digest"]
+    assert torch.equal(after.train_clean, load_dataset(folder, n_train=8, n_val=4, seed=0, cache=False).train_clean)
+    assert not torch.equal(after.train_clean, before.train_clean)
+
+
+def test_duplicate_photos_are_refused_naming_both(tmp_path, monkeypatch):
+    """A copy of a photo under another name could go to training and its original to validation,
+    which would then score photos the network trained on (was: loaded silently)."""
+    monkeypatch.setattr(config, "CACHE_DIR", tmp_path / "cache")
+    folder = _tiffs(tmp_path / "photos", 3)
+    shutil.copy(folder / "im1.tif", folder / "copy of im1.tif")
+    with pytest.raises(DataFileError, match=r"im1.tif: .*same bytes as copy of im1.tif"):
+        load_dataset(folder, n_train=8, n_val=4, seed=0)
+    assert not (tmp_path / "cache").exists() or not list((tmp_path / "cache").iterdir())
+
+
+# --------------------------------------------------------------------------- the report of a reproduction
+
+
+def _reproduction(root: Path) -> Path:
+    """A copy of the committed quick results and figures under `root`, laid out as a reproduction's."""
+    for kind in ("results", "figures"):
+        shutil.copytree(ROOT / kind / "quick", root / kind / "quick")
+    return root
+
+
+def test_report_of_results_missing_a_table_says_not_run_rather_than_failing(tmp_path):
+    """A reproduction whose sweep summary or comparisons table is gone while its record is there
+    (a file deleted, or a rerun cut short): the sections say '(not run yet)', and so does not the
+    discussion claim anything from them (was: AttributeError on None in the discussion)."""
+    root = _reproduction(tmp_path)
+    for name in ("lr_sweep_summary", "comparisons"):
+        (root / "results" / "quick" / f"{name}.csv").unlink()
+    text = report.render(("quick",), root / "results", root / "figures")
+    assert "### Learning rate (Figure 2)\n\n*(not run yet)*" in text
+    assert "## 7. Noise2Noise against clean targets and classical denoisers\n\n*(not run yet)*" in text
+    discussion = text.split("## 11. Discussion")[1]
+    assert "hyperparameters" not in discussion and "Noise2Noise against clean targets" not in discussion
+
+
+def _report_cli(root: Path, *args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "N2N_OUTPUT_ROOT": str(root), "PYTHONPATH": str(ROOT)}
+    return subprocess.run([sys.executable, "-m", "n2n_utils.report", *args], env=env, capture_output=True,
+                          text=True, timeout=300)
+
+
+def test_report_names_a_damaged_results_file_in_one_line_and_writes_nothing(tmp_path):
+    root = _reproduction(tmp_path)
+    damaged = root / "results" / "quick" / "lr_sweep.json"
+    damaged.write_text(damaged.read_text()[:100])  # cut short: no atomic writer did this, but a disk or an editor can
+    (root / "results" / "quick" / "comparisons.csv").write_bytes(b"")
+    for args in ((), ("--check",)):
+        result = _report_cli(root, *args)
+        assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("report: error: ") and str(damaged) in lines[0], lines
+        assert "not JSON" in lines[0]
+    assert not (root / "report").exists()
+    results = report.Results("quick", root / "results", root / "figures")
+    damaged.write_text(json.dumps([1, 2]))  # JSON, but not a record
+    with pytest.raises(report.ResultsFileError, match=f"{damaged}: not a results record"):
+        results.json("lr_sweep")
+    with pytest.raises(report.ResultsFileError, match=r"comparisons.csv: damaged, not a table"):
+        results.csv("comparisons")
+
+
+def test_report_names_a_results_file_from_another_version_in_one_line(tmp_path):
+    """A record that lacks a key the report reads, as one written by an older version of the
+    study does: one line naming the file and the key (was: a KeyError traceback)."""
+    root = _reproduction(tmp_path)
+    older = root / "results" / "quick" / "comparisons.json"
+    record = json.loads(older.read_text())
+    del record["headline"]["n2c"]  # a key inside the record
+    older.write_text(json.dumps(record))
+    result = _report_cli(root)
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+    assert result.stderr.strip() == (f"report: error: {older}: no 'n2c', which this version of the report reads "
+                                     "(written by another version of the study?); rerun the notebook that writes it")
+    assert not (root / "report").exists()
+    assert report.Results("quick", root / "results", root / "figures").json("comparisons").get("nothing") is None
+
+
+def test_report_of_an_output_root_that_is_not_there_is_refused(tmp_path):
+    """A mistyped N2N_OUTPUT_ROOT rendered a report of nothing ('not run yet' in every section)
+    into a folder it made; now it says the results folder is not there."""
+    result = _report_cli(tmp_path / "reproduced" / "quick-typo")
+    assert result.returncode == 1
+    assert result.stderr.strip() == (f"report: error: {tmp_path / 'reproduced' / 'quick-typo' / 'results'}: "
+                                     f"folder not found: nothing to render (is N2N_OUTPUT_ROOT right?)")
+    assert not (tmp_path / "reproduced").exists()
+
+
+# --------------------------------------------------------------------------- the course's Model
+
+
+@pytest.mark.parametrize("epochs", [-1, 1.5, "2", None])
+def test_exported_train_refuses_a_number_of_epochs_that_is_not_one(epochs):
+    """(was: -1 trained nothing without a word; 1.5 Python's 'float object cannot be interpreted as an integer')"""
+    model, pairs = CourseModel(), torch.zeros((2, 3, 8, 8), dtype=torch.uint8)
+    before = [p.clone() for p in model.model.parameters()]
+    with pytest.raises(ValueError, match=rf"num_epochs should be a whole number, 0 or more; got {epochs!r}"):
+        model.train(pairs, pairs, epochs)
+    assert all(torch.equal(a, b) for a, b in zip(before, model.model.parameters(), strict=True))
+
+
+def test_exported_train_takes_numpy_and_zero_epochs():
+    model, pairs = CourseModel(), torch.zeros((2, 3, 8, 8), dtype=torch.uint8)
+    model.train(pairs, pairs, np.int64(0))
+    model.train(pairs, pairs, 0)
+
+
+# --------------------------------------------------------------------------- weights files
+
+
+def _weights_with(tmp_path: Path, state: dict) -> Path:
+    blob = torch.load(WEIGHTS_DIR / f"{DEFAULT_WEIGHTS}.pt", weights_only=True)
+    path = tmp_path / "odd.pt"
+    torch.save({**blob, "state_dict": state}, path)
+    return path
+
+
+def test_weights_whose_values_are_not_tensors_name_the_first(tmp_path, capsys):
+    """(was: 'should be a mapping of names to tensors, found dict': a dict it was)"""
+    names = list(ResUNet().state_dict())
+    weights = _weights_with(tmp_path, {name: 1.0 for name in names})
+    src = photo(tmp_path / "photo.png")
+    assert_one_line_error(*run(capsys, "denoise", src, "--weights", weights, "--quiet")[::2],
+                          str(weights), f"{names[0]} is a float, not a tensor")
+
+
+def test_weights_of_integers_are_refused_not_cast(tmp_path, capsys):
+    """Integer tensors of the right shapes were cast into the network without a word."""
+    state = {k: v.round().long() for k, v in ResUNet().state_dict().items()}
+    weights = _weights_with(tmp_path, state)
+    src = photo(tmp_path / "photo.png")
+    assert_one_line_error(*run(capsys, "denoise", src, "--weights", weights, "--quiet")[::2],
+                          str(weights), f"{next(iter(state))} holds torch.int64", "floating point")
+    assert not (tmp_path / "photo_denoised.png").exists()
+
+
+@pytest.mark.skipif(torch.backends.mps.is_available(), reason="this machine has MPS")
+def test_a_device_that_is_not_here_is_named_as_the_option(tmp_path, capsys):
+    """(was: torch's 'PyTorch is not linked with support for mps devices', after the plan, naming
+    neither the option nor the device)"""
+    src = photo(tmp_path / "photo.png")
+    assert_one_line_error(*run(capsys, "denoise", src, "--device", "mps", "--quiet")[::2],
+                          "device 'mps' asked for, but MPS is not available here")
+    cuda = f"cuda:{torch.cuda.device_count()}"  # one past the last GPU, or CUDA absent
+    assert_one_line_error(*run(capsys, "denoise", src, "--device", cuda, "--quiet")[::2], f"device '{cuda}'")
+    assert not (tmp_path / "photo_denoised.png").exists()

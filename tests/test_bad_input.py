@@ -108,6 +108,23 @@ def test_duplicate_photos_are_refused_naming_both(tmp_path, monkeypatch):
     assert not (tmp_path / "cache").exists() or not list((tmp_path / "cache").iterdir())
 
 
+def test_a_copy_replaced_by_other_bytes_of_its_size_and_time_is_no_copy(tmp_path, monkeypatch):
+    """The copy check reads the bytes as they are now: a copy, once refused, then overwritten by
+    another photo of its size and time (cp -p, tar), loads in the same process (was: refused
+    still, filecmp's cache answering by name, size and time)."""
+    monkeypatch.setattr(config, "CACHE_DIR", tmp_path / "cache")
+    folder = _tiffs(tmp_path / "photos", 3)
+    copy = folder / "copy of im1.tif"
+    shutil.copy(folder / "im1.tif", copy)
+    with pytest.raises(DataFileError, match="same bytes"):
+        load_dataset(folder, n_train=8, n_val=4, seed=0)
+    stat = copy.stat()
+    Image.fromarray(np.full((48, 64, 3), 7, dtype=np.uint8)).save(copy)
+    os.utime(copy, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert copy.stat().st_size == stat.st_size
+    assert len(load_dataset(folder, n_train=8, n_val=4, seed=0).meta["train_files"]) == 3
+
+
 # --------------------------------------------------------------------------- the report of a reproduction
 
 

@@ -7,7 +7,6 @@ validation. Errors name the file.
 
 from __future__ import annotations
 
-import filecmp
 import os
 from pathlib import Path
 
@@ -44,12 +43,15 @@ def _check_no_copies(files: list[Path]) -> None:
     by_size: dict[int, list[Path]] = {}
     for path in files:
         by_size.setdefault(path.stat().st_size, []).append(path)
-    for same_size in by_size.values():
-        for i, first in enumerate(same_size):
-            for second in same_size[i + 1:]:
-                if filecmp.cmp(first, second, shallow=False):
-                    raise DataFileError(f"{second}: the same bytes as {first.name}; split by file, one could train "
-                                        f"and the other validate: remove one")
+    for same_size in (group for group in by_size.values() if len(group) > 1):
+        # each file read once, by digest: comparing pairs is quadratic in a folder of uncompressed
+        # photos of one size, and filecmp's cache answers by name, size and time, not the bytes now
+        seen: dict[str, Path] = {}
+        for second in same_size:
+            first = seen.setdefault(files_digest([second], names=False), second)
+            if first is not second:
+                raise DataFileError(f"{second}: the same bytes as {first.name}; split by file, one could train "
+                                    f"and the other validate: remove one")
 
 
 def _check_image(path: Path) -> None:

@@ -64,6 +64,8 @@ def _device(name: str) -> torch.device:
         device = resolve_device(name)
     except RuntimeError as err:
         raise ValueError(f"unknown device {name!r} ({err})") from None
+    if device.type not in ("cpu", "cuda", "mps"):  # torch names more (meta, xpu ...), which fail later
+        raise ValueError(f"device {name!r}: not one this tool runs on; choose auto, cpu, cuda, cuda:N or mps")
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"device {name!r} asked for, but CUDA is not available here")
     if device.type == "cuda" and (device.index or 0) >= torch.cuda.device_count():

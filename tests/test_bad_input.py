@@ -259,3 +259,13 @@ def test_a_device_that_is_not_here_is_named_as_the_option(tmp_path, capsys):
     cuda = f"cuda:{torch.cuda.device_count()}"  # one past the last GPU, or CUDA absent
     assert_one_line_error(*run(capsys, "denoise", src, "--device", cuda, "--quiet")[::2], f"device '{cuda}'")
     assert not (tmp_path / "photo_denoised.png").exists()
+
+
+@pytest.mark.parametrize("device", ["meta", "xpu", "hpu"])
+def test_a_device_kind_the_tool_does_not_run_on_is_refused(tmp_path, capsys, device):
+    """torch names more kinds than cpu, cuda and mps (was: a traceback, 'Cannot copy out of meta
+    tensor' or 'Torch not compiled with XPU enabled', after the plan)."""
+    src = photo(tmp_path / "photo.png")
+    assert_one_line_error(*run(capsys, "denoise", src, "--device", device, "--quiet")[::2],
+                          f"device '{device}'", "cpu, cuda")
+    assert not (tmp_path / "photo_denoised.png").exists()

@@ -64,7 +64,11 @@ class Results:
         if not path.exists():
             return None
         try:
-            record = json.loads(path.read_text(), object_hook=lambda items: _Record(items, path))
+            text = path.read_text()
+        except OSError as err:  # a folder under the name, no permission
+            raise ResultsFileError(f"{path}: cannot be read ({err.strerror or type(err).__name__})") from None
+        try:
+            record = json.loads(text, object_hook=lambda items: _Record(items, path))
         except ValueError as err:  # JSONDecodeError, UnicodeDecodeError
             raise ResultsFileError(f"{path}: damaged, not JSON ({_first_line(err)}); rerun the notebook "
                                    "that writes it") from None
@@ -78,6 +82,8 @@ class Results:
             return None
         try:
             return pd.read_csv(path)
+        except OSError as err:
+            raise ResultsFileError(f"{path}: cannot be read ({err.strerror or type(err).__name__})") from None
         except ValueError as err:  # pandas' EmptyDataError and ParserError, UnicodeDecodeError
             raise ResultsFileError(f"{path}: damaged, not a table ({_first_line(err)}); rerun the notebook "
                                    "that writes it") from None

@@ -191,6 +191,18 @@ def test_report_names_a_results_file_from_another_version_in_one_line(tmp_path):
     assert report.Results("quick", root / "results", root / "figures").json("comparisons").get("nothing") is None
 
 
+def test_report_names_a_results_file_that_is_a_folder(tmp_path):
+    root = _reproduction(tmp_path)
+    for name in ("lr_sweep.json", "comparisons.csv"):
+        (root / "results" / "quick" / name).unlink()
+        (root / "results" / "quick" / name).mkdir()
+    results = report.Results("quick", root / "results", root / "figures")
+    with pytest.raises(report.ResultsFileError, match=r"lr_sweep.json: cannot be read \(Is a directory\)$"):
+        results.json("lr_sweep")
+    with pytest.raises(report.ResultsFileError, match=r"comparisons.csv: cannot be read \(Is a directory\)$"):
+        results.csv("comparisons")
+
+
 def test_report_of_an_output_root_that_is_not_there_is_refused(tmp_path):
     """A mistyped N2N_OUTPUT_ROOT rendered a report of nothing ('not run yet' in every section)
     into a folder it made; now it says the results folder is not there."""

@@ -178,7 +178,9 @@ def cmd_denoise(args: argparse.Namespace) -> int:
         device = _device(args.device)
         inputs = [Path(p) for p in args.inputs]
         pairs = list(zip(inputs, output_paths(inputs, args.output), strict=True))
-    except ValueError as err:
+        if args.weights is not None:
+            weights_path(args.weights)  # before any image is read or a line printed about it
+    except (OSError, ValueError) as err:
         _error(err)
         return 1
     jobs, errors = plan_jobs(pairs, args.overwrite)

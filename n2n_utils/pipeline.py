@@ -346,8 +346,14 @@ def _execute(chosen: list[str], parameters: dict, dirs: OutputDirs, plan: Plan, 
         print(f"{progress.line()} (expected {plan.estimates[name] / 60:.1f} min)", flush=True)
         try:
             with _ticking(progress):
+                # "immediate": once the notebook ends, or an interrupt stops it, the kernel's process
+                # group is interrupted and killed. The default ("graceful") interrupts a running cell
+                # and at once asks the kernel to shut down; ipykernel closes its sockets while the
+                # interrupted cell still replies, and prints a ZMQError traceback to our stderr.
+                # Nothing is lost: every cell's outputs and files are complete when it replies.
                 pm.execute_notebook(notebooks_dir / name, executed_dir / name, parameters=parameters,
-                                    cwd=str(notebooks_dir), progress_bar=False, kernel_name="python3")
+                                    cwd=str(notebooks_dir), progress_bar=False, kernel_name="python3",
+                                    shutdown_kernel="immediate")
         except KeyboardInterrupt as interrupt:  # Ctrl-C, make passing it on, or SIGTERM (Terminated)
             _stop_interrupted(name, record, dirs, progress, interrupt)
         except pm.PapermillExecutionError as err:

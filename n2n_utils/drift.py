@@ -18,7 +18,7 @@ import pandas as pd
 from .comparisons import N2C, N2N
 from .generalisation import BM3D
 from .runs import REPORT_BATCH_SIZE, REPORT_LR
-from .sweeps import best_value
+from .sweeps import all_finished, best_value
 
 # A headline reads a results folder and gives (value, 95% CI half-width or None), or None when
 # its file is missing. Text values (a best setting) compare by equality.
@@ -70,9 +70,7 @@ def _sweep_at(name: str, value: float | None) -> Headline:
         if rows.empty:  # a grid without that value
             return None
         row = rows.iloc[0]
-        if row.get("n_diverged", 0) > 0:
-            return math.nan, row["psnr_ci95"]
-        return row["psnr_mean"], row["psnr_ci95"]
+        return (row["psnr_mean"] if all_finished(rows).iloc[0] else math.nan), row["psnr_ci95"]
     return read
 
 

@@ -121,7 +121,7 @@ def diverged_words(rows: pd.DataFrame) -> str:
     return ", ".join(f"{row.value:g} ({row.n_diverged} of {row.n_runs} runs)" for row in rows.itertuples())
 
 
-def _all_finished(summary: pd.DataFrame) -> pd.Series:
+def all_finished(summary: pd.DataFrame) -> pd.Series:
     """Whether each value of `summarize`'s table has a mean PSNR and no run that diverged."""
     diverged = summary["n_diverged"] > 0 if "n_diverged" in summary else False
     return summary["psnr_mean"].notna() & ~diverged
@@ -131,10 +131,10 @@ def best_value(summary: pd.DataFrame):
     """The swept value with the highest mean PSNR among those whose every run finished: a value
     with a run that diverged is never the best, whatever the mean of its others. A ValueError,
     listing them, when every value had a run that diverged: lower the grid's learning rates, say."""
-    if not _all_finished(summary).any():
+    if not all_finished(summary).any():
         runs = ", ".join(f"{row.value:g}: {row.n_diverged} of {row.n_runs} runs" for row in summary.itertuples())
         raise ValueError(f"no swept value has all its runs finished: every one had a run that diverged ({runs})")
-    return summary.loc[summary["psnr_mean"].where(_all_finished(summary)).idxmax(), "value"]
+    return summary.loc[summary["psnr_mean"].where(all_finished(summary)).idxmax(), "value"]
 
 
 def verdict(summary: pd.DataFrame, chosen) -> dict:
@@ -145,6 +145,6 @@ def verdict(summary: pd.DataFrame, chosen) -> dict:
     table = summary.set_index("value")
     best = best_value(summary)
     gap = float(table.loc[best, "psnr_mean"] - table.loc[chosen, "psnr_mean"])
-    diverged = not _all_finished(summary).set_axis(summary["value"]).loc[chosen]
+    diverged = not all_finished(summary).set_axis(summary["value"]).loc[chosen]
     return {"best": best, "gap": gap, "diverged": bool(diverged),
             "tied": bool(not diverged and gap <= table.loc[best, "psnr_ci95"] + table.loc[chosen, "psnr_ci95"])}

@@ -351,9 +351,12 @@ def _execute(chosen: list[str], parameters: dict, dirs: OutputDirs, plan: Plan, 
                 # and at once asks the kernel to shut down; ipykernel closes its sockets while the
                 # interrupted cell still replies, and prints a ZMQError traceback to our stderr.
                 # Nothing is lost: every cell's outputs and files are complete when it replies.
+                # The kernel's own log at ERROR: its one warning ("running over TCP without
+                # encryption", a local kernel's loopback sockets) came on every notebook; a cell's
+                # output and the kernel's errors still show.
                 pm.execute_notebook(notebooks_dir / name, executed_dir / name, parameters=parameters,
                                     cwd=str(notebooks_dir), progress_bar=False, kernel_name="python3",
-                                    shutdown_kernel="immediate")
+                                    shutdown_kernel="immediate", extra_arguments=["--IPKernelApp.log_level=ERROR"])
         except KeyboardInterrupt as interrupt:  # Ctrl-C, make passing it on, or SIGTERM (Terminated)
             _stop_interrupted(name, record, dirs, progress, interrupt)
         except pm.PapermillExecutionError as err:

@@ -63,30 +63,15 @@ class Results:
         path = self.dir / f"{name}.json"
         if not path.exists():
             return None
-        try:
-            text = path.read_text()
-        except OSError as err:  # a folder under the name, no permission
-            raise ResultsFileError(f"{path}: cannot be read ({err.strerror or type(err).__name__})") from None
-        try:
-            record = json.loads(text, object_hook=lambda items: _Record(items, path))
-        except ValueError as err:  # JSONDecodeError, UnicodeDecodeError
-            raise ResultsFileError(f"{path}: damaged, not JSON ({_first_line(err)}); rerun the notebook "
-                                   "that writes it") from None
+        record = _parse(path, lambda p: json.loads(p.read_text(), object_hook=lambda items: _Record(items, p)),
+                        "JSON")
         if not isinstance(record, dict):
             raise ResultsFileError(f"{path}: not a results record (a JSON {type(record).__name__}, not an object)")
         return record
 
     def csv(self, name: str) -> pd.DataFrame | None:
         path = self.dir / f"{name}.csv"
-        if not path.exists():
-            return None
-        try:
-            return pd.read_csv(path)
-        except OSError as err:
-            raise ResultsFileError(f"{path}: cannot be read ({err.strerror or type(err).__name__})") from None
-        except ValueError as err:  # pandas' EmptyDataError and ParserError, UnicodeDecodeError
-            raise ResultsFileError(f"{path}: damaged, not a table ({_first_line(err)}); rerun the notebook "
-                                   "that writes it") from None
+        return _parse(path, pd.read_csv, "a table") if path.exists() else None
 
     def figure(self, stem: str, caption: str) -> str:
         path = self.figures / f"{stem}.png"
@@ -100,8 +85,17 @@ class Results:
         return self.json("train_resunet") is not None
 
 
-def _first_line(err: Exception) -> str:
-    return (str(err).strip().splitlines() or [type(err).__name__])[0]
+def _parse(path: Path, parse, kind: str):
+    """`parse(path)`, or a ResultsFileError naming the file: one that cannot be read (a folder
+    under its name, no permission) or is damaged (not `kind`: cut JSON, an empty CSV, not UTF-8)."""
+    try:
+        return parse(path)
+    except OSError as err:
+        raise ResultsFileError(f"{path}: cannot be read ({err.strerror or type(err).__name__})") from None
+    except ValueError as err:  # JSONDecodeError, UnicodeDecodeError, pandas' EmptyDataError and ParserError
+        first_line = (str(err).strip().splitlines() or [type(err).__name__])[0]
+        raise ResultsFileError(f"{path}: damaged, not {kind} ({first_line}); rerun the notebook that writes it") \
+            from None
 
 
 def _table(frame: pd.DataFrame, floatfmt: str | tuple[str, ...] = ".2f") -> str:

@@ -174,6 +174,9 @@ def test_report_names_a_damaged_results_file_in_one_line_and_writes_nothing(tmp_
         results.json("lr_sweep")
     with pytest.raises(report.ResultsFileError, match=r"comparisons.csv: damaged, not a table"):
         results.csv("comparisons")
+    damaged.write_bytes(b'{"param": "lr\xff"}')  # not UTF-8
+    with pytest.raises(report.ResultsFileError, match=f"{damaged}: damaged, not JSON"):
+        results.json("lr_sweep")
 
 
 def test_report_names_a_results_file_from_another_version_in_one_line(tmp_path):

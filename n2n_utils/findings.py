@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from .blind import TARGET_BM3D_SIGMAS_255, TARGET_GAP_DB, sweep_targets
-from .sweeps import diverged_values, diverged_words, verdict
+from .sweeps import diverged_values, diverged_words, mean_words, verdict
 
 if TYPE_CHECKING:
     from .explore import Explorer
@@ -46,11 +46,14 @@ def sweep_finding(summary: pd.DataFrame, label: str, chosen) -> str:
     and which values had a run that diverged."""
     v = verdict(summary, chosen)
     best = summary.set_index("value").loc[v["best"]]
-    at_best = f"{v['best']:g} ({best['psnr_mean']:.2f} ± {best['psnr_ci95']:.2f} dB)"
+    at_best = f"{v['best']:g} ({mean_words(best['psnr_mean'], best['psnr_ci95'])})"
     if v["diverged"]:  # whatever its other runs scored; the runs it lost are listed below
         found = f"The report's {label} does not hold at this budget: {chosen:g} diverged; the best is {at_best}."
     elif v["best"] == chosen:
         found = f"The report's {label} holds: {chosen:g} scores best here, {at_best}."
+    elif v["tied"] is None:  # one run at a value: neither "within" nor "outside" can be said
+        found = (f"Whether the report's {label} holds cannot be judged at this budget: {chosen:g} is {v['gap']:.2f} dB "
+                 f"below the best, {at_best}, and one run gives no confidence interval.")
     elif v["tied"]:
         found = (f"The report's {label} holds: {chosen:g} is {v['gap']:.2f} dB below the best, {at_best}, "
                  f"within the confidence intervals.")

@@ -31,12 +31,14 @@ def psnr_dataset(denoised: torch.Tensor, clean: torch.Tensor, max_range: float =
 
 
 def mean_ci(values, confidence: float = 0.95) -> tuple[float, float]:
-    """Mean and the half-width of its Student-t confidence interval (0 for a single value)."""
+    """Mean and the half-width of its Student-t confidence interval (n - 1 degrees of freedom).
+    One value gives no interval: half-width NaN (shown as "n/a"), not 0, which would read as
+    certainty; no values: both NaN."""
     from scipy import stats
 
     x = np.asarray(values, dtype=float)
     if len(x) < 2:
-        return float(x.mean()), 0.0
+        return (float(x[0]) if len(x) else math.nan), math.nan
     half = stats.t.ppf((1 + confidence) / 2, len(x) - 1) * x.std(ddof=1) / math.sqrt(len(x))
     return float(x.mean()), float(half)
 

@@ -24,7 +24,7 @@ from .files import write_atomic
 from .generalisation import BM3D, REPORT_RECIPE
 from .profiles import PROFILES
 from .runs import REPORT_BATCH_SIZE, REPORT_LR
-from .sweeps import best_value, diverged_values, diverged_words, verdict
+from .sweeps import NO_CI, best_value, diverged_values, diverged_words, mean_words, verdict
 from .weights import images_before, images_seen, list_weights, read_weights
 
 REPORT_PATH = config.REPORT_DIR / "report.md"
@@ -290,10 +290,16 @@ def _sweep(res: Results, name: str, title: str, figure: str, caption: str, repor
     if len(at_report):  # a grid with the report's value
         v, row = verdict(summary, report_value), next(at_report.itertuples())
         others = "no mean" if pd.isna(row.psnr_mean) else f"the others score {row.psnr_mean:.2f} dB"
-        gap = (f" The report's choice, {report_value:g}, diverged in {row.n_diverged} of {row.n_runs} runs ({others})."
-               if v["diverged"] else
-               f" The report's choice, {report_value:g}, scores {row.psnr_mean:.2f} dB, {v['gap']:.2f} dB below the "
-               f"best" + (", within the confidence intervals." if v["tied"] else "."))
+        judged = {True: ", within the confidence intervals.", False: ", outside the confidence intervals.",
+                  None: "; one run gives no confidence interval to judge the gap by."}[v["tied"]]
+        if v["diverged"]:
+            gap = (f" The report's choice, {report_value:g}, diverged in {row.n_diverged} of {row.n_runs} runs "
+                   f"({others}).")
+        elif v["best"] == report_value:
+            gap = f" The report's choice, {report_value:g}, is the best."
+        else:
+            gap = (f" The report's choice, {report_value:g}, scores {row.psnr_mean:.2f} dB, {v['gap']:.2f} dB below "
+                   f"the best{judged}")
     b = meta["base_config"]
     diverged = diverged_values(summary)
     if len(diverged):
@@ -303,12 +309,15 @@ def _sweep(res: Results, name: str, title: str, figure: str, caption: str, repor
                "psnr_ci95": ("95% CI (dB)", ".2f"), "n_runs": ("runs", ".0f"),
                "n_diverged": ("diverged", ".0f"), "seconds_mean": ("seconds per run", ".1f")}
     kept = [c for c in columns if c in summary and (c != "n_diverged" or len(diverged))]
-    shown = summary[kept].rename(columns={c: columns[c][0] for c in kept})
+    shown = summary[kept].assign(psnr_ci95=[  # a mean of one run has no CI: NO_CI, not a blank or 0.00
+        NO_CI if pd.notna(mean) and pd.isna(half) else None if pd.isna(half) else f"{half:.2f}"
+        for mean, half in zip(summary["psnr_mean"], summary["psnr_ci95"], strict=True)])
+    shown = shown.rename(columns={c: columns[c][0] for c in kept})
     return f"""### {title}
 
 {int(summary['n_runs'].sum())} runs: {meta['data']['n_train']:,} pairs, {b['epochs']} epochs each, seeds
 {', '.join(map(str, meta['seeds']))}, evaluated on the {meta['data']['n_val']:,} held-out validation
-crops ({_made_by(meta)}). Best: **{best['value']:g}** at {best['psnr_mean']:.2f} ± {best['psnr_ci95']:.2f} dB.{gap}
+crops ({_made_by(meta)}). Best: **{best['value']:g}** at {mean_words(best['psnr_mean'], best['psnr_ci95'])}.{gap}
 
 {res.figure(figure, caption)}
 
@@ -578,12 +587,14 @@ def section_discussion(res: Results) -> str:
                                     ("batch size", "batch_size_sweep", REPORT_BATCH_SIZE)):
             v = verdict(summaries[sweep], chosen)
             verdicts.append((name, v["best"], chosen, v["gap"], v["tied"], v["diverged"]))
-        hold = all(v[4] for v in verdicts)
+        ties = [v[4] for v in verdicts]
+        hold = "hold" if all(ties) else "do not all hold" if False in ties else "cannot all be judged"
         detail = "; ".join(f"{name}: best {best:g}, the report's {chosen:g} "
-                           + ("diverged" if diverged else f"is {gap:.2f} dB below"
-                              f"{' (within the confidence intervals)' if tied else ''}")
+                           + ("diverged" if diverged else "is the best" if best == chosen else f"is {gap:.2f} dB below"
+                              + {True: " (within the confidence intervals)", False: "",
+                                 None: " (one run: no confidence interval)"}[tied])
                            for name, best, chosen, gap, tied, diverged in verdicts)
-        points.append(f"**The report's hyperparameters {'hold' if hold else 'do not all hold'}** at this "
+        points.append(f"**The report's hyperparameters {hold}** at this "
                       f"budget ({detail}). Above the optimum the learning rate fails abruptly (training "
                       "collapses to a flat image); at a fixed number of epochs larger batches lose because "
                       "they take fewer steps.")

@@ -37,4 +37,11 @@ def test_psnr_shape_mismatch():
 def test_mean_ci():
     mean, half = mean_ci([1.0, 2.0, 3.0])
     assert mean == 2.0 and half == pytest.approx(4.302653 * 1 / math.sqrt(3), rel=1e-5)
-    assert mean_ci([5.0]) == (5.0, 0.0)
+
+
+def test_one_value_has_no_confidence_interval():
+    # was (5.0, 0.0): a CI of 0.00 dB, as if one run measured its mean exactly
+    mean, half = mean_ci([5.0])
+    assert mean == 5.0 and math.isnan(half)
+    assert all(math.isnan(v) for v in mean_ci([]))
+    assert mean_ci([5.0, 5.0]) == (5.0, 0.0)  # two equal values: a CI, of width 0

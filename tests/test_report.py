@@ -216,6 +216,17 @@ def test_a_sweep_value_whose_runs_diverged_is_said_and_shown(tmp_path):
     assert " diverged |" in header and "diverged" not in batch  # a column only where a run diverged
 
 
+def test_a_sweep_value_with_one_run_left_shows_no_ci(tmp_path):
+    # was: "| 0.0016 | 27.20 | 0.00 |": two of three runs diverged, and the one left had a CI of 0.00 dB
+    lr = report.section_sweeps(_lr_diverged_at(tmp_path, 2, seeds=(1, 2))).split("### ")[1]
+    row = next(line for line in lr.splitlines() if line.startswith("| 0.0016 "))
+    assert [cell.strip() for cell in row.split("|")[2:5]] == ["27.00", "n/a", "3"]
+    assert "0.00 " not in row and "nan" not in lr
+    assert "| 0.0008 |            26.10 | 0.25 " in lr  # a CI of several runs, as before
+    # the report's own value the best: said so (was: "scores 26.10 dB, 0.00 dB below the best")
+    assert "The report's choice, 0.0008, is the best." in lr
+
+
 def test_several_seeds_are_said_where_the_numbers_are_their_means(tmp_path):
     _smoke_like_results(tmp_path / "results")
     res = report.Results("smoke", tmp_path / "results", tmp_path / "figures")

@@ -232,6 +232,9 @@ def test_several_seeds_are_said_where_the_numbers_are_their_means(tmp_path):
     res = report.Results("smoke", tmp_path / "results", tmp_path / "figures")
     one_seed = report.section_comparisons(res)
     assert "training seeds" not in one_seed  # the committed quick results: one seed, no sentence
+    # ... but what its CIs are across (was: "95% CI" with no word that one network's are over crops)
+    assert ("from one trained network (one seed): its 95% confidence intervals are across the validation crops"
+            in one_seed.replace("\n", " "))
     for name in ("comparisons", "generalisation"):
         path = tmp_path / "results" / "smoke" / f"{name}.json"
         path.write_text(json.dumps({**json.loads(path.read_text()), "seeds": [0, 1, 2]}))

@@ -88,7 +88,7 @@ def test_report_of_a_run_on_dead_leaves_renders_and_says_so(tmp_path):
     assert "On natural32, our" not in abstract
     assert "On deadleaves32 (all of the training pairs synthetic dead leaves" in abstract
     assert "dead leaves" in data_section and "chelsea, motorcycle, flower" in data_section
-    assert "deadleaves32, gaussian 25/255" in table2
+    assert "deadleaves32 with gaussian noise (sigma 25/255), 4 pairs" in table2
 
 
 def test_generalisation_section_renders_shipped_weights_and_cross_validation(tmp_path):

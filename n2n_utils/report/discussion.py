@@ -39,11 +39,11 @@ def _hyperparameter_points(res: Results) -> list[str]:
     if any(summary is None for summary in summaries.values()) or not all(map(res.json, summaries)):
         return []
     verdicts = [(name, chosen, verdict(summaries[sweep], chosen)) for name, sweep, chosen in sweeps]
-    hold = all(v["tied"] for _, _, v in verdicts)
-    detail = "; ".join(f"{name}: best {v['best']:g}, the report's {chosen:g} "
-                       + ("diverged" if v["diverged"] else f"is {v['gap']:.2f} dB below"
-                          f"{' (within the confidence intervals)' if v['tied'] else ''}")
-                       for name, chosen, v in verdicts)
+    hold = all(judged["tied"] for _, _, judged in verdicts)
+    detail = "; ".join(f"{name}: best {judged['best']:g}, the report's {chosen:g} "
+                       + ("diverged" if judged["diverged"] else f"is {judged['gap']:.2f} dB below"
+                          f"{' (within the confidence intervals)' if judged['tied'] else ''}")
+                       for name, chosen, judged in verdicts)
     return [f"**The report's hyperparameters {'hold' if hold else 'do not all hold'}** at this "
             f"budget ({detail}). Above the optimum the learning rate fails abruptly (training "
             "collapses to a flat image); at a fixed number of epochs larger batches lose because "
@@ -56,8 +56,8 @@ def _comparison_points(res: Results) -> list[str]:
     meta = res.json("comparisons") if table is not None else None
     if not meta:
         return []
-    h = meta["headline"]
-    gap = h["n2c"] - h["n2n"]
+    headline = meta["headline"]
+    gap = headline["n2c"] - headline["n2n"]
     per_noise = table.pivot(index="noise", columns="method", values="psnr")
     gaps = per_noise[N2C] - per_noise[N2N]
     curve = res.csv("learning_curve")
@@ -70,11 +70,11 @@ def _comparison_points(res: Results) -> list[str]:
               f"Noise2Clean minus Noise2Noise ranges from {gaps.min():+.2f} to {gaps.max():+.2f} dB"
               + (f", and along the learning curve from {curve_gaps.min():+.2f} to {curve_gaps.max():+.2f} dB"
                  if curve_gaps is not None else "") + "."]
-    diff = h["n2n"] - h["best_classical_psnr"]
+    diff = headline["n2n"] - headline["best_classical_psnr"]
     target = ("met" if diff >= TARGET_OVER_CLASSICAL_DB
               else f"missed by {TARGET_OVER_CLASSICAL_DB - diff:.2f} dB here")
     points.append(f"**Against classical denoisers:** at this profile's budget the ResUNet is {abs(diff):.2f} dB "
-                  f"{'above' if diff >= 0 else 'below'} {h['best_classical']} on gaussian noise "
+                  f"{'above' if diff >= 0 else 'below'} {headline['best_classical']} on gaussian noise "
                   f"(target: +{TARGET_OVER_CLASSICAL_DB} dB in the full profile, {target}).")
     for noise in [n for n in dict.fromkeys(table["noise"]) if n != "gaussian"]:
         rows = table[table["noise"] == noise].set_index("method")["psnr"]

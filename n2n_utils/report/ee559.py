@@ -138,15 +138,15 @@ def section_training(res: Results) -> str:
     train = res.json("train_resunet")
     if not train:
         return not_run(heading)
-    c = train["config"]
+    cfg = train["config"]
     per_photo = pd.DataFrame(train["per_photo"]).rename(
         columns={"group": "photo", "psnr": "ResUNet PSNR (dB)", "ci95": "95% CI", "noisy": "noisy PSNR (dB)"})
     return f"""{heading}
 
-Noise2Noise as in the report: noisy input, noisy target, {c['loss'].upper()} loss, Adam with
-learning rate {c['lr']:g}, mini-batches of {c['batch_size']}, dihedral augmentation (the 8
-rotations and flips, applied identically to input and target), {c['epochs']} epochs on
-{train['data']['n_train']:,} pairs, {train.get('precision', c['precision'])} autocast for training
+Noise2Noise as in the report: noisy input, noisy target, {cfg['loss'].upper()} loss, Adam with
+learning rate {cfg['lr']:g}, mini-batches of {cfg['batch_size']}, dihedral augmentation (the 8
+rotations and flips, applied identically to input and target), {cfg['epochs']} epochs on
+{train['data']['n_train']:,} pairs, {train.get('precision', cfg['precision'])} autocast for training
 and fp32 for evaluation. Training took {train['train_seconds'] / 60:.1f} minutes on {train['device']}
 ({made_by(train)}).{seeds_note(train, 'Every PSNR of this section is')}
 
@@ -182,19 +182,20 @@ def _sweep(res: Results, name: str, title: str, figure: str, caption: str, repor
         return not_run(heading)
     best = summary[summary["value"] == best_value(summary)].iloc[0]
     at_report = summary[summary["value"] == report_value]
-    gap = ""
+    remarks = ""  # the report's value against the best, and the values whose runs diverged
     if len(at_report):  # a grid with the report's value
-        v, row = verdict(summary, report_value), next(at_report.itertuples())
+        judged, row = verdict(summary, report_value), next(at_report.itertuples())
         others = "no mean" if pd.isna(row.psnr_mean) else f"the others score {row.psnr_mean:.2f} dB"
-        gap = (f" The report's choice, {report_value:g}, diverged in {row.n_diverged} of {row.n_runs} runs ({others})."
-               if v["diverged"] else
-               f" The report's choice, {report_value:g}, scores {row.psnr_mean:.2f} dB, {v['gap']:.2f} dB below the "
-               f"best" + (", within the confidence intervals." if v["tied"] else "."))
-    b = meta["base_config"]
+        tied = ", within the confidence intervals" if judged["tied"] else ""
+        remarks = (f" The report's choice, {report_value:g}, diverged in {row.n_diverged} of {row.n_runs} runs "
+                   f"({others})." if judged["diverged"] else
+                   f" The report's choice, {report_value:g}, scores {row.psnr_mean:.2f} dB, {judged['gap']:.2f} dB "
+                   f"below the best{tied}.")
+    base = meta["base_config"]
     diverged = diverged_values(summary)
     if len(diverged):
-        gap += (f" Diverged: {diverged_words(diverged)}; a mean is of the runs that finished, and a value with "
-                f"a run that diverged is never the best.")
+        remarks += (f" Diverged: {diverged_words(diverged)}; a mean is of the runs that finished, and a value with "
+                    f"a run that diverged is never the best.")
     columns = {"value": (meta["param"], "g"), "psnr_mean": ("PSNR mean (dB)", ".2f"),
                "psnr_ci95": ("95% CI (dB)", ".2f"), "n_runs": ("runs", ".0f"),
                "n_diverged": ("diverged", ".0f"), "seconds_mean": ("seconds per run", ".1f")}
@@ -202,9 +203,9 @@ def _sweep(res: Results, name: str, title: str, figure: str, caption: str, repor
     shown = summary[kept].rename(columns={c: columns[c][0] for c in kept})
     return f"""{heading}
 
-{int(summary['n_runs'].sum())} runs: {meta['data']['n_train']:,} pairs, {b['epochs']} epochs each, seeds
+{int(summary['n_runs'].sum())} runs: {meta['data']['n_train']:,} pairs, {base['epochs']} epochs each, seeds
 {', '.join(map(str, meta['seeds']))}, evaluated on the {meta['data']['n_val']:,} held-out validation
-crops ({made_by(meta)}). Best: **{best['value']:g}** at {best['psnr_mean']:.2f} ± {best['psnr_ci95']:.2f} dB.{gap}
+crops ({made_by(meta)}). Best: **{best['value']:g}** at {best['psnr_mean']:.2f} ± {best['psnr_ci95']:.2f} dB.{remarks}
 
 {res.figure(figure, caption)}
 
@@ -215,15 +216,15 @@ def section_predictions(res: Results) -> str:
     """Section 5 (notebook 04's predictions.json): the prediction figures and the range of
     per-image gains (dB)."""
     heading = "## 5. Predictions (Figures 4 and 5)"
-    p = res.json("predictions")
-    if not p:
+    predictions = res.json("predictions")
+    if not predictions:
         return not_run(heading)
     return f"""{heading}
 
 The report showed one prediction and its ground truth apart. Here the noisy input, the prediction
 and the ground truth stand side by side for validation images drawn by a seed (Figure 4), and for
 the images where denoising gained most and least (Figure 5). Per-image gains range from
-{p['gain_min']:.1f} to {p['gain_max']:.1f} dB (median {p['gain_median']:.1f} dB).
+{predictions['gain_min']:.1f} to {predictions['gain_max']:.1f} dB (median {predictions['gain_median']:.1f} dB).
 
 {res.figure('fig4_predictions', 'Fig. 4: noisy input, prediction, ground truth (PSNR noisy -> denoised).')}
 

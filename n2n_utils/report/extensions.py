@@ -20,12 +20,12 @@ def section_comparisons(res: Results) -> str:
     table, meta = res.csv("comparisons"), res.json("comparisons")
     if table is None or not meta:
         return not_run(heading)
-    h = meta["headline"]
+    headline = meta["headline"]
     psnr = table.pivot(index="method", columns="noise", values="psnr").reindex(list(dict.fromkeys(table["method"])))
     psnr = psnr[list(dict.fromkeys(table["noise"]))].reset_index()
     gaussian = table[table["noise"] == "gaussian"][["method", "psnr", "psnr_ci95", "ssim", "seconds", "params"]]
-    gap_n2c = h["n2c"] - h["n2n"]
-    gap_classical = h["n2n"] - h["best_classical_psnr"]
+    gap_n2c = headline["n2c"] - headline["n2n"]
+    gap_classical = headline["n2n"] - headline["best_classical_psnr"]
     ablation, curve = res.csv("augmentation_ablation"), res.csv("learning_curve")
     parts = [f"""{heading}
 
@@ -36,11 +36,11 @@ gaussian and poisson, L1 for impulse and text) and the augmentations that keep i
 classical methods are tuned on {meta['n_tune']} *training* crops ({made_by(meta)}).{seeds_note(
     meta, 'Each ResUNet row (and the ablation and learning curve below) is')}
 
-**Headline, gaussian sigma 25/255:** noisy {h['noisy']:.2f} dB, best classical
-({h['best_classical']}) {h['best_classical_psnr']:.2f} dB, Noise2Noise {h['n2n']:.2f} dB,
-Noise2Clean {h['n2c']:.2f} dB. Noise2Noise is {abs(gap_n2c):.2f} dB
+**Headline, gaussian sigma 25/255:** noisy {headline['noisy']:.2f} dB, best classical
+({headline['best_classical']}) {headline['best_classical_psnr']:.2f} dB, Noise2Noise {headline['n2n']:.2f} dB,
+Noise2Clean {headline['n2c']:.2f} dB. Noise2Noise is {abs(gap_n2c):.2f} dB
 {'below' if gap_n2c > 0 else 'above'} Noise2Clean and {abs(gap_classical):.2f} dB
-{'above' if gap_classical >= 0 else 'below'} {h['best_classical']} at this budget.
+{'above' if gap_classical >= 0 else 'below'} {headline['best_classical']} at this budget.
 
 PSNR (dB) per method and noise model:
 
@@ -152,13 +152,14 @@ def section_blind(res: Results) -> str:
     if not meta:
         return ""
     summary = pd.DataFrame(meta["summary"]).rename(columns={"sigma_255": "sigma (/255)"})
-    w = meta["blind_weights"]
+    weights = meta["blind_weights"]
+    trained = f"`{weights['name']}` was trained with Noise2Noise on {weights['n_train']:,} pairs{_crop_words(weights)}"
     return f"""## 9. Blind gaussian weights: any noise level
 
-`{w['name']}` was trained with Noise2Noise on {w['n_train']:,} pairs{_crop_words(w)} whose sigma is drawn per pair,
-uniformly from 0 to 50/255 (both draws of a pair share it), {_loss_words(w)}for {w['epochs']} epochs:
-{w['train_seconds'] / 60:.0f} minutes on {w['device']} (profile `{w['profile']}`; see its model
-card).{_init_words(w)}{_why_crops(w)} Mean PSNR (dB) on
+{trained} whose sigma is drawn per pair,
+uniformly from 0 to 50/255 (both draws of a pair share it), {_loss_words(weights)}for {weights['epochs']} epochs:
+{weights['train_seconds'] / 60:.0f} minutes on {weights['device']} (profile `{weights['profile']}`; see its model
+card).{_init_words(weights)}{_why_crops(weights)} Mean PSNR (dB) on
 {len(meta['photos'])} held-out photo(s) at scale {meta['scale']:g}, whole images ({made_by(meta)}); BM3D is
 given the true sigma, or the one `n2n denoise --sigma auto` estimates:
 

@@ -29,27 +29,29 @@ def section_speed() -> str:
              "seeds; the difference to fp32 at the same batch and seed, with its 95% CI). Speeds depend on "
              "the CPU (AVX-512, native bf16): each table names the one it was measured on."]
     for path in files:
-        b = json.loads(path.read_text())
-        p = b["provenance"]
-        train = pd.DataFrame(b["settings"])[["name", "layout", "images_per_s", "speedup_vs_reference",
+        bench = json.loads(path.read_text())
+        prov = bench["provenance"]
+        train = pd.DataFrame(bench["settings"])[["name", "layout", "images_per_s", "speedup_vs_reference",
                                               "gflops_per_s", "fraction_of_peak", "psnr", "psnr_delta_db",
                                               "psnr_delta_ci95"]]
-        infer = pd.DataFrame(b["inference"]["rows"])[["name", "images_per_s", "gflops_per_s", "fraction_of_peak"]]
-        parts.append(f"**{path.name}** ({p.get('device')}, torch {p.get('torch')}, commit `{p.get('git_commit')}`)"
-                     f"\n\nCPU: {describe_cpu(p.get('cpu'))}."
+        infer = pd.DataFrame(bench["inference"]["rows"])[["name", "images_per_s", "gflops_per_s", "fraction_of_peak"]]
+        tiled = bench["tiled_denoise"]
+        parts.append(f"**{path.name}** ({prov.get('device')}, torch {prov.get('torch')}, "
+                     f"commit `{prov.get('git_commit')}`)"
+                     f"\n\nCPU: {describe_cpu(prov.get('cpu'))}."
                      f"\n\n{markdown_table(train, ('g', 'g', '.0f', '.2f', '.0f', '.2f', '.2f', '.2f', '.2f'))}"
-                     f"\n\nInference, 32x32, batch {b['inference']['batch']}:\n\n"
+                     f"\n\nInference, 32x32, batch {bench['inference']['batch']}:\n\n"
                      f"{markdown_table(infer, ('g', '.0f', '.0f', '.2f'))}\n\n"
-                     f"{_fastest(b)}"
-                     f"Tiled denoising of a {b['tiled_denoise']['image_shape']} image (tile "
-                     f"{b['tiled_denoise']['tile']}): {b['tiled_denoise']['megapixels_per_s']:.2f} megapixels/s. "
-                     f"Peak training memory at the default batch: {b['memory']['peak_mib']:.0f} MiB.")
+                     f"{_fastest(bench)}"
+                     f"Tiled denoising of a {tiled['image_shape']} image (tile {tiled['tile']}): "
+                     f"{tiled['megapixels_per_s']:.2f} megapixels/s. "
+                     f"Peak training memory at the default batch: {bench['memory']['peak_mib']:.0f} MiB.")
     return "\n\n".join(parts)
 
 
-def _fastest(b: dict) -> str:
+def _fastest(bench: dict) -> str:
     """One sentence on the fastest training setting, from a benchmark's results."""
-    rows = [r for r in b["settings"] if r.get("images_per_s")]
+    rows = [r for r in bench["settings"] if r.get("images_per_s")]
     best = max(rows, key=lambda r: r["images_per_s"])
     quality = (f", and after equal epochs its PSNR is {best['psnr_delta_db']:+.2f} ± "
                f"{best['psnr_delta_ci95']:.2f} dB from fp32's (95% CI over seeds)"

@@ -71,7 +71,8 @@ def _source_words(meta: dict, sentence: bool) -> str:
 
 
 def held_out_words(meta: dict) -> str:
-    """What a run validates on: the course's 'images' (thumbnails of unknown origin), or 'photos'."""
+    """What a run is validated on, in a word: the course's validation 'images', or the held-out
+    'photos' of natural32 or of a folder."""
     return "images" if meta.get("name") == "course" else "photos"
 
 

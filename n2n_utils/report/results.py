@@ -30,13 +30,7 @@ class Results:
     def json(self, name: str) -> dict | None:
         """NAME.json as a dict whose missing keys raise ResultsFileError (see _Record), or None."""
         path = self.dir / f"{name}.json"
-        if not path.exists():
-            return None
-        record = _parse(path, lambda p: json.loads(p.read_text(), object_hook=lambda items: _Record(items, p)),
-                        "JSON")
-        if not isinstance(record, dict):
-            raise ResultsFileError(f"{path}: not a results record (a JSON {type(record).__name__}, not an object)")
-        return record
+        return read_record(path) if path.exists() else None
 
     def csv(self, name: str) -> pd.DataFrame | None:
         """NAME.csv as a table, or None."""
@@ -58,28 +52,40 @@ class Results:
         return self.json("train_resunet") is not None
 
 
+def read_record(path: Path, writer: str = "the notebook that writes it") -> dict:
+    """A results JSON file as a dict whose missing keys raise ResultsFileError (see _Record); a
+    file that cannot be read, is damaged or holds no JSON object raises it too. `writer` is what
+    to rerun, named in those messages."""
+    record = _parse(path, lambda p: json.loads(p.read_text(), object_hook=lambda items: _Record(items, p, writer)),
+                    "JSON", writer)
+    if not isinstance(record, dict):
+        raise ResultsFileError(f"{path}: not a results record (a JSON {type(record).__name__}, not an object)")
+    return record
+
+
 class _Record(dict):
     """A results file's JSON object (and each object inside it): a key it lacks raises
     ResultsFileError naming the file, the mark of a record written by another version of the
     study, where a KeyError would show a traceback. `.get` still answers None."""
 
-    def __init__(self, items: dict, path: Path):
+    def __init__(self, items: dict, path: Path, writer: str):
         super().__init__(items)
-        self.path = path
+        self.path, self.writer = path, writer
 
     def __missing__(self, key: str):
         raise ResultsFileError(f"{self.path}: no {key!r}, which this version of the report reads (written by "
-                               "another version of the study?); rerun the notebook that writes it")
+                               f"another version of the study?); rerun {self.writer}")
 
 
-def _parse(path: Path, parse, kind: str):
+def _parse(path: Path, parse, kind: str, writer: str = "the notebook that writes it"):
     """`parse(path)`, or a ResultsFileError naming the file: one that cannot be read (a folder
-    under its name, no permission) or is damaged (not `kind`: cut JSON, an empty CSV, not UTF-8)."""
+    under its name, no permission) or is damaged (not `kind`: cut JSON, an empty CSV, not UTF-8),
+    saying to rerun `writer`."""
     try:
         return parse(path)
     except OSError as err:
         raise ResultsFileError(f"{path}: cannot be read ({err.strerror or type(err).__name__})") from None
     except ValueError as err:  # JSONDecodeError, UnicodeDecodeError, pandas' EmptyDataError and ParserError
         first_line = (str(err).strip().splitlines() or [type(err).__name__])[0]
-        raise ResultsFileError(f"{path}: damaged, not {kind} ({first_line}); rerun the notebook that writes it") \
+        raise ResultsFileError(f"{path}: damaged, not {kind} ({first_line}); rerun {writer}") \
             from None

@@ -4,12 +4,11 @@ throughput-*.json), and the README's copy of it between README_MARKERS.
 
 from __future__ import annotations
 
-import json
-
 import pandas as pd
 
 from .. import config
 from ..config import describe_cpu
+from .results import read_record
 from .words import markdown_table, not_run
 
 README_MARKERS = ("<!-- speed:start (rendered by `make report`) -->", "<!-- speed:end -->")
@@ -29,7 +28,7 @@ def section_speed() -> str:
              "seeds; the difference to fp32 at the same batch and seed, with its 95% CI). Speeds depend on "
              "the CPU (AVX-512, native bf16): each table names the one it was measured on."]
     for path in files:
-        bench = json.loads(path.read_text())
+        bench = read_record(path, "`make benchmark`")
         prov = bench["provenance"]
         train = pd.DataFrame(bench["settings"])[["name", "layout", "images_per_s", "speedup_vs_reference",
                                               "gflops_per_s", "fraction_of_peak", "psnr", "psnr_delta_db",

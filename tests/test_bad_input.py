@@ -16,7 +16,8 @@ import pytest
 import torch
 from PIL import Image
 
-from n2n_utils import blind, config, report
+from n2n_utils import blind, config, files, report
+from n2n_utils.__main__ import main
 from n2n_utils.config import ROOT, WEIGHTS_DIR
 from n2n_utils.course import Model as CourseModel
 from n2n_utils.data import DataFileError, load_dataset
@@ -32,6 +33,23 @@ def test_an_empty_weights_option_is_no_weights_not_the_default(tmp_path, capsys)
         assert_one_line_error(code, err, "no weights ''")
         assert out == ""  # was, with --sigma: 'photo.png: noise sigma 10.0/255; weights ' before the refusal
     assert not list(tmp_path.glob("*_denoised*"))
+
+
+@pytest.mark.parametrize("argv", [
+    ("denoise", "{src}", "-o", ""), ("denoise", ""), ("train", "--checkpoint", ""),
+    ("train", "--checkpoint", "{tmp}/c.pt", "--dataset", ""), ("list-weights", "--weights-dir", ""),
+    ("export-course", ""), ("export-weights", "", "--profile", "quick"),
+])
+def test_an_empty_path_is_refused_not_read_as_the_current_folder(tmp_path, monkeypatch, argv):
+    """Path("") is ".": `denoise photo.png -o ""` wrote photo.png into the folder the command
+    ran in, and `train --checkpoint ""` said that "." is a folder. Every path option refuses it."""
+    src = photo(tmp_path / "photo.png")
+    monkeypatch.chdir(tmp_path / "..")
+    before = sorted(Path.cwd().iterdir())
+    with pytest.raises(SystemExit) as exit_:
+        main([a.format(src=src, tmp=tmp_path) for a in argv])
+    assert exit_.value.code == 2
+    assert sorted(Path.cwd().iterdir()) == before and sorted(tmp_path.iterdir()) == [src]
 
 
 def test_list_weights_of_a_folder_that_is_not_there_or_not_a_folder(tmp_path, capsys):
@@ -109,6 +127,25 @@ def test_duplicate_photos_are_refused_naming_both(tmp_path, monkeypatch):
     assert not (tmp_path / "cache").exists() or not list((tmp_path / "cache").iterdir())
 
 
+def test_a_photo_that_cannot_be_read_is_named_in_one_line(tmp_path, monkeypatch):
+    """A photo without read permission (copied from another user's folder, say) is named with
+    the reason (was: Python's own "[Errno 13] Permission denied: '...'" from the digest). The
+    permission is denied by a stand-in for open: the tests run as root, who may read anything."""
+    monkeypatch.setattr(config, "CACHE_DIR", tmp_path / "cache")
+    folder = _tiffs(tmp_path / "photos", 3)
+    locked = folder / "im1.tif"
+
+    def open_but_not_locked(path, *args, **kwargs):
+        if Path(path) == locked:
+            raise PermissionError(13, "Permission denied", str(path))
+        return open(path, *args, **kwargs)
+
+    monkeypatch.setattr(files, "open", open_but_not_locked, raising=False)
+    with pytest.raises(ValueError) as caught:
+        load_dataset(folder, n_train=8, n_val=4, seed=0)
+    assert str(caught.value) == f"{locked}: cannot read: Permission denied"
+
+
 def test_a_copy_replaced_by_other_bytes_of_its_size_and_time_is_no_copy(tmp_path, monkeypatch):
     """The copy check reads the bytes as they are now: a copy, once refused, then overwritten by
     another photo of its size and time (cp -p, tar), loads in the same process (was: refused
@@ -177,6 +214,27 @@ def test_report_names_a_damaged_results_file_in_one_line_and_writes_nothing(tmp_
     damaged.write_bytes(b'{"param": "lr\xff"}')  # not UTF-8
     with pytest.raises(report.ResultsFileError, match=f"{damaged}: damaged, not JSON"):
         results.json("lr_sweep")
+
+
+def test_report_names_a_damaged_benchmark_file_in_one_line_and_writes_nothing(tmp_path, monkeypatch, capsys):
+    """The speed section's benchmark JSON is read as the results files are (was: a traceback
+    for a cut file, and a KeyError for one from another version of the benchmark)."""
+    benches = shutil.copytree(config.BENCHMARK_RESULTS_DIR, tmp_path / "benchmarks")
+    readme = tmp_path / "README.md"
+    shutil.copy(report.README_PATH, readme)
+    monkeypatch.setattr(config, "BENCHMARK_RESULTS_DIR", benches)
+    monkeypatch.setattr(report, "REPORT_PATH", tmp_path / "report.md")
+    monkeypatch.setattr(report, "README_PATH", readme)
+    damaged = sorted(benches.glob("throughput-*.json"))[0]
+    bench = json.loads(damaged.read_text())
+    for text, problem in ((damaged.read_text()[:100], "damaged, not JSON"),
+                          (json.dumps({k: v for k, v in bench.items() if k != "provenance"}), "no 'provenance'")):
+        damaged.write_text(text)
+        assert report.main([]) == 1
+        lines = capsys.readouterr().err.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith(f"report: error: {damaged}: {problem}"), lines
+        assert lines[0].endswith("rerun `make benchmark`")
+    assert not (tmp_path / "report.md").exists() and readme.read_text() == report.README_PATH.read_text()
 
 
 def test_report_names_a_results_file_from_another_version_in_one_line(tmp_path):

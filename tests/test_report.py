@@ -321,3 +321,13 @@ def test_the_reports_own_value_that_diverged_is_said_so_not_a_nan_gap(tmp_path):
     assert "nan" not in lr + discussion
     every = report.section_sweeps(_lr_diverged_at(tmp_path / "every", 1, seeds=(0, 1, 2))).split("### ")[1]
     assert "The report's choice, 0.0008, diverged in 3 of 3 runs (no mean)." in every
+
+
+def test_the_abstract_says_when_the_reports_values_tie_with_the_best(tmp_path):
+    # was: "put ... the best batch size at 4 (the report chose 0.0008 and 8)", with 8 0.01 dB below 4
+    # and well inside both CIs: as if the sweep had found a better batch size
+    committed = report.section_abstract(report.Results("quick"))
+    assert "(the report chose 0.0008 and 8, each the best or within the confidence intervals of the best)" in committed
+    _smoke_like_results(tmp_path / "results")  # the report's values 1 dB below the best, outside the CIs
+    made_up = report.section_abstract(report.Results("smoke", tmp_path / "results", tmp_path / "figures"))
+    assert "(the report chose 0.0008 and 8)." in made_up

@@ -26,6 +26,17 @@ from .words import (
 REPORT_PSNR_DB = 24.6  # Table II of the EE-559 report, on the course's data (not re-measurable here)
 
 
+def _reports_values_held(res: Results) -> str:
+    """', each the best or within the confidence intervals of the best' where both of the
+    report's values hold against their sweep's best (sweeps.verdict), else '': a best value
+    that the report's ties with is no better than it, and the abstract should not read so."""
+    held = []
+    for name, chosen in (("lr_sweep", REPORT_LR), ("batch_size_sweep", REPORT_BATCH_SIZE)):
+        summary = res.csv(f"{name}_summary")
+        held.append(summary is not None and chosen in set(summary["value"]) and verdict(summary, chosen)["tied"])
+    return ", each the best or within the confidence intervals of the best" if all(held) else ""
+
+
 def section_abstract(res: Results) -> str:
     """What the study did and found, in one paragraph: the main run, the sweeps' best values and
     the shipped weights; each part only where its results are there."""
@@ -41,7 +52,7 @@ def section_abstract(res: Results) -> str:
     if lr and bs:
         text += (f"Seeded sweeps with 95% confidence intervals put the best learning rate at "
                  f"{lr['best']:g} and the best batch size at {bs['best']:g} for that budget "
-                 f"(the report chose {REPORT_LR:g} and {REPORT_BATCH_SIZE}). ")
+                 f"(the report chose {REPORT_LR:g} and {REPORT_BATCH_SIZE}{_reports_values_held(res)}). ")
     for name in list_weights():
         weights = read_weights(name)
         card, augment = weights["card"], " + ".join(weights["config"]["augment"])

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from .blind import TARGET_BM3D_SIGMAS_255, TARGET_GAP_DB, sweep_targets
+from .generalisation import worst_photo
 from .sweeps import diverged_values, diverged_words, mean_words, verdict
 
 if TYPE_CHECKING:
@@ -104,8 +105,7 @@ def generalisation_finding(gap: pd.DataFrame, best: str, cv_gap: pd.DataFrame | 
     """Notebook 06: the best recipe against BM3D on the mean and on its worst photo
     (`gap`: generalisation.gap_to; `cv_gap`: the same for the cross-validation, or None)."""
     row = gap.loc[best]
-    photos = [c for c in gap.columns if c != "all"]
-    worst = min(photos, key=lambda p: row[p])
+    worst = worst_photo(row)
     text = (f"The best recipe, {best}, is {abs(row['all']):.2f} dB {'above' if row['all'] >= 0 else 'below'} "
             f"BM3D on the held-out photos' mean; its worst photo is {worst} ({row[worst]:+.2f} dB).")
     if cv_gap is not None and len(cv_gap):

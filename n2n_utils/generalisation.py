@@ -145,6 +145,15 @@ def gap_to(table: pd.DataFrame, method: str = BM3D) -> pd.DataFrame:
     return (table.drop(index=list(BASELINES)) - table.loc[method]).round(2)
 
 
+MEANS = ("all", "photo mean")  # the columns of per_photo_table and photo_mean_table that are no photo
+
+
+def worst_photo(row: pd.Series) -> str:
+    """The photo where `row` (dB per photo: a PSNR or a gap to BM3D, a row of the tables above)
+    is lowest; the mean over the photos ('all' or 'photo mean') is not a photo."""
+    return min((c for c in row.index if c not in ("method", *MEANS)), key=lambda p: row[p])
+
+
 def best_recipe(gap: pd.DataFrame, recipes: dict = RECIPES) -> str:
     """The recipe with the largest gap on all photos ('all', from gap_to)."""
     return str(gap.loc[[r for r in recipes if r in gap.index], "all"].idxmax())

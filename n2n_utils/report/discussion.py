@@ -8,11 +8,10 @@ from __future__ import annotations
 import pandas as pd
 
 from ..comparisons import N2C, N2N, NOISY_INPUT
-from ..generalisation import BM3D, REPORT_RECIPE
+from ..generalisation import BM3D, REPORT_RECIPE, worst_photo
 from ..runs import REPORT_BATCH_SIZE, REPORT_LR
 from ..sweeps import verdict
 from .ee559 import REPORT_PSNR_DB
-from .extensions import worst_photo
 from .results import Results
 
 # The study's targets (dB), judged here on each profile's numbers

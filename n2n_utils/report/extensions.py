@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from ..generalisation import worst_photo
 from ..weights import images_before, images_seen
 from .results import Results
 from .words import made_by, markdown_table, not_run, seeds_note
@@ -94,12 +95,6 @@ The best recipe here, **{meta['best_recipe']}**, is {against_bm3d} BM3D's mean; 
 {worst_photo_words(best)}. The targets (at or above BM3D in the quick profile,
 +0.5 dB in the full profile, no photo more than 0.5 dB below) are judged on these numbers; the
 full profile needs a GPU and has not been run for this report.{_shipped_weights(gap)}{_cross_validation(res, meta)}"""
-
-
-def worst_photo(row: pd.Series) -> str:
-    """The photo where `row` (dB per photo: a PSNR or a gap to BM3D, as generalisation's tables
-    hold them) is lowest; the mean over the photos ('all' or 'photo mean') is not a photo."""
-    return min((c for c in row.index if c not in ("method", "all", "photo mean")), key=lambda p: row[p])
 
 
 def worst_photo_words(row: pd.Series) -> str:

@@ -154,3 +154,12 @@ def test_the_pool_is_used_by_default_only_where_one_core_would_take_long(monkeyp
     assert classical.default_workers("bm3d", few) == 1
     assert classical.default_workers("bm3d", few + 1) == 16
     assert classical.default_workers("tv", 1_000) == 1  # milliseconds a crop
+
+
+@pytest.mark.parametrize("side", [7, 8])
+def test_bm3d_refuses_an_image_smaller_than_9_pixels_a_side(side):
+    # was: under 8 pixels the bm3d package raised "Image cannot be smaller than block size!", and
+    # at exactly 8x8 it crashed the process (a segfault: the explorer's kernel with it)
+    with pytest.raises(ValueError, match=f"BM3D needs at least 9x9 pixels; this image is {side}x{side}"):
+        classical.bm3d(np.zeros((side, side, 3)), 0.1)
+    assert classical.bm3d(np.full((9, 12, 3), 0.5), 0.1).shape == (9, 12, 3)

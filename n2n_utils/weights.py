@@ -158,7 +158,9 @@ def _card_from_checkpoint(ckpt: dict, profile: str, **extra: Any) -> dict:
         "n_train": data.get("n_train"),
         "n_val": data.get("n_val"),
         "data_seed": data.get("seed"),
-        "train_photos": data.get("train_photos"),
+        # natural32's photos by name; a folder's (data.folders) by file name
+        "train_photos": data.get("train_photos", data.get("train_files")),
+        "val_photos": data.get("val_photos", data.get("val_files")),
         **({"crop": data["crop"]} if "crop" in data else {}),  # a side other than 32 pixels
         "epochs": ckpt.get("epoch", len(history)),
         "device": ckpt.get("device", "not recorded"),

@@ -71,7 +71,8 @@ def weights_path(name_or_path: str | Path, weights_dir: Path = WEIGHTS_DIR) -> P
     if shipped.is_file():
         return shipped
     raise FileNotFoundError(f"no weights {str(name_or_path)!r}: neither a file nor a shipped name; "
-                            f"shipped: {list_weights(weights_dir) or 'none'}")
+                            f"shipped: {list_weights(weights_dir) or 'none'}; weights exported to another "
+                            f"--weights-dir are named by their file, DIR/NAME{SUFFIX}")
 
 
 def read_weights(name_or_path: str | Path = DEFAULT_WEIGHTS) -> dict:

@@ -75,6 +75,9 @@ def bm3d(image: np.ndarray, sigma: float) -> np.ndarray:
     profile = bm3d_package.BM3DProfile()
     profile.num_threads = 1  # also makes the result deterministic
     profile.nf = BM3D_NF
+    if np.array_equal(image[..., 0], image[..., 1]) and np.array_equal(image[..., 1], image[..., 2]):
+        # grey: bm3d_rgb scales each opponent channel by its range, 0 for both colour ones (NaN out)
+        return np.repeat(np.asarray(bm3d_package.bm3d(image[..., 0], sigma, profile))[..., None], 3, axis=-1)
     return bm3d_package.bm3d_rgb(image, sigma, profile)
 
 

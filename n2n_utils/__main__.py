@@ -102,6 +102,20 @@ def output_paths(inputs: list[Path], output: str | None) -> list[Path]:
     return [out]
 
 
+def path_text_option(text: str) -> str:
+    """A file or folder option, kept as text (-o's trailing slash says "a folder"): refuse the
+    empty string, which Path reads as the current folder (`-o ""` wrote into the folder the
+    command ran in, `--checkpoint ""` said that "." is a folder)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("an empty path: name a file or a folder")
+    return text
+
+
+def path_option(text: str) -> Path:
+    """A file or folder option as a Path: `path_text_option`'s check."""
+    return Path(path_text_option(text))
+
+
 def sigma_option(text: str) -> float | str:
     """--sigma: "auto", or a noise level in 1/255 (0 to 255)."""
     if text == "auto":
@@ -350,8 +364,9 @@ def build_parser() -> argparse.ArgumentParser:
                             description="Denoise image files of any size, tile by tile. Reads 8-bit grey, "
                             "grey + alpha, RGB and RGBA, 16-bit grey, and 16-bit RGB(A) TIFF; alpha is kept. "
                             "Writes the format the output's extension names (.png, .tif, .jpg, .webp, .bmp).")
-    p.add_argument("inputs", nargs="+", metavar="FILE")
-    p.add_argument("-o", "--output", help=f"output file, or folder (one that exists, a name ending in /, or any -o "
+    p.add_argument("inputs", nargs="+", metavar="FILE", type=path_text_option)
+    p.add_argument("-o", "--output", type=path_text_option,
+                   help=f"output file, or folder (one that exists, a name ending in /, or any -o "
                    f"for several inputs) that keeps the input names (default: "
                    f"NAME{SUFFIX}.EXT beside each input)")
     p.add_argument("--weights", help=f"shipped name or file (default {DEFAULT_WEIGHTS}, or the weights --sigma "
@@ -372,23 +387,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_denoise)
 
     p = commands.add_parser("list-weights", help="the shipped weights and their validation PSNR")
-    p.add_argument("--weights-dir", type=Path, default=WEIGHTS_DIR,
+    p.add_argument("--weights-dir", type=path_option, default=WEIGHTS_DIR,
                    help=f"the folder to list, e.g. train --export's (default {WEIGHTS_DIR})")
     p.set_defaults(func=cmd_list_weights)
 
     p = commands.add_parser("export-weights", help="turn a training checkpoint into shipped weights + model card")
-    p.add_argument("checkpoint")
+    p.add_argument("checkpoint", type=path_text_option)
     p.add_argument("--profile", required=True, help="what run made it: smoke, quick, full, provisional ...")
     p.add_argument("--name", default=DEFAULT_WEIGHTS)
     p.add_argument("--trained-on", help="device description for the card, e.g. 'cuda (NVIDIA H100)'")
     p.add_argument("--val-psnr-noisy", type=float, help="PSNR (dB) of the noisy validation input")
     p.add_argument("--notes", help="a sentence for the model card")
-    p.add_argument("--weights-dir", type=Path, default=WEIGHTS_DIR, help=f"where to write (default {WEIGHTS_DIR})")
+    p.add_argument("--weights-dir", type=path_option, default=WEIGHTS_DIR,
+                   help=f"where to write (default {WEIGHTS_DIR})")
     p.add_argument("--overwrite", action="store_true", help="replace weights of the same name (refused otherwise)")
     p.set_defaults(func=cmd_export_weights)
 
     p = commands.add_parser("export-course", help="write OUT_DIR/Miniproject_1/ for the EE-559 grader")
-    p.add_argument("out_dir", metavar="OUT_DIR")
+    p.add_argument("out_dir", metavar="OUT_DIR", type=path_text_option)
     p.add_argument("--weights", default=DEFAULT_WEIGHTS, help="shipped name or file for bestmodel.pth")
     p.add_argument("--overwrite", action="store_true")
     p.set_defaults(func=cmd_export_course)
@@ -398,8 +414,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     d = TrainConfig()
     p = commands.add_parser("train", help="train a ResUNet (resumable), optionally export it as shipped weights")
-    p.add_argument("--checkpoint", required=True, type=Path, help="written after each epoch; resumed from")
-    p.add_argument("--dataset", default="natural32", help="natural32, deadleaves32, a folder of the course's files "
+    p.add_argument("--checkpoint", required=True, type=path_option, help="written after each epoch; resumed from")
+    p.add_argument("--dataset", default="natural32", type=path_text_option,
+                   help="natural32, deadleaves32, a folder of the course's files "
                    "(train_data.pkl, val_data.pkl) or a folder of your own images")
     p.add_argument("--noise", default="gaussian", help=f"the noise added to the clean crops, at its default level "
                    f"(gaussian: sigma 25/255): one of {', '.join(sorted(NOISE_MODELS))} (default gaussian)")
@@ -419,13 +436,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lr-schedule", default=d.lr_schedule, choices=CHOICES["lr_schedule"])
     p.add_argument("--precision", default=d.precision, choices=CHOICES["precision"])
     p.add_argument("--seed", type=int, default=d.seed, help="data, initialisation and order (default 0)")
-    p.add_argument("--init", metavar="NAME_OR_PATH", help="start from these weights (a shipped name, a weights "
+    p.add_argument("--init", metavar="NAME_OR_PATH", type=path_text_option,
+                   help="start from these weights (a shipped name, a weights "
                    "file or a checkpoint) instead of random ones: to fine-tune them on your own data, or to train "
                    "them further in a new run (the card's init records them)")
     p.add_argument("--device", default=d.device)
     p.add_argument("--export", metavar="NAME", help="export the result as shipped weights under this name")
     p.add_argument("--profile", default="custom", help="the label the model card gives the run")
-    p.add_argument("--weights-dir", type=Path, default=WEIGHTS_DIR,
+    p.add_argument("--weights-dir", type=path_option, default=WEIGHTS_DIR,
                    help=f"where --export writes (default {WEIGHTS_DIR})")
     p.add_argument("--overwrite", action="store_true", help="let --export replace weights of the same name")
     p.set_defaults(func=cmd_train)

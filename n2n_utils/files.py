@@ -161,14 +161,18 @@ def files_digest(files: list[Path], names: bool = True) -> str:
     """A digest (12 hex characters) of the files' names and bytes: what a run on them trained on.
     A dataset read from files (a folder of photos, the course's .pkl) keeps it in its meta, hence
     in run keys and checkpoints, so that a file replaced under its name is other data to a run.
-    names=False: of the bytes alone (one file's, to find copies under other names)."""
+    names=False: of the bytes alone (one file's, to find copies under other names).
+    A file that cannot be read (gone, no permission) raises UnreadableFileError naming it."""
     digest = hashlib.sha1()
     for path in files:
         name = path.name if names else ""
-        digest.update(f"{name}\0{path.stat().st_size}\0".encode())  # where each file ends
-        with open(path, "rb") as f:  # in chunks: a photo may be large (hashlib.file_digest is 3.11+)
-            for chunk in iter(lambda: f.read(1 << 20), b""):
-                digest.update(chunk)
+        try:
+            digest.update(f"{name}\0{path.stat().st_size}\0".encode())  # where each file ends
+            with open(path, "rb") as f:  # in chunks: a photo may be large (hashlib.file_digest is 3.11+)
+                for chunk in iter(lambda: f.read(1 << 20), b""):
+                    digest.update(chunk)
+        except OSError as err:
+            raise UnreadableFileError(f"{path}: cannot read: {err.strerror or err}") from None
     return digest.hexdigest()[:12]
 
 

@@ -158,6 +158,10 @@ def run_pipeline(profile: str = "quick", dataset: str = "natural32", noise: str 
         raise OptionError("seed", seed, "0 or more")
     if minutes is not None and not 0 < minutes < math.inf:
         raise OptionError("minutes", minutes, "a time budget must be a positive number of minutes")
+    if str(dataset) not in DATASETS and not (str(dataset).strip() and Path(dataset).is_dir()):
+        raise OptionError("dataset", repr(str(dataset)), f"neither one of {DATASETS} nor an existing folder")
+    if out is not None and not str(out).strip():  # Path("") is the folder the command runs in
+        raise OptionError("out", "''", "an empty path: name a folder, or leave --out out for the default")
     if in_place and out:
         raise ValueError("choose --in-place or --out, not both")
     root = None if in_place else Path(out or default_out(profile)).resolve()
@@ -451,8 +455,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--plan", action="store_true",
                         help="measure this machine, print each notebook's expected time and the total, run nothing")
     args = parser.parse_args(argv)
-    if args.dataset not in DATASETS and not Path(args.dataset).is_dir():
-        parser.error(f"--dataset {args.dataset}: neither one of {DATASETS} nor an existing folder")
     try:
         with _sigterm_interrupts():
             run_pipeline(args.profile, args.dataset, args.noise, args.seed, args.device, args.out, args.in_place,

@@ -16,7 +16,8 @@ import pytest
 import torch
 from PIL import Image
 
-from n2n_utils import blind, config, report
+from n2n_utils import blind, config, files, report
+from n2n_utils.__main__ import main
 from n2n_utils.config import ROOT, WEIGHTS_DIR
 from n2n_utils.course import Model as CourseModel
 from n2n_utils.data import DataFileError, load_dataset
@@ -32,6 +33,23 @@ def test_an_empty_weights_option_is_no_weights_not_the_default(tmp_path, capsys)
         assert_one_line_error(code, err, "no weights ''")
         assert out == ""  # was, with --sigma: 'photo.png: noise sigma 10.0/255; weights ' before the refusal
     assert not list(tmp_path.glob("*_denoised*"))
+
+
+@pytest.mark.parametrize("argv", [
+    ("denoise", "{src}", "-o", ""), ("denoise", ""), ("train", "--checkpoint", ""),
+    ("train", "--checkpoint", "{tmp}/c.pt", "--dataset", ""), ("list-weights", "--weights-dir", ""),
+    ("export-course", ""), ("export-weights", "", "--profile", "quick"),
+])
+def test_an_empty_path_is_refused_not_read_as_the_current_folder(tmp_path, monkeypatch, argv):
+    """Path("") is ".": `denoise photo.png -o ""` wrote photo.png into the folder the command
+    ran in, and `train --checkpoint ""` said that "." is a folder. Every path option refuses it."""
+    src = photo(tmp_path / "photo.png")
+    monkeypatch.chdir(tmp_path / "..")
+    before = sorted(Path.cwd().iterdir())
+    with pytest.raises(SystemExit) as exit_:
+        main([a.format(src=src, tmp=tmp_path) for a in argv])
+    assert exit_.value.code == 2
+    assert sorted(Path.cwd().iterdir()) == before and sorted(tmp_path.iterdir()) == [src]
 
 
 def test_list_weights_of_a_folder_that_is_not_there_or_not_a_folder(tmp_path, capsys):
@@ -107,6 +125,25 @@ def test_duplicate_photos_are_refused_naming_both(tmp_path, monkeypatch):
     with pytest.raises(DataFileError, match=r"im1.tif: .*same bytes as copy of im1.tif"):
         load_dataset(folder, n_train=8, n_val=4, seed=0)
     assert not (tmp_path / "cache").exists() or not list((tmp_path / "cache").iterdir())
+
+
+def test_a_photo_that_cannot_be_read_is_named_in_one_line(tmp_path, monkeypatch):
+    """A photo without read permission (copied from another user's folder, say) is named with
+    the reason (was: Python's own "[Errno 13] Permission denied: '...'" from the digest). The
+    permission is denied by a stand-in for open: the tests run as root, who may read anything."""
+    monkeypatch.setattr(config, "CACHE_DIR", tmp_path / "cache")
+    folder = _tiffs(tmp_path / "photos", 3)
+    locked = folder / "im1.tif"
+
+    def open_but_not_locked(path, *args, **kwargs):
+        if Path(path) == locked:
+            raise PermissionError(13, "Permission denied", str(path))
+        return open(path, *args, **kwargs)
+
+    monkeypatch.setattr(files, "open", open_but_not_locked, raising=False)
+    with pytest.raises(ValueError) as caught:
+        load_dataset(folder, n_train=8, n_val=4, seed=0)
+    assert str(caught.value) == f"{locked}: cannot read: Permission denied"
 
 
 def test_a_copy_replaced_by_other_bytes_of_its_size_and_time_is_no_copy(tmp_path, monkeypatch):

@@ -467,10 +467,13 @@ def test_cli_refuses_bad_options(tmp_path, capsys):
 
 
 def test_the_cli_words_run_pipelines_own_rules_as_its_options(monkeypatch, capsys):
-    # was: main checked --seed and --minutes (and --notebooks) again beside run_pipeline, in words of its own
+    # was: main checked --seed and --minutes (and --notebooks, --dataset) again beside run_pipeline, in words of its own
     monkeypatch.setattr(pipeline, "measure_images_per_s", lambda *args: pytest.fail("measured"))
     for argv, given in [(["--seed", "-1"], {"seed": -1}), (["--minutes", "0"], {"minutes": 0.0}),
                         (["--minutes", "nan"], {"minutes": math.nan}),
+                        # Path("") is the current folder: --dataset "" read it as photos, --out "" wrote there
+                        (["--dataset", ""], {"dataset": ""}), (["--out", ""], {"out": ""}),
+                        (["--dataset", "no/such/folder"], {"dataset": "no/such/folder"}),
                         (["--notebooks", "99_missing.ipynb", "01_train_resunet.ipynb", "x.ipynb"],
                          {"notebooks": ["99_missing.ipynb", "01_train_resunet.ipynb", "x.ipynb"]})]:
         with pytest.raises(ValueError) as refused:

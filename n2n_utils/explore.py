@@ -307,8 +307,13 @@ class Explorer:
             self.update()
 
     def run_bm3d(self) -> None:
-        """The button: BM3D on the whole image, or on the zoom region where the image is large."""
-        clean = load_image(self.settings, self.upload_image)
+        """The button: BM3D on the whole image, or on the zoom region where the image is large.
+        Without an image (the upload chosen, none uploaded yet) it does nothing: `message` says why."""
+        try:
+            clean = load_image(self.settings, self.upload_image)
+        except ValueError as err:
+            self.message = str(err)
+            return
         region = zoom_box(clean.shape, self.settings) if clean.shape[0] * clean.shape[1] > BM3D_WHOLE_PIXELS else None
         self._bm3d_asked.add((self._image_key(), region))
         self.update()

@@ -192,3 +192,12 @@ def test_the_network_time_leaves_out_loading_the_weights(monkeypatch):
         assert ex.panels[1]["seconds"] < 1.0
     finally:
         explore._model.cache_clear()  # the next test loads the real weights anew
+
+
+def test_the_upload_chosen_before_any_file_is_a_message_not_a_traceback():
+    # was: notebook 07 run with image = "upload" (its parameters cell offers it) stopped at
+    # explorer.run_bm3d() with "no file uploaded yet" as a traceback, and Run All ran nothing after it
+    ex = Explorer(Settings(image=UPLOAD))
+    assert ex.panels == [] and "no file uploaded" in ex.message
+    ex.run_bm3d()
+    assert ex.panels == [] and "no file uploaded" in ex.message

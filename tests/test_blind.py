@@ -126,7 +126,7 @@ def test_a_grey_image_sent_to_the_blind_weights_is_warned_of(tmp_path, capsys, c
     assert len(err) == 1 and err[0].startswith(f"n2n: warning: {src}: a grey image: {blind.BLIND_WEIGHTS}")
     assert f"--weights {DEFAULT_WEIGHTS}" in err[0]  # the colour photo: no warning
     # what the warning says, measured: the blind weights hardly move grey noise; the sigma-25 ones do
-    score = lambda path: psnr(torch.from_numpy(np.asarray(Image.open(path)))[None].float() / 255,
+    score = lambda path: psnr(torch.from_numpy(np.array(Image.open(path)))[None].float() / 255,
                               torch.from_numpy(grey_clean)[None].float() / 255)
     assert score(out / "grey.png") - score(src) < 0.5
     assert main(["denoise", str(src), "--quiet", "-o", str(tmp_path / "w25.png")]) == 0

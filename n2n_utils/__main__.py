@@ -259,8 +259,11 @@ def cmd_list_weights(args: argparse.Namespace) -> int:
             _error(err)
             failed += 1
             continue
+        params = card.get("noise_params") if isinstance(card.get("noise_params"), dict) else {}
+        levels = ", ".join(f"{k}={v:.4g}" for k, v in params.items() if isinstance(v, (int, float)))
         print(f"{name}  profile={card.get('profile')}  epochs={card.get('epochs')}  "
-              f"val_psnr={db(card.get('val_psnr'))}  noisy={db(card.get('val_psnr_noisy'))}")
+              f"val_psnr={db(card.get('val_psnr'))}  noisy={db(card.get('val_psnr_noisy'))}  "
+              f"noise={card.get('noise', 'unknown')}{f'({levels})' if levels else ''}")
     return 1 if failed else 0
 
 
@@ -386,7 +389,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "allows it): better on unseen photos (report, section 8), up to 16x slower")
     p.set_defaults(func=cmd_denoise)
 
-    p = commands.add_parser("list-weights", help="the shipped weights and their validation PSNR")
+    p = commands.add_parser("list-weights", help="the shipped weights, their validation PSNR and noise")
     p.add_argument("--weights-dir", type=path_option, default=WEIGHTS_DIR,
                    help=f"the folder to list, e.g. train --export's (default {WEIGHTS_DIR})")
     p.set_defaults(func=cmd_list_weights)

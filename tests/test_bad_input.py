@@ -216,6 +216,27 @@ def test_report_names_a_damaged_results_file_in_one_line_and_writes_nothing(tmp_
         results.json("lr_sweep")
 
 
+def test_report_names_a_damaged_benchmark_file_in_one_line_and_writes_nothing(tmp_path, monkeypatch, capsys):
+    """The speed section's benchmark JSON is read as the results files are (was: a traceback
+    for a cut file, and a KeyError for one from another version of the benchmark)."""
+    benches = shutil.copytree(config.BENCHMARK_RESULTS_DIR, tmp_path / "benchmarks")
+    readme = tmp_path / "README.md"
+    shutil.copy(report.README_PATH, readme)
+    monkeypatch.setattr(config, "BENCHMARK_RESULTS_DIR", benches)
+    monkeypatch.setattr(report, "REPORT_PATH", tmp_path / "report.md")
+    monkeypatch.setattr(report, "README_PATH", readme)
+    damaged = sorted(benches.glob("throughput-*.json"))[0]
+    bench = json.loads(damaged.read_text())
+    for text, problem in ((damaged.read_text()[:100], "damaged, not JSON"),
+                          (json.dumps({k: v for k, v in bench.items() if k != "provenance"}), "no 'provenance'")):
+        damaged.write_text(text)
+        assert report.main([]) == 1
+        lines = capsys.readouterr().err.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith(f"report: error: {damaged}: {problem}"), lines
+        assert lines[0].endswith("rerun `make benchmark`")
+    assert not (tmp_path / "report.md").exists() and readme.read_text() == report.README_PATH.read_text()
+
+
 def test_report_names_a_results_file_from_another_version_in_one_line(tmp_path):
     """A record that lacks a key the report reads, as one written by an older version of the
     study does: one line naming the file and the key (was: a KeyError traceback)."""

@@ -88,7 +88,26 @@ def test_report_of_a_run_on_dead_leaves_renders_and_says_so(tmp_path):
     assert "On natural32, our" not in abstract
     assert "On deadleaves32 (all of the training pairs synthetic dead leaves" in abstract
     assert "dead leaves" in data_section and "chelsea, motorcycle, flower" in data_section
-    assert "deadleaves32, gaussian 25/255" in table2
+    assert "deadleaves32 with gaussian noise (sigma 25/255), 4 pairs" in table2
+
+
+def test_a_runs_data_are_worded_by_one_rule_in_sentences_and_table_cells():
+    """The abstract's sentence and Table II's cell name the same source and noise; a sentence only
+    adds what the source is (were two functions that said the noise two ways)."""
+    from n2n_utils.report.words import data_words
+
+    natural = {"name": "natural32", "noise": "gaussian", "noise_params": {"sigma": 25 / 255}}
+    assert data_words(natural) == ("natural32, our embedded stand-in for the course's data, with gaussian noise "
+                                   "(sigma 25/255)")
+    assert data_words(natural, "cell") == "natural32 with gaussian noise (sigma 25/255)"
+    mixed = {**natural, "name": "natural32+deadleaves0.25", "mix_deadleaves": 0.25}
+    assert data_words(mixed).startswith("natural32+deadleaves0.25 (25% of the training pairs synthetic dead leaves")
+    assert data_words(mixed, "cell") == "natural32+deadleaves0.25 with gaussian noise (sigma 25/255)"
+    photos = {"name": "images", "folder": "/p", "noise": "poisson", "noise_params": {"lam": 30.0}}
+    assert data_words(photos) == "the photos in `/p`, with poisson noise (lam 30)"
+    assert data_words(photos, "cell") == "photos in `/p` with poisson noise (lam 30)"
+    course = {"name": "course", "folder": "/c", "noise": "course (fixed, unknown law)", "noise_params": {}}
+    assert data_words(course, "cell") == "course's files in `/c` with the course's own noise (fixed, unknown law)"
 
 
 def test_generalisation_section_renders_shipped_weights_and_cross_validation(tmp_path):

@@ -1,0 +1,117 @@
+"""Section 11 and the closing one: what holds and what does not, each claim computed from the
+results it rests on (the sweeps, the comparisons, the generalisation study), and how to
+reproduce the report.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from ..comparisons import N2C, N2N, NOISY_INPUT
+from ..generalisation import BM3D, REPORT_RECIPE
+from ..runs import REPORT_BATCH_SIZE, REPORT_LR
+from ..sweeps import verdict
+from .ee559 import REPORT_PSNR_DB
+from .extensions import worst_photo
+from .results import Results
+
+# The study's targets (dB), judged here on each profile's numbers
+TARGET_GAP_TO_N2C_DB = 0.2  # Noise2Noise at most this far below Noise2Clean at equal budget
+TARGET_OVER_CLASSICAL_DB = 0.5  # the ResUNet above the best classical denoiser on gaussian noise, full profile
+
+
+def section_discussion(res: Results) -> str:
+    """What holds and what does not: every claim computed from the results it rests on, and
+    each left out where they are not there."""
+    points = [*_hyperparameter_points(res), *_comparison_points(res), *_generalisation_points(res),
+              "**What would close the gaps:** more optimizer steps. The quick profile trains each "
+              "compared network on a few thousand images seen; the full profile (50,000 pairs, tens of "
+              "epochs, a GPU) is where the targets are set, and it has not been run for this report "
+              "because no GPU was available."]
+    return "## 11. Discussion\n\n" + "\n\n".join(f"- {p}" for p in points)
+
+
+def _hyperparameter_points(res: Results) -> list[str]:
+    """Whether the report's learning rate and batch size hold against the sweeps' best."""
+    sweeps = (("learning rate", "lr_sweep", REPORT_LR), ("batch size", "batch_size_sweep", REPORT_BATCH_SIZE))
+    summaries = {sweep: res.csv(f"{sweep}_summary") for _, sweep, _ in sweeps}
+    # a claim needs both the record and the table it rests on, as its section does
+    if any(summary is None for summary in summaries.values()) or not all(map(res.json, summaries)):
+        return []
+    verdicts = [(name, chosen, verdict(summaries[sweep], chosen)) for name, sweep, chosen in sweeps]
+    hold = all(judged["tied"] for _, _, judged in verdicts)
+    detail = "; ".join(f"{name}: best {judged['best']:g}, the report's {chosen:g} "
+                       + ("diverged" if judged["diverged"] else f"is {judged['gap']:.2f} dB below"
+                          f"{' (within the confidence intervals)' if judged['tied'] else ''}")
+                       for name, chosen, judged in verdicts)
+    return [f"**The report's hyperparameters {'hold' if hold else 'do not all hold'}** at this "
+            f"budget ({detail}). Above the optimum the learning rate fails abruptly (training "
+            "collapses to a flat image); at a fixed number of epochs larger batches lose because "
+            "they take fewer steps."]
+
+
+def _comparison_points(res: Results) -> list[str]:
+    """Noise2Noise against Noise2Clean and against the classical denoisers, per noise model."""
+    table = res.csv("comparisons")
+    meta = res.json("comparisons") if table is not None else None
+    if not meta:
+        return []
+    headline = meta["headline"]
+    gap = headline["n2c"] - headline["n2n"]
+    per_noise = table.pivot(index="noise", columns="method", values="psnr")
+    gaps = per_noise[N2C] - per_noise[N2N]
+    curve = res.csv("learning_curve")
+    curve_gaps = None if curve is None else (
+        curve.pivot(index="n_train", columns="target", values="psnr").eval("noise2clean - noise2noise"))
+    within = gap <= TARGET_GAP_TO_N2C_DB
+    points = [f"**Noise2Noise against clean targets:** {gap:.2f} dB apart at equal budget "
+              f"({'within' if within else 'outside'} the {TARGET_GAP_TO_N2C_DB} dB target"
+              f"{'' if within else f', missed by {gap - TARGET_GAP_TO_N2C_DB:.2f} dB'}). Across noise models "
+              f"Noise2Clean minus Noise2Noise ranges from {gaps.min():+.2f} to {gaps.max():+.2f} dB"
+              + (f", and along the learning curve from {curve_gaps.min():+.2f} to {curve_gaps.max():+.2f} dB"
+                 if curve_gaps is not None else "") + "."]
+    diff = headline["n2n"] - headline["best_classical_psnr"]
+    target = ("met" if diff >= TARGET_OVER_CLASSICAL_DB
+              else f"missed by {TARGET_OVER_CLASSICAL_DB - diff:.2f} dB here")
+    points.append(f"**Against classical denoisers:** at this profile's budget the ResUNet is {abs(diff):.2f} dB "
+                  f"{'above' if diff >= 0 else 'below'} {headline['best_classical']} on gaussian noise "
+                  f"(target: +{TARGET_OVER_CLASSICAL_DB} dB in the full profile, {target}).")
+    for noise in [n for n in dict.fromkeys(table["noise"]) if n != "gaussian"]:
+        rows = table[table["noise"] == noise].set_index("method")["psnr"]
+        classical = rows.drop(index=[NOISY_INPUT, N2N, N2C])
+        margin = rows[N2N] - classical.max()
+        points.append(f"On {noise} noise Noise2Noise scores {rows[N2N]:.2f} dB, "
+                      f"{abs(margin):.2f} dB {'above' if margin >= 0 else 'below'} the best classical "
+                      f"method ({classical.idxmax()}, {classical.max():.2f} dB).")
+    return points
+
+
+def _generalisation_points(res: Results) -> list[str]:
+    """The report's recipe on its worst held-out photo against BM3D, and what the best recipe
+    makes of it."""
+    gen = res.json("generalisation")
+    if not gen:
+        return []
+    table = pd.DataFrame(gen["table"]).set_index("method")
+    reported, best = table.loc[REPORT_RECIPE], table.loc[gen["best_recipe"]]
+    worst = worst_photo(reported - table.loc[BM3D])
+    return [f"**Generalisation is the main limit.** With the report's recipe the held-out photo "
+            f"{worst} scores {reported[worst]:.2f} dB, {table.loc[BM3D, worst] - reported[worst]:.2f} dB below BM3D; "
+            f"the best recipe, {gen['best_recipe']}, lifts it to {best[worst]:.2f} dB and the mean from "
+            f"{reported['all']:.2f} to {best['all']:.2f} dB."]
+
+
+def section_reproduce() -> str:
+    """The closing section: the commands that reproduce this report, and the one that runs on
+    the course's files."""
+    return f"""## Reproducing
+
+```bash
+make reproduce                      # this report's quick profile: all notebooks, figures and results
+make reproduce PROFILE=full         # the report's scale, on a GPU
+.venv/bin/python -m n2n_utils.pipeline --profile full --dataset /path/to/folder/with/course/pkl/files
+make report                         # re-render this file from results/
+```
+
+With the course's `train_data.pkl` and `val_data.pkl` in a folder, the third command trains and
+evaluates on them, and its validation PSNR is the number comparable to the report's {REPORT_PSNR_DB} dB."""

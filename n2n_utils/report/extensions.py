@@ -1,0 +1,214 @@
+"""Sections 7-9: what the study adds to the EE-559 report. Noise2Noise against clean targets and
+classical denoisers (notebook 05), generalisation to unseen photos with its cross-validation
+(notebook 06), and the blind gaussian weights at any noise level (notebook 07).
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from ..weights import images_before, images_seen
+from .results import Results
+from .words import made_by, markdown_table, not_run, seeds_note
+
+
+def section_comparisons(res: Results) -> str:
+    """Section 7 (comparisons.json and .csv, augmentation_ablation.csv, learning_curve.csv): PSNR
+    of every method per noise model, the headline on gaussian noise, the augmentation ablation
+    and the learning curve."""
+    heading = "## 7. Noise2Noise against clean targets and classical denoisers"
+    table, meta = res.csv("comparisons"), res.json("comparisons")
+    if table is None or not meta:
+        return not_run(heading)
+    headline = meta["headline"]
+    psnr = table.pivot(index="method", columns="noise", values="psnr").reindex(list(dict.fromkeys(table["method"])))
+    psnr = psnr[list(dict.fromkeys(table["noise"]))].reset_index()
+    gaussian = table[table["noise"] == "gaussian"][["method", "psnr", "psnr_ci95", "ssim", "seconds", "params"]]
+    gap_n2c = headline["n2c"] - headline["n2n"]
+    gap_classical = headline["n2n"] - headline["best_classical_psnr"]
+    ablation, curve = res.csv("augmentation_ablation"), res.csv("learning_curve")
+    parts = [f"""{heading}
+
+Every method on the same {meta['n_val']} held-out validation crops per noise model. The two
+ResUNets get the same budget ({meta['n_train']:,} pairs, {meta['base_config']['epochs']} epochs,
+batch {meta['base_config']['batch_size']}), each with the loss that suits the noise (L2 for
+gaussian and poisson, L1 for impulse and text) and the augmentations that keep its law; the
+classical methods are tuned on {meta['n_tune']} *training* crops ({made_by(meta)}).{seeds_note(
+    meta, 'Each ResUNet row (and the ablation and learning curve below) is')}
+
+**Headline, gaussian sigma 25/255:** noisy {headline['noisy']:.2f} dB, best classical
+({headline['best_classical']}) {headline['best_classical_psnr']:.2f} dB, Noise2Noise {headline['n2n']:.2f} dB,
+Noise2Clean {headline['n2c']:.2f} dB. Noise2Noise is {abs(gap_n2c):.2f} dB
+{'below' if gap_n2c > 0 else 'above'} Noise2Clean and {abs(gap_classical):.2f} dB
+{'above' if gap_classical >= 0 else 'below'} {headline['best_classical']} at this budget.
+
+PSNR (dB) per method and noise model:
+
+{markdown_table(psnr)}
+
+{res.figure('fig6_comparisons', 'PSNR per noise model and method (95% CI).')}
+
+Gaussian noise in detail (seconds: wall time to denoise the validation crops on the CPU):
+
+{markdown_table(gaussian, ('g', '.2f', '.2f', '.3f', '.2f', 'g'))}"""]
+    if ablation is not None:
+        parts.append("Augmentation (gaussian, same budget):\n\n"
+                     + markdown_table(ablation[["augmentation", "psnr", "psnr_ci95", "ssim"]],
+                                      ("g", ".2f", ".2f", ".3f")))
+    if curve is not None:
+        parts.append(res.figure("fig7_learning_curve", "PSNR against the number of training pairs, "
+                                "at an equal number of optimizer steps."))
+        parts.append(markdown_table(curve[["n_train", "target", "epochs", "psnr", "psnr_ci95"]],
+                                    ("g", "g", "g", ".2f", ".2f")))
+    return "\n\n".join(parts)
+
+
+def section_generalisation(res: Results) -> str:
+    """Section 8 (generalisation.json): PSNR per held-out photo for each training recipe beside
+    BM3D and TV, the gap to BM3D, the shipped weights and the cross-validation."""
+    heading = "## 8. Generalisation to unseen photos"
+    meta = res.json("generalisation")
+    if not meta:
+        return not_run(heading)
+    table = pd.DataFrame(meta["table"])
+    gap = pd.DataFrame(meta["gap_to_bm3d"])
+    best = gap.set_index("method").loc[meta["best_recipe"]]
+    against_bm3d = ("at or above" if best["all"] >= 0 else f"{-best['all']:.2f} dB below")
+    return f"""{heading}
+
+Each recipe of training content and augmentation trains one Noise2Noise ResUNet at the same
+budget ({meta['n_train']:,} pairs, {meta['base_config']['epochs']} epochs); all are scored per
+held-out photo beside BM3D and TV on the same crops ({made_by(meta)}).{seeds_note(
+    meta, 'Each network row, here and in the cross-validation, is')}
+
+{markdown_table(table)}
+
+{res.figure('fig8_generalisation', 'PSNR per held-out photo for each training recipe, beside BM3D, '
+           'TV and the noisy input.')}
+
+Gap to BM3D (dB; positive: the network wins):
+
+{markdown_table(gap)}
+
+The best recipe here, **{meta['best_recipe']}**, is {against_bm3d} BM3D's mean; its worst photo is
+{worst_photo_words(best)}. The targets (at or above BM3D in the quick profile,
++0.5 dB in the full profile, no photo more than 0.5 dB below) are judged on these numbers; the
+full profile needs a GPU and has not been run for this report.{_shipped_weights(gap)}{_cross_validation(res, meta)}"""
+
+
+def worst_photo(row: pd.Series) -> str:
+    """The photo where `row` (dB per photo: a PSNR or a gap to BM3D, as generalisation's tables
+    hold them) is lowest; the mean over the photos ('all' or 'photo mean') is not a photo."""
+    return min((c for c in row.index if c not in ("method", "all", "photo mean")), key=lambda p: row[p])
+
+
+def worst_photo_words(row: pd.Series) -> str:
+    """That photo and its value: 'flower (-0.30 dB)'."""
+    photo = worst_photo(row)
+    return f"{photo} ({row[photo]:+.2f} dB)"
+
+
+def _shipped_weights(gap: pd.DataFrame) -> str:
+    """A paragraph on the shipped weights' gap to BM3D (their rows of `gap`), or "" for none."""
+    rows = gap[gap["method"].str.startswith("shipped weights")].set_index("method")
+    if rows.empty:
+        return ""
+    lines = [f"{name}: {row['all']:+.2f} dB on the mean, worst photo {worst_photo_words(row)}"
+             for name, row in rows.iterrows()]
+    return ("\n\nThe shipped weights (the best recipe at a larger budget; see their model card), against "
+            "BM3D on the same crops: " + "; ".join(lines) + ".")
+
+
+def _cross_validation(res: Results, meta: dict) -> str:
+    """Section 8's subsection on the leave-photos-out cross-validation, or "" if it was not run."""
+    if not meta.get("cv_table"):
+        return ""
+    table = pd.DataFrame(meta["cv_table"])
+    gap = pd.DataFrame(meta["cv_gap_to_bm3d"]).set_index("method")
+    summary = "; ".join(f"{name}: {row['photo mean']:+.2f} dB on the photo mean, worst "
+                        f"{worst_photo_words(row)}" for name, row in gap.iterrows())
+    return f"""
+
+### Leave-photos-out cross-validation
+
+The ten photos are cut into {meta['cv_folds']} folds (fold 0 is the split above); in each, a
+ResUNet is trained with the default recipe on the other photos (same budget as above) and scored on
+{meta['cv_n_val_per_fold']:,} crops of the held-out photos, so that every photo is scored once by a
+model that never saw it. PSNR per photo and the mean over photos:
+
+{markdown_table(table)}
+
+{res.figure('fig9_cross_validation', 'Leave-photos-out cross-validation: PSNR of every photo, '
+            'from the fold that held it out.')}
+
+Against BM3D (positive: the network wins): {summary}."""
+
+
+def section_blind(res: Results) -> str:
+    """Section 9 (notebook 07's blind_sigma.json): the blind gaussian weights against the
+    sigma-25 weights and BM3D, sigma 0-50/255. Empty until the profile's results hold them, so
+    reports rendered before keep their text."""
+    meta = res.json("blind_sigma")
+    if not meta:
+        return ""
+    summary = pd.DataFrame(meta["summary"]).rename(columns={"sigma_255": "sigma (/255)"})
+    weights = meta["blind_weights"]
+    trained = f"`{weights['name']}` was trained with Noise2Noise on {weights['n_train']:,} pairs{_crop_words(weights)}"
+    return f"""## 9. Blind gaussian weights: any noise level
+
+{trained} whose sigma is drawn per pair,
+uniformly from 0 to 50/255 (both draws of a pair share it), {_loss_words(weights)}for {weights['epochs']} epochs:
+{weights['train_seconds'] / 60:.0f} minutes on {weights['device']} (profile `{weights['profile']}`; see its model
+card).{_init_words(weights)}{_why_crops(weights)} Mean PSNR (dB) on
+{len(meta['photos'])} held-out photo(s) at scale {meta['scale']:g}, whole images ({made_by(meta)}); BM3D is
+given the true sigma, or the one `n2n denoise --sigma auto` estimates:
+
+{markdown_table(summary, ('g',) + ('.2f',) * (len(summary.columns) - 1))}
+
+{res.figure('fig11_psnr_vs_sigma', 'PSNR against the noise level: blind weights (plain and with the test-time '
+            'ensemble), sigma-25 weights and BM3D.')}
+
+{meta['finding']}"""
+
+
+def _crop_words(weights: dict) -> str:
+    """' of 64x64 crops' for weights trained on crops larger than natural32's 32x32; else nothing."""
+    side = weights.get("crop", 32)
+    return f" of {side}x{side} crops" if side != 32 else ""
+
+
+def _loss_words(weights: dict) -> str:
+    """How the blind weights' loss reads in the report (results from before it was recorded: nothing)."""
+    words = {"log_mse": "with the log-MSE loss (each pair counts by its PSNR, so every noise level counts alike), ",
+             "mse": "with the MSE loss, "}
+    return words.get(weights.get("loss"), "")
+
+
+def _init_words(weights: dict) -> str:
+    """How the blind weights' start reads: from scratch (nothing), or the run(s) they went on
+    from. An `init` record describes the last earlier run; one made of several rounds also has
+    `rounds`, `images_seen` and `all_train_seconds` (every round's), and `crop` when not 32."""
+    init = weights.get("init")
+    if not init:
+        return ""
+    rounds, side = init.get("rounds", 1), init.get("crop", 32)
+    seen_before, total = images_before(weights), images_seen(weights)
+    if rounds == 1:
+        way = "the same way" if side == weights.get("crop", 32) else f"the same way but on {side}x{side} crops"
+        return (f" That run started from earlier weights trained {way} for {init['epochs']} epochs on "
+                f"{init['n_train']:,} other pairs ({init['train_seconds'] / 60:.0f} minutes, profile "
+                f"`{init['profile']}`, commit `{init['git_commit']}`), so the network saw {total:,} images in all.")
+    return (f" That run started from earlier weights trained in {rounds} rounds on {side}x{side} crops "
+            f"({seen_before:,} images, {init['all_train_seconds'] / 60:.0f} minutes; the last round "
+            f"{init['epochs']} epochs on {init['n_train']:,} other pairs, profile `{init['profile']}`, commit "
+            f"`{init['git_commit']}`), so the network saw {total:,} images in all.")
+
+
+def _why_crops(weights: dict) -> str:
+    """Why the blind weights' last run trained on larger crops, when it did."""
+    if weights.get("crop", 32) == 32:
+        return ""
+    return (" Crops larger than 32x32 matter to this network: it pools five times, so on a 32x32 crop its "
+            "deepest layers work on one pixel, and the outer taps of their 3x3 kernels, which see only the "
+            "zero padding there, never learn; on a whole photo those taps see real neighbours, as they do in "
+            "training on larger crops.")

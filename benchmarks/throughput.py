@@ -54,6 +54,7 @@ from n2n_utils.inference import denoise_array, predict
 from n2n_utils.layout import fastest_layout
 from n2n_utils.metrics import mean_ci
 from n2n_utils.models import get_model
+from n2n_utils.sweeps import NO_CI
 from n2n_utils.training import TrainConfig, build_model, train
 
 RESULTS_DIR = BENCHMARK_RESULTS_DIR
@@ -471,8 +472,8 @@ def inference_row(row: dict, baseline: float, flops: dict, peaks: dict) -> dict:
 
 
 def vs_fp32(s: Setting, psnrs: dict[Setting, list[float]]) -> tuple[float, float] | None:
-    """Mean and 95% CI half-width of `s`'s PSNR minus fp32's at the same batch, seed by seed;
-    None for fp32 itself or where either was not trained."""
+    """Mean and 95% CI half-width of `s`'s PSNR minus fp32's at the same batch, seed by seed
+    (the half-width NaN for one seed: no CI); None for fp32 itself or where either was not trained."""
     fp32 = psnrs.get(Setting(s.batch, "fp32"))
     if s.precision == "fp32" or s not in psnrs or fp32 is None:
         return None
@@ -596,8 +597,14 @@ INFERENCE_COLUMNS = {
 
 
 def markdown_table(rows: list[dict], columns: dict[str, tuple[str, str]]) -> str:
-    cells = [{title: "" if row.get(key) is None else fmt.format(row[key]) for title, (key, fmt) in columns.items()}
-             for row in rows]
+    """Rows as a markdown table: blank where a row has no value, NO_CI where it is NaN (a 95% CI
+    of one seed, which cannot be given; "±nan" or "±0.00" would mislead)."""
+    def cell(value, fmt: str) -> str:
+        if value is None:
+            return ""
+        return NO_CI if isinstance(value, float) and math.isnan(value) else fmt.format(value)
+
+    cells = [{title: cell(row.get(key), fmt) for title, (key, fmt) in columns.items()} for row in rows]
     return pd.DataFrame(cells).to_markdown(index=False)
 
 

@@ -122,8 +122,15 @@ def learning_curve(data: DenoisingData, base: TrainConfig, sizes: tuple[int, ...
 
 def headline(table: pd.DataFrame, noise: str = "gaussian") -> dict:
     """PSNR (dB) on one noise of compare_methods' rows: noisy, best_classical (its label) and
-    best_classical_psnr, n2n and n2c."""
-    rows = table[table["noise"] == noise].set_index("method")["psnr"]
-    classical = rows.drop(index=[NOISY_INPUT, N2N, N2C])
-    return {"noisy": float(rows[NOISY_INPUT]), "best_classical": str(classical.idxmax()),
-            "best_classical_psnr": float(classical.max()), "n2n": float(rows[N2N]), "n2c": float(rows[N2C])}
+    best_classical_psnr, n2n and n2c; and, where the rows have psnr_ci95, the 95% CI half-widths
+    of the last three (best_classical_ci95, n2n_ci95, n2c_ci95; NaN where none can be given)."""
+    rows = table[table["noise"] == noise].set_index("method")
+    psnr = rows["psnr"]
+    classical = psnr.drop(index=[NOISY_INPUT, N2N, N2C])
+    best = str(classical.idxmax())
+    out = {"noisy": float(psnr[NOISY_INPUT]), "best_classical": best,
+           "best_classical_psnr": float(classical.max()), "n2n": float(psnr[N2N]), "n2c": float(psnr[N2C])}
+    if "psnr_ci95" in rows:
+        out |= {f"{key}_ci95": float(rows.loc[method, "psnr_ci95"])
+                for key, method in (("best_classical", best), ("n2n", N2N), ("n2c", N2C))}
+    return out

@@ -18,7 +18,7 @@ import pandas as pd
 from .comparisons import N2C, N2N
 from .generalisation import BM3D
 from .runs import REPORT_BATCH_SIZE, REPORT_LR
-from .sweeps import all_finished, best_value
+from .sweeps import NO_CI, all_finished, best_value
 
 # A headline reads a results folder and gives (value, 95% CI half-width or None), or None when
 # its file is missing. Text values (a best setting) compare by equality.
@@ -151,11 +151,14 @@ def drift_table(committed: Path, reproduced: Path) -> pd.DataFrame:
 
 
 def format_drift(table: pd.DataFrame) -> str:
-    """The drift table as a markdown table, numbers to 2 decimals."""
+    """The drift table as a markdown table, numbers to 2 decimals; a committed number without a
+    CI (one run or seed, or none recorded) shows NO_CI in the CI column, not a blank or 0.00."""
     def fmt(v):
         if v is None or (isinstance(v, float) and pd.isna(v)):
             return ""
         return f"{v:.2f}" if isinstance(v, float) else str(v)
     shown = table.astype(object).map(fmt)
+    measured = table["inside"].ne("missing") & ~table["committed"].map(lambda v: isinstance(v, str))
+    shown.loc[measured & table["ci95"].isna(), "ci95"] = NO_CI
     shown = shown.rename(columns={"ci95": "committed 95% CI", "inside": "inside CI"})
     return shown.to_markdown(index=False, disable_numparse=True)  # keep "0.00", not "0"

@@ -4,12 +4,13 @@ prints, so that a reader in JupyterLab learns it without the report. PSNR in dB 
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from .blind import TARGET_BM3D_SIGMAS_255, TARGET_GAP_DB, sweep_targets
-from .sweeps import diverged_values, diverged_words, verdict
+from .sweeps import diverged_values, diverged_words, mean_words, verdict
 
 if TYPE_CHECKING:
     from .explore import Explorer
@@ -46,11 +47,14 @@ def sweep_finding(summary: pd.DataFrame, label: str, chosen) -> str:
     and which values had a run that diverged."""
     v = verdict(summary, chosen)
     best = summary.set_index("value").loc[v["best"]]
-    at_best = f"{v['best']:g} ({best['psnr_mean']:.2f} ± {best['psnr_ci95']:.2f} dB)"
+    at_best = f"{v['best']:g} ({mean_words(best['psnr_mean'], best['psnr_ci95'])})"
     if v["diverged"]:  # whatever its other runs scored; the runs it lost are listed below
         found = f"The report's {label} does not hold at this budget: {chosen:g} diverged; the best is {at_best}."
     elif v["best"] == chosen:
         found = f"The report's {label} holds: {chosen:g} scores best here, {at_best}."
+    elif v["tied"] is None:  # one run at a value: neither "within" nor "outside" can be said
+        found = (f"Whether the report's {label} holds cannot be judged at this budget: {chosen:g} is {v['gap']:.2f} dB "
+                 f"below the best, {at_best}, and one run gives no confidence interval.")
     elif v["tied"]:
         found = (f"The report's {label} holds: {chosen:g} is {v['gap']:.2f} dB below the best, {at_best}, "
                  f"within the confidence intervals.")
@@ -71,15 +75,29 @@ def predictions_finding(noisy_psnr: float, denoised_psnr: float, gains) -> str:
             f"{(gains < 0).mean():.0%} of the images lose.")
 
 
+def _against_cis(gap: float, ci_a: float | None, ci_b: float | None) -> str:
+    """' (within their 95% CIs)' where `gap` (dB) is no more than the sum of the two CI
+    half-widths, as sweeps.verdict judges, else ' (outside their 95% CIs)'; '' where a CI is
+    missing (a headline from before they were recorded) or cannot be given (NaN)."""
+    if ci_a is None or ci_b is None or math.isnan(ci_a) or math.isnan(ci_b):
+        return ""
+    return f" ({'within' if abs(gap) <= ci_a + ci_b else 'outside'} their 95% CIs)"
+
+
 def comparisons_finding(headline: dict, noise: str = "gaussian") -> str:
     """Notebook 05: Noise2Noise against Noise2Clean and the best classical method
-    (`headline`: comparisons.headline)."""
-    to_clean = headline["n2c"] - headline["n2n"]
-    to_classical = headline["n2n"] - headline["best_classical_psnr"]
-    return (f"On {noise} noise, Noise2Noise scores {headline['n2n']:.2f} dB: {abs(to_clean):.2f} dB "
-            f"{'below' if to_clean > 0 else 'above'} Noise2Clean at the same budget, and {abs(to_classical):.2f} dB "
-            f"{'above' if to_classical >= 0 else 'below'} the best classical method, {headline['best_classical']} "
-            f"({headline['best_classical_psnr']:.2f} dB), from a noisy input at {headline['noisy']:.2f} dB.")
+    (`headline`: comparisons.headline), each gap said to lie within or outside the two 95% CIs
+    where the headline has them (a gap within them is no difference this study resolves)."""
+    h = headline
+    to_clean = h["n2c"] - h["n2n"]
+    to_classical = h["n2n"] - h["best_classical_psnr"]
+    n2n_ci = h.get("n2n_ci95")
+    return (f"On {noise} noise, Noise2Noise scores {h['n2n']:.2f} dB: {abs(to_clean):.2f} dB "
+            f"{'below' if to_clean > 0 else 'above'} Noise2Clean at the same budget"
+            f"{_against_cis(to_clean, n2n_ci, h.get('n2c_ci95'))}, and {abs(to_classical):.2f} dB "
+            f"{'above' if to_classical >= 0 else 'below'} the best classical method, {h['best_classical']} "
+            f"({h['best_classical_psnr']:.2f} dB){_against_cis(to_classical, n2n_ci, h.get('best_classical_ci95'))}, "
+            f"from a noisy input at {h['noisy']:.2f} dB.")
 
 
 def generalisation_finding(gap: pd.DataFrame, best: str, cv_gap: pd.DataFrame | None = None) -> str:

@@ -10,10 +10,24 @@ import torch
 EPS = 1e-10  # keeps a perfect reconstruction finite (the course's grader adds 1e-8 likewise)
 
 
-def psnr_per_image(denoised: torch.Tensor, clean: torch.Tensor, max_range: float = 1.0) -> torch.Tensor:
-    """PSNR of each image in dB, shape (N,)."""
+def _check_range(denoised: torch.Tensor, clean: torch.Tensor, max_range: float) -> None:
+    """Refuse what would give a PSNR off by a constant, silently: images of other shapes, uint8
+    images (0-255) scored as 0-1, and clean images beyond `max_range` (0-255 floats with the
+    default max_range of 1: 48 dB too low)."""
     if denoised.shape != clean.shape:
         raise ValueError(f"shapes differ: {tuple(denoised.shape)} vs {tuple(clean.shape)}")
+    if torch.uint8 in (denoised.dtype, clean.dtype):
+        raise ValueError("PSNR takes float images; convert uint8 (0-255) with metrics.to_float (0-1) first")
+    low, high = (float(clean.min()), float(clean.max())) if clean.numel() else (0.0, 0.0)
+    if low < 0 or high > max_range:
+        raise ValueError(f"clean images range {low:g} to {high:g}, outside 0-{max_range:g}: give 0-1 images "
+                         f"(metrics.to_float), or max_range=255 for 0-255 ones")
+
+
+def psnr_per_image(denoised: torch.Tensor, clean: torch.Tensor, max_range: float = 1.0) -> torch.Tensor:
+    """PSNR of each image in dB, shape (N,): 10 log10(max_range^2 / MSE), as scikit-image's
+    peak_signal_noise_ratio with data_range=max_range (EPS keeps a perfect one finite)."""
+    _check_range(denoised, clean, max_range)
     mse = (denoised.double() - clean.double()).pow(2).flatten(1).mean(1)
     return 10 * torch.log10(max_range**2 / (mse + EPS))
 
@@ -26,17 +40,20 @@ def psnr(denoised: torch.Tensor, clean: torch.Tensor, max_range: float = 1.0) ->
 def psnr_dataset(denoised: torch.Tensor, clean: torch.Tensor, max_range: float = 1.0) -> float:
     """PSNR of the whole set's mean squared error: lower than `psnr` when quality varies
     across images, since the worst images dominate a pooled MSE."""
+    _check_range(denoised, clean, max_range)
     mse = float((denoised.double() - clean.double()).pow(2).mean())
     return 10 * math.log10(max_range**2 / (mse + EPS))
 
 
 def mean_ci(values, confidence: float = 0.95) -> tuple[float, float]:
-    """Mean and the half-width of its Student-t confidence interval (0 for a single value)."""
+    """Mean and the half-width of its Student-t confidence interval (n - 1 degrees of freedom).
+    One value gives no interval: half-width NaN (shown as "n/a"), not 0, which would read as
+    certainty; no values: both NaN."""
     from scipy import stats
 
     x = np.asarray(values, dtype=float)
     if len(x) < 2:
-        return float(x.mean()), 0.0
+        return (float(x[0]) if len(x) else math.nan), math.nan
     half = stats.t.ppf((1 + confidence) / 2, len(x) - 1) * x.std(ddof=1) / math.sqrt(len(x))
     return float(x.mean()), float(half)
 

@@ -41,12 +41,18 @@ def plot_sweep(summary: pd.DataFrame, xlabel: str, logx: bool = True,
     """Mean validation PSNR per swept value with 95% CI error bars (from sweeps.summarize).
     `reference` marks the report's choice; the best mean is highlighted; a value with a run that
     diverged (`n_diverged`) is marked with a cross at the bottom, and its mean, of the runs that
-    finished (if any did), with a ring."""
+    finished (if any did), with a ring. A mean of one run has no CI (NaN): no error bar, and a
+    square says so (a bar of zero length would read as certainty)."""
     best = summary[summary["value"] == best_value(summary)].iloc[0]  # every value diverged: its ValueError
     fig, ax = plt.subplots(figsize=(5, 3.4))
     finished = summary["n_runs"] - summary.get("n_diverged", 0)
-    ax.errorbar(summary["value"], summary["psnr_mean"], yerr=summary["psnr_ci95"], fmt="o-",
-                capsize=3, label=f"mean of {int(finished[summary['psnr_mean'].notna()].min())}+ seeds, 95% CI")
+    with_ci = summary["psnr_ci95"].notna()
+    ax.errorbar(summary["value"], summary["psnr_mean"], yerr=summary["psnr_ci95"], fmt="o-", capsize=3,
+                label=f"mean of {int(finished[with_ci].min())}+ seeds, 95% CI" if with_ci.any() else "one seed")
+    one_run = summary[summary["psnr_mean"].notna() & ~with_ci]
+    if len(one_run):
+        ax.plot(one_run["value"], one_run["psnr_mean"], "s", markersize=8, markerfacecolor="none", color="C0",
+                label="one run finished: no CI")
     ax.plot(best["value"], best["psnr_mean"], "*", markersize=14, color="C3",
             label=f"best: {best['value']:g}")
     diverged = diverged_values(summary)

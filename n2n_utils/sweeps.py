@@ -97,16 +97,25 @@ def _key(row: dict) -> tuple:
 
 def summarize(runs: pd.DataFrame) -> pd.DataFrame:
     """One row per swept value: mean PSNR over the seeds whose runs finished, its 95% CI
-    half-width, run count and how many of them diverged (PSNR NaN). A value with a diverged run
-    keeps the mean of its others (NaN when every one diverged), flagged by `n_diverged` wherever
-    it is shown, and is never `best_value`."""
+    half-width (NaN where fewer than two finished: no CI can be given, and NO_CI shows it), run
+    count and how many of them diverged (PSNR NaN). A value with a diverged run keeps the mean
+    of its others (NaN when every one diverged), flagged by `n_diverged` wherever it is shown,
+    and is never `best_value`."""
     out = []
     for value, group in runs.groupby("value", sort=True):
-        finished = group["psnr"].dropna()
-        mean, half = mean_ci(finished) if len(finished) else (math.nan, math.nan)
+        mean, half = mean_ci(group["psnr"].dropna())
         out.append({"value": value, "psnr_mean": mean, "psnr_ci95": half, "n_runs": len(group),
                     "n_diverged": int(group["psnr"].isna().sum()), "seconds_mean": group["seconds"].mean()})
     return pd.DataFrame(out)
+
+
+NO_CI = "n/a"  # a CI half-width that cannot be given (one run finished), in tables and the drift table
+
+
+def mean_words(mean: float, half: float) -> str:
+    """A mean PSNR with its 95% CI in words: '26.00 ± 0.10 dB', or '26.00 dB, no CI (one run)'
+    where `half` is NaN (metrics.mean_ci of one run)."""
+    return f"{mean:.2f} dB, no CI (one run)" if math.isnan(half) else f"{mean:.2f} ± {half:.2f} dB"
 
 
 def diverged_values(summary: pd.DataFrame) -> pd.DataFrame:
@@ -140,11 +149,17 @@ def best_value(summary: pd.DataFrame):
 def verdict(summary: pd.DataFrame, chosen) -> dict:
     """Whether `chosen` (a swept value, e.g. the report's) holds against the best one: best
     (value), gap (dB, best's mean minus chosen's, over the runs that finished; NaN when every
-    run at chosen diverged), tied (the gap is within the sum of both 95% CI half-widths) and
-    diverged (a run at `chosen` diverged, so it does not hold, whatever the others scored)."""
+    run at chosen diverged), diverged (a run at `chosen` diverged, so it does not hold, whatever
+    the others scored) and tied: True where `chosen` is the best or the gap is within the sum of
+    both 95% CI half-widths, False where it is not or `chosen` diverged, and None where a CI
+    that would decide it cannot be given (one run: NaN)."""
     table = summary.set_index("value")
     best = best_value(summary)
     gap = float(table.loc[best, "psnr_mean"] - table.loc[chosen, "psnr_mean"])
-    diverged = not all_finished(summary).set_axis(summary["value"]).loc[chosen]
-    return {"best": best, "gap": gap, "diverged": bool(diverged),
-            "tied": bool(not diverged and gap <= table.loc[best, "psnr_ci95"] + table.loc[chosen, "psnr_ci95"])}
+    diverged = bool(not all_finished(summary).set_axis(summary["value"]).loc[chosen])
+    within = table.loc[best, "psnr_ci95"] + table.loc[chosen, "psnr_ci95"]
+    if diverged or best == chosen:
+        tied = not diverged
+    else:
+        tied = None if math.isnan(within) else bool(gap <= within)
+    return {"best": best, "gap": gap, "diverged": diverged, "tied": tied}

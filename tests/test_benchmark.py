@@ -114,3 +114,19 @@ def test_emulated_bf16_is_timed_at_batch_8_alone(monkeypatch, native):
     assert {("bf16", 8, False), ("bf16", 8, True)} <= grid
     assert (("bf16", 32, True) in grid and ("bf16", 64, True) in grid) == native
     assert native or max(b for p, b, _ in grid if p == "bf16") == 8
+
+
+def test_one_seed_gives_no_ci_against_fp32():
+    # was: the smoke benchmark's one seed gave "±0.00" in the table, as if the PSNR gap were exact
+    from benchmarks.throughput import TRAINING_COLUMNS, Setting, markdown_table, vs_fp32
+    from n2n_utils.report.speed import _fastest
+
+    fp32, bf16 = Setting(8, "fp32"), Setting(8, "bf16")
+    delta, half = vs_fp32(bf16, {fp32: [26.0], bf16: [26.1]})
+    assert delta == pytest.approx(0.1) and half != half  # NaN
+    row = {"name": "bf16 b8", "psnr_delta_db": delta, "psnr_delta_ci95": half}
+    assert "| n/a " in markdown_table([row], {"vs fp32 (dB)": TRAINING_COLUMNS["vs fp32 (dB)"],
+                                              "95% CI": TRAINING_COLUMNS["95% CI"]})
+    text = _fastest({"settings": [{**row, "images_per_s": 100.0, "speedup_vs_reference": 2.0,
+                                          "fraction_of_peak": 0.5}]})
+    assert "its PSNR is +0.10 dB from fp32's (one seed: no CI)" in text and "nan" not in text

@@ -63,3 +63,17 @@ def test_sigma_sweep_finding_says_which_targets_are_met():
     text = findings.sigma_sweep_finding(summary)
     assert "(target missed: no more than 0.3 dB below); with the test-time ensemble, 50/255 at -0.20 dB " \
            "(target met)." in text
+
+
+def test_comparisons_finding_says_whether_a_gap_is_inside_the_cis():
+    # was: "0.08 dB below Noise2Clean" with CIs of +-0.36 and +-0.40 dB, as if a difference had been measured
+    table = pd.DataFrame([{"noise": "gaussian", "method": m, "psnr": p, "psnr_ci95": ci}
+                          for m, p, ci in ((NOISY_INPUT, 20.5, 0.1), ("BM3D", 28.97, 0.48), ("TV", 26.0, 0.5),
+                                           (N2N, 26.76, 0.36), (N2C, 26.84, 0.40))])
+    top = headline(table)
+    assert (top["n2n_ci95"], top["n2c_ci95"], top["best_classical_ci95"]) == (0.36, 0.40, 0.48)
+    text = findings.comparisons_finding(top)
+    assert "0.08 dB below Noise2Clean at the same budget (within their 95% CIs)" in text
+    assert "2.21 dB below the best classical method, BM3D (28.97 dB) (outside their 95% CIs)" in text
+    one_run = findings.comparisons_finding({**top, "n2c_ci95": float("nan")})
+    assert "Noise2Clean at the same budget, and" in one_run and "nan" not in one_run

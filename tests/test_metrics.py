@@ -37,4 +37,23 @@ def test_psnr_shape_mismatch():
 def test_mean_ci():
     mean, half = mean_ci([1.0, 2.0, 3.0])
     assert mean == 2.0 and half == pytest.approx(4.302653 * 1 / math.sqrt(3), rel=1e-5)
-    assert mean_ci([5.0]) == (5.0, 0.0)
+
+
+def test_one_value_has_no_confidence_interval():
+    # was (5.0, 0.0): a CI of 0.00 dB, as if one run measured its mean exactly
+    mean, half = mean_ci([5.0])
+    assert mean == 5.0 and math.isnan(half)
+    assert all(math.isnan(v) for v in mean_ci([]))
+    assert mean_ci([5.0, 5.0]) == (5.0, 0.0)  # two equal values: a CI, of width 0
+
+
+def test_psnr_refuses_images_on_another_scale():
+    # was: uint8 images, or 0-255 floats, scored against max_range 1 gave a number ~48 dB off, silently
+    clean = torch.full((2, 3, 4, 4), 0.5)
+    with pytest.raises(ValueError, match="uint8"):
+        psnr_per_image((clean * 255).to(torch.uint8), clean)
+    with pytest.raises(ValueError, match="outside 0-1.*max_range=255"):
+        psnr(clean * 255, clean * 255)
+    with pytest.raises(ValueError, match="outside 0-1"):
+        psnr_dataset(clean, clean * 255)
+    assert psnr(clean * 255 + 1, clean * 255, max_range=255) == pytest.approx(20 * math.log10(255), abs=1e-6)

@@ -235,11 +235,25 @@ def test_a_sweep_value_whose_runs_diverged_is_said_and_shown(tmp_path):
     assert " diverged |" in header and "diverged" not in batch  # a column only where a run diverged
 
 
+def test_a_sweep_value_with_one_run_left_shows_no_ci(tmp_path):
+    # was: "| 0.0016 | 27.20 | 0.00 |": two of three runs diverged, and the one left had a CI of 0.00 dB
+    lr = report.section_sweeps(_lr_diverged_at(tmp_path, 2, seeds=(1, 2))).split("### ")[1]
+    row = next(line for line in lr.splitlines() if line.startswith("| 0.0016 "))
+    assert [cell.strip() for cell in row.split("|")[2:5]] == ["27.00", "n/a", "3"]
+    assert "0.00 " not in row and "nan" not in lr
+    assert "| 0.0008 |            26.10 | 0.25 " in lr  # a CI of several runs, as before
+    # the report's own value the best: said so (was: "scores 26.10 dB, 0.00 dB below the best")
+    assert "The report's choice, 0.0008, is the best." in lr
+
+
 def test_several_seeds_are_said_where_the_numbers_are_their_means(tmp_path):
     _smoke_like_results(tmp_path / "results")
     res = report.Results("smoke", tmp_path / "results", tmp_path / "figures")
     one_seed = report.section_comparisons(res)
     assert "training seeds" not in one_seed  # the committed quick results: one seed, no sentence
+    # ... but what its CIs are across (was: "95% CI" with no word that one network's are over crops)
+    assert ("from one trained network (one seed): its 95% confidence intervals are across the validation crops"
+            in one_seed.replace("\n", " "))
     for name in ("comparisons", "generalisation"):
         path = tmp_path / "results" / "smoke" / f"{name}.json"
         path.write_text(json.dumps({**json.loads(path.read_text()), "seeds": [0, 1, 2]}))
@@ -307,3 +321,13 @@ def test_the_reports_own_value_that_diverged_is_said_so_not_a_nan_gap(tmp_path):
     assert "nan" not in lr + discussion
     every = report.section_sweeps(_lr_diverged_at(tmp_path / "every", 1, seeds=(0, 1, 2))).split("### ")[1]
     assert "The report's choice, 0.0008, diverged in 3 of 3 runs (no mean)." in every
+
+
+def test_the_abstract_says_when_the_reports_values_tie_with_the_best(tmp_path):
+    # was: "put ... the best batch size at 4 (the report chose 0.0008 and 8)", with 8 0.01 dB below 4
+    # and well inside both CIs: as if the sweep had found a better batch size
+    committed = report.section_abstract(report.Results("quick"))
+    assert "(the report chose 0.0008 and 8, each the best or within the confidence intervals of the best)" in committed
+    _smoke_like_results(tmp_path / "results")  # the report's values 1 dB below the best, outside the CIs
+    made_up = report.section_abstract(report.Results("smoke", tmp_path / "results", tmp_path / "figures"))
+    assert "(the report chose 0.0008 and 8)." in made_up

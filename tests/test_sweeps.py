@@ -205,3 +205,36 @@ def test_a_sweeps_recorded_best_psnr_is_its_best_values(tmp_path, monkeypatch):
     notebooks.study_sweep("lr", SimpleNamespace(meta={}), get_profile("smoke"), dirs, {"profile": "smoke"})
     written = json.loads((dirs.results / "lr_sweep.json").read_text())
     assert (written["best"], written["best_psnr"]) == (REPORT_LR, pytest.approx(25.1))
+
+
+def test_a_value_with_one_finished_run_shows_no_ci_anywhere(tmp_path):
+    # was: 2 of 3 seeds diverged, and the one that finished showed a 95% CI of 0.00 dB (an error
+    # bar of zero length in the figure, "0.00" in the drift table; the report's table: test_report)
+    from n2n_utils.drift import format_drift
+
+    nan = float("nan")
+    runs = pd.DataFrame({"value": [1e-3] * 3 + [4e-3] * 3, "seed": [0, 1, 2] * 2,
+                         "psnr": [25.0, 25.2, 25.1, 26.0, nan, nan], "seconds": [1.0] * 6})
+    summary = summarize(runs)
+    at = summary.set_index("value").loc[4e-3]
+    assert at["psnr_mean"] == 26.0 and pd.isna(at["psnr_ci95"]) and at["n_diverged"] == 2
+    ax = plot_sweep(summary, "learning rate").axes[0]
+    bars = next(c for c in ax.containers if hasattr(c, "has_yerr"))[2][0].get_segments()
+    assert len(bars[0]) == 2 and len(bars[1]) == 0  # a bar at 0.001, none at 0.004
+    assert "one run finished: no CI" in [t.get_text() for t in ax.get_legend().get_texts()]
+    plt.close("all")
+    drift = pd.DataFrame([{"number": "x", "committed": 26.0, "reproduced": 26.1, "difference": 0.1,
+                           "ci95": at["psnr_ci95"], "inside": ""}])
+    assert "| n/a " in format_drift(drift) and "0.00" not in format_drift(drift)
+
+
+def test_one_seed_per_value_cannot_judge_the_reports_value():
+    # was: a one-seed sweep gave CIs of 0, so any gap read "outside the confidence intervals"
+    summary = summarize(pd.DataFrame({"value": [1e-3, 4e-3], "seed": [0, 0], "psnr": [25.0, 24.9],
+                                      "seconds": [1.0, 1.0]}))
+    v = verdict(summary, 4e-3)
+    assert v["tied"] is None and not v["diverged"] and verdict(summary, 1e-3)["tied"] is True
+    found = sweep_finding(summary, "learning rate", 4e-3)
+    assert found == ("Whether the report's learning rate holds cannot be judged at this budget: 0.004 is 0.10 dB "
+                     "below the best, 0.001 (25.00 dB, no CI (one run)), and one run gives no confidence interval.")
+    assert "nan" not in sweep_finding(summary, "learning rate", 1e-3)

@@ -39,12 +39,14 @@ def _hyperparameter_points(res: Results) -> list[str]:
     if any(summary is None for summary in summaries.values()) or not all(map(res.json, summaries)):
         return []
     verdicts = [(name, chosen, verdict(summaries[sweep], chosen)) for name, sweep, chosen in sweeps]
-    hold = all(judged["tied"] for _, _, judged in verdicts)
+    ties = [judged["tied"] for _, _, judged in verdicts]  # None: one run, no CI to judge by
+    hold = "hold" if all(ties) else "do not all hold" if False in ties else "cannot all be judged"
+    within = {True: " (within the confidence intervals)", False: "", None: " (one run: no confidence interval)"}
     detail = "; ".join(f"{name}: best {judged['best']:g}, the report's {chosen:g} "
-                       + ("diverged" if judged["diverged"] else f"is {judged['gap']:.2f} dB below"
-                          f"{' (within the confidence intervals)' if judged['tied'] else ''}")
+                       + ("diverged" if judged["diverged"] else "is the best" if judged["best"] == chosen
+                          else f"is {judged['gap']:.2f} dB below{within[judged['tied']]}")
                        for name, chosen, judged in verdicts)
-    return [f"**The report's hyperparameters {'hold' if hold else 'do not all hold'}** at this "
+    return [f"**The report's hyperparameters {hold}** at this "
             f"budget ({detail}). Above the optimum the learning rate fails abruptly (training "
             "collapses to a flat image); at a fixed number of epochs larger batches lose because "
             "they take fewer steps."]

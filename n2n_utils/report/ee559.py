@@ -8,7 +8,7 @@ from __future__ import annotations
 import pandas as pd
 
 from ..runs import REPORT_BATCH_SIZE, REPORT_LR
-from ..sweeps import best_value, diverged_values, diverged_words, verdict
+from ..sweeps import NO_CI, best_value, diverged_values, diverged_words, mean_words, verdict
 from ..weights import list_weights, read_weights
 from .results import Results
 from .words import (
@@ -26,6 +26,17 @@ from .words import (
 REPORT_PSNR_DB = 24.6  # Table II of the EE-559 report, on the course's data (not re-measurable here)
 
 
+def _reports_values_held(res: Results) -> str:
+    """', each the best or within the confidence intervals of the best' where both of the
+    report's values hold against their sweep's best (sweeps.verdict), else '': a best value
+    that the report's ties with is no better than it, and the abstract should not read so."""
+    held = []
+    for name, chosen in (("lr_sweep", REPORT_LR), ("batch_size_sweep", REPORT_BATCH_SIZE)):
+        summary = res.csv(f"{name}_summary")
+        held.append(summary is not None and chosen in set(summary["value"]) and verdict(summary, chosen)["tied"])
+    return ", each the best or within the confidence intervals of the best" if all(held) else ""
+
+
 def section_abstract(res: Results) -> str:
     """What the study did and found, in one paragraph: the main run, the sweeps' best values and
     the shipped weights; each part only where its results are there."""
@@ -41,7 +52,7 @@ def section_abstract(res: Results) -> str:
     if lr and bs:
         text += (f"Seeded sweeps with 95% confidence intervals put the best learning rate at "
                  f"{lr['best']:g} and the best batch size at {bs['best']:g} for that budget "
-                 f"(the report chose {REPORT_LR:g} and {REPORT_BATCH_SIZE}). ")
+                 f"(the report chose {REPORT_LR:g} and {REPORT_BATCH_SIZE}{_reports_values_held(res)}). ")
     for name in list_weights():
         weights = read_weights(name)
         card, augment = weights["card"], " + ".join(weights["config"]["augment"])
@@ -186,11 +197,16 @@ def _sweep(res: Results, name: str, title: str, figure: str, caption: str, repor
     if len(at_report):  # a grid with the report's value
         judged, row = verdict(summary, report_value), next(at_report.itertuples())
         others = "no mean" if pd.isna(row.psnr_mean) else f"the others score {row.psnr_mean:.2f} dB"
-        tied = ", within the confidence intervals" if judged["tied"] else ""
-        remarks = (f" The report's choice, {report_value:g}, diverged in {row.n_diverged} of {row.n_runs} runs "
-                   f"({others})." if judged["diverged"] else
-                   f" The report's choice, {report_value:g}, scores {row.psnr_mean:.2f} dB, {judged['gap']:.2f} dB "
-                   f"below the best{tied}.")
+        tied = {True: ", within the confidence intervals.", False: ", outside the confidence intervals.",
+                None: "; one run gives no confidence interval to judge the gap by."}[judged["tied"]]
+        if judged["diverged"]:
+            remarks = (f" The report's choice, {report_value:g}, diverged in {row.n_diverged} of {row.n_runs} runs "
+                       f"({others}).")
+        elif judged["best"] == report_value:
+            remarks = f" The report's choice, {report_value:g}, is the best."
+        else:
+            remarks = (f" The report's choice, {report_value:g}, scores {row.psnr_mean:.2f} dB, {judged['gap']:.2f} dB "
+                       f"below the best{tied}")
     base = meta["base_config"]
     diverged = diverged_values(summary)
     if len(diverged):
@@ -200,12 +216,15 @@ def _sweep(res: Results, name: str, title: str, figure: str, caption: str, repor
                "psnr_ci95": ("95% CI (dB)", ".2f"), "n_runs": ("runs", ".0f"),
                "n_diverged": ("diverged", ".0f"), "seconds_mean": ("seconds per run", ".1f")}
     kept = [c for c in columns if c in summary and (c != "n_diverged" or len(diverged))]
-    shown = summary[kept].rename(columns={c: columns[c][0] for c in kept})
+    shown = summary[kept].assign(psnr_ci95=[  # a mean of one run has no CI: NO_CI, not a blank or 0.00
+        NO_CI if pd.notna(mean) and pd.isna(half) else None if pd.isna(half) else f"{half:.2f}"
+        for mean, half in zip(summary["psnr_mean"], summary["psnr_ci95"], strict=True)])
+    shown = shown.rename(columns={c: columns[c][0] for c in kept})
     return f"""{heading}
 
 {int(summary['n_runs'].sum())} runs: {meta['data']['n_train']:,} pairs, {base['epochs']} epochs each, seeds
 {', '.join(map(str, meta['seeds']))}, evaluated on the {meta['data']['n_val']:,} held-out validation
-crops ({made_by(meta)}). Best: **{best['value']:g}** at {best['psnr_mean']:.2f} ± {best['psnr_ci95']:.2f} dB.{remarks}
+crops ({made_by(meta)}). Best: **{best['value']:g}** at {mean_words(best['psnr_mean'], best['psnr_ci95'])}.{remarks}
 
 {res.figure(figure, caption)}
 

@@ -52,8 +52,10 @@ def _fastest(bench: dict) -> str:
     """One sentence on the fastest training setting, from a benchmark's results."""
     rows = [r for r in bench["settings"] if r.get("images_per_s")]
     best = max(rows, key=lambda r: r["images_per_s"])
-    quality = (f", and after equal epochs its PSNR is {best['psnr_delta_db']:+.2f} ± "
-               f"{best['psnr_delta_ci95']:.2f} dB from fp32's (95% CI over seeds)"
+    ci = best.get("psnr_delta_ci95")
+    spread = (" dB from fp32's (one seed: no CI)" if ci is None or pd.isna(ci)
+              else f" ± {ci:.2f} dB from fp32's (95% CI over seeds)")
+    quality = (f", and after equal epochs its PSNR is {best['psnr_delta_db']:+.2f}{spread}"
                if best.get("psnr_delta_db") is not None else "")
     return (f"The fastest setting, {best['name']}, trains {best['speedup_vs_reference']:.2f}x as fast as "
             f"`reference` at {best['fraction_of_peak']:.0%} of the matmul peak in its precision{quality}. ")

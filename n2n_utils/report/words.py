@@ -29,11 +29,12 @@ def made_by(record: dict) -> str:
 
 
 def seeds_note(record: dict, what: str) -> str:
-    """A sentence saying that `what` are means over the record's seeds, or "" for one seed
-    (records written before the profiles had n_seeds hold none: one seed)."""
+    """A sentence saying that `what` are means over the record's seeds, or, for one seed (records
+    written before the profiles had n_seeds hold none), what its CIs are across instead."""
     seeds = record.get("seeds") or []
     if len(seeds) < 2:
-        return ""
+        return (f" {what} from one trained network (one seed): its 95% confidence intervals are across the "
+                "validation crops, and leave out the spread between training runs.")
     return (f" {what} the mean of {len(seeds)} training seeds ({', '.join(map(str, seeds))}: initialisation "
             "and data order), with a 95% confidence interval across seeds.")
 

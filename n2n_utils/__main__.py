@@ -153,6 +153,17 @@ def _weights_for(src: Path, args: argparse.Namespace) -> str:
     return chosen
 
 
+def _warn_if_grey_for_blind(src: Path, weights: str, noise: str) -> None:
+    """Blind weights (noise gaussian_blind) learned colour noise, independent in each channel; a
+    grey image goes through the network as three equal channels, whose noise is the same in all
+    three, and such weights leave it almost as it is (tests/test_blind.py measures it for the
+    shipped ones). Say so, on one line."""
+    if noise == "gaussian_blind" and probe_image(src)[2] in (1, 2):
+        print(f"n2n: warning: {src}: a grey image: {weights} leave grey noise (the same in all three "
+              f"channels, unlike the colour noise they learned) almost as it is; try --weights {DEFAULT_WEIGHTS}",
+              file=sys.stderr)
+
+
 def plan_jobs(pairs: list[tuple[Path, Path]], overwrite: bool) -> tuple[list[tuple[Path, Path]], list[str]]:
     """The (input, output) jobs that can run, and one message for each refused, all decided
     before anything is written. Besides each job's own checks, a job whose output is an input
@@ -213,14 +224,15 @@ def cmd_denoise(args: argparse.Namespace) -> int:
             jobs.remove((src, dst))
     try:
         models = {name: load_weights(name, device) for name in dict.fromkeys(names.values())}
-        ensembles = {name: ensemble_for(read_weights(name)["card"].get("noise", "unknown")) if args.ensemble else ()
-                     for name in models}
+        noises = {name: read_weights(name)["card"].get("noise", "unknown") for name in models}
+        ensembles = {name: ensemble_for(noises[name]) if args.ensemble else () for name in models}
     except (OSError, ValueError, RuntimeError) as err:  # RuntimeError: parameters that do not fit
         _error(err)
         return 1
     with _precision_warned(args.precision, device):
         for src, dst in jobs:
             try:
+                _warn_if_grey_for_blind(src, names[src], noises[names[src]])
                 denoise_file(src, dst, models[names[src]], args.overwrite, args.tile, args.overlap,
                              progress=not args.quiet, precision=args.precision, ensemble=ensembles[names[src]])
             except (ImageError, OSError) as err:
@@ -247,8 +259,11 @@ def cmd_list_weights(args: argparse.Namespace) -> int:
             _error(err)
             failed += 1
             continue
+        params = card.get("noise_params") if isinstance(card.get("noise_params"), dict) else {}
+        levels = ", ".join(f"{k}={v:.4g}" for k, v in params.items() if isinstance(v, (int, float)))
         print(f"{name}  profile={card.get('profile')}  epochs={card.get('epochs')}  "
-              f"val_psnr={db(card.get('val_psnr'))}  noisy={db(card.get('val_psnr_noisy'))}")
+              f"val_psnr={db(card.get('val_psnr'))}  noisy={db(card.get('val_psnr_noisy'))}  "
+              f"noise={card.get('noise', 'unknown')}{f'({levels})' if levels else ''}")
     return 1 if failed else 0
 
 
@@ -374,7 +389,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "allows it): better on unseen photos (report, section 8), up to 16x slower")
     p.set_defaults(func=cmd_denoise)
 
-    p = commands.add_parser("list-weights", help="the shipped weights and their validation PSNR")
+    p = commands.add_parser("list-weights", help="the shipped weights, their validation PSNR and noise")
     p.add_argument("--weights-dir", type=path_option, default=WEIGHTS_DIR,
                    help=f"the folder to list, e.g. train --export's (default {WEIGHTS_DIR})")
     p.set_defaults(func=cmd_list_weights)
@@ -397,6 +412,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--overwrite", action="store_true")
     p.set_defaults(func=cmd_export_course)
 
+    from .noise import NOISE_MODELS
     from .runs import CHOICES, TrainConfig
 
     d = TrainConfig()
@@ -405,15 +421,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dataset", default="natural32", type=path_text_option,
                    help="natural32, deadleaves32, a folder of the course's files "
                    "(train_data.pkl, val_data.pkl) or a folder of your own images")
-    p.add_argument("--noise", default="gaussian")
-    p.add_argument("--n-train", type=int, default=50_000)
-    p.add_argument("--n-val", type=int, default=1_000)
+    p.add_argument("--noise", default="gaussian", help=f"the noise added to the clean crops, at its default level "
+                   f"(gaussian: sigma 25/255): one of {', '.join(sorted(NOISE_MODELS))} (default gaussian)")
+    p.add_argument("--n-train", type=int, default=50_000, help="training pairs (default 50000)")
+    p.add_argument("--n-val", type=int, default=1_000, help="validation crops (default 1000)")
     p.add_argument("--mix-deadleaves", type=float, default=0.0, help="fraction of training pairs from dead leaves")
     p.add_argument("--crop", type=int, default=32, help="natural32's crop side in pixels: 32 (default), 64, 96 or "
                    "128; larger crops teach the network to use more context (the blind weights trained on 64)")
-    p.add_argument("--epochs", type=int, default=d.epochs)
-    p.add_argument("--lr", type=float, default=d.lr)
-    p.add_argument("--batch-size", type=int, default=d.batch_size)
+    p.add_argument("--epochs", type=int, default=d.epochs, help=f"(default {d.epochs})")
+    p.add_argument("--lr", type=float, default=d.lr, help=f"Adam's learning rate (default {d.lr:g})")
+    p.add_argument("--batch-size", type=int, default=d.batch_size, help=f"(default {d.batch_size})")
     p.add_argument("--loss", choices=CHOICES["loss"], help="default: the one suited to the noise (mse; l1 for "
                    "impulse and text; log_mse for gaussian_blind)")
     p.add_argument("--target", default=d.target, choices=CHOICES["target"])

@@ -54,6 +54,9 @@ BM3D_NF = 16
 # scikit-image and bm3d: 2-4 s measured on the busy 2-core development machine), so smaller
 # batches (the smoke profile's, the tuning of a quick run) stay in this process.
 POOL_MIN_S = 5.0
+# The bm3d package refuses an image under 8 pixels a side and crashes the process (a segfault,
+# which takes a Jupyter kernel with it) on one of exactly 8x8: `bm3d` refuses both first.
+BM3D_MIN_SIDE = 9
 
 # --------------------------------------------------------------------------- one image
 # Each takes one image (H, W, 3), float 0-1, and returns it denoised (H, W, 3), float.
@@ -62,12 +65,19 @@ POOL_MIN_S = 5.0
 def bm3d(image: np.ndarray, sigma: float) -> np.ndarray:
     """BM3D (Dabov et al. 2007; `bm3d` package, 'np' profile, opponent colour space).
     `sigma`: the assumed standard deviation of additive white gaussian noise, 0-1 units.
-    One thread: the package's own threads cost more than they save on a 32x32 crop."""
+    One thread: the package's own threads cost more than they save on a 32x32 crop.
+    An image under BM3D_MIN_SIDE pixels a side is a ValueError."""
+    if min(image.shape[:2]) < BM3D_MIN_SIDE:
+        raise ValueError(f"BM3D needs at least {BM3D_MIN_SIDE}x{BM3D_MIN_SIDE} pixels; this image is "
+                         f"{image.shape[1]}x{image.shape[0]}")
     import bm3d as bm3d_package  # an optional dependency, and a second to import
 
     profile = bm3d_package.BM3DProfile()
     profile.num_threads = 1  # also makes the result deterministic
     profile.nf = BM3D_NF
+    if np.array_equal(image[..., 0], image[..., 1]) and np.array_equal(image[..., 1], image[..., 2]):
+        # grey: bm3d_rgb scales each opponent channel by its range, 0 for both colour ones (NaN out)
+        return np.repeat(np.asarray(bm3d_package.bm3d(image[..., 0], sigma, profile))[..., None], 3, axis=-1)
     return bm3d_package.bm3d_rgb(image, sigma, profile)
 
 

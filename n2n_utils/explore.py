@@ -307,8 +307,13 @@ class Explorer:
             self.update()
 
     def run_bm3d(self) -> None:
-        """The button: BM3D on the whole image, or on the zoom region where the image is large."""
-        clean = load_image(self.settings, self.upload_image)
+        """The button: BM3D on the whole image, or on the zoom region where the image is large.
+        Without an image (the upload chosen, none uploaded yet) it does nothing: `message` says why."""
+        try:
+            clean = load_image(self.settings, self.upload_image)
+        except ValueError as err:
+            self.message = str(err)
+            return
         region = zoom_box(clean.shape, self.settings) if clean.shape[0] * clean.shape[1] > BM3D_WHOLE_PIXELS else None
         self._bm3d_asked.add((self._image_key(), region))
         self.update()
@@ -331,6 +336,9 @@ class Explorer:
         s, key = self.settings, self._image_key()
         if method == "bm3d" and s.noise not in ("gaussian", "poisson", "none"):
             return {"label": "BM3D", "image": None, "caption": f"BM3D does not suit {s.noise} noise"}
+        if method == "bm3d" and min(noisy.shape[:2]) < classical.BM3D_MIN_SIDE:
+            side = classical.BM3D_MIN_SIDE
+            return {"label": "BM3D", "image": None, "caption": f"BM3D needs at least {side}x{side} pixels"}
         pixels = noisy.shape[0] * noisy.shape[1]
         if method == "bm3d":
             whole = pixels <= BM3D_AUTO_PIXELS or (key, None) in self._bm3d_asked
@@ -375,6 +383,7 @@ class Explorer:
         reference = None if s.noise == "none" else clean
         box = zoom_box(clean.shape, s)
         sigma = classical_sigma(s.noise, s.level, noisy)
+        _model(s.weights, self.device)  # loaded (once) before the clock starts: the panel times the denoising
         net, seconds = self._cached(("network", key, s.weights, s.ensemble),
                                     lambda: denoise_network(noisy, s.weights, s.ensemble, self.device))
         name = "Noise2Noise" + (" + ensemble" if s.ensemble else "")

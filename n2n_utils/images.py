@@ -122,7 +122,8 @@ def _open(path: Path) -> Image.Image:
     if not path.exists():
         raise ImageError(f"{path}: file not found")
     if path.is_dir():
-        raise ImageError(f"{path}: is a folder, not an image file")
+        raise ImageError(f"{path}: is a folder, not an image file; give its images ({path / '*.png'}, say) "
+                         f"and -o for a folder of results")
     try:
         with warnings.catch_warnings():  # MAX_PIXELS below is our limit; Pillow's warns at 89 MP
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)

@@ -71,7 +71,8 @@ def weights_path(name_or_path: str | Path, weights_dir: Path = WEIGHTS_DIR) -> P
     if shipped.is_file():
         return shipped
     raise FileNotFoundError(f"no weights {str(name_or_path)!r}: neither a file nor a shipped name; "
-                            f"shipped: {list_weights(weights_dir) or 'none'}")
+                            f"shipped: {list_weights(weights_dir) or 'none'}; weights exported to another "
+                            f"--weights-dir are named by their file, DIR/NAME{SUFFIX}")
 
 
 def read_weights(name_or_path: str | Path = DEFAULT_WEIGHTS) -> dict:
@@ -158,7 +159,9 @@ def _card_from_checkpoint(ckpt: dict, profile: str, **extra: Any) -> dict:
         "n_train": data.get("n_train"),
         "n_val": data.get("n_val"),
         "data_seed": data.get("seed"),
-        "train_photos": data.get("train_photos"),
+        # natural32's photos by name; a folder's (data.folders) by file name
+        "train_photos": data.get("train_photos", data.get("train_files")),
+        "val_photos": data.get("val_photos", data.get("val_files")),
         **({"crop": data["crop"]} if "crop" in data else {}),  # a side other than 32 pixels
         "epochs": ckpt.get("epoch", len(history)),
         "device": ckpt.get("device", "not recorded"),

@@ -343,3 +343,19 @@ def test_a_device_kind_the_tool_does_not_run_on_is_refused(tmp_path, capsys, dev
     assert_one_line_error(*run(capsys, "denoise", src, "--device", device, "--quiet")[::2],
                           f"device '{device}'", "cpu, cuda")
     assert not (tmp_path / "photo_denoised.png").exists()
+
+
+def test_reading_a_folder_of_photos_shows_progress(tmp_path, monkeypatch):
+    """A folder of phone photos takes minutes to read and crop before the first training step (8
+    photos of 12 MP: 49 s on the loaded 2-core machine); it was silent all that time."""
+    from n2n_utils.data import folders
+
+    monkeypatch.setattr(config, "CACHE_DIR", tmp_path / "cache")
+    bars = []
+    real = folders.tqdm
+    monkeypatch.setattr(folders, "tqdm", lambda items, **kw: bars.append((len(items), kw)) or real(items, **kw))
+    folder = _tiffs(tmp_path / "photos", 3)
+    data = load_dataset(folder, n_train=8, n_val=4, seed=0)
+    counts = sorted(n for n, _ in bars)  # one bar for the training photos, one for the validation ones
+    assert counts == sorted([len(data.meta["train_files"]), len(data.meta["val_files"])])
+    assert all(kw["unit"] == "photo" and kw["disable"] is None for _, kw in bars)

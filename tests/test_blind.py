@@ -107,3 +107,28 @@ def test_sigma_sweep_rows_and_summary(chelsea):
     assert targets["bm3d_met_ensemble"] == (ensemble_gaps.min() >= -blind.TARGET_GAP_DB)
     assert not summary[blind.BLIND_ENSEMBLE].equals(summary[blind.BLIND])  # 16 passes, not one
     assert "sigma 25/255" in findings.sigma_sweep_finding(summary)
+
+
+def test_a_grey_image_sent_to_the_blind_weights_is_warned_of(tmp_path, capsys, chelsea):
+    # was: `--sigma 40` (or auto, away from 25) on a grey photo picked the blind weights, which
+    # returned it almost as noisy as it came, silently
+    from n2n_utils.metrics import psnr
+
+    grey_clean = chelsea.mean(axis=2).round().astype(np.uint8)
+    rng = np.random.default_rng(0)
+    grey = np.clip(grey_clean + rng.normal(0, 40, grey_clean.shape), 0, 255).round().astype(np.uint8)
+    src, colour = tmp_path / "grey.png", tmp_path / "colour.png"
+    Image.fromarray(grey).save(src)
+    Image.fromarray(noisy(chelsea, 40)).save(colour)
+    out = tmp_path / "out"
+    assert main(["denoise", str(src), str(colour), "--sigma", "40", "--quiet", "-o", str(out)]) == 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"n2n: warning: {src}: a grey image: {blind.BLIND_WEIGHTS}")
+    assert f"--weights {DEFAULT_WEIGHTS}" in err[0]  # the colour photo: no warning
+    # what the warning says, measured: the blind weights hardly move grey noise; the sigma-25 ones do
+    score = lambda path: psnr(torch.from_numpy(np.array(Image.open(path)))[None].float() / 255,
+                              torch.from_numpy(grey_clean)[None].float() / 255)
+    assert score(out / "grey.png") - score(src) < 0.5
+    assert main(["denoise", str(src), "--quiet", "-o", str(tmp_path / "w25.png")]) == 0
+    assert score(tmp_path / "w25.png") - score(src) > 1.0
+    assert capsys.readouterr().err == ""  # the default weights: no warning

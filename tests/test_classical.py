@@ -154,3 +154,26 @@ def test_the_pool_is_used_by_default_only_where_one_core_would_take_long(monkeyp
     assert classical.default_workers("bm3d", few) == 1
     assert classical.default_workers("bm3d", few + 1) == 16
     assert classical.default_workers("tv", 1_000) == 1  # milliseconds a crop
+
+
+@pytest.mark.parametrize("side", [7, 8])
+def test_bm3d_refuses_an_image_smaller_than_9_pixels_a_side(side):
+    # was: under 8 pixels the bm3d package raised "Image cannot be smaller than block size!", and
+    # at exactly 8x8 it crashed the process (a segfault: the explorer's kernel with it)
+    with pytest.raises(ValueError, match=f"BM3D needs at least 9x9 pixels; this image is {side}x{side}"):
+        classical.bm3d(np.zeros((side, side, 3)), 0.1)
+    assert classical.bm3d(np.full((9, 12, 3), 0.5), 0.1).shape == (9, 12, 3)
+
+
+def test_bm3d_denoises_a_grey_image_given_as_three_equal_channels():
+    # was: NaN out (the explorer showed a black BM3D panel for a grey upload with noise "none"):
+    # the bm3d package's colour transform divides by the range of each opponent channel, 0 for grey
+    from skimage import data
+
+    clean = data.camera()[200:264, 200:264] / 255.0
+    noisy = np.clip(clean + np.random.default_rng(0).normal(0, 25 / 255, clean.shape), 0, 1)
+    out = classical.bm3d(np.repeat(noisy[..., None], 3, axis=-1), 25 / 255)
+    assert out.shape == (64, 64, 3) and np.isfinite(out).all()
+    assert np.array_equal(out[..., 0], out[..., 1]) and np.array_equal(out[..., 1], out[..., 2])
+    mse = lambda x: float(np.mean((x - clean) ** 2))
+    assert 10 * np.log10(mse(noisy) / mse(out[..., 0])) > 3  # dB gained

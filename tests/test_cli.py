@@ -213,6 +213,10 @@ def test_python_dash_m_prints_no_traceback(tmp_path):
 def test_weights_commands(tmp_path, capsys):
     code, out, _ = run(capsys, "list-weights")
     assert code == 0 and DEFAULT_WEIGHTS in out and "val_psnr" in out
+    # the noise each learned, so that one can choose (was: the two gaussian weights told apart by name only)
+    lines = {line.split()[0]: line for line in out.splitlines()}
+    assert lines[DEFAULT_WEIGHTS].endswith("  noise=gaussian(sigma=0.09804)")
+    assert lines["resunet-natural32-gaussian-blind"].endswith("  noise=gaussian_blind(max_sigma=0.1961)")
     assert_one_line_error(*run(capsys, "export-weights", tmp_path / "none.pt", "--profile", "x")[::2], "none.pt")
     checkpoint = tmp_path / "checkpoint.pt"
     torch.save({"model": ResUNet().state_dict(), "config": TrainConfig().to_dict(), "epoch": 0,
@@ -319,3 +323,31 @@ def test_train_from_shipped_or_own_weights(tmp_path, capsys, monkeypatch):
     assert main([*base, "--checkpoint", str(tmp_path / "other.pt"), "--init", str(linear)]) == 1
     err = capsys.readouterr().err
     assert err.startswith(f"n2n: error: {linear}: cannot start from these weights") and len(err.splitlines()) == 1
+
+
+def test_a_folder_given_as_input_says_how_to_denoise_its_images(tmp_path, capsys):
+    # was: "is a folder, not an image file", and no word of how to denoise a folder's images
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    photo(folder / "a.png")
+    code, _, err = run(capsys, "denoise", folder, "--quiet")
+    assert_one_line_error(code, err, f"{folder}: is a folder", f"give its images ({folder / '*.png'}, say)", "-o")
+
+
+def test_weights_exported_elsewhere_are_named_by_their_file(tmp_path, capsys):
+    # was: after `train --export mine --weights-dir DIR`, `denoise --weights mine` said only
+    # "neither a file nor a shipped name"
+    src = photo(tmp_path / "a.png")
+    code, _, err = run(capsys, "denoise", src, "--weights", "mine", "--quiet")
+    assert_one_line_error(code, err, "no weights 'mine'", "--weights-dir", "DIR/NAME.pt")
+
+
+def test_train_help_lists_the_noise_models_and_the_defaults(capsys):
+    # was: --noise, --n-train, --n-val, --epochs, --lr and --batch-size without a word of help
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    for phrase in ("gaussian, gaussian_blind, impulse, poisson, text", "training pairs (default 50000)",
+                   "validation crops (default 1000)", f"(default {TrainConfig().epochs})",
+                   f"(default {TrainConfig().lr:g})", f"(default {TrainConfig().batch_size})"):
+        assert phrase in text, phrase

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import time
 from datetime import datetime, timezone
 
 import numpy as np
@@ -155,3 +156,48 @@ def test_an_upload_is_shown_upright_as_a_folder_dataset_trains_on_it(tmp_path):
     Image.fromarray(stored).save(path, exif=exif)
     shown = explore.load_image(Settings(image=UPLOAD, scale=1.0), explore.read_upload(path.name, path.read_bytes()))
     assert shown.shape == (64, 40, 3) and np.array_equal(shown, read_rgb8(path))
+
+
+def _upload(ex: Explorer, image: np.ndarray, name: str = "mine.png") -> None:
+    buffer = io.BytesIO()
+    Image.fromarray(image).save(buffer, format="PNG")
+    ex.upload.value = ({"name": name, "type": "image/png", "size": buffer.tell(),
+                        "content": memoryview(buffer.getvalue()), "last_modified": datetime.now(timezone.utc)},)
+
+
+def test_a_tiny_upload_says_why_bm3d_does_not_run(explorer):
+    # was: a 7x6 upload raised the bm3d package's "Image cannot be smaller than block size!" as a
+    # traceback out of the widget's callback, and an 8x8 one (a 32x32 crop at scale 1/4) crashed the kernel
+    explorer.controls["scale"].value = 1.0
+    _upload(explorer, np.random.default_rng(0).integers(0, 256, (7, 6, 3), dtype=np.uint8))
+    assert explorer.message == "" and explorer.settings.image == UPLOAD
+    assert explorer.panels[1]["image"].shape == (7, 6, 3)  # the network runs at any size
+    bm3d = explorer.panels[2]
+    assert bm3d["image"] is None and bm3d["caption"] == "BM3D needs at least 9x9 pixels"
+
+
+def test_the_network_time_leaves_out_loading_the_weights(monkeypatch):
+    # was: the first Noise2Noise panel's seconds included reading the weights (about 1.7 s, loaded),
+    # so the explorer showed the network slower than BM3D on a small photo
+    real = explore.load_weights
+
+    def slow_load(*args, **kwargs):
+        time.sleep(1.0)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(explore, "load_weights", slow_load)
+    explore._model.cache_clear()
+    try:
+        ex = Explorer(Settings(image="crop:0"))
+        assert ex.panels[1]["seconds"] < 1.0
+    finally:
+        explore._model.cache_clear()  # the next test loads the real weights anew
+
+
+def test_the_upload_chosen_before_any_file_is_a_message_not_a_traceback():
+    # was: notebook 07 run with image = "upload" (its parameters cell offers it) stopped at
+    # explorer.run_bm3d() with "no file uploaded yet" as a traceback, and Run All ran nothing after it
+    ex = Explorer(Settings(image=UPLOAD))
+    assert ex.panels == [] and "no file uploaded" in ex.message
+    ex.run_bm3d()
+    assert ex.panels == [] and "no file uploaded" in ex.message

@@ -173,3 +173,21 @@ def test_shipped_model_card_is_rendered_and_its_snippet_runs(tmp_path, monkeypat
     scope: dict = {}
     exec(snippet, scope)
     assert scope["denoised"].shape == (36, 40, 3) and scope["denoised"].dtype == scope["image"].dtype
+
+
+def test_the_card_of_weights_trained_on_a_folder_names_its_training_and_validation_files(checkpoint, tmp_path):
+    # was: `train_photos | -` for a folder of one's own photos (its data name them train_files), and
+    # no card said which photos were held out for the validation PSNR it reports
+    blob = torch.load(checkpoint, weights_only=True)
+    folder = {**blob["data"], "name": "images", "train_files": ["a.jpg", "b.png"], "val_files": ["c.tif"]}
+    mine = tmp_path / "checkpoint-of-mine.pt"
+    torch.save({**blob, "data": folder}, mine)
+    path = export_weights(mine, "mine", profile="test", weights_dir=tmp_path)
+    card = read_weights(path)["card"]
+    assert (card["train_photos"], card["val_photos"]) == (["a.jpg", "b.png"], ["c.tif"])
+    text = path.with_suffix(".md").read_text()
+    assert "| train_photos | ['a.jpg', 'b.png'] |" in text and "| val_photos | ['c.tif'] |" in text
+    natural = {**blob["data"], "train_photos": ["astronaut"], "val_photos": ["chelsea"]}
+    torch.save({**blob, "data": natural}, mine)
+    card = read_weights(export_weights(mine, "mine", profile="test", weights_dir=tmp_path, overwrite=True))["card"]
+    assert (card["train_photos"], card["val_photos"]) == (["astronaut"], ["chelsea"])

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageOps
+from tqdm import tqdm
 
 from ..files import files_digest
 from ..images import rgb8
@@ -102,7 +103,9 @@ def _file_crops(files: list[Path], n: int, rng: np.random.Generator) -> tuple[np
     and the index into `files` of each crop's source."""
     which = rng.integers(0, len(files), size=n)
     crops = np.empty((n, CROP, CROP, 3), dtype=np.uint8)
-    for f, path in enumerate(files):
+    # a bar on a terminal (disable=None: none in a log or a notebook's captured stream): a phone
+    # photo takes seconds to decode and downscale, so a folder of them is minutes before training
+    for f, path in enumerate(tqdm(files, desc="reading photos", unit="photo", leave=False, disable=None)):
         mine = np.flatnonzero(which == f)
         if len(mine):
             levels = pyramid([read_rgb8(path)])

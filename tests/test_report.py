@@ -331,3 +331,16 @@ def test_the_abstract_says_when_the_reports_values_tie_with_the_best(tmp_path):
     _smoke_like_results(tmp_path / "results")  # the report's values 1 dB below the best, outside the CIs
     made_up = report.section_abstract(report.Results("smoke", tmp_path / "results", tmp_path / "figures"))
     assert "(the report chose 0.0008 and 8)." in made_up
+
+
+def test_the_abstract_does_not_say_a_run_lifted_what_it_lowered(tmp_path):
+    # was, in a smoke reproduction: "the network lifts the held-out photos from 20.47 dB (noisy
+    # input) to 15.48 dB": one epoch on 64 pairs does not denoise yet, and the verb said it did
+    results = shutil.copytree(report.config.RESULTS_DIR / "quick", tmp_path / "quick")
+    train = json.loads((results / "train_resunet.json").read_text())
+    noisy = json.loads((results / "data_summary.json").read_text())["noisy_val_psnr"]
+    for val_psnr, verb in ((noisy - 5, "lowers"), (noisy + 5, "lifts"), (noisy, "leaves")):
+        (results / "train_resunet.json").write_text(json.dumps({**train, "val_psnr": val_psnr}))
+        abstract = report.section_abstract(report.Results("quick", tmp_path, tmp_path / "figures"))
+        assert f"the network {verb} the held-out photos from {noisy:.2f} dB (noisy input) to {val_psnr:.2f} dB" \
+            in abstract

@@ -13,6 +13,7 @@ from ..runs import REPORT_BATCH_SIZE, REPORT_LR
 from ..sweeps import verdict
 from .ee559 import REPORT_PSNR_DB
 from .results import Results
+from .words import change_verb
 
 # The study's targets (dB), judged here on each profile's numbers
 TARGET_GAP_TO_N2C_DB = 0.2  # Noise2Noise at most this far below Noise2Clean at equal budget
@@ -98,7 +99,8 @@ def _generalisation_points(res: Results) -> list[str]:
     worst = worst_photo(reported - table.loc[BM3D])
     return [f"**Generalisation is the main limit.** With the report's recipe the held-out photo "
             f"{worst} scores {reported[worst]:.2f} dB, {table.loc[BM3D, worst] - reported[worst]:.2f} dB below BM3D; "
-            f"the best recipe, {gen['best_recipe']}, lifts it to {best[worst]:.2f} dB and the mean from "
+            f"the best recipe, {gen['best_recipe']}, {change_verb(reported[worst], best[worst])} it to "
+            f"{best[worst]:.2f} dB and the mean from "
             f"{reported['all']:.2f} to {best['all']:.2f} dB."]
 
 

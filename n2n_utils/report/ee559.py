@@ -13,6 +13,7 @@ from ..weights import list_weights, read_weights
 from .results import Results
 from .words import (
     FOLDER_SOURCES,
+    change_verb,
     data_words,
     dead_leaves_share,
     held_out_words,
@@ -46,7 +47,8 @@ def section_abstract(res: Results) -> str:
             "32x32 RGB images with MSE and Adam, evaluated by the course's metric (the mean of per-image PSNR). ")
     if train and data:
         meta = train["data"]
-        text += (f"On {data_words(meta)}, the network lifts the held-out {held_out_words(meta)} from "
+        verb = change_verb(data["noisy_val_psnr"], train["val_psnr"])
+        text += (f"On {data_words(meta)}, the network {verb} the held-out {held_out_words(meta)} from "
                  f"{data['noisy_val_psnr']:.2f} dB (noisy input) to {train['val_psnr']:.2f} dB after "
                  f"{train['config']['epochs']} epochs on {meta['n_train']:,} pairs ({res.profile} profile). ")
     if lr and bs:

@@ -120,6 +120,8 @@ def explorer_finding(explorer: Explorer) -> str:
     shown = [p for p in explorer.panels if p.get("image") is not None and p.get("seconds") is not None]
     parts = [f"{p['label']} {p['psnr']:.2f} dB in {p['seconds']:.2f} s" if p.get("psnr") is not None
              else f"{p['label']} in {p['seconds']:.2f} s" for p in shown]
+    if not parts:  # the upload chosen and none uploaded yet, or an image that could not be read
+        return f"{explorer.title()}: nothing shown ({explorer.message or 'no image'})."
     return f"{explorer.title()}: " + "; ".join(parts) + "."
 
 

@@ -125,6 +125,13 @@ def test_finding_names_each_method(explorer):
     assert "Noise2Noise" in sentence and "BM3D" in sentence and "dB in" in sentence
 
 
+def test_finding_of_nothing_shown_says_why():
+    # was: "upload (...): ." with the upload chosen and no file yet (a value notebook 07 offers)
+    waiting = Explorer(Settings(image=UPLOAD, noise="gaussian", level=25))
+    sentence = findings.explorer_finding(waiting)
+    assert "nothing shown (no file uploaded" in sentence and not sentence.endswith(": ."), sentence
+
+
 def test_a_16_bit_file_gives_the_same_pixels_to_the_explorer_and_to_a_folder_dataset(tmp_path):
     # was: the explorer rounded v / 257, a folder dataset kept v >> 8: 200 gave 1 and 0, 65280 gave
     # 254 and 255, so that a photo trained on was not the photo shown

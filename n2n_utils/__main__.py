@@ -37,6 +37,7 @@ from .course import export_course
 from .files import check_writable
 from .images import WRITE_FORMATS, ImageError, check_output, check_paths, probe_image, read_image
 from .inference import OVERLAP, TILE, check_tiling, denoise_file
+from .noise import NOISE_MODELS, SUITED_LOSS, params_words
 from .runs import load_training_checkpoint
 from .weights import (
     DEFAULT_WEIGHTS,
@@ -260,7 +261,7 @@ def cmd_list_weights(args: argparse.Namespace) -> int:
             failed += 1
             continue
         params = card.get("noise_params") if isinstance(card.get("noise_params"), dict) else {}
-        levels = ", ".join(f"{k}={v:.4g}" for k, v in params.items() if isinstance(v, (int, float)))
+        levels = params_words({k: v for k, v in params.items() if isinstance(v, (int, float))})
         print(f"{name}  profile={card.get('profile')}  epochs={card.get('epochs')}  "
               f"val_psnr={db(card.get('val_psnr'))}  noisy={db(card.get('val_psnr_noisy'))}  "
               f"noise={card.get('noise', 'unknown')}{f'({levels})' if levels else ''}")
@@ -329,7 +330,6 @@ def cmd_train(args: argparse.Namespace) -> int:
 def _train_and_export(args: argparse.Namespace, config: TrainConfig) -> int:
     from .data import load_dataset
     from .metrics import psnr, to_float
-    from .noise import SUITED_LOSS
     from .training import train
 
     try:
@@ -412,7 +412,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--overwrite", action="store_true")
     p.set_defaults(func=cmd_export_course)
 
-    from .noise import NOISE_MODELS
     from .runs import CHOICES, TrainConfig
 
     d = TrainConfig()

@@ -138,6 +138,12 @@ PARAM_RANGES: dict[str, tuple[str, Callable[[float], bool]]] = {
 }
 
 
+def params_words(params: dict[str, float]) -> str:
+    """A noise's parameters as people say them, sigmas in grey levels of 255 (held in 0-1 units):
+    'sigma 25/255', 'max_sigma 50/255', 'lam 30'; '' for none."""
+    return ", ".join(f"{k} {v * 255:g}/255" if "sigma" in k else f"{k} {v:g}" for k, v in params.items())
+
+
 def noise_params(name: str, **params: float) -> dict[str, float]:
     """The full parameter set of a noise model: its defaults, overridden by `params`.
     Unknown names and unknown parameters are errors that list the choices; a value outside

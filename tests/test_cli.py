@@ -215,8 +215,8 @@ def test_weights_commands(tmp_path, capsys):
     assert code == 0 and DEFAULT_WEIGHTS in out and "val_psnr" in out
     # the noise each learned, so that one can choose (was: the two gaussian weights told apart by name only)
     lines = {line.split()[0]: line for line in out.splitlines()}
-    assert lines[DEFAULT_WEIGHTS].endswith("  noise=gaussian(sigma=0.09804)")
-    assert lines["resunet-natural32-gaussian-blind"].endswith("  noise=gaussian_blind(max_sigma=0.1961)")
+    assert lines[DEFAULT_WEIGHTS].endswith("  noise=gaussian(sigma 25/255)")
+    assert lines["resunet-natural32-gaussian-blind"].endswith("  noise=gaussian_blind(max_sigma 50/255)")
     assert_one_line_error(*run(capsys, "export-weights", tmp_path / "none.pt", "--profile", "x")[::2], "none.pt")
     checkpoint = tmp_path / "checkpoint.pt"
     torch.save({"model": ResUNet().state_dict(), "config": TrainConfig().to_dict(), "epoch": 0,

@@ -9,6 +9,8 @@ from typing import Literal
 
 import pandas as pd
 
+from ..noise import params_words
+
 
 def not_run(heading: str, what: str = "not run yet") -> str:
     """A section whose notebook (or benchmark) has not written its results: heading and note."""
@@ -90,14 +92,7 @@ def noise_words(meta: dict) -> str:
     the course's own."""
     if meta.get("name") == "course":
         return "the course's own noise (fixed, unknown law)"
-    return f"{meta['noise']} noise ({params_words(meta)})"
-
-
-def params_words(meta: dict) -> str:
-    """A noise's parameters, sigmas in grey levels of 255 (recorded in 0-1 units): 'sigma 25/255',
-    'lam 30'."""
-    return ", ".join(f"{k} {v * 255:g}/255" if "sigma" in k else f"{k} {v:g}"
-                     for k, v in (meta.get("noise_params") or {}).items())
+    return f"{meta['noise']} noise ({params_words(meta.get('noise_params') or {})})"
 
 
 def dead_leaves_share(meta: dict) -> str:

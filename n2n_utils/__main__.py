@@ -117,6 +117,23 @@ def path_option(text: str) -> Path:
     return Path(path_text_option(text))
 
 
+def noise_param_option(text: str) -> tuple[str, float]:
+    """--noise-param NAME=VALUE: one parameter of the training noise, a sigma in grey levels of
+    255 as denoise's --sigma takes it ('sigma=15' is 15/255 to the noise model), the others as
+    the model holds them ('lam=10', 'p=0.1'). Names and ranges are the noise model's to check."""
+    name, _, value = text.partition("=")
+    try:
+        number = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: give NAME=VALUE, e.g. sigma=15 (in grey levels of 255) "
+                                         f"or lam=10") from None
+    if "sigma" in name:
+        if not 0 <= number <= 255:  # NaN too
+            raise argparse.ArgumentTypeError(f"{text!r}: a sigma in grey levels of 255, from 0 to 255 (e.g. 15)")
+        return name.strip(), number / 255
+    return name.strip(), number
+
+
 def sigma_option(text: str) -> float | str:
     """--sigma: "auto", or a noise level in 1/255 (0 to 255)."""
     if text == "auto":
@@ -334,7 +351,8 @@ def _train_and_export(args: argparse.Namespace, config: TrainConfig) -> int:
 
     try:
         data = load_dataset(args.dataset, noise=args.noise, n_train=args.n_train, n_val=args.n_val,
-                            seed=args.seed, mix_deadleaves=args.mix_deadleaves, crop=args.crop)
+                            seed=args.seed, mix_deadleaves=args.mix_deadleaves, crop=args.crop,
+                            **dict(args.noise_param or ()))
         if args.augment is None:  # the study's recipe: every augmentation that keeps the noise law
             config = replace(config, augment=valid_augmentations(data.meta["noise"]))  # course: dihedral
         if args.loss is None:  # ... and the loss suited to it
@@ -422,6 +440,10 @@ def build_parser() -> argparse.ArgumentParser:
                    "(train_data.pkl, val_data.pkl) or a folder of your own images")
     p.add_argument("--noise", default="gaussian", help=f"the noise added to the clean crops, at its default level "
                    f"(gaussian: sigma 25/255): one of {', '.join(sorted(NOISE_MODELS))} (default gaussian)")
+    p.add_argument("--noise-param", action="append", type=noise_param_option, metavar="NAME=VALUE",
+                   help="a level of --noise other than its default, e.g. sigma=15 (sigmas in grey levels of "
+                   "255, as denoise's --sigma), max_sigma=50 for gaussian_blind, lam=10 for poisson, p=0.1 "
+                   "for impulse; repeat for more")
     p.add_argument("--n-train", type=int, default=50_000, help="training pairs (default 50000)")
     p.add_argument("--n-val", type=int, default=1_000, help="validation crops (default 1000)")
     p.add_argument("--mix-deadleaves", type=float, default=0.0, help="fraction of training pairs from dead leaves")

@@ -21,6 +21,7 @@ from n2n_utils.course import FOLDER
 from n2n_utils.models import ResUNet
 from n2n_utils.training import TrainConfig
 from n2n_utils.weights import DEFAULT_WEIGHTS, SUFFIX
+from tests.conftest import course_folder
 
 
 def photo(path: Path, mode: str = "RGB", size: tuple[int, int] = (64, 48), **save) -> Path:
@@ -280,6 +281,37 @@ def test_train_command_trains_resumes_and_exports(tmp_path, capsys):
     assert main(["train", "--checkpoint", str(impulse), "--noise", "impulse", "--n-train", "16", "--n-val", "8",
                  "--epochs", "1"]) == 0
     assert torch.load(impulse, weights_only=True)["config"]["loss"] == "l1"
+
+
+def test_train_at_a_noise_level_of_ones_own(tmp_path, capsys):
+    """--noise-param sets the training noise's level, sigmas in grey levels as denoise's --sigma
+    (was: only each model's default level, gaussian at 25/255, could be trained from the CLI)."""
+    from n2n_utils.weights import read_weights
+
+    base = ["train", "--n-train", "16", "--n-val", "8", "--epochs", "1", "--batch-size", "16"]
+    assert main([*base, "--checkpoint", str(tmp_path / "s15.pt"), "--noise-param", "sigma=15",
+                 "--export", "s15", "--profile", "test", "--weights-dir", str(tmp_path / "w")]) == 0
+    noisy_15 = float(capsys.readouterr().out.split("noisy input ")[1].split(" dB")[0])
+    card = read_weights(tmp_path / "w" / "s15.pt")["card"]
+    assert card["noise"] == "gaussian" and card["noise_params"] == {"sigma": pytest.approx(15 / 255)}
+    assert main([*base, "--checkpoint", str(tmp_path / "s25.pt")]) == 0
+    noisy_25 = float(capsys.readouterr().out.split("noisy input ")[1].split(" dB")[0])
+    assert noisy_15 > noisy_25 + 3  # less noise: 20 log10(25/15) = 4.4 dB, less clipping's share
+    assert main([*base, "--checkpoint", str(tmp_path / "p.pt"), "--noise", "poisson", "--noise-param", "lam=10"]) == 0
+    assert torch.load(tmp_path / "p.pt", weights_only=True)["data"]["noise_params"] == {"lam": 10.0}
+    capsys.readouterr()
+    # a name the noise does not have, and course files, whose noise is their own: one line each
+    assert main([*base, "--checkpoint", str(tmp_path / "x.pt"), "--noise-param", "lam=10"]) == 1
+    assert_one_line_error(1, capsys.readouterr().err, "noise 'gaussian' has no parameter ['lam']")
+    course = course_folder(tmp_path / "course")
+    assert main([*base, "--checkpoint", str(tmp_path / "c.pt"), "--dataset", str(course),
+                 "--noise-param", "sigma=15"]) == 1
+    assert_one_line_error(1, capsys.readouterr().err, "course data carry their own, unknown noise: no level to set")
+    for bad in ("sigma=300", "sigma=nan", "sigma", "lam=ten"):
+        with pytest.raises(SystemExit) as stop:
+            main([*base, "--checkpoint", str(tmp_path / "x.pt"), "--noise-param", bad])
+        assert stop.value.code == 2 and "--noise-param" in capsys.readouterr().err
+    assert not (tmp_path / "x.pt").exists() and not (tmp_path / "c.pt").exists()
 
 
 def test_train_from_shipped_or_own_weights(tmp_path, capsys, monkeypatch):

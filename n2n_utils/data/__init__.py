@@ -79,6 +79,9 @@ def load_dataset(source: str | Path = "natural32", noise: str = "gaussian",
         if mix_deadleaves:
             raise ValueError(f"{folder}: course data carry their own, unknown noise, so dead "
                              f"leaves cannot be given the same; mix_deadleaves needs another source")
+        if params:
+            raise ValueError(f"{folder}: course data carry their own, unknown noise: no level to set "
+                             f"({', '.join(sorted(params))})")
         return load_course_folder(folder, n_train, n_val)
     raise DataFileError(f"{source}: neither an embedded dataset {list(DATASETS)} nor an existing "
                         f"folder (of course files {', '.join(COURSE_FILES.values())}, or of images)")

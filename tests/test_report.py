@@ -344,3 +344,28 @@ def test_the_abstract_does_not_say_a_run_lifted_what_it_lowered(tmp_path):
         abstract = report.section_abstract(report.Results("quick", tmp_path, tmp_path / "figures"))
         assert f"the network {verb} the held-out photos from {noisy:.2f} dB (noisy input) to {val_psnr:.2f} dB" \
             in abstract
+
+
+def test_weights_trained_on_a_folder_in_the_weights_folder_render_in_table2_and_abstract(tmp_path, monkeypatch):
+    # was: a KeyError 'folder' from Table II for weights that `n2n train --dataset my_photos/ --export mine`
+    # wrote into the shipped folder (their card names the data 'images', not the folder), and a
+    # TypeError from the abstract for a card without a noisy PSNR (export-weights without --val-psnr-noisy)
+    import torch
+
+    from n2n_utils import weights
+    from n2n_utils.report import ee559
+
+    shipped = weights.read_weights(weights.DEFAULT_WEIGHTS)
+    for name, data in (("mine", "images"), ("theirs", "course")):
+        card = {**shipped["card"], "data": data, "noise_params": {} if data == "course" else {"sigma": 15 / 255},
+                "val_psnr_noisy": None}
+        torch.save({**shipped, "card": card}, tmp_path / f"{name}{weights.SUFFIX}")
+    monkeypatch.setattr(ee559, "list_weights", lambda: ["mine", "theirs"])
+    monkeypatch.setattr(ee559, "read_weights", lambda name: weights.read_weights(tmp_path / f"{name}{weights.SUFFIX}"))
+    table2 = report.section_table2([report.Results("quick")])
+    cells = {row.split("|")[1].strip().removeprefix("ResUNet, shipped weights "): row.split("|")[2].strip()
+             for row in table2.splitlines() if "`" in row}
+    assert cells["`mine`"].startswith("photos in a folder with gaussian noise (sigma 15/255), ")
+    assert cells["`theirs`"].startswith("course's files in a folder with the course's own noise")
+    abstract = report.section_abstract(report.Results("quick"))
+    assert "the shipped weights `mine` reach" in abstract and "noisy input None" not in abstract

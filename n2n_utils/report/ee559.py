@@ -58,9 +58,11 @@ def section_abstract(res: Results) -> str:
     for name in list_weights():
         weights = read_weights(name)
         card, augment = weights["card"], " + ".join(weights["config"]["augment"])
+        noisy = card.get("val_psnr_noisy")  # None: exported without --val-psnr-noisy
         text += (f"Trained on {card['n_train']:,} pairs for {card['epochs']} epochs with {augment} "
                  f"augmentation, the shipped weights `{name}` reach {card['val_psnr']:.2f} dB on validation "
-                 f"crops with their own noise ({card['noise']}; noisy input {card['val_psnr_noisy']:.2f} dB). ")
+                 f"crops with their own noise ({card['noise']}"
+                 f"{'' if noisy is None else f'; noisy input {noisy:.2f} dB'}). ")
     text += (f"The report's {REPORT_PSNR_DB} dB was measured on the course's files, which cannot be "
              "fetched here; the same pipeline runs on those files with one command (see Reproducing).")
     return "## Abstract\n\n" + text

@@ -69,8 +69,8 @@ def _source_words(meta: dict, sentence: bool) -> str:
     """The source of a run's data: a folder (of photos, or the course's files) or natural32 or a
     dataset made from it (deadleaves32, natural32+deadleaves0.5); in a sentence, what it is."""
     name = meta.get("name", "natural32")
-    if name in FOLDER_SOURCES:
-        where = f"{FOLDER_SOURCES[name]} in `{meta['folder']}`"
+    if name in FOLDER_SOURCES:  # a model card names no folder (its data are a name alone)
+        where = f"{FOLDER_SOURCES[name]} in " + (f"`{meta['folder']}`" if meta.get("folder") else "a folder")
         return f"the {where}" if sentence else where
     if not sentence:
         return name

@@ -75,9 +75,18 @@ def bm3d(image: np.ndarray, sigma: float) -> np.ndarray:
     profile = bm3d_package.BM3DProfile()
     profile.num_threads = 1  # also makes the result deterministic
     profile.nf = BM3D_NF
-    if np.array_equal(image[..., 0], image[..., 1]) and np.array_equal(image[..., 1], image[..., 2]):
-        # grey: bm3d_rgb scales each opponent channel by its range, 0 for both colour ones (NaN out)
-        return np.repeat(np.asarray(bm3d_package.bm3d(image[..., 0], sigma, profile))[..., None], 3, axis=-1)
+    with np.errstate(divide="ignore", invalid="ignore"):  # the division by 0 that is checked for here
+        _, high, low, _, _ = bm3d_package.rgb_to(image, "opp")
+    if np.any(high == low):
+        # bm3d_rgb scales each opponent channel by its range: 0 for both colour ones of a grey image
+        # (three equal channels), for all three of a flat colour, and NaN out; each channel alone
+        # instead (a grey image's once)
+        out: list[np.ndarray] = []
+        for c in range(3):
+            same = next((out[k] for k in range(c) if np.array_equal(image[..., k], image[..., c])), None)
+            out.append(np.asarray(bm3d_package.bm3d(image[..., c], sigma, profile)).reshape(image.shape[:2])
+                       if same is None else same)
+        return np.stack(out, axis=-1)
     return bm3d_package.bm3d_rgb(image, sigma, profile)
 
 

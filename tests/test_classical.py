@@ -177,3 +177,16 @@ def test_bm3d_denoises_a_grey_image_given_as_three_equal_channels():
     assert np.array_equal(out[..., 0], out[..., 1]) and np.array_equal(out[..., 1], out[..., 2])
     mse = lambda x: float(np.mean((x - clean) ** 2))
     assert 10 * np.log10(mse(noisy) / mse(out[..., 0])) > 3  # dB gained
+
+
+@pytest.mark.parametrize("colour", [(0.8, 0.2, 0.4), "red equals blue"])
+def test_bm3d_gives_no_nan_for_an_image_without_range_in_an_opponent_channel(colour):
+    # was NaN out, as for grey (test above), for any image one of whose opponent channels is flat:
+    # a flat colour (the explorer's zoom on a clipped red sky in an upload without noise) or red
+    # equal to blue; each channel goes through the grey BM3D instead
+    g = np.random.default_rng(0).random((16, 16))
+    image = np.stack([g, np.full_like(g, 0.5), g], axis=-1) if colour == "red equals blue" else \
+        np.broadcast_to(np.array(colour), (16, 16, 3)).copy()
+    out = classical.bm3d(image, 0.1)
+    assert out.shape == image.shape and np.isfinite(out).all()
+    assert np.abs(out - image).max() < 0.2

@@ -369,3 +369,29 @@ def test_weights_trained_on_a_folder_in_the_weights_folder_render_in_table2_and_
     assert cells["`theirs`"].startswith("course's files in a folder with the course's own noise")
     abstract = report.section_abstract(report.Results("quick"))
     assert "the shipped weights `mine` reach" in abstract and "noisy input None" not in abstract
+
+
+def test_sweeps_of_one_seed_are_not_said_to_have_confidence_intervals(tmp_path):
+    # was, with one seed a value: "Seeded sweeps with 95% confidence intervals put ..." in the abstract,
+    # and section 4's "Each point here is the mean over three seeds" whatever the sweeps' seeds (two in smoke)
+    from n2n_utils.sweeps import summarize
+
+    _smoke_like_results(tmp_path / "results")
+    res = report.Results("smoke", tmp_path / "results", tmp_path / "figures")
+    assert "Each point here is the mean over three seeds (initialisation" in report.section_sweeps(res)
+    folder = tmp_path / "results" / "smoke"
+    for seeds in ((0, 1), (0,)):
+        for name in ("lr_sweep", "batch_size_sweep"):
+            runs = pd.read_csv(folder / f"{name}.csv")
+            summarize(runs[(runs["psnr"] > 0) & runs["seed"].isin(seeds)]).to_csv(
+                folder / f"{name}_summary.csv", index=False)
+            record = json.loads((folder / f"{name}.json").read_text())
+            (folder / f"{name}.json").write_text(json.dumps({**record, "seeds": list(seeds)}))
+        if len(seeds) == 2:
+            assert "the mean over two seeds" in report.section_sweeps(res)
+    sweeps = report.section_sweeps(res).replace("\n", " ")
+    assert "Each point here is one run (one seed): no confidence interval can be given" in sweeps
+    assert "three seeds" not in sweeps and "95% Student-t" not in sweeps
+    abstract = report.section_abstract(res)
+    assert "Sweeps of one seed (no confidence intervals) put the best learning rate at 0.0016" in abstract
+    assert "(the report chose 0.0008 and 8)." in abstract  # 1 dB below the best: not judged, not said to hold

@@ -25,17 +25,25 @@ from .words import (
 )
 
 REPORT_PSNR_DB = 24.6  # Table II of the EE-559 report, on the course's data (not re-measurable here)
+SWEEPS = ("lr_sweep", "batch_size_sweep")  # notebooks 02 and 03's results
+COUNTS = {2: "two", 3: "three", 4: "four", 5: "five"}  # seeds, in words
 
 
 def _reports_values_held(res: Results) -> str:
-    """', each the best or within the confidence intervals of the best' where both of the
-    report's values hold against their sweep's best (sweeps.verdict), else '': a best value
-    that the report's ties with is no better than it, and the abstract should not read so."""
-    held = []
-    for name, chosen in (("lr_sweep", REPORT_LR), ("batch_size_sweep", REPORT_BATCH_SIZE)):
+    """', each the best' where both of the report's values are their sweep's best, ', each the
+    best or within the confidence intervals of the best' where both hold against it
+    (sweeps.verdict), else '': a best value that the report's ties with is no better than it,
+    and the abstract should not read so."""
+    verdicts = []
+    for name, chosen in zip(SWEEPS, (REPORT_LR, REPORT_BATCH_SIZE), strict=True):
         summary = res.csv(f"{name}_summary")
-        held.append(summary is not None and chosen in set(summary["value"]) and verdict(summary, chosen)["tied"])
-    return ", each the best or within the confidence intervals of the best" if all(held) else ""
+        if summary is None or chosen not in set(summary["value"]):
+            return ""
+        verdicts.append((chosen, verdict(summary, chosen)))
+    if all(judged["best"] == chosen for chosen, judged in verdicts):  # said so, also where no CI can be given
+        return ", each the best"
+    return ", each the best or within the confidence intervals of the best" if all(
+        judged["tied"] for _, judged in verdicts) else ""
 
 
 def section_abstract(res: Results) -> str:
@@ -52,7 +60,9 @@ def section_abstract(res: Results) -> str:
                  f"{data['noisy_val_psnr']:.2f} dB (noisy input) to {train['val_psnr']:.2f} dB after "
                  f"{train['config']['epochs']} epochs on {meta['n_train']:,} pairs ({res.profile} profile). ")
     if lr and bs:
-        text += (f"Seeded sweeps with 95% confidence intervals put the best learning rate at "
+        sweeps = "Seeded sweeps with 95% confidence intervals" if _sweep_seeds(res) > 1 else \
+            "Sweeps of one seed (no confidence intervals)"
+        text += (f"{sweeps} put the best learning rate at "
                  f"{lr['best']:g} and the best batch size at {bs['best']:g} for that budget "
                  f"(the report chose {REPORT_LR:g} and {REPORT_BATCH_SIZE}{_reports_values_held(res)}). ")
     for name in list_weights():
@@ -173,13 +183,30 @@ Validation PSNR per held-out photo:
 {markdown_table(per_photo[['photo', 'noisy PSNR (dB)', 'ResUNet PSNR (dB)', '95% CI', 'n']])}"""
 
 
+def _sweep_seeds(res: Results) -> int | None:
+    """How many seeds each point of the sweeps is the mean of: the fewest of the two sweeps'
+    records (None where neither was run)."""
+    records = [r for r in map(res.json, SWEEPS) if r]
+    return min(len(r.get("seeds") or []) for r in records) if records else None
+
+
+def _sweep_points_words(res: Results) -> str:
+    """What a point of the sweeps is: the mean over their seeds with a CI, or one run without."""
+    n = _sweep_seeds(res)
+    if n is not None and n < 2:
+        return ("Each point here is one run (one seed): no confidence interval can be given, so a gap between "
+                "two values is not judged.")
+    seeds = "its sweep's seeds" if n is None else f"{COUNTS.get(n, n)} seeds"
+    return f"Each point here is the mean over {seeds} (initialisation and data order) with a 95% Student-t " \
+           "confidence interval."
+
+
 def section_sweeps(res: Results) -> str:
     """Section 4 (notebooks 02 and 03): the learning-rate and batch-size sweeps, each value's
     mean PSNR over seeds with its confidence interval, against the report's choice."""
     return "\n\n".join([
         "## 4. Hyperparameters (Figures 2 and 3)\n\nThe report tuned the learning rate and the "
-        "batch size by cross-validation and showed single curves. Each point here is the mean "
-        "over three seeds (initialisation and data order) with a 95% Student-t confidence interval.",
+        f"batch size by cross-validation and showed single curves. {_sweep_points_words(res)}",
         _sweep(res, "lr_sweep", "Learning rate (Figure 2)", "fig2_lr",
                f"Fig. 2: validation PSNR against the learning rate (batch {REPORT_BATCH_SIZE}).", REPORT_LR),
         _sweep(res, "batch_size_sweep", "Mini-batch size (Figure 3)", "fig3_batch_size",

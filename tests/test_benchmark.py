@@ -130,3 +130,24 @@ def test_one_seed_gives_no_ci_against_fp32():
     text = _fastest({"settings": [{**row, "images_per_s": 100.0, "speedup_vs_reference": 2.0,
                                           "fraction_of_peak": 0.5}]})
     assert "its PSNR is +0.10 dB from fp32's (one seed: no CI)" in text and "nan" not in text
+
+
+def test_the_reports_speed_table_shows_no_ci_of_one_seed_as_the_benchmarks_does(tmp_path, monkeypatch):
+    # was: the benchmark's table said "n/a" where one seed gave no CI, but its JSON holds null there
+    # (files.json_text), which the report's section 10 showed as a blank cell, as for fp32's own rows
+    import json
+
+    from n2n_utils import config
+    from n2n_utils.report.speed import section_speed
+
+    bench = json.loads(sorted(config.BENCHMARK_RESULTS_DIR.glob("throughput-*.json"))[0].read_text())
+    compared = [r for r in bench["settings"] if r.get("psnr_delta_db") is not None]
+    assert compared and any(r.get("psnr_delta_db") is None for r in bench["settings"])
+    for row in compared:
+        row["psnr_delta_ci95"] = None
+    (tmp_path / "throughput-x.json").write_text(json.dumps(bench))
+    monkeypatch.setattr(config, "BENCHMARK_RESULTS_DIR", tmp_path)
+    rows = [line for line in section_speed().splitlines() if line.startswith("| ") and "psnr_delta_ci95" not in line]
+    shown = {r.split("|")[1].strip(): r.split("|")[-2].strip() for r in rows if r.count("|") == 10}
+    for row in bench["settings"]:
+        assert shown[row["name"]] == ("n/a" if row.get("psnr_delta_db") is not None else ""), row["name"]

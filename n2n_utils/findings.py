@@ -11,6 +11,7 @@ import pandas as pd
 
 from .blind import TARGET_BM3D_SIGMAS_255, TARGET_GAP_DB, sweep_targets
 from .generalisation import worst_photo
+from .noise import params_words
 from .sweeps import diverged_values, diverged_words, mean_words, verdict
 
 if TYPE_CHECKING:
@@ -19,11 +20,11 @@ if TYPE_CHECKING:
 
 def data_finding(noisy_psnr: float, sigma_255: float, meta: dict) -> str:
     """Notebook 00: the baseline to beat and the noise level read from the pairs alone."""
-    asked = ", ".join(f"{k} = {v:.4g}" for k, v in meta.get("noise_params", {}).items())
+    asked = params_words(meta.get("noise_params") or {})
     return (f"The noisy validation input scores {noisy_psnr:.2f} dB against the clean images: the "
             f"baseline every method must beat. From the noisy pairs alone, std(noisy1 - noisy2) / sqrt(2) "
             f"estimates the noise at {sigma_255:.1f}/255 ({meta.get('noise', 'unknown')} noise"
-            f"{f' with {asked} in 0-1 units' if asked else ''}; clipping at 0 and 255 narrows it).")
+            f"{f' with {asked}' if asked else ''}; clipping at 0 and 255 narrows it).")
 
 
 def training_finding(noisy_psnr: float, val_psnr: float, by_photo: pd.DataFrame, epochs: int,

@@ -41,6 +41,9 @@ def test_data_training_and_prediction_findings_quote_their_numbers():
     meta = {"noise": "gaussian", "noise_params": {"sigma": 25 / 255}}
     assert "scores 20.52 dB" in findings.data_finding(20.52, 24.4, meta) and "24.4/255" in findings.data_finding(
         20.52, 24.4, meta)
+    # the level asked in the unit of the estimate beside it (was: "sigma = 0.09804 in 0-1 units")
+    assert "estimates the noise at 24.4/255 (gaussian noise with sigma 25/255; clipping" in findings.data_finding(
+        20.52, 24.4, meta)
     by_photo = pd.DataFrame({"group": ["chelsea", "flower", "all"], "psnr": [27.0, 29.0, 28.0],
                              "noisy": [20.0, 21.0, 20.5]})
     text = findings.training_finding(20.5, 28.0, by_photo, 4, 8000)

@@ -395,3 +395,9 @@ def test_sweeps_of_one_seed_are_not_said_to_have_confidence_intervals(tmp_path):
     abstract = report.section_abstract(res)
     assert "Sweeps of one seed (no confidence intervals) put the best learning rate at 0.0016" in abstract
     assert "(the report chose 0.0008 and 8)." in abstract  # 1 dB below the best: not judged, not said to hold
+
+
+def test_the_data_section_says_the_noise_level_in_the_unit_of_its_estimate():
+    # was: "the noise is gaussian with sigma = 0.09804", above "is 23.1/255": the reader had to convert
+    data = report.section_data(report.Results("quick")).replace("\n", " ")
+    assert "validation crops, with gaussian noise (sigma 25/255). " in data and "0.09804" not in data

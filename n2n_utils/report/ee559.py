@@ -102,8 +102,7 @@ course's thumbnails do. The split is by photo. {training}
 Validation (never cropped for training): {', '.join(meta['val_photos'])}. Each training crop
 carries two independent noise draws (input and target); the clean crop is kept only for the
 Noise2Clean comparison. This profile uses {meta['n_train']:,} training pairs and
-{meta['n_val']:,} validation crops; the noise is {meta['noise']} with
-{', '.join(f'{k} = {v:.4g}' for k, v in meta['noise_params'].items())}.
+{meta['n_val']:,} validation crops, with {noise_words(meta)}.
 
 The noise level estimated from the pairs alone, std(noisy1 - noisy2) / sqrt(2), is
 {data['estimated_sigma_255']:.1f}/255 (clipping at 0 and 255 narrows the differences, so this

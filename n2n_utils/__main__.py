@@ -122,7 +122,10 @@ def noise_param_option(text: str) -> tuple[str, float]:
     255 as denoise's --sigma takes it ('sigma=15' is 15/255 to the noise model), the others as
     the model holds them ('lam=10', 'p=0.1'). Names and ranges are the noise model's to check."""
     name, _, value = text.partition("=")
+    name = name.strip()
     try:
+        if not name:
+            raise ValueError(text)
         number = float(value)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r}: give NAME=VALUE, e.g. sigma=15 (in grey levels of 255) "
@@ -130,8 +133,8 @@ def noise_param_option(text: str) -> tuple[str, float]:
     if "sigma" in name:
         if not 0 <= number <= 255:  # NaN too
             raise argparse.ArgumentTypeError(f"{text!r}: a sigma in grey levels of 255, from 0 to 255 (e.g. 15)")
-        return name.strip(), number / 255
-    return name.strip(), number
+        return name, number / 255
+    return name, number
 
 
 def sigma_option(text: str) -> float | str:

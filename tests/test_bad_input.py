@@ -359,3 +359,12 @@ def test_reading_a_folder_of_photos_shows_progress(tmp_path, monkeypatch):
     counts = sorted(n for n, _ in bars)  # one bar for the training photos, one for the validation ones
     assert counts == sorted([len(data.meta["train_files"]), len(data.meta["val_files"])])
     assert all(kw["unit"] == "photo" and kw["disable"] is None for _, kw in bars)
+
+
+@pytest.mark.parametrize("param", ["=15", " =15", "sigma=", "sigma"])
+def test_a_noise_param_without_a_name_or_a_value_is_a_bad_option(tmp_path, capsys, param):
+    # was, for "=15": past the parser, then "noise 'gaussian' has no parameter ['']" from the data
+    with pytest.raises(SystemExit) as exit_:
+        main(["train", "--checkpoint", str(tmp_path / "c.pt"), "--noise-param", param])
+    assert exit_.value.code == 2 and "give NAME=VALUE, e.g. sigma=15" in capsys.readouterr().err
+    assert not (tmp_path / "c.pt").exists()

@@ -35,7 +35,8 @@ SCALES = np.array([0.5, 0.3968502629920499, 0.31498026247371824, 0.2500000000000
                    0.19842513149602495, 0.1574901312368592, 0.125])
 # How the generated sources make their data, as a digest of small samples of each (tensors
 # and meta; see n2n_utils.data.generation_fingerprint). It is part of every cache key, so data
-# generated otherwise never come back from an older cache file. tests/test_data.py recomputes
+# generated otherwise never come back from an older cache file, and of every generated dataset's
+# meta, so that a run on them is another run (runs.data_identity). tests/test_data.py recomputes
 # it: after any change to how data are generated, it fails until this line is updated.
 GENERATION = "48a25fc102cd"
 

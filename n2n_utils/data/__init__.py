@@ -30,7 +30,6 @@ import numpy as np
 from PIL import Image
 
 from ..noise import NOISE_MODELS
-from . import crops
 from .course import COURSE_FILES, load_course_folder, load_pair_file
 from .crops import CROP, GENERATION, SCALES
 from .dataset import TENSORS, DataFileError, DenoisingData, summarize_data
@@ -60,19 +59,19 @@ def load_dataset(source: str | Path = "natural32", noise: str = "gaussian",
     if crop != CROP and str(source) != "natural32":
         raise ValueError(f"crop={crop}: only natural32 cuts crops of another size; {source} keeps its own")
     if str(source) == "natural32":
-        return _generated(load_natural32(noise, n_full, n_val_full, seed, cache, mix_deadleaves=mix_deadleaves,
-                                         holdout=holdout, crop=crop, **params))
+        return load_natural32(noise, n_full, n_val_full, seed, cache, mix_deadleaves=mix_deadleaves,
+                              holdout=holdout, crop=crop, **params)
     if str(source) == "deadleaves32":
         if mix_deadleaves not in (0, 1):
             raise ValueError("deadleaves32 trains on dead leaves only; for a mix, use natural32 "
                              "with mix_deadleaves")
-        return _generated(load_natural32(noise, n_full, n_val_full, seed, cache, mix_deadleaves=1.0, **params))
+        return load_natural32(noise, n_full, n_val_full, seed, cache, mix_deadleaves=1.0, **params)
     folder = Path(source)
     if folder.is_dir():
         course = any((folder / f).is_file() for f in COURSE_FILES.values())
         if not course and image_files(folder):
-            return _generated(load_image_folder(folder, noise, n_full, n_val_full, seed,
-                                                mix_deadleaves=mix_deadleaves, cache=cache, **params))
+            return load_image_folder(folder, noise, n_full, n_val_full, seed,
+                                     mix_deadleaves=mix_deadleaves, cache=cache, **params)
         if not course:
             raise DataFileError(f"{folder}: neither a course data folder (missing "
                                 f"{', '.join(COURSE_FILES.values())}) nor a folder of images "
@@ -88,15 +87,6 @@ def load_dataset(source: str | Path = "natural32", noise: str = "gaussian",
                         f"folder (of course files {', '.join(COURSE_FILES.values())}, or of images)")
 
 
-def _generated(data: DenoisingData) -> DenoisingData:
-    """`data`, made by this code (crops, noise, dead leaves), with its meta naming how: crops.GENERATION.
-    A run's identity holds the meta (runs.data_identity), so that after a change to how data are
-    made, a checkpoint or sweep row of the data made before is another run's, not resumed or
-    reused. (The course's files are not made here: their meta holds their digest instead.)"""
-    data.meta["generation"] = crops.GENERATION
-    return data
-
-
 def generation_fingerprint() -> str:
     """A digest of small samples of every generated source, tensors and meta: natural32 with
     each noise, with a held-out photo and mixed with dead leaves, on 64x64 crops, and a folder
@@ -107,7 +97,7 @@ def generation_fingerprint() -> str:
     def add(data: DenoisingData, leave_out: tuple[str, ...] = ()) -> None:
         for name in TENSORS:
             digest.update(getattr(data, name).numpy().tobytes())
-        meta = {k: v for k, v in data.meta.items() if k not in leave_out}
+        meta = {k: v for k, v in data.meta.items() if k not in (*leave_out, "generation")}  # this digest's own
         digest.update(json.dumps([meta, data.train_groups, data.val_groups], sort_keys=True).encode())
 
     for noise in sorted(NOISE_MODELS):

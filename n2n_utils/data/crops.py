@@ -101,6 +101,14 @@ def cache_path(stem: str, spec: dict) -> Path:
     return config.CACHE_DIR / f"{stem}-{digest}.pt"
 
 
+def generation() -> dict[str, str]:
+    """The meta entry of data that this code generates (natural32, dead leaves, a folder of photos):
+    GENERATION, how it made them. A run's identity holds the meta (runs.data_identity), so that
+    after a change to how data are made, a checkpoint or sweep row of the data made before is
+    another run's, not resumed or reused. (Course files are read, not made: they have a digest.)"""
+    return {"generation": GENERATION}
+
+
 def save_cached(data: DenoisingData, path: Path) -> None:
     """Write a dataset to the cache, atomically."""
     blob = {k: getattr(data, k) for k in TENSORS}
@@ -112,4 +120,4 @@ def load_cached(path: Path) -> DenoisingData:
     """A dataset written by `save_cached` (tensors and plain values only: weights_only=True)."""
     blob = torch.load(path, weights_only=True)
     meta = json.loads(blob.pop("meta"))
-    return DenoisingData(**blob, meta=meta)
+    return DenoisingData(**blob, meta={**meta, **generation()})  # a file of the key's generation, stamped or not

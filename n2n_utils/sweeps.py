@@ -113,9 +113,9 @@ NO_CI = "n/a"  # a CI half-width that cannot be given (one run finished), in tab
 
 
 def mean_words(mean: float, half: float) -> str:
-    """A mean PSNR with its 95% CI in words: '26.00 ± 0.10 dB', or '26.00 dB, no CI (one run)'
-    where `half` is NaN (metrics.mean_ci of one run)."""
-    return f"{mean:.2f} dB, no CI (one run)" if math.isnan(half) else f"{mean:.2f} ± {half:.2f} dB"
+    """A mean PSNR with its 95% CI in words: '26.00 ± 0.10 dB', or '26.00 dB, one run: no CI'
+    where `half` is NaN (metrics.mean_ci of one run); no parentheses, as findings put it in some."""
+    return f"{mean:.2f} dB, one run: no CI" if math.isnan(half) else f"{mean:.2f} ± {half:.2f} dB"
 
 
 def diverged_values(summary: pd.DataFrame) -> pd.DataFrame:

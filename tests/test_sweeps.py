@@ -236,5 +236,5 @@ def test_one_seed_per_value_cannot_judge_the_reports_value():
     assert v["tied"] is None and not v["diverged"] and verdict(summary, 1e-3)["tied"] is True
     found = sweep_finding(summary, "learning rate", 4e-3)
     assert found == ("Whether the report's learning rate holds cannot be judged at this budget: 0.004 is 0.10 dB "
-                     "below the best, 0.001 (25.00 dB, no CI (one run)), and one run gives no confidence interval.")
+                     "below the best, 0.001 (25.00 dB, one run: no CI), and one run gives no confidence interval.")
     assert "nan" not in sweep_finding(summary, "learning rate", 1e-3)

@@ -8,7 +8,8 @@ The shipped weights learned noise independent in R, G and B. A grey image replic
 equal channels (`plain`) carries the same noise in all three, which they leave partly in place.
 The `shift` strategies put the grey image shifted by a pixel or two into each channel, so that
 the noise at one place differs between channels, and average the channels after shifting them
-back (inference.shift_channels / unshift_mean). Methods, with their network passes per image:
+back (inference.shift_channels, unshift_mean; inference.grey_shifts is the rule drawn from this).
+Methods, with their network passes per image:
 
 - plain (1): (x, x, x), the three outputs averaged (what denoise did before);
 - plain + dihedral (8): the same, averaged over the 8 rotations and mirror images;
@@ -42,7 +43,7 @@ from n2n_utils.classical import bm3d
 from n2n_utils.config import BENCHMARK_RESULTS_DIR, cpu_info, cpu_kind, describe_device
 from n2n_utils.data import PHOTOS, SPLITS
 from n2n_utils.files import provenance, write_json
-from n2n_utils.inference import predict
+from n2n_utils.inference import GREY_SHIFT1, GREY_SHIFT2, predict, shift_channels, unshift_mean
 from n2n_utils.noise import gaussian
 from n2n_utils.weights import DEFAULT_WEIGHTS, load_weights, read_weights
 
@@ -50,8 +51,7 @@ BLIND = "resunet-natural32-gaussian-blind"
 WEIGHTS = (DEFAULT_WEIGHTS, BLIND)
 SEED = 0
 
-SHIFT1 = ((0, 0), (0, 1), (1, 0))
-SHIFT2 = ((0, 0), (0, 2), (2, 0))
+SHIFT1, SHIFT2 = GREY_SHIFT1, GREY_SHIFT2
 L_SHAPES = (SHIFT1, ((0, 0), (0, -1), (1, 0)), ((0, 0), (0, 1), (-1, 0)), ((0, 0), (0, -1), (-1, 0)))
 
 NOISY, BM3D = "noisy input", "BM3D (grey, true sigma)"
@@ -72,34 +72,9 @@ class Config:
 CONFIGS = {
     "tiny": Config(crop=64, sigmas_255=(25,), photos=("chelsea", "camera"), ensembles=True),
     "full": Config(crop=192, sigmas_255=(5, 10, 15, 25, 35, 50), photos=(*SPLITS["val"], "camera")),
+    # where the sigma-25 weights' better feed changes (plain at 15, shift 1 at 25): inference.PLAIN_BELOW
+    "crossover": Config(crop=192, sigmas_255=(18, 20, 22), photos=(*SPLITS["val"], "camera"), ensembles=False),
 }
-
-
-# --------------------------------------------------------------------------- shifts
-
-
-def shift_channels(grey: torch.Tensor, shifts) -> torch.Tensor:
-    """(N, 1, H, W) -> (N, len(shifts), H, W): channel c at (i, j) holds grey at (i + dy, j + dx)
-    for shifts[c] = (dy, dx), the border replicated where that falls outside."""
-    m = max(abs(v) for s in shifts for v in s)
-    h, w = grey.shape[-2:]
-    padded = torch.nn.functional.pad(grey.float(), (m, m, m, m), mode="replicate") if m else grey.float()
-    return torch.cat([padded[..., m + dy:m + dy + h, m + dx:m + dx + w] for dy, dx in shifts], dim=1)
-
-
-def unshift_mean(y: torch.Tensor, shifts) -> torch.Tensor:
-    """Undo shift_channels on an output (N, C, H, W) and average the channels -> (N, 1, H, W). A
-    channel's pixels that came from outside the image are left out of the mean."""
-    m = max(abs(v) for s in shifts for v in s)
-    h, w = y.shape[-2:]
-    total, count = torch.zeros_like(y[:, :1]), torch.zeros_like(y[:, :1])
-    ones = torch.ones_like(y[:, :1])
-    for c, (dy, dx) in enumerate(shifts):
-        pad = (m, m, m, m)
-        yc = torch.nn.functional.pad(y[:, c:c + 1], pad)[..., m - dy:m - dy + h, m - dx:m - dx + w]
-        mc = torch.nn.functional.pad(ones, pad)[..., m - dy:m - dy + h, m - dx:m - dx + w]
-        total, count = total + yc, count + mc
-    return total / count
 
 
 # --------------------------------------------------------------------------- data
@@ -221,12 +196,12 @@ def run(config_name: str, out: Path | None = None) -> dict:
     torch.manual_seed(SEED)
     out = out or BENCHMARK_RESULTS_DIR / f"grey-cpu-{cpu_kind()}-{config_name}.json"
     print(f"grey benchmark, config {config_name!r}, {describe_device(torch.device('cpu'))}", flush=True)
+    made = provenance(benchmark="grey", config=config_name, seed=SEED, device=describe_device(torch.device("cpu")),
+                      cpu=cpu_info())  # before the run: the commit measured
     start = time.perf_counter()
     result = measure(config)
     result = {
-        "provenance": provenance(benchmark="grey", config=config_name, seed=SEED,
-                                 device=describe_device(torch.device("cpu")), cpu=cpu_info(),
-                                 seconds=time.perf_counter() - start),
+        "provenance": {**made, "seconds": time.perf_counter() - start},
         "config": {"name": config_name, **asdict(config)},
         "shifts": {S1: SHIFT1, S2: SHIFT2, S1_L4: L_SHAPES},
         "passes": PASSES,

@@ -64,8 +64,9 @@ GREY_SHIFT1: Shifts = ((0, 0), (0, 1), (1, 0))  # neighbours' noise in each chan
 GREY_SHIFT2: Shifts = ((0, 0), (0, 2), (2, 0))
 # Weights trained at one sigma s_w take grey noise of sigma s fed plain about as colour noise of
 # s * sqrt(3) (right for s near s_w / sqrt(3)), fed shifted as colour noise of s. For the sigma-25
-# weights plain was better up to 20/255 and shift 1 from 22/255 (mean PSNR on benchmarks/grey.py's
-# photos: -0.28 dB at 20, +1.22 at 22): the feed changes at 0.82 s_w (20.5/255).
+# weights plain was better up to 20/255 and shift 1 from 22/255 (shift 1's gain in mean PSNR,
+# benchmarks/grey.py --config crossover: -1.44 dB at 18, -0.21 at 20, +1.09 at 22): the feed
+# changes at 0.82 s_w (20.5/255).
 PLAIN_BELOW = 0.82
 
 

@@ -63,8 +63,8 @@ def _error(message: object) -> None:
 def _device(name: str) -> torch.device:
     try:
         device = resolve_device(name)
-    except RuntimeError as err:
-        raise ValueError(f"unknown device {name!r} ({err})") from None
+    except RuntimeError:  # torch's message lists every device type it knows, most of them not ours
+        raise ValueError(f"unknown device {name!r}; choose auto, cpu, cuda, cuda:N or mps") from None
     if device.type not in ("cpu", "cuda", "mps"):  # torch names more (meta, xpu ...), which fail later
         raise ValueError(f"device {name!r}: not one this tool runs on; choose auto, cpu, cuda, cuda:N or mps")
     if device.type == "cuda" and not torch.cuda.is_available():

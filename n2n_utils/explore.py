@@ -30,10 +30,9 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from skimage.metrics import structural_similarity
 from skimage.transform import rescale
 
-from . import classical
+from . import classical, metrics
 from .augment import ensemble_for
 from .blind import estimate_sigma
 from .config import cpu_info, describe_cpu
@@ -160,10 +159,8 @@ def scores(image: np.ndarray, clean: np.ndarray | None) -> tuple[float | None, f
     """PSNR (dB) and SSIM of uint8 `image` against `clean`, or (None, None) without a reference."""
     if clean is None:
         return None, None
-    x, y = image.astype(np.float64) / 255, clean.astype(np.float64) / 255
-    mse = float(np.mean((x - y) ** 2))
-    ssim = structural_similarity(y, x, channel_axis=-1, data_range=1.0) if min(x.shape[:2]) >= 7 else None
-    return 10 * np.log10(1 / max(mse, 1e-10)), ssim
+    x, y = (metrics.to_float(torch.from_numpy(a).permute(2, 0, 1)[None]) for a in (image, clean))
+    return metrics.psnr(x, y), metrics.ssim(x, y) if min(image.shape[:2]) >= 7 else None  # SSIM's window: 7x7
 
 
 # --------------------------------------------------------------------------- denoisers

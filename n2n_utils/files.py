@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import pickle
 import platform
@@ -135,8 +136,21 @@ def load_torch(path: str | Path, map_location: str | torch.device = "cpu") -> An
 
 
 def json_text(data: dict) -> str:
-    """A results file's JSON text: pretty-printed, with a trailing newline."""
-    return json.dumps(data, indent=2, sort_keys=False, default=str) + "\n"
+    """A results file's JSON text: pretty-printed, with a trailing newline, and strict: a value
+    that is not a finite number (NaN for a CI of one run, a diverged run's PSNR) is null, which
+    every JSON reader takes (Python writes NaN, which jq and JavaScript refuse)."""
+    return json.dumps(_finite_or_null(data), indent=2, sort_keys=False, default=str, allow_nan=False) + "\n"
+
+
+def _finite_or_null(value: Any) -> Any:
+    """`value` with every float that is NaN or infinite, at any depth, replaced by None."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite_or_null(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite_or_null(v) for v in value]
+    return value
 
 
 def write_json(path: str | Path, data: dict) -> Path:

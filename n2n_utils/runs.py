@@ -119,12 +119,20 @@ NOT_A_RESULT = frozenset({"device", "progress", "eval_batch_size"})
 RESUMABLE_CHANGES = NOT_A_RESULT | {"epochs", "eval_every"}
 
 
+# How data were generated when metas began to record it (data.crops.GENERATION then): left out
+# of a run's identity, so that every run made before kept its name. A later generation is in it.
+FIRST_RECORDED_GENERATION = "48a25fc102cd"
+
+
 def data_identity(meta: dict) -> dict:
     """What makes a dataset the same data to a run (its key, its checkpoint's resume): its meta,
     less the folder it was read from when a digest of the files' bytes (`files_digest`: photos,
     the course's files) says what they are, so that the files moved, copied or cloned elsewhere
-    are the same data, and a file replaced under its name is not."""
-    return {k: v for k, v in meta.items() if not (k == "folder" and "files_digest" in meta)}
+    are the same data, and a file replaced under its name is not; and less the generation when
+    it is FIRST_RECORDED_GENERATION, which a meta without one was made by or before."""
+    return {k: v for k, v in meta.items()
+            if not (k == "folder" and "files_digest" in meta)
+            and not (k == "generation" and v == FIRST_RECORDED_GENERATION)}
 
 
 def config_digest(config: TrainConfig, data_meta: dict, leave_out: set[str] | frozenset[str] = frozenset(),

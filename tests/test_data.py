@@ -22,7 +22,7 @@ from n2n_utils.data import (
     make_natural32,
     photo_folds,
 )
-from n2n_utils.runs import TrainConfig
+from n2n_utils.runs import TrainConfig, checkpoint_name, data_identity
 from n2n_utils.sweeps import config_key
 from n2n_utils.training import train
 from tests.conftest import course_folder
@@ -253,7 +253,7 @@ def test_generation_fingerprint_is_the_one_in_every_cache_key():
     cache key changes with it, so no older cache file brings back older data or meta."""
     assert generation_fingerprint() == GENERATION, (
         f"data are generated differently now: set n2n_utils/data/crops.py GENERATION = "
-        f"{generation_fingerprint()!r} (this renames every cache file)")
+        f"{generation_fingerprint()!r} (this renames every cache file, checkpoint and sweep key)")
 
 
 def test_cache_key_changes_with_the_generation(tmp_path, monkeypatch):
@@ -262,6 +262,27 @@ def test_cache_key_changes_with_the_generation(tmp_path, monkeypatch):
     monkeypatch.setattr("n2n_utils.data.crops.GENERATION", "another")
     load_dataset("natural32", n_train=4, n_val=2, seed=1)
     assert len(list(tmp_path.glob("natural32-*.pt"))) == 2
+
+
+def test_data_generated_otherwise_is_another_run_not_resumed_or_reused(tmp_path, monkeypatch):
+    """After a change to how data are made (crops.GENERATION updated), a run's checkpoint name and
+    sweep key change, and a checkpoint trained on the data made before refuses to resume (was: the
+    same names: a pulled update resumed old checkpoints and kept old sweep rows on other data)."""
+    monkeypatch.setattr("n2n_utils.config.CACHE_DIR", tmp_path)
+    config = TrainConfig(epochs=1, batch_size=4, eval_every=1)
+    before = load_dataset("natural32", n_train=8, n_val=4, seed=1)
+    train(before, config, checkpoint=tmp_path / "run.pt")
+    monkeypatch.setattr("n2n_utils.data.crops.GENERATION", "another")
+    after = load_dataset("natural32", n_train=8, n_val=4, seed=1)
+    assert after.meta["generation"] == "another"
+    assert checkpoint_name(config, after.meta) != checkpoint_name(config, before.meta)
+    assert config_key(config, "lr", after.meta) != config_key(config, "lr", before.meta)
+    with pytest.raises(ValueError, match=rf"run\.pt: cannot resume, it was trained on other data .*generation "
+                                         rf"\(checkpoint '{GENERATION}', asked 'another'\)"):
+        train(after, replace(config, epochs=2), checkpoint=tmp_path / "run.pt", resume=True)
+    # the generation current when metas began to record it is left out: earlier runs keep their names
+    assert checkpoint_name(config, {**before.meta, "generation": GENERATION}) == \
+        checkpoint_name(config, {k: v for k, v in before.meta.items() if k != "generation"})
 
 
 def test_scales_are_the_geometric_grid():
@@ -277,6 +298,7 @@ def test_committed_run_keys_are_the_ones_this_code_makes(sweep):
     rows = pd.read_csv(ROOT / "results" / "quick" / f"{sweep}.csv")
     data = load_dataset(made["data"]["name"], noise=made["data"]["noise"], n_train=made["data"]["n_train"],
                         n_val=made["data"]["n_val"], seed=made["data"]["seed"], cache=False)
-    assert data.meta == made["data"]
+    # the same data: the meta recorded then, and the generation, which metas record since (runs.data_identity)
+    assert data_identity(data.meta) == data_identity(made["data"]) and data.meta["generation"] == GENERATION
     key = config_key(TrainConfig.from_dict(made["base_config"]), made["param"], data.meta)
     assert set(rows["config_key"]) == {key}

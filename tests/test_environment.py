@@ -63,3 +63,12 @@ def test_the_package_docstring_and_the_readme_layout_name_every_module():
     for where, text in (("n2n_utils/__init__.py's docstring", n2n_utils.__doc__), ("README's Layout", layout)):
         missing = sorted(m for m in modules if not re.search(rf"(?<![\w-]){m}\b", text))
         assert not missing, f"{where} does not name {missing}"
+
+
+def test_pyproject_packages_every_subpackage():
+    """An editable install finds every subpackage; a wheel (pip install .) holds only those that
+    pyproject lists: a new one left out imports here and fails for a user (n2n_utils.report, a
+    package since the report was split, was added by hand)."""
+    listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    on_disk = {".".join(init.parent.relative_to(ROOT).parts) for init in (ROOT / "n2n_utils").rglob("__init__.py")}
+    assert on_disk == listed, f"pyproject's packages: add {sorted(on_disk - listed)}, drop {sorted(listed - on_disk)}"

@@ -224,3 +224,16 @@ def test_a_grey_image_goes_through_the_network_as_grey():
     expected = denoise_array(explore._model(blind, "cpu"), grey, precision="auto", grey=GREY_SHIFT2)
     assert np.array_equal(out[..., :1], expected)
     assert out.std() < grey.std() / 3  # flat grey plus noise: most of the noise is gone
+
+
+def test_scores_are_the_studys_metrics_and_scikit_images():
+    # the explorer had its own PSNR; it scores with n2n_utils.metrics now, which agrees with scikit-image
+    from skimage.metrics import peak_signal_noise_ratio, structural_similarity
+
+    rng = np.random.default_rng(0)
+    clean = rng.integers(0, 256, (40, 50, 3), dtype=np.uint8)
+    noisy = np.clip(clean + rng.normal(0, 10, clean.shape), 0, 255).astype(np.uint8)
+    psnr, ssim = explore.scores(noisy, clean)
+    assert psnr == pytest.approx(peak_signal_noise_ratio(clean, noisy), abs=1e-4)
+    assert ssim == pytest.approx(structural_similarity(clean, noisy, channel_axis=-1), abs=1e-6)
+    assert explore.scores(noisy[:6, :6], clean[:6, :6])[1] is None  # under SSIM's 7x7 window

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import errno
 import io
+import json
+import math
 import os
 import random
 import shutil
@@ -540,3 +542,14 @@ def test_a_folder_that_cannot_be_flushed_is_skipped_silently(tmp_path, monkeypat
 
     monkeypatch.setattr(os, "fsync", no_folder_fsync)
     assert write_json(tmp_path / "r.json", {"a": 1}).read_text() == '{\n  "a": 1\n}\n'
+
+
+def test_results_json_is_strict_json_with_null_for_a_missing_number(tmp_path):
+    """A CI of one run (NaN) or a diverged run's PSNR was written as NaN, which Python reads
+    back but jq, JavaScript and strict parsers refuse; it is null now, at any depth."""
+    from n2n_utils.files import write_json
+
+    record = {"best": 26.1, "ci95": math.nan, "rows": [{"psnr": math.inf, "seed": 0}, (1.5, -math.inf)]}
+    text = write_json(tmp_path / "r.json", record).read_text()
+    strict = json.loads(text, parse_constant=lambda name: pytest.fail(f"{name} in strict JSON"))
+    assert strict == {"best": 26.1, "ci95": None, "rows": [{"psnr": None, "seed": 0}, [1.5, None]]}

@@ -97,7 +97,7 @@ def generation_fingerprint() -> str:
     def add(data: DenoisingData, leave_out: tuple[str, ...] = ()) -> None:
         for name in TENSORS:
             digest.update(getattr(data, name).numpy().tobytes())
-        meta = {k: v for k, v in data.meta.items() if k not in leave_out}
+        meta = {k: v for k, v in data.meta.items() if k not in (*leave_out, "generation")}  # this digest's own
         digest.update(json.dumps([meta, data.train_groups, data.val_groups], sort_keys=True).encode())
 
     for noise in sorted(NOISE_MODELS):

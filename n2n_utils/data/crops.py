@@ -35,7 +35,8 @@ SCALES = np.array([0.5, 0.3968502629920499, 0.31498026247371824, 0.2500000000000
                    0.19842513149602495, 0.1574901312368592, 0.125])
 # How the generated sources make their data, as a digest of small samples of each (tensors
 # and meta; see n2n_utils.data.generation_fingerprint). It is part of every cache key, so data
-# generated otherwise never come back from an older cache file. tests/test_data.py recomputes
+# generated otherwise never come back from an older cache file, and of every generated dataset's
+# meta, so that a run on them is another run (runs.data_identity). tests/test_data.py recomputes
 # it: after any change to how data are generated, it fails until this line is updated.
 GENERATION = "48a25fc102cd"
 
@@ -100,6 +101,14 @@ def cache_path(stem: str, spec: dict) -> Path:
     return config.CACHE_DIR / f"{stem}-{digest}.pt"
 
 
+def generation() -> dict[str, str]:
+    """The meta entry of data that this code generates (natural32, dead leaves, a folder of photos):
+    GENERATION, how it made them. A run's identity holds the meta (runs.data_identity), so that
+    after a change to how data are made, a checkpoint or sweep row of the data made before is
+    another run's, not resumed or reused. (Course files are read, not made: they have a digest.)"""
+    return {"generation": GENERATION}
+
+
 def save_cached(data: DenoisingData, path: Path) -> None:
     """Write a dataset to the cache, atomically."""
     blob = {k: getattr(data, k) for k in TENSORS}
@@ -111,4 +120,4 @@ def load_cached(path: Path) -> DenoisingData:
     """A dataset written by `save_cached` (tensors and plain values only: weights_only=True)."""
     blob = torch.load(path, weights_only=True)
     meta = json.loads(blob.pop("meta"))
-    return DenoisingData(**blob, meta=meta)
+    return DenoisingData(**blob, meta={**meta, **generation()})  # a file of the key's generation, stamped or not

@@ -17,7 +17,18 @@ from tqdm import tqdm
 from ..files import files_digest
 from ..images import rgb8
 from ..noise import get_noise, noise_params
-from .crops import CROP, SCALES, cache_path, check_sizes, load_cached, noisy_pairs, pyramid, random_crop, save_cached
+from .crops import (
+    CROP,
+    SCALES,
+    cache_path,
+    check_sizes,
+    generation,
+    load_cached,
+    noisy_pairs,
+    pyramid,
+    random_crop,
+    save_cached,
+)
 from .dataset import DataFileError, DenoisingData
 from .deadleaves import DEFAULTS as DEADLEAVES
 from .mix import check_fraction, mix_in_deadleaves
@@ -170,7 +181,7 @@ def load_image_folder(folder: str | Path, noise: str = "gaussian", n_train: int 
               "seed": seed, "n_train": n_train, "n_val": n_val, "val_fraction": val_fraction,
               "train_files": [p.name for p in train_files], "val_files": [p.name for p in val_files],
               "files_digest": digest,
-              "scales": [float(s) for s in SCALES]},
+              "scales": [float(s) for s in SCALES], **generation()},
     )
     data = mix_in_deadleaves(data, mix_deadleaves, noise_fn, seed, cache)
     if cache:

@@ -13,7 +13,18 @@ import numpy as np
 
 from ..models import MULTIPLE
 from ..noise import get_noise, noise_params
-from .crops import CROP, SCALES, cache_path, check_sizes, load_cached, noisy_pairs, pyramid, random_crop, save_cached
+from .crops import (
+    CROP,
+    SCALES,
+    cache_path,
+    check_sizes,
+    generation,
+    load_cached,
+    noisy_pairs,
+    pyramid,
+    random_crop,
+    save_cached,
+)
 from .dataset import DenoisingData
 from .deadleaves import DEFAULTS as DEADLEAVES
 from .mix import check_fraction, mix_in_deadleaves, mix_name
@@ -146,7 +157,7 @@ def make_natural32(noise: str = "gaussian", n_train: int = 50_000, n_val: int = 
         meta={"name": "natural32", "noise": noise, "noise_params": full, "seed": seed,
               "n_train": n_train, "n_val": n_val, "train_photos": split["train"],
               "val_photos": split["val"], "scales": [float(s) for s in SCALES],
-              **({"crop": crop} if crop != CROP else {})},
+              **({"crop": crop} if crop != CROP else {}), **generation()},
     )
     return mix_in_deadleaves(data, mix_deadleaves, noise_fn, seed, cache=False)
 

@@ -19,21 +19,22 @@ rounded to the input's dtype.
   tile goes through in one pass and equals `predict` up to the rounding to its dtype.
 - Grey (and grey + alpha): the network learned colour noise, independent in R, G and B. Grey
   replicated into three equal channels (GREY_PLAIN) carries the same noise in all three, which
-  weights read as a different noise: the blind weights leave it almost as it is, the sigma-25
-  weights treat grey noise of sigma s about as colour noise of s * sqrt(3). So a grey image may
-  go in shifted by a pixel or two in each channel (GREY_SHIFT1: (0, 0), (0, 1), (1, 0); GREY_SHIFT2:
-  by 2), which makes the noise at one place differ between channels; the three outputs are
-  shifted back and averaged (`shift_channels`, `unshift_mean`; the border is replicated, and a
-  channel's pixels from outside the image are left out of the mean). Still one network pass
-  per tile (about 1% more time for the shifts). `grey_shifts` picks the feed from the weights'
-  noise and the noise level (benchmarks/grey.py, grey photos at sigma 5-50/255, mean PSNR):
-  blind weights: GREY_SHIFT2, better than plain at every level (+0.6 dB at 5/255, +3.3 at 10,
-  +6.8 at 25, +9.0 at 50), on every photo; weights trained at one sigma s_w: GREY_SHIFT1 from
-  PLAIN_BELOW * s_w (20.5/255 for 25) up, GREY_PLAIN below (sigma-25 weights: plain 2.4-3.1 dB
-  better at 5-15/255, shift 1 2.8-4.6 dB better at 25-50); other noises: GREY_PLAIN (not
-  measured). Grey BM3D still beats every feed (by 0.3-3 dB). `denoise_array`
-  takes the shifts (default GREY_PLAIN, the mean of the replicated colour output); the CLI and
-  the explorer pass `grey_shifts`' choice.
+  the weights read as another noise: the blind weights leave it almost as it is, and the
+  sigma-25 weights denoise it best near 15/255 (seemingly taking grey noise of sigma s for colour
+  noise of about s * sqrt(3)). So a grey image may go in shifted by a pixel or two in each
+  channel (GREY_SHIFT1: (0, 0), (0, 1), (1, 0); GREY_SHIFT2: by 2), which makes the noise at one
+  place differ between channels; the three outputs are shifted back and averaged
+  (`shift_channels`, `unshift_mean`; the border is replicated, and a channel's pixels from
+  beyond the image are left out of the mean). Still one network pass per tile, as plain: the
+  shifts are a pad and three slices of the tile. `grey_shifts` picks the feed from the
+  weights' noise and the noise level (benchmarks/grey.py: grey photos, sigma 5-50/255, mean
+  PSNR): blind weights: GREY_SHIFT2, better than plain at every level and on every photo (+0.6
+  dB at 5/255, +3.3 at 10, +6.8 at 25, +9.0 at 50); weights trained at one sigma s_w:
+  GREY_SHIFT1 from PLAIN_BELOW * s_w (20.5/255 for 25) up, GREY_PLAIN below (sigma-25 weights:
+  plain 2.4-3.1 dB better at 5-15/255, shift 1 2.8-4.6 dB better at 25-50); other noises:
+  GREY_PLAIN (not measured). Grey BM3D still beats the best feed, by 0.3-2.3 dB.
+  `denoise_array` takes the shifts (default GREY_PLAIN, the mean of the replicated colour
+  output); the CLI and the explorer pass `grey_shifts`' choice.
 - Alpha is copied through untouched.
 """
 

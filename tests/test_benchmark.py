@@ -130,3 +130,23 @@ def test_one_seed_gives_no_ci_against_fp32():
     text = _fastest({"settings": [{**row, "images_per_s": 100.0, "speedup_vs_reference": 2.0,
                                           "fraction_of_peak": 0.5}]})
     assert "its PSNR is +0.10 dB from fp32's (one seed: no CI)" in text and "nan" not in text
+
+
+def test_grey_benchmark_writes_every_method_for_both_weights(tmp_path):
+    from benchmarks import grey
+
+    out = tmp_path / "grey.json"
+    grey.run("tiny", out)
+    results = json.loads(out.read_text())
+    assert {"git_commit", "created", "seed", "cpu", "seconds"} <= set(results["provenance"])
+    methods = {(m["weights"], m["method"]) for m in results["means"]}
+    assert {(None, grey.NOISY), (None, grey.BM3D)} <= methods
+    assert {(w, m) for w in grey.WEIGHTS for m in grey.NETWORK_METHODS} <= methods
+    photos, sigmas = results["config"]["photos"], results["config"]["sigmas_255"]
+    assert len(results["rows"]) == len(photos) * len(sigmas) * (2 + len(grey.WEIGHTS) * len(grey.NETWORK_METHODS))
+    for m in results["means"]:
+        assert 10 < m["psnr"] < 60, m
+        if m["weights"] is not None:  # the gain is the difference from plain at the same weights and sigma
+            plain = next(p for p in results["means"] if (p["weights"], p["sigma_255"], p["method"])
+                         == (m["weights"], m["sigma_255"], grey.PLAIN))
+            assert m["gain_over_plain_db"] == pytest.approx(m["psnr"] - plain["psnr"])

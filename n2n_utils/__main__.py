@@ -36,7 +36,7 @@ from .config import WEIGHTS_DIR, SlowPrecisionWarning, resolve_device, slow_prec
 from .course import export_course
 from .files import check_writable
 from .images import WRITE_FORMATS, ImageError, check_output, check_paths, probe_image, read_image
-from .inference import OVERLAP, TILE, check_tiling, denoise_file
+from .inference import GREY_PLAIN, OVERLAP, TILE, Shifts, check_tiling, denoise_file, grey_shifts
 from .noise import NOISE_MODELS, SUITED_LOSS, params_words
 from .runs import load_training_checkpoint
 from .weights import (
@@ -150,12 +150,13 @@ def sigma_option(text: str) -> float | str:
     return value
 
 
-def _weights_for(src: Path, args: argparse.Namespace) -> str:
-    """The weights for one input: --weights when given; else, with --sigma, the shipped weights for
-    that level (estimated from the image for auto, and printed); else the default weights."""
+def _weights_for(src: Path, args: argparse.Namespace) -> tuple[str, float | None]:
+    """The weights for one input and its noise level (0-1 units; None without --sigma): --weights
+    when given; else, with --sigma, the shipped weights for that level (estimated from the image
+    for auto, and printed); else the default weights."""
     given = args.weights is not None  # --weights "" is a name to refuse, not the default
     if args.sigma is None:
-        return args.weights if given else DEFAULT_WEIGHTS
+        return (args.weights if given else DEFAULT_WEIGHTS), None
     from .blind import BLIND_MAX_SIGMA_255, ESTIMATE_MIN_SIDE, estimate_sigma, weights_for_sigma  # loads data
 
     if args.sigma == "auto":
@@ -171,18 +172,22 @@ def _weights_for(src: Path, args: argparse.Namespace) -> str:
     beyond = f" (beyond the {BLIND_MAX_SIGMA_255:g}/255 any weights saw)" if sigma * 255 > BLIND_MAX_SIGMA_255 else ""
     print(f"{src}: noise sigma {'estimated at ' if args.sigma == 'auto' else ''}{sigma * 255:.1f}/255{beyond}; "
           f"weights {chosen}")
-    return chosen
+    return chosen, sigma
 
 
-def _warn_if_grey_for_blind(src: Path, weights: str, noise: str) -> None:
-    """Blind weights (noise gaussian_blind) learned colour noise, independent in each channel; a
-    grey image goes through the network as three equal channels, whose noise is the same in all
-    three, and such weights leave it almost as it is (tests/test_blind.py measures it for the
-    shipped ones). Say so, on one line."""
-    if noise == "gaussian_blind" and probe_image(src)[2] in (1, 2):
-        print(f"n2n: warning: {src}: a grey image: {weights} leave grey noise (the same in all three "
-              f"channels, unlike the colour noise they learned) almost as it is; try --weights {DEFAULT_WEIGHTS}",
-              file=sys.stderr)
+def _grey_feed(src: Path, card: dict, sigma: float | None) -> Shifts:
+    """How a grey input goes through weights that learned colour noise (inference.grey_shifts):
+    from the weights' noise and the image's level, which, without --sigma, is estimated here
+    for weights trained at one sigma (the feed changes at 0.82 of that sigma). Colour: unused."""
+    if probe_image(src)[2] not in (1, 2):
+        return GREY_PLAIN
+    noise, params = card.get("noise", "unknown"), card.get("noise_params") or {}
+    if sigma is None and noise == "gaussian":
+        from .blind import ESTIMATE_MIN_SIDE, estimate_sigma  # loads data
+
+        image = read_image(src)[0]
+        sigma = estimate_sigma(image) if min(image.shape[:2]) >= ESTIMATE_MIN_SIDE else None
+    return grey_shifts(noise, params, sigma)
 
 
 def plan_jobs(pairs: list[tuple[Path, Path]], overwrite: bool) -> tuple[list[tuple[Path, Path]], list[str]]:
@@ -235,27 +240,29 @@ def cmd_denoise(args: argparse.Namespace) -> int:
     failed = len(errors)
     if not jobs:
         return 1
-    names = {}
+    names, sigmas = {}, {}
     for src, dst in list(jobs):
         try:
-            names[src] = _weights_for(src, args)
+            names[src], sigmas[src] = _weights_for(src, args)
         except ImageError as err:
             _error(err)
             failed += 1
             jobs.remove((src, dst))
     try:
         models = {name: load_weights(name, device) for name in dict.fromkeys(names.values())}
-        noises = {name: read_weights(name)["card"].get("noise", "unknown") for name in models}
-        ensembles = {name: ensemble_for(noises[name]) if args.ensemble else () for name in models}
+        cards = {name: read_weights(name)["card"] for name in models}
+        ensembles = {name: ensemble_for(cards[name].get("noise", "unknown")) if args.ensemble else ()
+                     for name in models}
     except (OSError, ValueError, RuntimeError) as err:  # RuntimeError: parameters that do not fit
         _error(err)
         return 1
     with _precision_warned(args.precision, device):
         for src, dst in jobs:
             try:
-                _warn_if_grey_for_blind(src, names[src], noises[names[src]])
+                grey = _grey_feed(src, cards[names[src]], sigmas[src])
                 denoise_file(src, dst, models[names[src]], args.overwrite, args.tile, args.overlap,
-                             progress=not args.quiet, precision=args.precision, ensemble=ensembles[names[src]])
+                             progress=not args.quiet, precision=args.precision, ensemble=ensembles[names[src]],
+                             grey=grey)
             except (ImageError, OSError) as err:
                 _error(err)
                 failed += 1

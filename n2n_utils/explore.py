@@ -38,7 +38,7 @@ from .blind import estimate_sigma
 from .config import cpu_info, describe_cpu
 from .data import PHOTOS, SPLITS, random_crops
 from .images import read_image, rgb8, upright
-from .inference import denoise_array
+from .inference import denoise_array, grey_shifts
 from .noise import get_noise
 from .plots import plot_panels
 from .weights import DEFAULT_WEIGHTS, list_weights, load_weights, read_weights
@@ -173,10 +173,21 @@ def classical_sigma(noise: str, level: float, noisy: np.ndarray) -> float:
     return known if known is not None else estimate_sigma(noisy)
 
 
-def denoise_network(noisy: np.ndarray, weights: str, ensemble: bool, device: str = "cpu") -> np.ndarray:
-    """Shipped weights (by name) over uint8 H x W x 3, tiled; bf16 where the CPU has it natively."""
-    members = ensemble_for(read_weights(weights)["card"].get("noise", "unknown")) if ensemble else ()
-    return denoise_array(_model(weights, device), noisy, precision="auto", ensemble=members)
+def denoise_network(noisy: np.ndarray, weights: str, ensemble: bool, device: str = "cpu",
+                    sigma: float | None = None) -> np.ndarray:
+    """Shipped weights (by name) over uint8 H x W x 3, tiled; bf16 where the CPU has it natively.
+    A grey image (three equal channels, e.g. a grey upload with no noise added) goes in as grey,
+    fed as inference.grey_shifts chooses for the weights and the noise level `sigma` (0-1; None:
+    unknown, taken as the weights' own; the explorer passes classical_sigma's)."""
+    card = read_weights(weights)["card"]
+    members = ensemble_for(card.get("noise", "unknown")) if ensemble else ()
+    model = _model(weights, device)
+    if not (np.array_equal(noisy[..., 0], noisy[..., 1]) and np.array_equal(noisy[..., 1], noisy[..., 2])):
+        return denoise_array(model, noisy, precision="auto", ensemble=members)
+    grey = noisy[..., :1]
+    feed = grey_shifts(card.get("noise", "unknown"), card.get("noise_params") or {}, sigma)
+    out = denoise_array(model, grey, precision="auto", ensemble=members, grey=feed)
+    return np.repeat(out, 3, axis=2)
 
 
 @lru_cache(maxsize=3)
@@ -382,7 +393,7 @@ class Explorer:
         sigma = classical_sigma(s.noise, s.level, noisy)
         _model(s.weights, self.device)  # loaded (once) before the clock starts: the panel times the denoising
         net, seconds = self._cached(("network", key, s.weights, s.ensemble),
-                                    lambda: denoise_network(noisy, s.weights, s.ensemble, self.device))
+                                    lambda: denoise_network(noisy, s.weights, s.ensemble, self.device, sigma))
         name = "Noise2Noise" + (" + ensemble" if s.ensemble else "")
         self.panels = [
             self._panel("noisy" if reference is not None else "your image", noisy, reference, box, None),

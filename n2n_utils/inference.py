@@ -17,9 +17,24 @@ rounded to the input's dtype.
   most 1.5e-2 in 0-1 units (about 4 uint8 levels) with the shipped weights, below 1e-4
   farther in (measured and pinned in tests/test_inference.py). An image no larger than one
   tile goes through in one pass and equals `predict` up to the rounding to its dtype.
-- Grey: the channel is replicated to RGB (the network's input) and the three output channels
-  are averaged back. The network was trained on colour noise independent per channel, so on
-  grey noise (the same in all three channels) it denoises somewhat less than on colour.
+- Grey (and grey + alpha): the network learned colour noise, independent in R, G and B. Grey
+  replicated into three equal channels (GREY_PLAIN) carries the same noise in all three, which
+  the weights read as another noise: the blind weights leave it almost as it is, and the
+  sigma-25 weights denoise it best near 15/255 (seemingly taking grey noise of sigma s for colour
+  noise of about s * sqrt(3)). So a grey image may go in shifted by a pixel or two in each
+  channel (GREY_SHIFT1: (0, 0), (0, 1), (1, 0); GREY_SHIFT2: by 2), which makes the noise at one
+  place differ between channels; the three outputs are shifted back and averaged
+  (`shift_channels`, `unshift_mean`; the border is replicated, and a channel's pixels from
+  beyond the image are left out of the mean). Still one network pass per tile, as plain: the
+  shifts are a pad and three slices of the tile. `grey_shifts` picks the feed from the
+  weights' noise and the noise level (benchmarks/grey.py: grey photos, sigma 5-50/255, mean
+  PSNR): blind weights: GREY_SHIFT2, better than plain at every level and on every photo (+0.6
+  dB at 5/255, +3.3 at 10, +6.8 at 25, +9.0 at 50); weights trained at one sigma s_w:
+  GREY_SHIFT1 from PLAIN_BELOW * s_w (20.5/255 for 25) up, GREY_PLAIN below (sigma-25 weights:
+  plain 2.4-3.1 dB better at 5-15/255, shift 1 2.8-4.6 dB better at 25-50); other noises:
+  GREY_PLAIN (not measured). Grey BM3D still beats the best feed, by 0.3-2.3 dB.
+  `denoise_array` takes the shifts (default GREY_PLAIN, the mean of the replicated colour
+  output); the CLI and the explorer pass `grey_shifts`' choice.
 - Alpha is copied through untouched.
 """
 
@@ -42,6 +57,18 @@ from .models import MULTIPLE
 
 TILE = 256
 OVERLAP = 32
+
+# How a grey image goes in: the (dy, dx) pixel shift of the grey image in each of R, G and B.
+Shifts = tuple[tuple[int, int], ...]
+GREY_PLAIN: Shifts = ((0, 0), (0, 0), (0, 0))   # three equal channels: the same noise in each
+GREY_SHIFT1: Shifts = ((0, 0), (0, 1), (1, 0))  # neighbours' noise in each channel: independent
+GREY_SHIFT2: Shifts = ((0, 0), (0, 2), (2, 0))
+# Weights trained at one sigma s_w take grey noise of sigma s fed plain about as colour noise of
+# s * sqrt(3) (right for s near s_w / sqrt(3)), fed shifted as colour noise of s. For the sigma-25
+# weights plain was better up to 20/255 and shift 1 from 22/255 (shift 1's gain in mean PSNR,
+# benchmarks/grey.py --config crossover: -1.44 dB at 18, -0.21 at 20, +1.09 at 22): the feed
+# changes at 0.82 s_w (20.5/255).
+PLAIN_BELOW = 0.82
 
 
 # --------------------------------------------------------------------------- tensors
@@ -97,6 +124,45 @@ def predict(model: nn.Module, images: torch.Tensor, batch_size: int = 256,
     return torch.cat(out) if out else torch.empty(0)
 
 
+# --------------------------------------------------------------------------- grey
+
+
+def shift_channels(grey: torch.Tensor, shifts: Shifts) -> torch.Tensor:
+    """(N, 1, H, W) -> float (N, len(shifts), H, W), the same values: channel c at (i, j) holds
+    grey at (i + dy, j + dx) for shifts[c] = (dy, dx), the border replicated beyond the image."""
+    m = max(abs(v) for shift in shifts for v in shift)
+    h, w = grey.shape[-2:]
+    padded = F.pad(grey.float(), (m, m, m, m), mode="replicate") if m else grey.float()
+    return torch.cat([padded[..., m + dy:m + dy + h, m + dx:m + dx + w] for dy, dx in shifts], dim=1)
+
+
+def unshift_mean(y: torch.Tensor, shifts: Shifts) -> torch.Tensor:
+    """Undo shift_channels on a network output (N, len(shifts), H, W) and average the channels
+    -> (N, 1, H, W). A channel's pixels that came from beyond the image are left out of the mean."""
+    m = max(abs(v) for shift in shifts for v in shift)
+    h, w = y.shape[-2:]
+    pad = (m, m, m, m)
+    total, count = torch.zeros_like(y[:, :1]), torch.zeros_like(y[:, :1])
+    inside = F.pad(torch.ones_like(y[:, :1]), pad)
+    for c, (dy, dx) in enumerate(shifts):
+        rows, cols = slice(m - dy, m - dy + h), slice(m - dx, m - dx + w)
+        total += F.pad(y[:, c:c + 1], pad)[..., rows, cols]
+        count += inside[..., rows, cols]
+    return total / count
+
+
+def grey_shifts(noise: str, params: dict, sigma: float | None) -> Shifts:
+    """How weights trained on `noise` (their card's noise and noise_params) best take a grey
+    image whose gaussian noise has standard deviation `sigma` (0-1 units; None: unknown, read
+    as the weights' own level). See the module docstring for the measurements."""
+    if noise == "gaussian_blind":
+        return GREY_SHIFT2
+    if noise == "gaussian" and "sigma" in params:
+        level = params["sigma"] if sigma is None else sigma
+        return GREY_PLAIN if level < PLAIN_BELOW * params["sigma"] else GREY_SHIFT1
+    return GREY_PLAIN
+
+
 # --------------------------------------------------------------------------- arrays
 
 
@@ -124,19 +190,21 @@ def _window(size: int, overlap: int) -> np.ndarray:
 
 
 def _denoise_tile(model: nn.Module, crop: np.ndarray, scale: float, device: torch.device,
-                  precision: str = "fp32", ensemble: tuple[str, ...] = ()) -> np.ndarray:
+                  precision: str = "fp32", ensemble: tuple[str, ...] = (),
+                  grey: Shifts = GREY_PLAIN) -> np.ndarray:
     """One H x W x k tile (k = 1 or 3, uint8 or uint16) -> float32 H x W x k in 0-1."""
     x = torch.from_numpy(crop.copy()).permute(2, 0, 1)[None]  # (1, k, h, w); a copy: the image may be read-only
-    x = x.repeat(1, 3, 1, 1) if x.shape[1] == 1 else x        # grey -> RGB
+    x = shift_channels(x, grey) if x.shape[1] == 1 else x     # grey -> RGB
     x = x.float().mul_(255.0 / scale) if scale != 255.0 else x  # predict takes values 0-255
     y = predict(model, x, device=device, precision=precision, ensemble=ensemble)  # (1, 3, h, w), float 0-1
-    y = y.mean(1, keepdim=True) if crop.shape[2] == 1 else y
+    y = unshift_mean(y, grey) if crop.shape[2] == 1 else y
     return y[0].permute(1, 2, 0).numpy()
 
 
 def denoise_array(model: nn.Module, image: np.ndarray, tile: int = TILE, overlap: int = OVERLAP,
                   device: str | torch.device | None = None, progress: bool = False,
-                  desc: str | None = None, precision: str = "fp32", ensemble: tuple[str, ...] = ()) -> np.ndarray:
+                  desc: str | None = None, precision: str = "fp32", ensemble: tuple[str, ...] = (),
+                  grey: Shifts = GREY_PLAIN) -> np.ndarray:
     """Denoise a uint8 (0-255) or uint16 (0-65535) image H x W or H x W x C (C = 1 to 4, see
     the module docstring); returns a new array of the same shape and dtype.
 
@@ -148,6 +216,9 @@ def denoise_array(model: nn.Module, image: np.ndarray, tile: int = TILE, overlap
         (benchmarks/: the PSNR moves by under 0.01 dB).
     ensemble: a test-time ensemble (`predict`), e.g. augment.ensemble_for("gaussian"):
         better on held-out photos (notebook 06 measures it) for 16x the time.
+    grey: for a grey image (with or without alpha), the shift of the grey image in each of the
+        network's three channels: GREY_PLAIN, GREY_SHIFT1, GREY_SHIFT2 (`grey_shifts` picks one
+        for the weights and the noise level); colour images ignore it.
     """
     check_array(image)
     check_tiling(tile, overlap)
@@ -179,7 +250,7 @@ def denoise_array(model: nn.Module, image: np.ndarray, tile: int = TILE, overlap
             x1 = min(x0 + tw, w)
             win = window[:y1 - y0, :x1 - x0]
             acc[:, x0:x1] += win * _denoise_tile(model, img[y0:y1, x0:x1, :k], scale, device, precision,
-                                                  ensemble)
+                                                  ensemble, grey)
             weight[:, x0:x1] += win
             bar.update(1)
         done = ys[i + 1] - y0 if i + 1 < len(ys) else y1 - y0  # rows no later tile touches
@@ -190,17 +261,15 @@ def denoise_array(model: nn.Module, image: np.ndarray, tile: int = TILE, overlap
     return out.reshape(image.shape)
 
 
-
-
 def denoise_file(in_path: str | Path, out_path: str | Path, model: nn.Module,
                  overwrite: bool = False, tile: int = TILE, overlap: int = OVERLAP,
                  device: str | torch.device | None = None, progress: bool = False,
-                 precision: str = "fp32", ensemble: tuple[str, ...] = ()) -> Path:
+                 precision: str = "fp32", ensemble: tuple[str, ...] = (), grey: Shifts = GREY_PLAIN) -> Path:
     """Denoise one image file into `out_path` (written atomically: a crash leaves no half
     file). The input is never modified, unless it is also the output and `overwrite` is set."""
     check_paths(in_path, out_path, overwrite)
     image, info = read_image(in_path)
     check_output(out_path, image.dtype, image.shape[2] if image.ndim == 3 else 1)
     denoised = denoise_array(model, image, tile, overlap, device, progress, desc=Path(in_path).name,
-                             precision=precision, ensemble=ensemble)
+                             precision=precision, ensemble=ensemble, grey=grey)
     return write_image(out_path, denoised, info)

@@ -151,3 +151,23 @@ def test_the_reports_speed_table_shows_no_ci_of_one_seed_as_the_benchmarks_does(
     shown = {r.split("|")[1].strip(): r.split("|")[-2].strip() for r in rows if r.count("|") == 10}
     for row in bench["settings"]:
         assert shown[row["name"]] == ("n/a" if row.get("psnr_delta_db") is not None else ""), row["name"]
+
+
+def test_grey_benchmark_writes_every_method_for_both_weights(tmp_path):
+    from benchmarks import grey
+
+    out = tmp_path / "grey.json"
+    grey.run("tiny", out)
+    results = json.loads(out.read_text())
+    assert {"git_commit", "created", "seed", "cpu", "seconds"} <= set(results["provenance"])
+    methods = {(m["weights"], m["method"]) for m in results["means"]}
+    assert {(None, grey.NOISY), (None, grey.BM3D)} <= methods
+    assert {(w, m) for w in grey.WEIGHTS for m in grey.NETWORK_METHODS} <= methods
+    photos, sigmas = results["config"]["photos"], results["config"]["sigmas_255"]
+    assert len(results["rows"]) == len(photos) * len(sigmas) * (2 + len(grey.WEIGHTS) * len(grey.NETWORK_METHODS))
+    for m in results["means"]:
+        assert 10 < m["psnr"] < 60, m
+        if m["weights"] is not None:  # the gain is the difference from plain at the same weights and sigma
+            plain = next(p for p in results["means"] if (p["weights"], p["sigma_255"], p["method"])
+                         == (m["weights"], m["sigma_255"], grey.PLAIN))
+            assert m["gain_over_plain_db"] == pytest.approx(m["psnr"] - plain["psnr"])

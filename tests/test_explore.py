@@ -210,6 +210,22 @@ def test_the_upload_chosen_before_any_file_is_a_message_not_a_traceback():
     assert ex.panels == [] and "no file uploaded" in ex.message
 
 
+def test_a_grey_image_goes_through_the_network_as_grey():
+    # three equal channels (a grey upload shown without added noise) are denoised as one grey
+    # channel, fed as inference.grey_shifts chooses: shifted 2 px for the blind weights
+    from n2n_utils.inference import GREY_SHIFT2, denoise_array
+
+    rng = np.random.default_rng(0)
+    grey = np.clip(np.rint(128 + rng.normal(0, 25, (64, 64, 1))), 0, 255).astype(np.uint8)
+    blind = "resunet-natural32-gaussian-blind"
+    out = explore.denoise_network(np.repeat(grey, 3, axis=2), blind, False, sigma=25 / 255)
+    assert out.shape == (64, 64, 3) and out.dtype == np.uint8
+    assert np.array_equal(out[..., 0], out[..., 1]) and np.array_equal(out[..., 1], out[..., 2])
+    expected = denoise_array(explore._model(blind, "cpu"), grey, precision="auto", grey=GREY_SHIFT2)
+    assert np.array_equal(out[..., :1], expected)
+    assert out.std() < grey.std() / 3  # flat grey plus noise: most of the noise is gone
+
+
 def test_scores_are_the_studys_metrics_and_scikit_images():
     # the explorer had its own PSNR; it scores with n2n_utils.metrics now, which agrees with scikit-image
     from skimage.metrics import peak_signal_noise_ratio, structural_similarity

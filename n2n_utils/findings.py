@@ -18,6 +18,19 @@ if TYPE_CHECKING:
     from .explore import Explorer
 
 
+def count(n: int, noun: str) -> str:
+    """'1 epoch', '3 epochs': a whole number with its noun, plural but for one."""
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
+
+
+def change_verb(before: float, after: float) -> str:
+    """The verb for a PSNR that goes from `before` to `after` (dB): 'lifts', 'lowers' or 'leaves'
+    (the same to 0.01 dB), so that a run too short to denoise is not said to lift its input."""
+    if round(after, 2) == round(before, 2):
+        return "leaves"
+    return "lifts" if after > before else "lowers"
+
+
 def data_finding(noisy_psnr: float, sigma_255: float, meta: dict) -> str:
     """Notebook 00: the baseline to beat and the noise level read from the pairs alone."""
     asked = params_words(meta.get("noise_params") or {})
@@ -34,7 +47,8 @@ def training_finding(noisy_psnr: float, val_psnr: float, by_photo: pd.DataFrame,
     `val_psnr` is their mean and `ci95` the half-width of its 95% CI across them."""
     photos = by_photo[by_photo["group"] != "all"]
     seeds = f", the mean of {n_seeds} seeds ± {ci95:.2f} dB" if n_seeds > 1 else ""
-    text = (f"After {epochs} epochs on {n_train:,} pairs the ResUNet lifts the held-out images from "
+    text = (f"After {count(epochs, 'epoch')} on {n_train:,} pairs the ResUNet {change_verb(noisy_psnr, val_psnr)} "
+            f"the held-out images from "
             f"{noisy_psnr:.2f} dB (noisy input) to {val_psnr:.2f} dB ({val_psnr - noisy_psnr:+.2f} dB{seeds}).")
     if len(photos) > 1:
         worst = photos.loc[photos["psnr"].idxmin()]

@@ -48,6 +48,10 @@ def test_data_training_and_prediction_findings_quote_their_numbers():
                              "noisy": [20.0, 21.0, 20.5]})
     text = findings.training_finding(20.5, 28.0, by_photo, 4, 8000)
     assert "from 20.50 dB (noisy input) to 28.00 dB (+7.50 dB)" in text and "chelsea at 27.00 dB (+7.00 dB" in text
+    assert text.startswith("After 4 epochs on 8,000 pairs the ResUNet lifts the held-out images")
+    # a smoke run (one epoch, 64 pairs) that has not learnt to denoise yet: was "After 1 epochs ... lifts"
+    assert findings.training_finding(20.5, 15.5, by_photo, 1, 64).startswith(
+        "After 1 epoch on 64 pairs the ResUNet lowers the held-out images from 20.50 dB (noisy input) to 15.50 dB")
     text = findings.predictions_finding(20.0, 27.0, [-1.0, 5.0, 7.0, 9.0])
     assert "from -1.0 to 9.0 dB (median 6.0 dB)" in text and "25% of the images lose" in text
 

@@ -197,7 +197,7 @@ def test_report_renders_what_the_package_functions_make(tmp_path):
     res = report.Results("smoke", tmp_path / "results", tmp_path / "figures")
     sweeps = report.section_sweeps(res)
     assert "Best: **0.0016** at 27.10" in sweeps and "Best: **16** at 27.10" in sweeps
-    assert sweeps.count("9 runs: 96 pairs, 1 epochs each") == 2  # this run's rows only
+    assert sweeps.count("9 runs: 96 pairs, 1 epoch each") == 2  # this run's rows only
     comparisons = report.section_comparisons(res)
     assert "noisy 20.00 dB, best classical\n(BM3D) 27.00 dB, Noise2Noise 28.00 dB" in comparisons
     generalisation = report.section_generalisation(res)
@@ -401,3 +401,15 @@ def test_the_data_section_says_the_noise_level_in_the_unit_of_its_estimate():
     # was: "the noise is gaussian with sigma = 0.09804", above "is 23.1/255": the reader had to convert
     data = report.section_data(report.Results("quick")).replace("\n", " ")
     assert "validation crops, with gaussian noise (sigma 25/255). " in data and "0.09804" not in data
+
+
+def test_one_epoch_is_not_one_epochs(tmp_path):
+    # was: "after 1 epochs on 64 pairs" in a smoke reproduction's abstract and section 3
+    results = shutil.copytree(report.config.RESULTS_DIR / "quick", tmp_path / "quick")
+    train = json.loads((results / "train_resunet.json").read_text())
+    train["config"]["epochs"] = 1
+    (results / "train_resunet.json").write_text(json.dumps(train))
+    res = report.Results("quick", tmp_path, tmp_path / "figures")
+    assert " after 1 epoch on " in report.section_abstract(res)
+    assert "to input and target), 1 epoch on" in report.section_training(res)
+    assert "epochs on" in report.section_abstract(report.Results("quick"))  # the committed run's several

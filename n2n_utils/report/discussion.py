@@ -8,12 +8,12 @@ from __future__ import annotations
 import pandas as pd
 
 from ..comparisons import N2C, N2N, NOISY_INPUT
+from ..findings import change_verb
 from ..generalisation import BM3D, REPORT_RECIPE, worst_photo
 from ..runs import REPORT_BATCH_SIZE, REPORT_LR
 from ..sweeps import verdict
 from .ee559 import REPORT_PSNR_DB
 from .results import Results
-from .words import change_verb
 
 # The study's targets (dB), judged here on each profile's numbers
 TARGET_GAP_TO_N2C_DB = 0.2  # Noise2Noise at most this far below Noise2Clean at equal budget

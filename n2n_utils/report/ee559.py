@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import pandas as pd
 
+from ..findings import change_verb, count
 from ..runs import REPORT_BATCH_SIZE, REPORT_LR
 from ..sweeps import NO_CI, best_value, diverged_values, diverged_words, mean_words, verdict
 from ..weights import list_weights, read_weights
 from .results import Results
 from .words import (
     FOLDER_SOURCES,
-    change_verb,
     data_words,
     dead_leaves_share,
     held_out_words,
@@ -58,7 +58,7 @@ def section_abstract(res: Results) -> str:
         verb = change_verb(data["noisy_val_psnr"], train["val_psnr"])
         text += (f"On {data_words(meta)}, the network {verb} the held-out {held_out_words(meta)} from "
                  f"{data['noisy_val_psnr']:.2f} dB (noisy input) to {train['val_psnr']:.2f} dB after "
-                 f"{train['config']['epochs']} epochs on {meta['n_train']:,} pairs ({res.profile} profile). ")
+                 f"{count(train['config']['epochs'], 'epoch')} on {meta['n_train']:,} pairs ({res.profile} profile). ")
     if lr and bs:
         sweeps = "Seeded sweeps with 95% confidence intervals" if _sweep_seeds(res) > 1 else \
             "Sweeps of one seed (no confidence intervals)"
@@ -69,7 +69,7 @@ def section_abstract(res: Results) -> str:
         weights = read_weights(name)
         card, augment = weights["card"], " + ".join(weights["config"]["augment"])
         noisy = card.get("val_psnr_noisy")  # None: exported without --val-psnr-noisy
-        text += (f"Trained on {card['n_train']:,} pairs for {card['epochs']} epochs with {augment} "
+        text += (f"Trained on {card['n_train']:,} pairs for {count(card['epochs'], 'epoch')} with {augment} "
                  f"augmentation, the shipped weights `{name}` reach {card['val_psnr']:.2f} dB on validation "
                  f"crops with their own noise ({card['noise']}"
                  f"{'' if noisy is None else f'; noisy input {noisy:.2f} dB'}). ")
@@ -169,7 +169,7 @@ def section_training(res: Results) -> str:
 
 Noise2Noise as in the report: noisy input, noisy target, {cfg['loss'].upper()} loss, Adam with
 learning rate {cfg['lr']:g}, mini-batches of {cfg['batch_size']}, dihedral augmentation (the 8
-rotations and flips, applied identically to input and target), {cfg['epochs']} epochs on
+rotations and flips, applied identically to input and target), {count(cfg['epochs'], 'epoch')} on
 {train['data']['n_train']:,} pairs, {train.get('precision', cfg['precision'])} autocast for training
 and fp32 for evaluation. Training took {train['train_seconds'] / 60:.1f} minutes on {train['device']}
 ({made_by(train)}).{seeds_note(train, 'Every PSNR of this section is')}
@@ -252,7 +252,7 @@ def _sweep(res: Results, name: str, title: str, figure: str, caption: str, repor
     shown = shown.rename(columns={c: columns[c][0] for c in kept})
     return f"""{heading}
 
-{int(summary['n_runs'].sum())} runs: {meta['data']['n_train']:,} pairs, {base['epochs']} epochs each, seeds
+{int(summary['n_runs'].sum())} runs: {meta['data']['n_train']:,} pairs, {count(base['epochs'], 'epoch')} each, seeds
 {', '.join(map(str, meta['seeds']))}, evaluated on the {meta['data']['n_val']:,} held-out validation
 crops ({made_by(meta)}). Best: **{best['value']:g}** at {mean_words(best['psnr_mean'], best['psnr_ci95'])}.{remarks}
 
@@ -296,7 +296,8 @@ def section_table2(results: list[Results]) -> str:
         card = read_weights(name)["card"]
         data = {"name": card["data"], "noise": card["noise"], "noise_params": card["noise_params"]}
         rows.append({"model": f"ResUNet, shipped weights `{name}`",
-                     "data": f"{data_words(data, 'cell')}, {card['n_train']:,} pairs x {card['epochs']} epochs",
+                     "data": f"{data_words(data, 'cell')}, {card['n_train']:,} pairs x "
+                             f"{count(card['epochs'], 'epoch')}",
                      "profile": card["profile"], "noisy input (dB)": card.get("val_psnr_noisy"),
                      "PSNR (dB)": card["val_psnr"]})
     return f"""## 6. Table II: PSNR

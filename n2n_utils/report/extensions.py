@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from ..generalisation import worst_photo
+from ..findings import count
+from ..generalisation import MEANS, worst_photo
 from ..weights import images_before, images_seen
 from .results import Results
 from .words import made_by, markdown_table, not_run, seeds_note
@@ -92,11 +93,16 @@ Gap to BM3D (dB; positive: the network wins):
 {markdown_table(gap)}
 
 The best recipe here, **{meta['best_recipe']}**, is {against_bm3d} BM3D's mean; its worst photo is
-{worst_photo_words(best)}. It is picked on these three photos and scored on them (there is no
+{worst_photo_words(best)}. It is picked on these {_photo_count(best)} and scored on them (there is no
 third split), so its margin over the other recipes is optimistic{_cv_pointer(meta)}. The targets (at or
 above BM3D in the quick profile, +0.5 dB in the full profile, no photo more than 0.5 dB below) are
 judged on these numbers; the full profile needs a GPU and has not been run for this
 report.{_shipped_weights(gap)}{_cross_validation(res, meta)}"""
+
+
+def _photo_count(row: pd.Series) -> str:
+    """'3 photos': how many held-out photos a row of the gap table scores."""
+    return count(sum(c not in ("method", *MEANS) for c in row.index), "photo")
 
 
 def _cv_pointer(meta: dict) -> str:

@@ -41,14 +41,6 @@ def seeds_note(record: dict, what: str) -> str:
             "and data order), with a 95% confidence interval across seeds.")
 
 
-def change_verb(before: float, after: float) -> str:
-    """The verb for a PSNR that goes from `before` to `after` (dB): 'lifts', 'lowers' or 'leaves'
-    (the same to 0.01 dB), so that a run too short to denoise is not said to lift its input."""
-    if round(after, 2) == round(before, 2):
-        return "leaves"
-    return "lifts" if after > before else "lowers"
-
-
 # --------------------------------------------------------------------------- a run's data
 # `meta` below is a dataset's meta as a results file records it (its "data"): name, noise,
 # noise_params in 0-1 units, and, by source, folder or mix_deadleaves.

@@ -179,7 +179,7 @@ def denoise_network(noisy: np.ndarray, weights: str, ensemble: bool, device: str
     A grey image (three equal channels, e.g. a grey upload with no noise added) goes in as grey,
     fed as inference.grey_shifts chooses for the weights and the noise level `sigma` (0-1; None:
     unknown, taken as the weights' own; the explorer passes classical_sigma's)."""
-    card = read_weights(weights)["card"]
+    card = _card(weights)
     members = ensemble_for(card.get("noise", "unknown")) if ensemble else ()
     model = _model(weights, device)
     if not (np.array_equal(noisy[..., 0], noisy[..., 1]) and np.array_equal(noisy[..., 1], noisy[..., 2])):
@@ -193,6 +193,12 @@ def denoise_network(noisy: np.ndarray, weights: str, ensemble: bool, device: str
 @lru_cache(maxsize=3)
 def _model(weights: str, device: str):
     return load_weights(weights, device)
+
+
+@lru_cache(maxsize=3)
+def _card(weights: str) -> dict:
+    """The weights' model card, read once (read_weights loads the whole file), as _model is."""
+    return read_weights(weights)["card"]
 
 
 def denoise_classical(method: str, noisy: np.ndarray, sigma: float) -> np.ndarray:

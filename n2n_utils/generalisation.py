@@ -148,10 +148,15 @@ def gap_to(table: pd.DataFrame, method: str = BM3D) -> pd.DataFrame:
 MEANS = ("all", "photo mean")  # the columns of per_photo_table and photo_mean_table that are no photo
 
 
+def photos_of(row: pd.Series) -> list[str]:
+    """The photos a row of the tables above scores (dB per photo): its columns but the method
+    and the mean over the photos ('all' or 'photo mean')."""
+    return [c for c in row.index if c not in ("method", *MEANS)]
+
+
 def worst_photo(row: pd.Series) -> str:
-    """The photo where `row` (dB per photo: a PSNR or a gap to BM3D, a row of the tables above)
-    is lowest; the mean over the photos ('all' or 'photo mean') is not a photo."""
-    return min((c for c in row.index if c not in ("method", *MEANS)), key=lambda p: row[p])
+    """The photo where `row` (dB per photo: a PSNR or a gap to BM3D) is lowest."""
+    return min(photos_of(row), key=lambda p: row[p])
 
 
 def best_recipe(gap: pd.DataFrame, recipes: dict = RECIPES) -> str:

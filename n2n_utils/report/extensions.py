@@ -8,7 +8,7 @@ from __future__ import annotations
 import pandas as pd
 
 from ..findings import count
-from ..generalisation import MEANS, worst_photo
+from ..generalisation import photos_of, worst_photo
 from ..weights import images_before, images_seen
 from .results import Results
 from .words import made_by, markdown_table, not_run, seeds_note
@@ -102,7 +102,7 @@ report.{_shipped_weights(gap)}{_cross_validation(res, meta)}"""
 
 def _photo_count(row: pd.Series) -> str:
     """'3 photos': how many held-out photos a row of the gap table scores."""
-    return count(sum(c not in ("method", *MEANS) for c in row.index), "photo")
+    return count(len(photos_of(row)), "photo")
 
 
 def _cv_pointer(meta: dict) -> str:

@@ -167,8 +167,11 @@ def crop_matrix(per_crop: pd.DataFrame, **where) -> pd.DataFrame:
     if rows.empty:
         raise ValueError(f"no per-crop scores for {where}")
     seeds = rows[SEED] if SEED in rows else pd.Series(pd.NA, index=rows.index)
-    return rows.assign(**{SEED: seeds.astype("Int64").fillna(-1)}).pivot(index=SEED, columns=CROP, values="psnr") \
-        .sort_index().sort_index(axis=1).rename(index={-1: pd.NA})
+    rows = rows.assign(**{SEED: seeds.astype("Int64").fillna(-1)})  # -1: no seed, while pivoting
+    if rows.duplicated([SEED, CROP]).any():
+        raise ValueError(f"per-crop scores for {where} hold a crop twice for one seed: give the rows of one method")
+    return rows.pivot(index=SEED, columns=CROP, values="psnr").sort_index().sort_index(axis=1) \
+        .rename(index={-1: pd.NA})
 
 
 def paired(per_crop: pd.DataFrame, a: dict, b: dict) -> tuple[float, float]:
@@ -179,7 +182,7 @@ def paired(per_crop: pd.DataFrame, a: dict, b: dict) -> tuple[float, float]:
     if not first.columns.equals(second.columns):
         raise ValueError(f"cannot pair {a} with {b}: they were scored on other crops")
     if first.index.notna().all() and second.index.notna().all() and not first.index.equals(second.index):
-        raise ValueError(f"cannot pair {a} (seeds {list(first.index)}) with {b} (seeds {list(second.index)})")
+        raise ValueError(f"cannot pair {a} (seeds {first.index.tolist()}) with {b} (seeds {second.index.tolist()})")
     return paired_gap(first.to_numpy(float), second.to_numpy(float))
 
 

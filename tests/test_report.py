@@ -413,3 +413,74 @@ def test_one_epoch_is_not_one_epochs(tmp_path):
     assert " after 1 epoch on " in report.section_abstract(res)
     assert "to input and target), 1 epoch on" in report.section_training(res)
     assert "epochs on" in report.section_abstract(report.Results("quick"))  # the committed run's several
+
+
+def _with_per_crop_scores(root, seeds=(0,)) -> report.Results:
+    """_smoke_like_results plus notebook 05's per-crop scores (seeds.split_per_crop's tables),
+    whose means are the comparisons table's PSNRs, and a learning curve: what notebook 05 now
+    writes. Every crop shares its hardness (+-3 dB) across methods; the methods differ on it by
+    a few hundredths of a dB."""
+    import numpy as np
+
+    from n2n_utils.seeds import PER_CROP, PER_CROP_SUFFIX, SEED, crop_scores, split_per_crop
+
+    _smoke_like_results(root / "results")
+    folder = root / "results" / "smoke"
+    hardness = np.array([-3.0, -1.0, 0.0, 1.0, 3.0, -2.0, 2.0, 0.0])
+    photos = ["chelsea", "flower"] * 4
+    table = pd.read_csv(folder / "comparisons.csv")
+    rows = []
+    for i, r in table.iterrows():
+        network = r["method"].startswith("ResUNet")
+        for seed in seeds if network else (None,):
+            jitter = 0.03 * np.sin(np.arange(8) * (i + 1) + (seed or 0))
+            jitter -= jitter.mean()  # the crops' mean is the table's PSNR, as it is in notebook 05's files
+            rows.append({"noise": r["noise"], "method": r["method"], **({SEED: seed} if network else {}),
+                         PER_CROP: crop_scores(r["psnr"] + hardness + jitter, photos)})
+    split_per_crop(rows, ["noise", "method"])[1].to_csv(folder / f"comparisons{PER_CROP_SUFFIX}.csv", index=False)
+    curve = [{"noise": "gaussian", "n_train": n, "target": t, "epochs": 1, "psnr": 27.0 + gap * (t == "noise2clean"),
+              "psnr_ci95": 2.0} for n, gap in ((16, 0.5), (32, 0.01)) for t in ("noise2noise", "noise2clean")]
+    pd.DataFrame(curve).to_csv(folder / "learning_curve.csv", index=False)
+    wobble = 0.02 * np.cos(np.arange(8))
+    wobble -= wobble.mean()
+    curve_rows = [{**{k: r[k] for k in ("noise", "n_train", "target")}, SEED: 0,
+                   PER_CROP: crop_scores(r["psnr"] + hardness + wobble * (r["target"] == "noise2clean"))}
+                  for r in curve]
+    split_per_crop(curve_rows, ["noise", "n_train", "target"])[1].to_csv(
+        folder / f"learning_curve{PER_CROP_SUFFIX}.csv", index=False)
+    return report.Results("smoke", root / "results", root / "figures")
+
+
+def test_the_headline_gaps_come_with_their_paired_cis(tmp_path):
+    _smoke_like_results(tmp_path / "before" / "results")
+    before = report.Results("smoke", tmp_path / "before" / "results", tmp_path / "before" / "figures")
+    res = _with_per_crop_scores(tmp_path / "after")
+    section, discussion = report.section_comparisons(res), report.section_discussion(res)
+    # results from before the per-crop scores were kept: the gaps alone, as the committed report has them
+    old_section, old_discussion = report.section_comparisons(before), report.section_discussion(before)
+    assert "paired" not in old_section + old_discussion
+    assert "Noise2Noise is 0.10 dB\nbelow Noise2Clean and 1.00 dB\nabove BM3D at this budget." in old_section
+    assert "0.10 dB apart at equal budget (within the 0.2 dB target)." in old_discussion
+    # with them: each gap with its paired CI (the rows' own, 0.1 dB each, would say "within their CIs")
+    flat = section.replace("\n", " ")
+    assert "0.10 dB below Noise2Clean (paired 95% CI ± 0.02 dB, which excludes 0 and lies within the 0.2 dB " \
+           "target) and 1.00 dB above BM3D (paired 95% CI ± 0.02 dB, which excludes 0) at this budget." in flat
+    assert "over the crops (one seed: the spread between training runs is left out)" in flat
+    assert "it is for more crops of these 2 held-out photos, not for new photos" in flat
+    assert "| gaussian | +0.10 ± 0.02" in section and "| impulse  | +0.10 ± 0.02" in section
+    assert "at 16 pairs +0.50 dB (paired 95% CI ± 0.01 dB, which excludes 0); at 32 pairs +0.01 dB (paired " \
+           "95% CI ± 0.01 dB, which includes 0)" in section
+    assert "0.10 dB apart at equal budget (paired 95% CI ± 0.02 dB, which excludes 0 and lies within the 0.2 dB " \
+           "target). Across noise models Noise2Clean minus Noise2Noise ranges from +0.10 to +0.10 dB (0 lies outside " \
+           "every paired 95% CI), and along the learning curve from +0.01 to +0.50 dB (0 lies outside the paired " \
+           "95% CI at 16 pairs only)." in discussion
+    assert "1.00 dB above BM3D on gaussian noise (paired 95% CI ± 0.02 dB, which excludes 0; target:" in discussion
+    assert "nan" not in section + discussion
+
+
+def test_paired_cis_cover_the_seeds_where_there_are_several(tmp_path):
+    res = _with_per_crop_scores(tmp_path, seeds=(0, 1, 2))
+    path = tmp_path / "results" / "smoke" / "comparisons.json"
+    path.write_text(json.dumps({**json.loads(path.read_text()), "seeds": [0, 1, 2]}))
+    assert "over the crops and the 3 training seeds (seed s of one network paired with seed s of the other, a " \
+           "classical method with every seed)" in report.section_comparisons(res).replace("\n", " ")

@@ -62,6 +62,9 @@ def crop_scores(psnr: Sequence[float], photos: Sequence[str] | None = None) -> d
     """One run's per-crop PSNR (dB, in validation order) as a row's PER_CROP value: columns CROP
     (0, 1, ...), PHOTO (each crop's source photo, data.val_groups, where there is one) and psnr,
     rounded to 1e-4 dB so that the files stay small (a mean moves by less than that)."""
+    if photos is not None and len(photos) != len(psnr):
+        raise ValueError(f"{len(psnr)} crops scored but {len(photos)} photos named: give data.val_groups of the same "
+                         "validation set")
     scores = {CROP: list(range(len(psnr))), "psnr": [round(float(v), 4) for v in psnr]}
     return scores | ({PHOTO: list(photos)} if photos is not None else {})
 

@@ -136,7 +136,7 @@ def test_comparison_plot_groups_methods():
 @pytest.mark.slow
 def test_compare_methods_scores_every_suited_method(small_data):
     d = subset(small_data, 48)
-    d.val_input, d.val_clean = d.val_input[:6], d.val_clean[:6]
+    d.val_input, d.val_clean, d.val_groups = d.val_input[:6], d.val_clean[:6], d.val_groups[:6]
     rows = comparisons.compare_methods(d, TrainConfig(epochs=1, batch_size=16, progress=False), n_tune=4)
     methods = [r["method"] for r in rows]
     assert methods == [comparisons.NOISY_INPUT, "BM3D", "NLM", "TV", comparisons.N2N, comparisons.N2C]

@@ -64,7 +64,8 @@ def test_two_seeds_through_the_package(small_data, tmp_path):
     first seed's run is the run a one-seed profile makes."""
     prof = dataclasses.replace(PROFILES["smoke"], n_seeds=2)
     data = subset(small_data, 8)  # one step at batch 8
-    data = dataclasses.replace(data, val_input=data.val_input[:6], val_clean=data.val_clean[:6])
+    data = dataclasses.replace(data, val_input=data.val_input[:6], val_clean=data.val_clean[:6],
+                               val_groups=data.val_groups and data.val_groups[:6])
     base = TrainConfig(epochs=1, batch_size=8, precision="fp32", progress=False)
     seeds = run_seeds(prof, base.seed)
     rows = augmentation_ablation(data, base, seeds)

@@ -16,7 +16,7 @@ from .ee559 import REPORT_PSNR_DB
 from .extensions import paired_tables
 from .results import Results
 
-# The study's targets (dB), judged here on each profile's numbers; and TARGET_GAP_TO_N2C_DB
+# The study's targets (dB), judged here on each profile's numbers (and comparisons.TARGET_GAP_TO_N2C_DB)
 TARGET_OVER_CLASSICAL_DB = 0.5  # the ResUNet above the best classical denoiser on gaussian noise, full profile
 
 

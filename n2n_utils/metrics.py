@@ -84,9 +84,10 @@ def paired_gap(a, b, confidence: float = 0.95) -> tuple[float, float]:
     - training seeds (another run), where there are two or more: the spread of each seed's mean
       difference over the crops, var_s(mean_i d) / n_seeds.
     The two variances add, with Welch-Satterthwaite degrees of freedom. Each part also holds a
-    share of the seed-by-crop interaction, so the sum errs wide, never narrow; a t-interval over
-    the per-seed means alone would leave the crops out (every seed is scored on the same ones)
-    and have 1 or 2 degrees of freedom with the full profile's 3 seeds. With one seed it is
+    share of the seed-by-crop interaction, so the sum counts it twice: in expectation a little
+    wide, not narrow. A t-interval over the per-seed means alone would leave the crops out
+    (every seed is scored on the same ones) and have 2 degrees of freedom with the full
+    profile's 3 seeds. With one seed it is
     mean_ci of the per-crop differences: the spread between training runs is left out, as it is
     from every one-seed row's CI. Neither covers new photos: the crops come from a few photos.
     Fewer than two crops: half-width NaN (shown as "n/a"), never 0."""

@@ -93,7 +93,8 @@ def cross_validation_rows(k: int, noise: str, n_train: int, n_val: int, seed: in
     `selection` photos): for each of `photo_folds(k)`, a ResUNet is trained Noise2Noise with the
     recipe's content (dead leaves mixed in as recipe_rows does) and augmentation on the other
     photos (once per training seed of `seeds`; none: base.seed), and scored per held-out photo
-    beside the noisy input and the classical methods on the same crops. Every photo is held out
+    beside the noisy input and the classical methods (tuned on photo crops, as baseline_rows is in
+    the notebook, whatever the recipe's mix) on the same crops. Every photo is held out
     exactly once, so each gets a score from a model that never saw it. The networks' rows are
     labelled with the recipe; each row's `selection` says whether its photo is one the recipe was
     chosen on, which must be fold 0's photos (photo_folds: the default split), else ValueError."""
@@ -104,11 +105,18 @@ def cross_validation_rows(k: int, noise: str, n_train: int, n_val: int, seed: in
     if recipe not in RECIPES:
         raise ValueError(f"recipe {recipe!r}: choose one of {list(RECIPES)}")
     mix, augment = recipe_setup(RECIPES[recipe], noise)
-    datasets = [load_dataset("natural32", noise=noise, n_train=n_train, n_val=n_val, seed=seed, holdout=holdout,
-                             mix_deadleaves=mix) for holdout in folds]
+
+
+    def load(holdout: tuple[str, ...], mix_deadleaves: float = 0.0) -> DenoisingData:
+        return load_dataset("natural32", noise=noise, n_train=n_train, n_val=n_val, seed=seed, holdout=holdout,
+                            mix_deadleaves=mix_deadleaves)
+
+    datasets = [load(holdout) for holdout in folds]  # the classical methods tune on photo crops alone
+    # the same photo pairs with dead leaves in some places (mix_in_deadleaves), and the same validation crops
+    training = [load(holdout, mix) for holdout in folds] if mix else datasets
     per_fold = len(seeds) or 1
-    configs = with_seeds([resunet_config(noise, base, augment=augment)], seeds) * len(datasets)
-    results = train_many([data for data in datasets for _ in range(per_fold)], configs)  # together where faster
+    configs = with_seeds([resunet_config(noise, base, augment=augment)], seeds) * len(folds)
+    results = train_many([data for data in training for _ in range(per_fold)], configs)  # together where faster
     trained = {"mix_deadleaves": mix, "augment": "+".join(augment)}
     rows = []
     for fold, data in enumerate(datasets):

@@ -1,3 +1,4 @@
+import dataclasses
 import math
 
 import pandas as pd
@@ -78,11 +79,11 @@ def test_cross_validation_scores_every_photo_once_per_method():
 def _record_cross_validation(monkeypatch, small_data):
     """Stand-ins for cross_validation_rows' data, training, scoring and baselines: each load's
     holdout and mix, and each training's datasets and configs, are recorded in the dict returned."""
-    calls = {"loads": [], "datasets": [], "configs": []}
+    calls = {"loads": [], "datasets": [], "configs": [], "baselines": []}
 
     def fake_load(dataset, noise, n_train, n_val, seed, holdout, mix_deadleaves):
         calls["loads"].append((holdout, mix_deadleaves))
-        return small_data
+        return dataclasses.replace(small_data, meta={**small_data.meta, "holdout": holdout, "mix": mix_deadleaves})
 
     class Result:
         model, info = None, {"seconds": 0.0}
@@ -98,7 +99,7 @@ def _record_cross_validation(monkeypatch, small_data):
     monkeypatch.setattr(gen, "load_dataset", fake_load)
     monkeypatch.setattr(gen, "train_many", fake_train_many)
     monkeypatch.setattr(gen, "predict", lambda model, images, ensemble=None: images.float() / 255)
-    monkeypatch.setattr(gen, "baseline_rows", lambda data, n_tune, methods: [])
+    monkeypatch.setattr(gen, "baseline_rows", lambda data, n_tune, methods: calls["baselines"].append(data) or [])
     return calls
 
 
@@ -107,7 +108,9 @@ def test_cross_validation_trains_the_chosen_recipe(small_data, monkeypatch):
     base, folds = TrainConfig(epochs=2, lr=1e-3), photo_folds(4)
     rows = gen.cross_validation_rows(4, "gaussian", 100, 10, 0, base, "+ 25% dead leaves", folds[0], n_tune=1,
                                      seeds=(0, 1))
-    assert calls["loads"] == [(fold, 0.25) for fold in folds]  # its dead leaves, in every fold
+    # its dead leaves in every fold's training pairs; the classical methods tune on the photos alone
+    assert [(d.meta["holdout"], d.meta["mix"]) for d in calls["datasets"]] == [(f, 0.25) for f in folds for _ in "ab"]
+    assert [(d.meta["holdout"], d.meta["mix"]) for d in calls["baselines"]] == [(f, 0.0) for f in folds]
     assert len(calls["datasets"]) == len(calls["configs"]) == 8  # one network per fold and seed, as before
     assert [c.seed for c in calls["configs"]] == [0, 1] * 4
     for config in calls["configs"]:
@@ -117,7 +120,8 @@ def test_cross_validation_trains_the_chosen_recipe(small_data, monkeypatch):
     assert {row["mix_deadleaves"] for row in rows} == {0.25}
     calls = _record_cross_validation(monkeypatch, small_data)
     gen.cross_validation_rows(2, "gaussian", 100, 10, 0, base, gen.REPORT_RECIPE, photo_folds(2)[0], n_tune=1)
-    assert [mix for _, mix in calls["loads"]] == [0.0, 0.0]
+    assert [mix for _, mix in calls["loads"]] == [0.0, 0.0]  # no mix: loaded once
+    assert calls["datasets"] == calls["baselines"]
     assert all(config.augment == ("dihedral",) for config in calls["configs"])
 
 
@@ -129,7 +133,7 @@ def test_cross_validation_refuses_a_selection_that_is_not_fold_0(small_data, mon
     with pytest.raises(ValueError, match="recipe 'nope'"):
         gen.cross_validation_rows(2, "gaussian", 100, 10, 0, TrainConfig(epochs=1), "nope", photo_folds(2)[0],
                                   n_tune=1)
-    assert calls == {"loads": [], "datasets": [], "configs": []}  # refused before any work
+    assert not any(calls.values())  # refused before any work
 
 
 def _cv_rows(gaps: dict[str, float], recipe: str = "recipe") -> list[dict]:

@@ -1,5 +1,7 @@
 """The sentences that close the notebooks: computed from results, and true of them."""
 
+import math
+
 import pandas as pd
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -38,6 +40,22 @@ def test_generalisation_finding_names_the_worst_photo():
     assert text == "The best recipe, recipe, is 0.00 dB above BM3D on the held-out photos' mean; its worst photo is " \
                    "chelsea (-0.20 dB)."
 
+
+
+def test_generalisation_finding_gives_the_chosen_recipe_on_the_photos_it_was_not_chosen_on():
+    rows = [{"method": m, "photo": ph, "psnr": p + d} for m, p in ((NOISY_INPUT, 20), ("BM3D", 28), ("TV", 27),
+                                                                  ("recipe", 28.5))
+            for ph, d in (("chelsea", 0.0), ("flower", 0.4 * (m == "recipe")), ("all", 0.2 * (m == "recipe")))]
+    gap = gap_to(per_photo_table(rows))
+    split = {"recipe": "recipe", "selection_photos": ["chelsea", "flower"], "test_photos": ["a", "b", "c"],
+             "against": "BM3D", "gap": -1.234, "gap_ci95": 0.5}
+    text = findings.generalisation_finding(gap, "recipe", None, split)
+    assert text.endswith("It was chosen on chelsea and flower; on the 3 other photos, where no recipe was compared, "
+                         "each scored by a network that never saw it, it is 1.23 dB below BM3D (± 0.50 dB, 95% CI "
+                         "over photos).")
+    one = findings.generalisation_finding(gap, "recipe", None, {**split, "test_photos": ["a"], "gap_ci95": math.nan})
+    assert "on the 1 other photo, where" in one and "(one photo: no CI)" in one  # not "± nan"
+    assert findings.third_split_words({**split, "gap_ci95": None}).endswith("(one photo: no CI)")  # as JSON keeps it
 
 def test_data_training_and_prediction_findings_quote_their_numbers():
     meta = {"noise": "gaussian", "noise_params": {"sigma": 25 / 255}}

@@ -106,7 +106,6 @@ def cross_validation_rows(k: int, noise: str, n_train: int, n_val: int, seed: in
         raise ValueError(f"recipe {recipe!r}: choose one of {list(RECIPES)}")
     mix, augment = recipe_setup(RECIPES[recipe], noise)
 
-
     def load(holdout: tuple[str, ...], mix_deadleaves: float = 0.0) -> DenoisingData:
         return load_dataset("natural32", noise=noise, n_train=n_train, n_val=n_val, seed=seed, holdout=holdout,
                             mix_deadleaves=mix_deadleaves)

@@ -87,19 +87,30 @@ def _precision_warned(precision: str, device: torch.device):
         yield
 
 
+def _written_suffix(path: Path) -> str:
+    """The extension an output named after `path` gets: its own where it can be written, else
+    .png (a PPM, TGA or JFIF input, say, which Pillow reads but this tool does not write)."""
+    return path.suffix if path.suffix.lower() in WRITE_FORMATS else ".png"
+
+
 def output_paths(inputs: list[Path], output: str | None) -> list[Path]:
     """Where each input's result goes: `-o FILE` for one input; `-o FOLDER` (an existing folder,
     a name ending in a slash, or any -o with several inputs) keeps the names; no -o puts
-    `NAME_denoised.EXT` beside each. A file name (an image extension) for several inputs is a ValueError."""
+    `NAME_denoised.EXT` beside each. An input whose extension cannot be written keeps its name
+    with .png. A file name (an image extension) for several inputs, or an -o for one input that
+    is neither an existing folder nor a name with an extension, is a ValueError."""
     if output is None:
-        return [p.with_name(f"{p.stem}{SUFFIX}{p.suffix}") for p in inputs]
+        return [p.with_name(f"{p.stem}{SUFFIX}{_written_suffix(p)}") for p in inputs]
     out = Path(output)
     folder = out.is_dir() or output.endswith(("/", os.sep))  # Path drops the slash that says "a folder"
     if len(inputs) > 1 and not folder and out.suffix.lower() in WRITE_FORMATS:
         raise ValueError(f"-o {output}: names one file, but {len(inputs)} inputs were given; "
                          f"name a folder for their results")
+    if len(inputs) == 1 and not folder and not out.suffix:
+        raise ValueError(f"-o {output}: no extension, so neither an image file nor a folder; name a file "
+                         f"ending in {', '.join(sorted(WRITE_FORMATS))}, or a folder as {output}{os.sep}")
     if len(inputs) > 1 or folder:
-        return [out / p.name for p in inputs]
+        return [out / p.with_suffix(_written_suffix(p)).name for p in inputs]
     return [out]
 
 

@@ -103,6 +103,28 @@ def test_an_output_ending_in_a_slash_is_a_new_folder_even_for_one_input(tmp_path
     assert [p.name for p in (tmp_path / "new").iterdir()] == ["photo.png"]
 
 
+def test_an_output_without_extension_for_one_input_says_how_to_name_a_folder(tmp_path, capsys):
+    src = photo(tmp_path / "photo.png")  # was: "new: unknown output extension ''", and no word of "new/"
+    assert_one_line_error(*run(capsys, "denoise", src, "-o", tmp_path / "new", "--quiet")[::2],
+                          "no extension", f"{tmp_path / 'new'}{os.sep}", ".png")
+    assert not (tmp_path / "new").exists()
+
+
+def test_inputs_of_a_format_that_is_not_written_get_png_outputs(tmp_path, capsys):
+    """Pillow reads PPM (and TGA, JFIF ...), which denoise does not write: the output keeps the
+    name with .png, beside the input and in an -o folder alike (a folder kept the .ppm name and
+    each file was refused, so that such files could not be denoised in one call at all)."""
+    a, b = photo(tmp_path / "scan.ppm"), photo(tmp_path / "b.png")
+    code, out, err = run(capsys, "denoise", a, "--tile", "64", "--quiet")
+    assert code == 0, err
+    assert f"-> {tmp_path / 'scan_denoised.png'}" in out
+    code, _, err = run(capsys, "denoise", a, b, "-o", tmp_path / "out", "--tile", "64", "--quiet")
+    assert code == 0, err
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["b.png", "scan.png"]
+    with Image.open(tmp_path / "out" / "scan.png") as im:
+        assert (im.format, im.size) == ("PNG", (64, 48))
+
+
 def test_progress_bar_shows_tiles(tmp_path, capsys):
     code, _, err = run(capsys, "denoise", photo(tmp_path / "p.png"), "--tile", "32", "--overlap", "0")
     assert code == 0 and "tile" in err, err
@@ -137,6 +159,23 @@ def test_multi_page_files_are_refused(tmp_path, capsys):
     frames = [Image.new("RGB", (32, 32), c) for c in ("red", "blue")]
     frames[0].save(tmp_path / "pages.tif", save_all=True, append_images=frames[1:])
     assert_one_line_error(*run(capsys, "denoise", tmp_path / "pages.tif", "--quiet")[::2], "2 frames")
+
+
+def test_a_phone_jpeg_with_appended_images_is_its_photo(tmp_path, capsys):
+    """Pillow reads a JPEG with an MPF appendix (a phone's HDR gain map, a camera's preview) as
+    MPO, n_frames 2: it is one photo, read and denoised as a viewer shows it, not refused as
+    a multi-page file."""
+    rng = np.random.default_rng(0)
+    photo_, gain_map = (Image.fromarray(rng.integers(0, 256, (40, 56, 3), dtype=np.uint8)) for _ in range(2))
+    photo_.save(tmp_path / "phone.jpg", format="MPO", save_all=True, append_images=[gain_map])
+    with Image.open(tmp_path / "phone.jpg") as im:
+        assert (im.format, im.n_frames) == ("MPO", 2)
+        first = np.asarray(im)
+    assert np.array_equal(images.read_image(tmp_path / "phone.jpg")[0], first)
+    code, out, err = run(capsys, "denoise", tmp_path / "phone.jpg", "--tile", "64", "--quiet")
+    assert code == 0, err
+    with Image.open(tmp_path / "phone_denoised.jpg") as im:
+        assert (im.format, im.mode, im.size, getattr(im, "n_frames", 1)) == ("JPEG", "RGB", (56, 40), 1)
 
 
 def test_size_over_the_limit(tmp_path, capsys, monkeypatch):

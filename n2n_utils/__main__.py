@@ -14,8 +14,8 @@ A mistake in what was asked (a missing file, not an image, an output that would 
 input or another input, unusable weights ...) prints one line `n2n: error: ...` on stderr and
 exits with status 1, without a traceback; other files of the same call are still processed.
 Every denoise job is planned and checked before the network loads and before anything is
-written. Bad options exit with 2. README.md, section Reliability, lists what each kind of bad
-input gets.
+written. Bad options exit with 2, a Ctrl-C with 130 and one line saying what it left. README.md,
+section Reliability, lists what each kind of bad input gets.
 """
 
 from __future__ import annotations
@@ -348,8 +348,9 @@ def cmd_train(args: argparse.Namespace) -> int:
             raise ValueError(f"{' and '.join(export_only)} without --export NAME would do nothing: "
                              f"add --export NAME or leave out {' and '.join(export_only)}")
         check_writable(args.checkpoint)  # before data are made and epochs trained
+        done = None  # epochs the checkpoint holds: a resume
         if args.checkpoint.exists():  # one to resume from must be a training checkpoint
-            load_training_checkpoint(args.checkpoint)
+            done = load_training_checkpoint(args.checkpoint)["epoch"]
         if args.export is not None:  # ... and where --export will write, so a finished run is not refused at the end
             if check_export(args.export, args.weights_dir, args.overwrite).resolve() == args.checkpoint.resolve():
                 raise ValueError(f"{args.checkpoint}: --export {args.export} would write its weights over this "
@@ -362,10 +363,12 @@ def cmd_train(args: argparse.Namespace) -> int:
         _error(err)
         return 1
     with _precision_warned(config.precision, device):
-        return _train_and_export(args, config)
+        return _train_and_export(args, config, done)
 
 
-def _train_and_export(args: argparse.Namespace, config: TrainConfig) -> int:
+def _train_and_export(args: argparse.Namespace, config: TrainConfig, done: int | None = None) -> int:
+    """Make the data, train (resuming after epoch `done` of the checkpoint, if given), report
+    the validation PSNR, export if asked."""
     from .data import load_dataset
     from .metrics import psnr, to_float
     from .training import train
@@ -381,6 +384,9 @@ def _train_and_export(args: argparse.Namespace, config: TrainConfig) -> int:
     except (OSError, ValueError) as err:
         _error(err)
         return 1
+    if done is not None and done <= config.epochs:  # the bar starts where the checkpoint left off: say why
+        print(f"{args.checkpoint}: resuming after epoch {done} of {config.epochs}" if done < config.epochs
+              else f"{args.checkpoint}: holds all {done} epochs; nothing left to train")
     try:
         result = train(data, config, checkpoint=args.checkpoint, resume=True)
         noisy = psnr(to_float(data.val_input), to_float(data.val_clean))
@@ -495,9 +501,26 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def interrupted(args: argparse.Namespace) -> str:
+    """The line a Ctrl-C gets, instead of a traceback: what it left (writes are atomic) and how
+    to go on."""
+    if args.command == "train":
+        if args.checkpoint.exists():
+            return (f"interrupted; {args.checkpoint} holds the last finished epoch: the same command "
+                    f"resumes from it")
+        return f"interrupted before the first epoch ended: nothing written to {args.checkpoint}"
+    if args.command == "denoise":
+        return "interrupted; the files listed as written are whole, the one in progress was not written"
+    return "interrupted; nothing was left half written"
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return args.func(args)
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        print(f"\nn2n: {interrupted(args)}", file=sys.stderr)  # after a progress bar's line
+        return 130  # the shell's status for a Ctrl-C
 
 
 if __name__ == "__main__":

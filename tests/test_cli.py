@@ -322,6 +322,49 @@ def test_train_command_trains_resumes_and_exports(tmp_path, capsys):
     assert torch.load(impulse, weights_only=True)["config"]["loss"] == "l1"
 
 
+def test_ctrl_c_is_one_line_saying_how_to_resume_and_the_rerun_says_it_resumes(tmp_path, capsys, monkeypatch):
+    """A Ctrl-C mid-training was a 20-line traceback ending in KeyboardInterrupt, and the rerun
+    that resumed said nothing of it: now one line naming the checkpoint and status 130, and
+    the rerun names the epoch it resumes after."""
+    from n2n_utils import training
+
+    data = course_folder(tmp_path / "course", n_train=8, n_val=4)
+    args = ["train", "--checkpoint", str(tmp_path / "run.pt"), "--dataset", str(data), "--epochs", "1",
+            "--batch-size", "8"]
+    real = training.train
+
+    def ctrl_c(*a, **k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(training, "train", ctrl_c)
+    assert main(args) == 130
+    _, err = capsys.readouterr()
+    assert err.strip().splitlines() == [f"n2n: interrupted before the first epoch ended: nothing written to "
+                                        f"{tmp_path / 'run.pt'}"]
+    monkeypatch.setattr(training, "train", real)
+    assert main(args) == 0 and "resuming" not in capsys.readouterr().out
+    monkeypatch.setattr(training, "train", ctrl_c)
+    args[args.index("--epochs") + 1] = "2"
+    assert main(args) == 130
+    out, err = capsys.readouterr()
+    assert f"{tmp_path / 'run.pt'}: resuming after epoch 1 of 2" in out
+    assert err.strip().splitlines() == [f"n2n: interrupted; {tmp_path / 'run.pt'} holds the last finished "
+                                        f"epoch: the same command resumes from it"]
+    monkeypatch.setattr(training, "train", real)
+    assert main(args) == 0 and "resuming after epoch 1 of 2" in capsys.readouterr().out
+    assert main(args) == 0 and "holds all 2 epochs; nothing left to train" in capsys.readouterr().out
+
+
+def test_ctrl_c_while_denoising_is_one_line(tmp_path, capsys, monkeypatch):
+    def ctrl_c(*a, **k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("n2n_utils.__main__.denoise_file", ctrl_c)
+    code, _, err = run(capsys, "denoise", photo(tmp_path / "a.png"), "--quiet")
+    assert code == 130 and err.strip().splitlines() == [
+        "n2n: interrupted; the files listed as written are whole, the one in progress was not written"]
+
+
 def test_train_at_a_noise_level_of_ones_own(tmp_path, capsys):
     """--noise-param sets the training noise's level, sigmas in grey levels as denoise's --sigma
     (was: only each model's default level, gaussian at 25/255, could be trained from the CLI)."""

@@ -374,9 +374,12 @@ def _train_and_export(args: argparse.Namespace, config: TrainConfig, done: int |
     from .training import train
 
     try:
-        data = load_dataset(args.dataset, noise=args.noise, n_train=args.n_train, n_val=args.n_val,
+        data = load_dataset(args.dataset, noise=args.noise or "gaussian", n_train=args.n_train, n_val=args.n_val,
                             seed=args.seed, mix_deadleaves=args.mix_deadleaves, crop=args.crop,
                             **dict(args.noise_param or ()))
+        if args.noise is not None and data.meta["noise"] != args.noise:  # was: trained on theirs, without a word
+            raise ValueError(f"--noise {args.noise}: {args.dataset} carries its own noise ({data.meta['noise']}), "
+                             f"which training does not replace; leave --noise out")
         if args.augment is None:  # the study's recipe: every augmentation that keeps the noise law
             config = replace(config, augment=valid_augmentations(data.meta["noise"]))  # course: dihedral
         if args.loss is None:  # ... and the loss suited to it
@@ -465,8 +468,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dataset", default="natural32", type=path_text_option,
                    help="natural32, deadleaves32, a folder of the course's files "
                    "(train_data.pkl, val_data.pkl) or a folder of your own images")
-    p.add_argument("--noise", default="gaussian", help=f"the noise added to the clean crops, at its default level "
-                   f"(gaussian: sigma 25/255): one of {', '.join(sorted(NOISE_MODELS))} (default gaussian)")
+    p.add_argument("--noise", help=f"the noise added to the clean crops, at its default level "
+                   f"(gaussian: sigma 25/255): one of {', '.join(sorted(NOISE_MODELS))} (default gaussian; "
+                   f"the course's files carry their own)")
     p.add_argument("--noise-param", action="append", type=noise_param_option, metavar="NAME=VALUE",
                    help="a level of --noise other than its default, e.g. sigma=15 (sigmas in grey levels of "
                    "255, as denoise's --sigma), max_sigma=50 for gaussian_blind, lam=10 for poisson, p=0.1 "

@@ -367,6 +367,25 @@ def test_a_noise_asked_of_the_course_files_is_refused_not_ignored(tmp_path, caps
     assert torch.load(tmp_path / "b.pt", weights_only=True)["data"]["name"] == "course"
 
 
+def test_the_readmes_python_for_using_weights_runs_as_written(tmp_path, monkeypatch):
+    """The README's snippet that loads weights (or a checkpoint) and denoises, run literally
+    beside a photo.png (its other snippet, a 10,000-pair training run, is the notebooks' code)."""
+    import re
+    import warnings
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    snippet = next(block for block in re.findall(r"```python\n(.*?)```", readme, re.S) if "load_weights" in block)
+    photo(tmp_path / "photo.png", size=(45, 30))
+    monkeypatch.chdir(tmp_path)
+    scope: dict = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # e.g. torch's about a read-only numpy array
+        exec(compile(snippet, "README.md", "exec"), scope)
+    assert scope["denoised"].shape == (30, 45, 3) and scope["denoised"].dtype == np.uint8
+    out = scope["predict"](scope["model"], scope["batch"])
+    assert out.shape == (1, 3, 30, 45) and out.dtype == torch.float32 and 0 <= out.min() <= out.max() <= 1
+
+
 def test_ctrl_c_while_denoising_is_one_line(tmp_path, capsys, monkeypatch):
     def ctrl_c(*a, **k):
         raise KeyboardInterrupt

@@ -408,14 +408,18 @@ def _train_and_export(args: argparse.Namespace, config: TrainConfig, done: int |
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from . import __version__
+
     parser = argparse.ArgumentParser(prog="n2n", description="Noise2Noise denoising with the Table I ResUNet.")
+    parser.add_argument("--version", action="version", version=f"n2n {__version__} (n2n-study)")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = commands.add_parser("denoise", help="denoise image files (PNG, TIFF, JPEG ...) of any size",
                             description="Denoise image files of any size, tile by tile. Reads 8-bit grey, "
                             "grey + alpha, RGB and RGBA, 16-bit grey, and 16-bit RGB(A) TIFF; alpha is kept. "
                             "Writes the format the output's extension names (.png, .tif, .jpg, .webp, .bmp).")
-    p.add_argument("inputs", nargs="+", metavar="FILE", type=path_text_option)
+    p.add_argument("inputs", nargs="+", metavar="FILE", type=path_text_option,
+                   help="image files (a folder's: DIR/*.png, say)")
     p.add_argument("-o", "--output", type=path_text_option,
                    help=f"output file, or folder (one that exists, a name ending in /, or any -o "
                    f"for several inputs) that keeps the input names (default: "
@@ -443,9 +447,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_list_weights)
 
     p = commands.add_parser("export-weights", help="turn a training checkpoint into shipped weights + model card")
-    p.add_argument("checkpoint", type=path_text_option)
+    p.add_argument("checkpoint", type=path_text_option, help="a checkpoint that train wrote (--checkpoint)")
     p.add_argument("--profile", required=True, help="what run made it: smoke, quick, full, provisional ...")
-    p.add_argument("--name", default=DEFAULT_WEIGHTS)
+    p.add_argument("--name", default=DEFAULT_WEIGHTS, help=f"the weights' name (default {DEFAULT_WEIGHTS}, "
+                   f"the shipped default's: --overwrite to replace it)")
     p.add_argument("--trained-on", help="device description for the card, e.g. 'cuda (NVIDIA H100)'")
     p.add_argument("--val-psnr-noisy", type=float, help="PSNR (dB) of the noisy validation input")
     p.add_argument("--notes", help="a sentence for the model card")
@@ -455,9 +460,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_export_weights)
 
     p = commands.add_parser("export-course", help="write OUT_DIR/Miniproject_1/ for the EE-559 grader")
-    p.add_argument("out_dir", metavar="OUT_DIR", type=path_text_option)
-    p.add_argument("--weights", default=DEFAULT_WEIGHTS, help="shipped name or file for bestmodel.pth")
-    p.add_argument("--overwrite", action="store_true")
+    p.add_argument("out_dir", metavar="OUT_DIR", type=path_text_option,
+                   help="the submission's folder (made if missing), which gets Miniproject_1/")
+    p.add_argument("--weights", default=DEFAULT_WEIGHTS, help=f"shipped name, weights file or training "
+                   f"checkpoint for bestmodel.pth (default {DEFAULT_WEIGHTS})")
+    p.add_argument("--overwrite", action="store_true", help="replace an OUT_DIR/Miniproject_1/ that is not empty")
     p.set_defaults(func=cmd_export_course)
 
     from .runs import CHOICES, TrainConfig
@@ -485,17 +492,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=d.batch_size, help=f"(default {d.batch_size})")
     p.add_argument("--loss", choices=CHOICES["loss"], help="default: the one suited to the noise (mse; l1 for "
                    "impulse and text; log_mse for gaussian_blind)")
-    p.add_argument("--target", default=d.target, choices=CHOICES["target"])
+    p.add_argument("--target", default=d.target, choices=CHOICES["target"],
+                   help=f"what the network learns to output: the second noisy image, or the clean one "
+                   f"(needs clean images: not the course's files) (default {d.target})")
     p.add_argument("--augment", nargs="*", help="augmentations by name, or none (default: all that keep "
                    "the noise law, e.g. dihedral channel_permutation inversion for gaussian)")
-    p.add_argument("--lr-schedule", default=d.lr_schedule, choices=CHOICES["lr_schedule"])
-    p.add_argument("--precision", default=d.precision, choices=CHOICES["precision"])
+    p.add_argument("--lr-schedule", default=d.lr_schedule, choices=CHOICES["lr_schedule"],
+                   help=f"cosine: --lr falls step by step to zero at the last epoch's end (default {d.lr_schedule})")
+    p.add_argument("--precision", default=d.precision, choices=CHOICES["precision"],
+                   help="auto: bf16 where the device computes it natively (faster), else fp32")
     p.add_argument("--seed", type=int, default=d.seed, help="data, initialisation and order (default 0)")
     p.add_argument("--init", metavar="NAME_OR_PATH", type=path_text_option,
                    help="start from these weights (a shipped name, a weights "
                    "file or a checkpoint) instead of random ones: to fine-tune them on your own data, or to train "
                    "them further in a new run (the card's init records them)")
-    p.add_argument("--device", default=d.device)
+    p.add_argument("--device", default=d.device, help="auto (cuda > mps > cpu), cpu, cuda, cuda:1 ...")
     p.add_argument("--export", metavar="NAME", help="export the result as shipped weights under this name")
     p.add_argument("--profile", default="custom", help="the label the model card gives the run")
     p.add_argument("--weights-dir", type=path_option, default=WEIGHTS_DIR,

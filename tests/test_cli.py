@@ -386,6 +386,27 @@ def test_the_readmes_python_for_using_weights_runs_as_written(tmp_path, monkeypa
     assert out.shape == (1, 3, 30, 45) and out.dtype == torch.float32 and 0 <= out.min() <= out.max() <= 1
 
 
+def test_version(capsys):
+    import n2n_utils
+
+    with pytest.raises(SystemExit) as exit_:
+        main(["--version"])  # was: "the following arguments are required: COMMAND"
+    assert exit_.value.code == 0 and capsys.readouterr().out.strip() == f"n2n {n2n_utils.__version__} (n2n-study)"
+
+
+def test_every_argument_of_every_command_has_help():
+    """`n2n COMMAND --help` says what each argument is (was: export-course's OUT_DIR, --overwrite,
+    train's --target, --lr-schedule, --precision, --device ... bare)."""
+    import argparse
+
+    from n2n_utils.__main__ import build_parser
+
+    commands = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    bare = [f"{name} {action.option_strings or action.dest}" for name, parser in commands.choices.items()
+            for action in parser._actions if not action.help]
+    assert not bare
+
+
 def test_ctrl_c_while_denoising_is_one_line(tmp_path, capsys, monkeypatch):
     def ctrl_c(*a, **k):
         raise KeyboardInterrupt

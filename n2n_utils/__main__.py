@@ -29,6 +29,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
 import torch
 
 from .augment import ensemble_for, valid_augmentations
@@ -186,17 +187,17 @@ def _weights_for(src: Path, args: argparse.Namespace) -> tuple[str, float | None
     return chosen, sigma
 
 
-def _grey_feed(src: Path, card: dict, sigma: float | None) -> Shifts:
-    """How a grey input goes through weights that learned colour noise (inference.grey_shifts):
-    from the weights' noise and the image's level, which, without --sigma, is estimated here
-    for weights trained at one sigma (the feed changes at 0.82 of that sigma). Colour: unused."""
-    if probe_image(src)[2] not in (1, 2):
+def _grey_feed(image: np.ndarray, card: dict, sigma: float | None) -> Shifts:
+    """How a grey `image` (uint8 or uint16, H x W or H x W x C, decoded once by the caller)
+    goes through weights that learned colour noise (inference.grey_shifts): from the weights'
+    noise and the image's level, which, without --sigma, is estimated here for weights trained
+    at one sigma (the feed changes at 0.82 of that sigma). Colour: unused."""
+    if image.ndim == 3 and image.shape[2] not in (1, 2):  # grey or grey + alpha only
         return GREY_PLAIN
     noise, params = card.get("noise", "unknown"), card.get("noise_params") or {}
     if sigma is None and noise == "gaussian":
         from .blind import ESTIMATE_MIN_SIDE, estimate_sigma  # loads data
 
-        image = read_image(src)[0]
         sigma = estimate_sigma(image) if min(image.shape[:2]) >= ESTIMATE_MIN_SIDE else None
     return grey_shifts(noise, params, sigma)
 
@@ -270,10 +271,11 @@ def cmd_denoise(args: argparse.Namespace) -> int:
     with _precision_warned(args.precision, device):
         for src, dst in jobs:
             try:
-                grey = _grey_feed(src, cards[names[src]], sigmas[src])
+                decoded = read_image(src)  # once: the grey feed's estimate and the network read one array
+                grey = _grey_feed(decoded[0], cards[names[src]], sigmas[src])
                 denoise_file(src, dst, models[names[src]], args.overwrite, args.tile, args.overlap,
                              progress=not args.quiet, precision=args.precision, ensemble=ensembles[names[src]],
-                             grey=grey)
+                             grey=grey, decoded=decoded)
             except (ImageError, OSError) as err:
                 _error(err)
                 failed += 1

@@ -4,9 +4,11 @@ learning curve in the number of training pairs.
 
 Every function returns plain rows (dicts) that notebooks turn into DataFrames. Each method is
 scored on the same validation crops, by the course's metric (mean of per-image PSNR) with a
-95% CI, SSIM, and the wall time to denoise the validation set. Each ResUNet is trained once per
-seed of `seeds` (its row carries the seed: n2n_utils.seeds averages them), the classical
-methods once.
+95% CI, SSIM, and the wall time to denoise the validation set; each row also carries its
+per-crop PSNRs (seeds.PER_CROP, written to `<name>_per_crop.csv` by seeds.write_seed_tables), so
+that a gap between two methods is judged on the same crops, paired (`paired_gaps`, `curve_gaps`).
+Each ResUNet is trained once per seed of `seeds` (its row carries the seed: n2n_utils.seeds
+averages them), the classical methods once.
 """
 
 from __future__ import annotations
@@ -16,25 +18,37 @@ import time
 from collections.abc import Sequence
 
 import pandas as pd
+import torch
 
 from .augment import valid_augmentations
 from .classical import METHODS, run_baseline, suitable
 from .data import DenoisingData
 from .inference import predict
 from .many import train_many
-from .metrics import score, to_float
+from .metrics import paired_gap, psnr_per_image, score, to_float
 from .noise import SUITED_LOSS
+from .seeds import CROP, PER_CROP, SEED, crop_scores
 from .training import TrainConfig, TrainResult
 
 # Row labels that tables, figures and the report match.
 NOISY_INPUT = "noisy input"
 N2N = "ResUNet Noise2Noise"
 N2C = "ResUNet Noise2Clean"
+# The study's target for the gap (dB): Noise2Noise at most this far below Noise2Clean at equal budget
+TARGET_GAP_TO_N2C_DB = 0.2
+# headline's and paired_gaps' keys: the paired gaps (dB) and their 95% CI half-widths
+N2C_MINUS_N2N, N2N_MINUS_CLASSICAL = "n2c_minus_n2n", "n2n_minus_classical"
+
+
+def _per_crop(denoised: torch.Tensor, data: DenoisingData) -> dict:
+    """A row's PER_CROP entry: `denoised`'s PSNR on each validation crop, with its photo."""
+    return {PER_CROP: crop_scores(psnr_per_image(denoised, to_float(data.val_clean)).tolist(), data.val_groups)}
 
 
 def noisy_row(data: DenoisingData) -> dict:
-    return {"method": NOISY_INPUT, **score(to_float(data.val_input), to_float(data.val_clean)), "seconds": 0.0,
-            "params": ""}
+    noisy = to_float(data.val_input)
+    return {"method": NOISY_INPUT, **score(noisy, to_float(data.val_clean)), "seconds": 0.0, "params": "",
+            **_per_crop(noisy, data)}
 
 
 def resunet_config(noise: str, base: TrainConfig, **changes) -> TrainConfig:
@@ -64,7 +78,7 @@ def scored_row(result: TrainResult, data: DenoisingData, label: str) -> dict:
     seconds = time.perf_counter() - start
     return {"method": label, "seed": config.seed, **score(denoised, to_float(data.val_clean)), "seconds": seconds,
             "train_seconds": result.info["seconds"], "params": f"loss={config.loss}, "
-            f"augment={'+'.join(config.augment) or 'none'}, epochs={config.epochs}"}
+            f"augment={'+'.join(config.augment) or 'none'}, epochs={config.epochs}", **_per_crop(denoised, data)}
 
 
 def compare_methods(data: DenoisingData, base: TrainConfig, n_tune: int, seeds: Sequence[int] = ()) -> list[dict]:
@@ -78,7 +92,7 @@ def compare_methods(data: DenoisingData, base: TrainConfig, n_tune: int, seeds: 
             r = run_baseline(method, data, noise, n_tune=n_tune)
             rows.append({"method": method.upper() if method != "median" else "median",
                          "psnr": r["psnr"], "psnr_ci95": r["psnr_ci95"], "ssim": r["ssim"],
-                         "seconds": r["seconds"], "params": str(r["params"])})
+                         "seconds": r["seconds"], "params": str(r["params"]), **_per_crop(r["denoised"], data)})
     config = resunet_config(noise, base)
     rows += resunet_rows(data, {N2N: config, N2C: dataclasses.replace(config, target="noise2clean")}, seeds)
     return [{"noise": noise, **row} for row in rows]
@@ -120,17 +134,81 @@ def learning_curve(data: DenoisingData, base: TrainConfig, sizes: tuple[int, ...
             for (n, target, config), result in zip(runs, results, strict=True)]
 
 
-def headline(table: pd.DataFrame, noise: str = "gaussian") -> dict:
+def best_classical(table: pd.DataFrame, noise: str) -> str:
+    """The label of the classical method with the highest mean PSNR on `noise` (compare_methods'
+    rows, or their mean over seeds)."""
+    psnr = table[table["noise"] == noise].set_index("method")["psnr"]
+    return str(psnr.drop(index=[NOISY_INPUT, N2N, N2C]).idxmax())
+
+
+def headline(table: pd.DataFrame, noise: str = "gaussian", per_crop: pd.DataFrame | None = None) -> dict:
     """PSNR (dB) on one noise of compare_methods' rows: noisy, best_classical (its label) and
-    best_classical_psnr, n2n and n2c; and, where the rows have psnr_ci95, the 95% CI half-widths
-    of the last three (best_classical_ci95, n2n_ci95, n2c_ci95; NaN where none can be given)."""
-    rows = table[table["noise"] == noise].set_index("method")
-    psnr = rows["psnr"]
-    classical = psnr.drop(index=[NOISY_INPUT, N2N, N2C])
-    best = str(classical.idxmax())
-    out = {"noisy": float(psnr[NOISY_INPUT]), "best_classical": best,
-           "best_classical_psnr": float(classical.max()), "n2n": float(psnr[N2N]), "n2c": float(psnr[N2C])}
-    if "psnr_ci95" in rows:
-        out |= {f"{key}_ci95": float(rows.loc[method, "psnr_ci95"])
-                for key, method in (("best_classical", best), ("n2n", N2N), ("n2c", N2C))}
+    best_classical_psnr, n2n and n2c; and, given their per-crop scores (`<name>_per_crop.csv`),
+    the paired gaps N2C_MINUS_N2N and N2N_MINUS_CLASSICAL (dB) with the half-widths of their 95%
+    CIs (`<key>_ci95`, NaN where none can be given; see paired_gaps)."""
+    psnr = table[table["noise"] == noise].set_index("method")["psnr"]
+    best = best_classical(table, noise)
+    out = {"noisy": float(psnr[NOISY_INPUT]), "best_classical": best, "best_classical_psnr": float(psnr[best]),
+           "n2n": float(psnr[N2N]), "n2c": float(psnr[N2C])}
+    if per_crop is not None:
+        gaps = paired_gaps(table, per_crop).set_index("noise").loc[noise]
+        out |= {key: float(gaps[key]) for key in (N2C_MINUS_N2N, f"{N2C_MINUS_N2N}_ci95",
+                                                 N2N_MINUS_CLASSICAL, f"{N2N_MINUS_CLASSICAL}_ci95")}
     return out
+
+
+def crop_matrix(per_crop: pd.DataFrame, **where) -> pd.DataFrame:
+    """The per-crop PSNRs (dB) of the rows of `per_crop` that match `where` (column=value) as a
+    table: a row per seed (index SEED, increasing; one row, index NA, for a method without seeds)
+    and a column per crop (CROP, increasing)."""
+    rows = per_crop
+    for column, value in where.items():
+        rows = rows[rows[column] == value]
+    if rows.empty:
+        raise ValueError(f"no per-crop scores for {where}")
+    seeds = rows[SEED] if SEED in rows else pd.Series(pd.NA, index=rows.index)
+    rows = rows.assign(**{SEED: seeds.astype("Int64").fillna(-1)})  # -1: no seed, while pivoting
+    if rows.duplicated([SEED, CROP]).any():
+        raise ValueError(f"per-crop scores for {where} hold a crop twice for one seed: give the rows of one method")
+    return rows.pivot(index=SEED, columns=CROP, values="psnr").sort_index().sort_index(axis=1) \
+        .rename(index={-1: pd.NA})
+
+
+def paired(per_crop: pd.DataFrame, a: dict, b: dict) -> tuple[float, float]:
+    """metrics.paired_gap of the rows matching `a` minus those matching `b` (column=value each):
+    the mean gap (dB) and its 95% CI half-width. They must share their crops, and two networks
+    their seeds."""
+    first, second = crop_matrix(per_crop, **a), crop_matrix(per_crop, **b)
+    if not first.columns.equals(second.columns):
+        raise ValueError(f"cannot pair {a} with {b}: they were scored on other crops")
+    if first.index.notna().all() and second.index.notna().all() and not first.index.equals(second.index):
+        raise ValueError(f"cannot pair {a} (seeds {first.index.tolist()}) with {b} (seeds {second.index.tolist()})")
+    return paired_gap(first.to_numpy(float), second.to_numpy(float))
+
+
+def paired_gaps(table: pd.DataFrame, per_crop: pd.DataFrame) -> pd.DataFrame:
+    """Per noise of compare_methods' mean table, the two headline gaps, paired crop by crop (and
+    seed by seed; a classical method is paired with each seed of the network): columns noise,
+    N2C_MINUS_N2N (Noise2Clean minus Noise2Noise, dB), best_classical (label),
+    N2N_MINUS_CLASSICAL (Noise2Noise minus it, dB), each gap with `<key>_ci95`, the half-width of
+    its 95% CI (metrics.paired_gap: over crops, and seeds where there are several)."""
+    rows = []
+    for noise in dict.fromkeys(table["noise"]):
+        best = best_classical(table, noise)
+        to_clean = paired(per_crop, {"noise": noise, "method": N2C}, {"noise": noise, "method": N2N})
+        to_classical = paired(per_crop, {"noise": noise, "method": N2N}, {"noise": noise, "method": best})
+        rows.append({"noise": noise, N2C_MINUS_N2N: to_clean[0], f"{N2C_MINUS_N2N}_ci95": to_clean[1],
+                     "best_classical": best, N2N_MINUS_CLASSICAL: to_classical[0],
+                     f"{N2N_MINUS_CLASSICAL}_ci95": to_classical[1]})
+    return pd.DataFrame(rows)
+
+
+def curve_gaps(per_crop: pd.DataFrame) -> pd.DataFrame:
+    """Along learning_curve's per-crop scores: per noise and n_train, N2C_MINUS_N2N (Noise2Clean
+    minus Noise2Noise at equal steps, dB) and its 95% CI half-width `<key>_ci95`, paired."""
+    rows = []
+    for (noise, n), _ in per_crop.groupby(["noise", "n_train"], sort=False):
+        gap, half = paired(per_crop, {"noise": noise, "n_train": n, "target": "noise2clean"},
+                           {"noise": noise, "n_train": n, "target": "noise2noise"})
+        rows.append({"noise": noise, "n_train": n, N2C_MINUS_N2N: gap, f"{N2C_MINUS_N2N}_ci95": half})
+    return pd.DataFrame(rows)

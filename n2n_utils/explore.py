@@ -397,7 +397,8 @@ class Explorer:
         reference = None if s.noise == "none" else clean
         box = zoom_box(clean.shape, s)
         sigma = classical_sigma(s.noise, s.level, noisy)
-        _model(s.weights, self.device)  # loaded (once) before the clock starts: the panel times the denoising
+        _model(s.weights, self.device), _card(s.weights)  # read (once) before the clock starts: the panel
+        # times the denoising, not the loading of the weights or of their card
         net, seconds = self._cached(("network", key, s.weights, s.ensemble),
                                     lambda: denoise_network(noisy, s.weights, s.ensemble, self.device, sigma))
         name = "Noise2Noise" + (" + ensemble" if s.ensemble else "")

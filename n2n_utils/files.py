@@ -9,6 +9,7 @@ writes to a temporary file in the same folder, flushes it to the disk and rename
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import math
 import os
@@ -110,19 +111,37 @@ def check_writable(path: str | Path) -> None:
         raise OSError(f"{path}: cannot write in {folder}: {err.strerror or err}") from None
 
 
-def load_torch(path: str | Path, map_location: str | torch.device = "cpu") -> Any:
-    """torch.load with weights_only=True (tensors and plain values only: a pickle never runs
-    code), every failure one UnreadableFileError naming the file. torch's own message is not
-    passed on: it advises weights_only=False, which would switch that protection off."""
+def read_bytes(path: str | Path) -> bytes:
+    """A file's bytes, every failure one UnreadableFileError naming the file."""
     path = Path(path)
+    _check_is_file(path)
+    try:
+        return path.read_bytes()
+    except OSError as err:
+        raise UnreadableFileError(f"{path}: cannot read: {err.strerror or err}") from None
+
+
+def _check_is_file(path: Path) -> None:
     if not path.exists():
         raise UnreadableFileError(f"{path}: file not found")
     if path.is_dir():
         raise UnreadableFileError(f"{path}: is a folder, not a file")
+
+
+def load_torch(path: str | Path, map_location: str | torch.device = "cpu", raw: bytes | None = None) -> Any:
+    """torch.load with weights_only=True (tensors and plain values only: a pickle never runs
+    code), every failure one UnreadableFileError naming the file. torch's own message is not
+    passed on: it advises weights_only=False, which would switch that protection off.
+    `raw`: the file's bytes when the caller has read them already (`read_bytes`, to digest them
+    too): they are loaded, and `path` only names the file in errors, which is not read again."""
+    path = Path(path)
+    if raw is None:
+        _check_is_file(path)
     try:
         with warnings.catch_warnings():  # torch warns on a plain pickle's protocol: not for the user
             warnings.simplefilter("ignore", UserWarning)
-            return torch.load(path, map_location=map_location, weights_only=True)
+            return torch.load(path if raw is None else io.BytesIO(raw), map_location=map_location,
+                              weights_only=True)
     except pickle.UnpicklingError as err:
         if "GLOBAL" in str(err):  # a class or function: unpickling it could run code
             name = str(err).split("GLOBAL ", 1)[1].split()[0]
@@ -171,23 +190,32 @@ def write_csv(path: str | Path, frame, **made_by: Any) -> Path:
     return path
 
 
-def files_digest(files: list[Path], names: bool = True) -> str:
+def files_digest(files: list[Path], names: bool = True, read: dict[Path, bytes] | None = None) -> str:
     """A digest (12 hex characters) of the files' names and bytes: what a run on them trained on.
     A dataset read from files (a folder of photos, the course's .pkl) keeps it in its meta, hence
     in run keys and checkpoints, so that a file replaced under its name is other data to a run.
     names=False: of the bytes alone (one file's, to find copies under other names).
+    `read`: the bytes of files the caller has read already (`read_bytes`), digested as they are,
+    so that a file is read once; the digest is the same as from the disk.
     A file that cannot be read (gone, no permission) raises UnreadableFileError naming it."""
     digest = hashlib.sha1()
     for path in files:
         name = path.name if names else ""
+        raw = (read or {}).get(path)
         try:
-            digest.update(f"{name}\0{path.stat().st_size}\0".encode())  # where each file ends
-            with open(path, "rb") as f:  # in chunks: a photo may be large (hashlib.file_digest is 3.11+)
-                for chunk in iter(lambda: f.read(1 << 20), b""):
-                    digest.update(chunk)
+            size = path.stat().st_size if raw is None else len(raw)
+            digest.update(f"{name}\0{size}\0".encode())  # where each file ends
+            for chunk in _chunks(path) if raw is None else (raw,):
+                digest.update(chunk)
         except OSError as err:
             raise UnreadableFileError(f"{path}: cannot read: {err.strerror or err}") from None
     return digest.hexdigest()[:12]
+
+
+def _chunks(path: Path, size: int = 1 << 20):
+    """A file's bytes in chunks of `size`: a photo may be large (hashlib.file_digest is 3.11+)."""
+    with open(path, "rb") as f:
+        yield from iter(lambda: f.read(size), b"")
 
 
 def git_commit(root: Path = ROOT) -> str:

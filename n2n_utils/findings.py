@@ -10,9 +10,10 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from .blind import TARGET_BM3D_SIGMAS_255, TARGET_GAP_DB, sweep_targets
+from .comparisons import N2C_MINUS_N2N, N2N_MINUS_CLASSICAL, TARGET_GAP_TO_N2C_DB
 from .generalisation import worst_photo
 from .noise import params_words
-from .sweeps import diverged_values, diverged_words, mean_words, verdict
+from .sweeps import NO_CI, diverged_values, diverged_words, mean_words, verdict
 
 if TYPE_CHECKING:
     from .explore import Explorer
@@ -91,39 +92,81 @@ def predictions_finding(noisy_psnr: float, denoised_psnr: float, gains) -> str:
             f"{(gains < 0).mean():.0%} of the images lose.")
 
 
-def _against_cis(gap: float, ci_a: float | None, ci_b: float | None) -> str:
-    """' (within their 95% CIs)' where `gap` (dB) is no more than the sum of the two CI
-    half-widths, as sweeps.verdict judges, else ' (outside their 95% CIs)'; '' where a CI is
-    missing (a headline from before they were recorded) or cannot be given (NaN)."""
-    if ci_a is None or ci_b is None or math.isnan(ci_a) or math.isnan(ci_b):
-        return ""
-    return f" ({'within' if abs(gap) <= ci_a + ci_b else 'outside'} their 95% CIs)"
+def half_width_words(half: float) -> str:
+    """A 95% CI half-width (dB) as shown: '0.05', to 0.01 dB as every PSNR; one that small
+    rounding would show as 0.00 (it is not 0), to one significant digit, '0.004'; NaN: NO_CI."""
+    if math.isnan(half):
+        return NO_CI
+    return f"{half:.1g}" if 0 < half < 0.005 else f"{half:.2f}"
+
+
+def paired_ci_words(gap: float, half: float, target: float | None = None) -> str:
+    """Where a paired gap stands against its 95% CI (`gap`: a - b in dB, `half`: its half-width,
+    metrics.paired_gap), for parentheses after it: 'paired 95% CI ± 0.05 dB, which excludes 0'
+    (or 'includes 0': no difference these crops resolve); with a `target`, the most a - b may
+    be (dB), also whether the CI 'lies within' it (all of it at or below), 'lies beyond' it (all
+    above) or 'straddles' it. Where no CI can be given (NaN): 'paired 95% CI n/a'."""
+    if math.isnan(half):
+        return f"paired 95% CI {NO_CI}"
+    low, high = gap - half, gap + half
+    words = f"paired 95% CI ± {half_width_words(half)} dB, which {'excludes' if low > 0 or high < 0 else 'includes'} 0"
+    if target is not None:
+        where = "lies within" if high <= target else "lies beyond" if low > target else "straddles"
+        words += f" and {where} the {target:g} dB target"
+    return words
 
 
 def comparisons_finding(headline: dict, noise: str = "gaussian") -> str:
     """Notebook 05: Noise2Noise against Noise2Clean and the best classical method
-    (`headline`: comparisons.headline), each gap said to lie within or outside the two 95% CIs
-    where the headline has them (a gap within them is no difference this study resolves)."""
+    (`headline`: comparisons.headline). Where the headline has the paired gaps (from per-crop
+    scores), each gap comes with its paired 95% CI, whether 0 lies inside it (a gap whose CI
+    includes 0 is no difference this study resolves) and, for Noise2Clean, where the CI stands
+    against the target; a headline without them (written before per-crop scores were kept)
+    gives the gaps alone."""
     h = headline
-    to_clean = h["n2c"] - h["n2n"]
-    to_classical = h["n2n"] - h["best_classical_psnr"]
-    n2n_ci = h.get("n2n_ci95")
+    paired = N2C_MINUS_N2N in h
+    # the difference of the means: the mean paired difference, to the 1e-4 dB the per-crop files keep
+    to_clean, to_classical = h["n2c"] - h["n2n"], h["n2n"] - h["best_classical_psnr"]
+    clean_ci = f" ({paired_ci_words(to_clean, h[f'{N2C_MINUS_N2N}_ci95'], TARGET_GAP_TO_N2C_DB)})" if paired else ""
+    classical_ci = f"; {paired_ci_words(to_classical, h[f'{N2N_MINUS_CLASSICAL}_ci95'])}" if paired else ""
     return (f"On {noise} noise, Noise2Noise scores {h['n2n']:.2f} dB: {abs(to_clean):.2f} dB "
-            f"{'below' if to_clean > 0 else 'above'} Noise2Clean at the same budget"
-            f"{_against_cis(to_clean, n2n_ci, h.get('n2c_ci95'))}, and {abs(to_classical):.2f} dB "
-            f"{'above' if to_classical >= 0 else 'below'} the best classical method, {h['best_classical']} "
-            f"({h['best_classical_psnr']:.2f} dB){_against_cis(to_classical, n2n_ci, h.get('best_classical_ci95'))}, "
-            f"from a noisy input at {h['noisy']:.2f} dB.")
+            f"{'below' if to_clean > 0 else 'above'} Noise2Clean at the same budget{clean_ci}, and "
+            f"{abs(to_classical):.2f} dB {'above' if to_classical >= 0 else 'below'} the best classical method, "
+            f"{h['best_classical']} ({h['best_classical_psnr']:.2f} dB{classical_ci}), from a noisy input at "
+            f"{h['noisy']:.2f} dB.")
 
 
-def generalisation_finding(gap: pd.DataFrame, best: str, cv_gap: pd.DataFrame | None = None) -> str:
-    """Notebook 06: the best recipe against BM3D on the mean and on its worst photo
-    (`gap`: generalisation.gap_to; `cv_gap`: the same for the cross-validation, or None)."""
+def listing(items) -> str:
+    """Names in words: 'a', 'a and b', 'a, b and c'."""
+    items = [str(i) for i in items]
+    return " and ".join(filter(None, [", ".join(items[:-1]), *items[-1:]]))
+
+
+def third_split_words(estimate: dict) -> str:
+    """The chosen recipe's held-out estimate (generalisation.third_split_estimate, or as a results
+    file keeps it: a CI of None for one photo) in words: 'on the 7 other photos, where no recipe
+    was compared, each scored by a network that never saw it, it is 2.40 dB below BM3D (± 0.85
+    dB, 95% CI over photos)'."""
+    gap, half = estimate["gap"], estimate["gap_ci95"]
+    ci = ("one photo: no CI" if half is None or math.isnan(half) else f"± {half:.2f} dB, 95% CI over photos")
+    return (f"on the {count(len(estimate['test_photos']), 'other photo')}, where no recipe was compared, each "
+            f"scored by a network that never saw it, it is {abs(gap):.2f} dB {'above' if gap >= 0 else 'below'} "
+            f"{estimate['against']} ({ci})")
+
+
+def generalisation_finding(gap: pd.DataFrame, best: str, cv_gap: pd.DataFrame | None = None,
+                           third_split: dict | None = None) -> str:
+    """Notebook 06: the best recipe against BM3D on the mean and on its worst photo (`gap`:
+    generalisation.gap_to), and on the photos it was not chosen on (`third_split`:
+    generalisation.third_split_estimate, from the cross-validation) or, without that, the range of
+    the cross-validation's photo means (`cv_gap`: gap_to of its table; None: not run)."""
     row = gap.loc[best]
     worst = worst_photo(row)
     text = (f"The best recipe, {best}, is {abs(row['all']):.2f} dB {'above' if row['all'] >= 0 else 'below'} "
             f"BM3D on the held-out photos' mean; its worst photo is {worst} ({row[worst]:+.2f} dB).")
-    if cv_gap is not None and len(cv_gap):
+    if third_split:
+        text += f" It was chosen on {listing(third_split['selection_photos'])}; {third_split_words(third_split)}."
+    elif cv_gap is not None and len(cv_gap):
         means = cv_gap["photo mean"]
         text += (f" Over every photo held out once (cross-validation), the networks' photo means lie "
                  f"{means.min():+.2f} to {means.max():+.2f} dB from BM3D.")

@@ -5,6 +5,11 @@ Each recipe is a choice of training content (photos, dead leaves mixed in by a f
 augmentation; every recipe gets the same training budget and is scored per held-out photo,
 beside BM3D, TV and the noisy input on the very same crops. Each network is trained once per
 seed of `seeds` (its rows carry the seed: n2n_utils.seeds averages them).
+
+The best recipe is chosen on those held-out photos (the selection photos), so its score there
+is optimistic. The leave-photos-out cross-validation trains the chosen recipe once more per
+fold, and its photos outside the selection set, where no recipe was compared, give the chosen
+recipe's held-out estimate (the third split: `third_split_estimate`).
 """
 
 from __future__ import annotations
@@ -20,13 +25,12 @@ from .comparisons import NOISY_INPUT, resunet_config, with_seeds
 from .data import SPLITS, DenoisingData, load_dataset, photo_folds
 from .inference import predict
 from .many import train_many
-from .metrics import psnr_by_group, to_float
+from .metrics import mean_ci, psnr_by_group, to_float
 from .training import TrainConfig
 from .weights import DEFAULT_WEIGHTS, images_seen, load_weights, read_weights
 
 ENSEMBLE_LABEL = "test-time ensemble"  # rows scored with augment.ensemble_for(noise)
 REPORT_RECIPE = "photos, dihedral (report)"
-CV_RESUNET = "ResUNet N2N"  # the default recipe's rows in the cross-validation
 BM3D, TV = "BM3D", "TV"  # classical baselines' rows: their method names in capitals
 BASELINES = (NOISY_INPUT, BM3D, TV)  # the rows every recipe is compared with
 
@@ -38,6 +42,13 @@ RECIPES: dict[str, tuple[float, tuple[str, ...] | str]] = {
     "+ 50% dead leaves": (0.5, "valid"),
     "dead leaves only": (1.0, "valid"),
 }
+
+
+def recipe_setup(recipe: tuple[float, tuple[str, ...] | str], noise: str) -> tuple[float, tuple[str, ...]]:
+    """A recipe of RECIPES' form as trained on `noise`: the fraction of training pairs from dead
+    leaves (0-1) and the augmentations ("valid": those that keep `noise`'s law)."""
+    mix, augment = recipe
+    return mix, valid_augmentations(noise) if augment == "valid" else augment
 
 
 def _per_photo(method: str, denoised, data: DenoisingData, **extra) -> list[dict]:
@@ -59,13 +70,13 @@ def recipe_rows(dataset: str, noise: str, n_train: int, n_val: int, seed: int, b
                 recipes: dict = RECIPES, seeds: Sequence[int] = ()) -> list[dict]:
     """Train one ResUNet (Noise2Noise) per recipe and training seed of `seeds` (none:
     base.seed) at the same budget, on data drawn with `seed`; per-photo PSNR rows."""
+    setups = [recipe_setup(recipe, noise) for recipe in recipes.values()]
     datasets = [load_dataset(dataset, noise=noise, n_train=n_train, n_val=n_val, seed=seed, mix_deadleaves=mix)
-                for mix, _ in recipes.values()]
-    augments = [valid_augmentations(noise) if augment == "valid" else augment for _, augment in recipes.values()]
+                for mix, _ in setups]
     per_recipe = len(seeds) or 1
-    runs = [(name, mix, augment, data) for name, (mix, _), augment, data
-            in zip(recipes, recipes.values(), augments, datasets, strict=True) for _ in range(per_recipe)]
-    configs = with_seeds([resunet_config(noise, base, augment=augment) for augment in augments], seeds)
+    runs = [(name, mix, augment, data) for name, (mix, augment), data
+            in zip(recipes, setups, datasets, strict=True) for _ in range(per_recipe)]
+    configs = with_seeds([resunet_config(noise, base, augment=augment) for _, augment in setups], seeds)
     # one pass for all recipes and seeds where that is faster (n2n_utils.many): each has its own data
     results = train_many([data for *_, data in runs], configs)
     rows = []
@@ -76,28 +87,46 @@ def recipe_rows(dataset: str, noise: str, n_train: int, n_val: int, seed: int, b
 
 
 def cross_validation_rows(k: int, noise: str, n_train: int, n_val: int, seed: int, base: TrainConfig,
-                          n_tune: int, methods: tuple[str, ...] = ("bm3d", "tv"),
-                          seeds: Sequence[int] = ()) -> list[dict]:
-    """Leave-photos-out cross-validation of the default recipe (colour augmentation, no dead
-    leaves): for each of `photo_folds(k)`, a ResUNet is trained Noise2Noise on the other photos
-    (once per training seed of `seeds`; none: base.seed) and scored per held-out photo, beside
-    the noisy input and the classical methods on the same crops. Every photo is held out exactly
-    once, so each gets a score from a model that never saw it; a single split's three photos say
-    little about a method on its own."""
-    folds = [load_dataset("natural32", noise=noise, n_train=n_train, n_val=n_val, seed=seed, holdout=holdout)
-             for holdout in photo_folds(k)]
+                          recipe: str, selection: Sequence[str], n_tune: int,
+                          methods: tuple[str, ...] = ("bm3d", "tv"), seeds: Sequence[int] = ()) -> list[dict]:
+    """Leave-photos-out cross-validation of `recipe` (a name in RECIPES, the one chosen on the
+    `selection` photos): for each of `photo_folds(k)`, a ResUNet is trained Noise2Noise with the
+    recipe's content (dead leaves mixed in as recipe_rows does) and augmentation on the other
+    photos (once per training seed of `seeds`; none: base.seed), and scored per held-out photo
+    beside the noisy input and the classical methods (tuned on photo crops, as baseline_rows is in
+    the notebook, whatever the recipe's mix) on the same crops. Every photo is held out
+    exactly once, so each gets a score from a model that never saw it. The networks' rows are
+    labelled with the recipe; each row's `selection` says whether its photo is one the recipe was
+    chosen on, which must be fold 0's photos (photo_folds: the default split), else ValueError."""
+    folds = photo_folds(k)
+    if set(selection) != set(folds[0]):
+        raise ValueError(f"the recipe was chosen on {sorted(selection)}, but fold 0 of {k} holds "
+                         f"{sorted(folds[0])}: the cross-validation's other photos would not be fresh")
+    if recipe not in RECIPES:
+        raise ValueError(f"recipe {recipe!r}: choose one of {list(RECIPES)}")
+    mix, augment = recipe_setup(RECIPES[recipe], noise)
+
+    def load(holdout: tuple[str, ...], mix_deadleaves: float = 0.0) -> DenoisingData:
+        return load_dataset("natural32", noise=noise, n_train=n_train, n_val=n_val, seed=seed, holdout=holdout,
+                            mix_deadleaves=mix_deadleaves)
+
+    datasets = [load(holdout) for holdout in folds]  # the classical methods tune on photo crops alone
+    # the same photo pairs with dead leaves in some places (mix_in_deadleaves), and the same validation crops
+    training = [load(holdout, mix) for holdout in folds] if mix else datasets
     per_fold = len(seeds) or 1
-    configs = with_seeds([resunet_config(noise, base)], seeds) * len(folds)
-    results = train_many([data for data in folds for _ in range(per_fold)], configs)  # together where faster
+    configs = with_seeds([resunet_config(noise, base, augment=augment)], seeds) * len(folds)
+    results = train_many([data for data in training for _ in range(per_fold)], configs)  # together where faster
+    trained = {"mix_deadleaves": mix, "augment": "+".join(augment)}
     rows = []
-    for fold, data in enumerate(folds):
+    for fold, data in enumerate(datasets):
         fold_rows = baseline_rows(data, n_tune, methods)
         for result in results[fold * per_fold:(fold + 1) * per_fold]:
-            model, trained = result.model, {"seed": result.config.seed}
-            fold_rows += _per_photo(CV_RESUNET, predict(model, data.val_input), data, **trained)
-            fold_rows += _per_photo(f"{CV_RESUNET}, {ENSEMBLE_LABEL}",
-                                    predict(model, data.val_input, ensemble=ensemble_for(noise)), data, **trained)
-        rows += [{"fold": fold, **row} for row in fold_rows if row["photo"] != "all"]
+            model, run = result.model, {"seed": result.config.seed, **trained}
+            fold_rows += _per_photo(recipe, predict(model, data.val_input), data, **run)
+            fold_rows += _per_photo(f"{recipe}, {ENSEMBLE_LABEL}",
+                                    predict(model, data.val_input, ensemble=ensemble_for(noise)), data, **run)
+        rows += [{"fold": fold, "selection": row["photo"] in selection, **row}
+                 for row in fold_rows if row["photo"] != "all"]
     return rows
 
 
@@ -145,18 +174,41 @@ def gap_to(table: pd.DataFrame, method: str = BM3D) -> pd.DataFrame:
     return (table.drop(index=list(BASELINES)) - table.loc[method]).round(2)
 
 
-MEANS = ("all", "photo mean")  # the columns of per_photo_table and photo_mean_table that are no photo
+TEST_MEAN = "test-photo mean"  # cross_validation_table's mean over the photos no recipe was chosen on
+MEANS = ("all", "photo mean", TEST_MEAN)  # the columns of the tables here that are no photo
 
 
 def photos_of(row: pd.Series) -> list[str]:
-    """The photos a row of the tables above scores (dB per photo): its columns but the method
-    and the mean over the photos ('all' or 'photo mean')."""
+    """The photos a row of the tables here scores (dB per photo): its columns but the method
+    and the means over photos (MEANS)."""
     return [c for c in row.index if c not in ("method", *MEANS)]
 
 
 def worst_photo(row: pd.Series) -> str:
     """The photo where `row` (dB per photo: a PSNR or a gap to BM3D) is lowest."""
     return min(photos_of(row), key=lambda p: row[p])
+
+
+def cross_validation_table(rows: list[dict] | pd.DataFrame, selection: Sequence[str]) -> pd.DataFrame:
+    """photo_mean_table of the cross-validation (dB), the `selection` photos (those the recipe was
+    chosen on) first, and TEST_MEAN: the mean over the other photos, each weighing the same."""
+    table = photo_mean_table(rows)
+    photos = photos_of(table.iloc[0])
+    test = [p for p in photos if p not in selection]
+    table = table[[p for p in photos if p in selection] + test + ["photo mean"]]
+    return table.assign(**{TEST_MEAN: table[test].mean(axis=1)})
+
+
+def third_split_estimate(table: pd.DataFrame, recipe: str, selection: Sequence[str], method: str = BM3D) -> dict:
+    """The held-out estimate of `recipe`, chosen on the `selection` photos: its mean gap to
+    `method` (dB, positive: the network wins) over the cross-validation's other photos (the test
+    photos), with the half-width of its 95% CI across them (metrics.mean_ci: each photo weighs
+    the same; NaN for one photo). `table`: cross_validation_table or photo_mean_table, unrounded."""
+    photos = photos_of(table.loc[recipe])
+    test = [p for p in photos if p not in selection]
+    mean, half = mean_ci(table.loc[recipe, test] - table.loc[method, test])
+    return {"recipe": recipe, "selection_photos": [p for p in photos if p in selection], "test_photos": test,
+            "against": method, "gap": mean, "gap_ci95": half}
 
 
 def best_recipe(gap: pd.DataFrame, recipes: dict = RECIPES) -> str:

@@ -266,11 +266,14 @@ def denoise_array(model: nn.Module, image: np.ndarray, tile: int = TILE, overlap
 def denoise_file(in_path: str | Path, out_path: str | Path, model: nn.Module,
                  overwrite: bool = False, tile: int = TILE, overlap: int = OVERLAP,
                  device: str | torch.device | None = None, progress: bool = False,
-                 precision: str = "fp32", ensemble: tuple[str, ...] = (), grey: Shifts = GREY_PLAIN) -> Path:
+                 precision: str = "fp32", ensemble: tuple[str, ...] = (), grey: Shifts = GREY_PLAIN,
+                 decoded: tuple[np.ndarray, dict] | None = None) -> Path:
     """Denoise one image file into `out_path` (written atomically: a crash leaves no half
-    file). The input is never modified, unless it is also the output and `overwrite` is set."""
+    file). The input is never modified, unless it is also the output and `overwrite` is set.
+    `decoded`: `read_image(in_path)`'s result when the caller has read it already (to choose
+    `grey` from the pixels): the file is not decoded again."""
     check_paths(in_path, out_path, overwrite)
-    image, info = read_image(in_path)
+    image, info = read_image(in_path) if decoded is None else decoded
     check_output(out_path, image.dtype, image.shape[2] if image.ndim == 3 else 1)
     denoised = denoise_array(model, image, tile, overlap, device, progress, desc=Path(in_path).name,
                              precision=precision, ensemble=ensemble, grey=grey)

@@ -29,8 +29,9 @@ import torch
 from torch import nn
 
 from .config import WEIGHTS_DIR, resolve_device
-from .files import atomic_path, check_writable, provenance
+from .files import atomic_path, check_writable, provenance, write_atomic
 from .models import get_model
+from .noise import params_words
 from .runs import TrainConfig, check_state_dict, fit_state_dict, load_checkpoint
 
 DEFAULT_WEIGHTS = "resunet-natural32-gaussian25"
@@ -196,8 +197,7 @@ def export_weights(checkpoint_path: str | Path, name: str = DEFAULT_WEIGHTS, *, 
     card = json.loads(json.dumps(_card_from_checkpoint(ckpt, profile, **card_fields), default=str))
     state = {k: v.detach().float().cpu().contiguous() for k, v in ckpt["model"].items()}
     path = check_export(name, weights_dir, overwrite)
-    shipped = path.parent.resolve() == WEIGHTS_DIR.resolve()
-    text = model_card(name, card, config, ref=name if shipped else str(path))  # a name finds shipped weights only
+    text = _card_text(path, card, config)
     # Both files are complete on disk before either replaces its namesake: an error or a kill
     # while rendering or writing leaves the old pair (or none); only the instant between the two
     # renames could part them.
@@ -207,13 +207,46 @@ def export_weights(checkpoint_path: str | Path, name: str = DEFAULT_WEIGHTS, *, 
     return path
 
 
-def _fmt(value: Any) -> str:
+def write_card(name_or_path: str | Path, weights_dir: Path = WEIGHTS_DIR) -> Path:
+    """Render again the model card `<name>.md` beside a weights file from the card and config it
+    holds (after a change to how cards read), atomically; the weights file is only read.
+    Returns the card's path."""
+    path = weights_path(name_or_path, weights_dir)
+    blob = read_weights(path)
+    text = _card_text(path, blob["card"], blob["config"])
+    return write_atomic(path.with_suffix(".md"), lambda tmp: tmp.write_text(text))
+
+
+def _card_text(path: Path, card: dict, config: dict) -> str:
+    """The model card of the weights file `path`: its "Use" section loads them by name when they
+    are shipped (a name finds shipped weights only), else by the file's path."""
+    shipped = path.parent.resolve() == WEIGHTS_DIR.resolve()
+    return model_card(path.stem, card, config, ref=path.stem if shipped else str(path))
+
+
+def noise_words(params: dict) -> str:
+    """A card's noise parameters as a user reads them: a sigma in grey levels of 255 with the
+    0-1 value the code holds ('sigma 25/255 (0.098 in 0-1 units)', 'max_sigma 50/255 (0.196 in
+    0-1 units)'), the others as the noise model takes them ('lam 30', 'p 0.1'); '-' for none."""
+    def words(key: str, value: Any) -> str:
+        if not isinstance(value, (int, float)) or isinstance(value, bool):
+            return f"{key} {value}"
+        said = params_words({key: value})
+        return f"{said} ({value:.3g} in 0-1 units)" if "sigma" in key else said
+
+    return ", ".join(words(k, v) for k, v in params.items()) or "-"
+
+
+def _fmt(value: Any, key: str = "") -> str:
+    """A card's value for its tables; `key` names it (a noise's parameters are said in words)."""
+    if key == "noise_params" and isinstance(value, dict):
+        return noise_words(value)
     if isinstance(value, float):
         return f"{value:.4g}"
     if value is None:
         return "-"
     if isinstance(value, dict):
-        return ", ".join(f"{k}={_fmt(v)}" for k, v in value.items()) or "-"
+        return ", ".join(f"{k}={_fmt(v, k)}" for k, v in value.items()) or "-"
     return str(value)
 
 
@@ -226,14 +259,15 @@ def model_card(name: str, card: dict, config: dict, ref: str | None = None) -> s
     lines = [
         f"# {name}", "",
         f"Table I ResUNet ({config['model']}, final activation {config['final_activation']}) "
-        f"trained with {config['target']} on `{card['data']}`, {card['noise']} noise "
-        f"({_fmt(card['noise_params'])}, in 0-1 units). Profile: **{card['profile']}**.",
+        f"trained with {config['target']} on `{card['data']}`, {card['noise']} noise"
+        f"{': ' + noise_words(card['noise_params']) if card['noise_params'] else ''}. "
+        f"Profile: **{card['profile']}**.",
         "",
     ]
     if card.get("notes"):
         lines += [str(card["notes"]), ""]
     lines += ["| field | value |", "| --- | --- |"]
-    lines += [f"| {k} | {_fmt(v)} |" for k, v in card.items() if k not in ("history", "notes")]
+    lines += [f"| {k} | {_fmt(v, k)} |" for k, v in card.items() if k not in ("history", "notes")]
     lines += ["", f"Validation PSNR: {_fmt(card.get('val_psnr'))} dB (noisy input: "
               f"{_fmt(card.get('val_psnr_noisy'))} dB) {gain}".rstrip(), ""]
     if card.get("history"):

@@ -70,6 +70,35 @@ def test_denoise_one_file(tmp_path, capsys):
     assert "clean.png" in out
 
 
+def test_a_grey_image_is_decoded_once_and_its_estimated_level_picks_the_feed(tmp_path, capsys, monkeypatch):
+    """Without --sigma, a grey image's noise level is estimated from the very pixels the network
+    then denoises: one decode (was two: the grey feed decoded the file for its estimate, then
+    denoise_file decoded it again), and the output is the estimate's feed's."""
+    from PIL import ImageFile
+
+    from n2n_utils.blind import estimate_sigma
+    from n2n_utils.weights import load_weights, read_weights
+
+    rows, cols = np.mgrid[0:64, 0:80]
+    clean = 60 + rows * 1.5 + cols  # smooth: the estimate reads the noise, not edges
+    noisy = np.clip(clean + np.random.default_rng(0).normal(0, 5, clean.shape), 0, 255).round().astype(np.uint8)
+    src, dst = tmp_path / "grey.png", tmp_path / "out.png"
+    Image.fromarray(noisy).save(src)
+    decodes = []  # Pillow's load decodes the pixels while the image still has tiles to read, else returns them
+    load = ImageFile.ImageFile.load
+    monkeypatch.setattr(ImageFile.ImageFile, "load",
+                        lambda im: (decodes.append(Path(im.filename)) if im.tile else None) or load(im))
+    code, _, err = run(capsys, "denoise", src, "-o", dst, "--precision", "fp32", "--quiet")
+    assert code == 0, err
+    assert decodes.count(src) == 1
+    monkeypatch.undo()
+    card = read_weights(DEFAULT_WEIGHTS)["card"]
+    feed = inference.grey_shifts(card["noise"], card["noise_params"], estimate_sigma(noisy))
+    assert feed == inference.GREY_PLAIN != inference.grey_shifts(card["noise"], card["noise_params"], None)
+    expected = inference.denoise_array(load_weights(device="cpu"), noisy, precision="fp32", grey=feed)
+    assert np.array_equal(np.array(Image.open(dst)), expected)
+
+
 def test_ensemble_option_changes_the_output_and_keeps_the_size(tmp_path, capsys, monkeypatch):
     calls = []
     real = inference.predict

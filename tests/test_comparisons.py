@@ -2,12 +2,15 @@ import matplotlib
 
 matplotlib.use("Agg")
 
+import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
 import n2n_utils.comparisons as comparisons  # noqa: E402
 from n2n_utils.comparisons import learning_curve, resunet_config, subset  # noqa: E402
+from n2n_utils.metrics import mean_ci, paired_gap  # noqa: E402
 from n2n_utils.plots import plot_grouped_bars, plot_learning_curve  # noqa: E402
+from n2n_utils.seeds import CROP, PER_CROP, PHOTO, SEED, crop_scores, mean_over_seeds, split_per_crop  # noqa: E402
 from n2n_utils.training import TrainConfig  # noqa: E402
 
 
@@ -55,6 +58,70 @@ def test_learning_curve_uses_equal_steps(small_data, monkeypatch):
                                                         ("noise2clean", 3), ("noise2clean", 4)]
 
 
+def _scored(seeds=(0,)):
+    """compare_methods-like rows on one noise, five crops, whose per-crop scores share how hard
+    each crop is: noisy input, BM3D and TV without seeds, N2N and N2C once per seed."""
+    hardness = np.array([24.0, 27.5, 30.0, 25.0, 28.0])
+    methods = {comparisons.NOISY_INPUT: -6.0, "BM3D": 0.6, "TV": -0.4}
+    rows = [{"noise": "gaussian", "method": m, "psnr": 0.0, PER_CROP: crop_scores(hardness + shift)}
+            for m, shift in methods.items()]
+    for seed in seeds:
+        for method, shift in ((comparisons.N2N, 0.0), (comparisons.N2C, 0.1)):
+            crops = hardness + shift + 0.05 * np.sin(np.arange(5) * (seed + 1 + shift))
+            rows.append({"noise": "gaussian", "method": method, SEED: seed, "psnr": 0.0, PER_CROP: crop_scores(crops)})
+    for row in rows:
+        row["psnr"] = float(np.mean(row[PER_CROP]["psnr"]))
+    summary, per_crop = split_per_crop(rows, ["noise", "method"])
+    return mean_over_seeds(summary, ["noise", "method"]), per_crop
+
+
+@pytest.mark.parametrize("seeds", [(0,), (0, 1, 2)])
+def test_headline_gaps_are_paired_crop_by_crop_and_seed_by_seed(seeds):
+    table, per_crop = _scored(seeds)
+    top = comparisons.headline(table, per_crop=per_crop)
+    n2n, n2c, bm3d = (comparisons.crop_matrix(per_crop, method=m).to_numpy()
+                      for m in (comparisons.N2N, comparisons.N2C, "BM3D"))
+    assert (top[comparisons.N2C_MINUS_N2N], top[f"{comparisons.N2C_MINUS_N2N}_ci95"]) == pytest.approx(
+        paired_gap(n2c, n2n))
+    assert top["best_classical"] == "BM3D" and (
+        top[comparisons.N2N_MINUS_CLASSICAL], top[f"{comparisons.N2N_MINUS_CLASSICAL}_ci95"]) == pytest.approx(
+        paired_gap(n2n, bm3d))  # BM3D, without seeds, paired with each seed of the network
+    assert top[comparisons.N2C_MINUS_N2N] == pytest.approx(top["n2c"] - top["n2n"], abs=1e-4)
+    # the crops' spread (6 dB) is shared: the paired CI is a small part of either row's own
+    unpaired = mean_ci(per_crop[per_crop["method"] == comparisons.N2N]["psnr"])[1]
+    assert top[f"{comparisons.N2C_MINUS_N2N}_ci95"] < unpaired / 10
+    gaps = comparisons.paired_gaps(table, per_crop)
+    assert gaps.set_index("noise").loc["gaussian", comparisons.N2C_MINUS_N2N] == top[comparisons.N2C_MINUS_N2N]
+    assert comparisons.N2C_MINUS_N2N not in comparisons.headline(table)  # no per-crop scores: the gaps alone
+
+
+def test_paired_refuses_scores_that_do_not_pair():
+    _, per_crop = _scored((0, 1))
+    other_seeds = per_crop.assign(**{SEED: per_crop[SEED] + 5 * (per_crop["method"] == comparisons.N2C)})
+    with pytest.raises(ValueError, match=r"seeds \[5, 6\]"):
+        comparisons.paired(other_seeds, {"method": comparisons.N2C}, {"method": comparisons.N2N})
+    with pytest.raises(ValueError, match="a crop twice"):  # two methods' rows at once
+        comparisons.paired(per_crop, {"noise": "gaussian"}, {"method": comparisons.N2N})
+    fewer_crops = per_crop[(per_crop["method"] != "BM3D") | (per_crop[CROP] < 4)]
+    with pytest.raises(ValueError, match="other crops"):
+        comparisons.paired(fewer_crops, {"method": comparisons.N2N}, {"method": "BM3D"})
+    with pytest.raises(ValueError, match="no per-crop scores"):
+        comparisons.paired(per_crop, {"method": "NLM"}, {"method": "BM3D"})
+
+
+def test_curve_gaps_pair_each_size():
+    clean_over_noisy = {100: [0.5, 0.51, 0.52, 0.53], 400: [0.1, 0.11, 0.12, 0.13]}  # per crop, dB
+    rows = [{"noise": "gaussian", "n_train": n, "target": target, SEED: 0, "psnr": 0.0,
+             PER_CROP: crop_scores(np.arange(25.0, 29.0) + (np.array(gaps) if target == "noise2clean" else 0))}
+            for n, gaps in clean_over_noisy.items() for target in ("noise2noise", "noise2clean")]
+    _, per_crop = split_per_crop(rows, ["noise", "n_train", "target"])
+    gaps = comparisons.curve_gaps(per_crop)
+    assert gaps["n_train"].tolist() == [100, 400]
+    assert gaps[comparisons.N2C_MINUS_N2N].tolist() == pytest.approx([0.515, 0.115])
+    assert gaps[f"{comparisons.N2C_MINUS_N2N}_ci95"].tolist() == pytest.approx(
+        [mean_ci(clean_over_noisy[100])[1]] * 2)
+
+
 def test_comparison_plot_groups_methods():
     table = pd.DataFrame({"noise": ["gaussian", "gaussian", "impulse", "impulse"],
                           "method": ["noisy input", "BM3D", "noisy input", "median"],
@@ -69,7 +136,7 @@ def test_comparison_plot_groups_methods():
 @pytest.mark.slow
 def test_compare_methods_scores_every_suited_method(small_data):
     d = subset(small_data, 48)
-    d.val_input, d.val_clean = d.val_input[:6], d.val_clean[:6]
+    d.val_input, d.val_clean, d.val_groups = d.val_input[:6], d.val_clean[:6], d.val_groups[:6]
     rows = comparisons.compare_methods(d, TrainConfig(epochs=1, batch_size=16, progress=False), n_tune=4)
     methods = [r["method"] for r in rows]
     assert methods == [comparisons.NOISY_INPUT, "BM3D", "NLM", "TV", comparisons.N2N, comparisons.N2C]
@@ -78,3 +145,12 @@ def test_compare_methods_scores_every_suited_method(small_data):
     assert 18 < psnr[comparisons.NOISY_INPUT] < 23  # sigma 25/255: about 20.5 dB
     assert all(psnr[m] > psnr[comparisons.NOISY_INPUT] + 2 for m in ("BM3D", "NLM", "TV"))  # tuned: they denoise
     assert comparisons.headline(pd.DataFrame(rows))["best_classical"] == max(("BM3D", "NLM", "TV"), key=psnr.get)
+    # each row keeps its score on every crop, with the crop's photo: the mean is the row's PSNR
+    for row in rows:
+        scores = row[PER_CROP]
+        assert scores[CROP] == list(range(6)) and scores[PHOTO] == d.val_groups
+        assert sum(scores["psnr"]) / 6 == pytest.approx(row["psnr"], abs=1e-4)
+    summary, per_crop = split_per_crop(rows, ["noise", "method"])
+    top = comparisons.headline(summary, per_crop=per_crop)
+    assert top[comparisons.N2C_MINUS_N2N] == pytest.approx(top["n2c"] - top["n2n"], abs=1e-4)
+    assert 0 < top[f"{comparisons.N2C_MINUS_N2N}_ci95"] < 10

@@ -1,7 +1,9 @@
 import json
 import os
 import pickle
+import sys
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -78,6 +80,43 @@ def test_course_folder_loads(tmp_path):
     assert d.train_input.shape == (6, 3, 32, 32) and d.val_clean.shape == (4, 3, 32, 32)
     assert d.train_clean is None and d.meta["name"] == "course"
     assert len(load_course_folder(folder, n_train=3).train_input) == 3
+
+
+_OPENED: list[str] | None = None  # the files opened while a test watches (opened_files)
+
+
+def _record_open(event: str, args: tuple) -> None:
+    if event == "open" and _OPENED is not None and isinstance(args[0], (str, bytes, os.PathLike)):
+        _OPENED.append(os.fsdecode(args[0]))
+
+
+@pytest.fixture
+def opened_files():
+    """The paths opened while the test runs, by any reader (open, Path.read_bytes, torch.load):
+    Python's "open" audit event. A hook cannot be removed, so one is added once and records
+    only while a test watches."""
+    global _OPENED
+    if not getattr(sys, "_n2n_test_open_hook", False):
+        sys.addaudithook(_record_open)
+        sys._n2n_test_open_hook = True
+    _OPENED = []
+    yield _OPENED
+    _OPENED = None
+
+
+def test_course_files_are_read_once(tmp_path, opened_files):
+    """Loaded and digested from one read (was: torch.load read each .pkl, then files_digest
+    read it again for the meta's digest)."""
+    folder = course_folder(tmp_path / "course")
+    from n2n_utils.files import files_digest
+
+    digest = files_digest([folder / "train_data.pkl", folder / "val_data.pkl"])  # as read from the disk
+    opened_files.clear()
+    data = load_dataset(folder)
+    pkl = sorted(Path(p).name for p in opened_files if p.endswith(".pkl"))
+    assert pkl == ["train_data.pkl", "val_data.pkl"]
+    assert data.meta["files_digest"] == digest  # the same digest as before: runs keep their keys
+    assert data.train_input.shape == (6, 3, 32, 32) and data.val_clean.shape == (4, 3, 32, 32)
 
 
 @pytest.mark.parametrize("kwargs, message", [({"n_train": -2}, "n_train=-2: a number of pairs from 0"),
@@ -180,6 +219,19 @@ def test_hostile_pickle_is_refused_and_runs_nothing(tmp_path, writer):
     with pytest.raises(DataFileError, match="train_data.pkl"):
         load_pair_file(path, ("noisy_imgs_1", "noisy_imgs_2"))
     assert not marker.exists()
+
+
+def test_a_course_folders_files_loaded_from_their_bytes_keep_the_checks(tmp_path):
+    """load_course_folder loads the bytes it digested: still weights_only, still one line naming the file."""
+    folder = course_folder(tmp_path / "course")
+    marker = tmp_path / "pwned"
+    torch.save((_Hostile(marker), torch.zeros(1, 3, 32, 32, dtype=torch.uint8)), folder / "train_data.pkl")
+    with pytest.raises(DataFileError, match=r"train_data.pkl: refused: it holds a Python object \(\w+.system"):
+        load_dataset(folder)
+    assert not marker.exists()
+    (folder / "train_data.pkl").write_bytes(b"this is not a torch file")
+    with pytest.raises(DataFileError, match="train_data.pkl: not a torch file"):
+        load_dataset(folder)
 
 
 def test_validation_set_does_not_depend_on_training_size():

@@ -1,9 +1,13 @@
 """The sentences that close the notebooks: computed from results, and true of them."""
 
+import math
+
 import pandas as pd
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from n2n_utils import findings
-from n2n_utils.comparisons import N2C, N2N, NOISY_INPUT, headline
+from n2n_utils.comparisons import N2C, N2C_MINUS_N2N, N2N, N2N_MINUS_CLASSICAL, NOISY_INPUT, headline
 from n2n_utils.generalisation import gap_to, per_photo_table
 
 
@@ -36,6 +40,22 @@ def test_generalisation_finding_names_the_worst_photo():
     assert text == "The best recipe, recipe, is 0.00 dB above BM3D on the held-out photos' mean; its worst photo is " \
                    "chelsea (-0.20 dB)."
 
+
+
+def test_generalisation_finding_gives_the_chosen_recipe_on_the_photos_it_was_not_chosen_on():
+    rows = [{"method": m, "photo": ph, "psnr": p + d} for m, p in ((NOISY_INPUT, 20), ("BM3D", 28), ("TV", 27),
+                                                                  ("recipe", 28.5))
+            for ph, d in (("chelsea", 0.0), ("flower", 0.4 * (m == "recipe")), ("all", 0.2 * (m == "recipe")))]
+    gap = gap_to(per_photo_table(rows))
+    split = {"recipe": "recipe", "selection_photos": ["chelsea", "flower"], "test_photos": ["a", "b", "c"],
+             "against": "BM3D", "gap": -1.234, "gap_ci95": 0.5}
+    text = findings.generalisation_finding(gap, "recipe", None, split)
+    assert text.endswith("It was chosen on chelsea and flower; on the 3 other photos, where no recipe was compared, "
+                         "each scored by a network that never saw it, it is 1.23 dB below BM3D (± 0.50 dB, 95% CI "
+                         "over photos).")
+    one = findings.generalisation_finding(gap, "recipe", None, {**split, "test_photos": ["a"], "gap_ci95": math.nan})
+    assert "on the 1 other photo, where" in one and "(one photo: no CI)" in one  # not "± nan"
+    assert findings.third_split_words({**split, "gap_ci95": None}).endswith("(one photo: no CI)")  # as JSON keeps it
 
 def test_data_training_and_prediction_findings_quote_their_numbers():
     meta = {"noise": "gaussian", "noise_params": {"sigma": 25 / 255}}
@@ -72,15 +92,33 @@ def test_sigma_sweep_finding_says_which_targets_are_met():
            "(target met)." in text
 
 
-def test_comparisons_finding_says_whether_a_gap_is_inside_the_cis():
-    # was: "0.08 dB below Noise2Clean" with CIs of +-0.36 and +-0.40 dB, as if a difference had been measured
-    table = pd.DataFrame([{"noise": "gaussian", "method": m, "psnr": p, "psnr_ci95": ci}
-                          for m, p, ci in ((NOISY_INPUT, 20.5, 0.1), ("BM3D", 28.97, 0.48), ("TV", 26.0, 0.5),
-                                           (N2N, 26.76, 0.36), (N2C, 26.84, 0.40))])
-    top = headline(table)
-    assert (top["n2n_ci95"], top["n2c_ci95"], top["best_classical_ci95"]) == (0.36, 0.40, 0.48)
+def test_comparisons_finding_judges_each_gap_by_its_paired_ci():
+    # was: "0.08 dB below Noise2Clean (within their 95% CIs)", the two rows' CIs side by side (+-0.36 and
+    # +-0.40 dB), which count twice how hard each crop is: the paired CI of the same gap is far tighter
+    top = {"noisy": 20.53, "best_classical": "BM3D", "best_classical_psnr": 28.97, "n2n": 26.76, "n2c": 26.84,
+           N2C_MINUS_N2N: 0.08, f"{N2C_MINUS_N2N}_ci95": 0.05, N2N_MINUS_CLASSICAL: -2.21,
+           f"{N2N_MINUS_CLASSICAL}_ci95": 0.2}
     text = findings.comparisons_finding(top)
-    assert "0.08 dB below Noise2Clean at the same budget (within their 95% CIs)" in text
-    assert "2.21 dB below the best classical method, BM3D (28.97 dB) (outside their 95% CIs)" in text
-    one_run = findings.comparisons_finding({**top, "n2c_ci95": float("nan")})
-    assert "Noise2Clean at the same budget, and" in one_run and "nan" not in one_run
+    assert text == ("On gaussian noise, Noise2Noise scores 26.76 dB: 0.08 dB below Noise2Clean at the same budget "
+                    "(paired 95% CI ± 0.05 dB, which excludes 0 and lies within the 0.2 dB target), and 2.21 dB "
+                    "below the best classical method, BM3D (28.97 dB; paired 95% CI ± 0.20 dB, which excludes 0), "
+                    "from a noisy input at 20.53 dB.")
+    wide = findings.comparisons_finding({**top, f"{N2C_MINUS_N2N}_ci95": 0.15})
+    assert "0.08 dB below Noise2Clean at the same budget (paired 95% CI ± 0.15 dB, which includes 0 and " \
+           "straddles the 0.2 dB target)" in wide
+    missed = findings.comparisons_finding({**top, "n2c": 27.16, N2C_MINUS_N2N: 0.4})
+    assert "0.40 dB below Noise2Clean at the same budget (paired 95% CI ± 0.05 dB, which excludes 0 and lies " \
+           "beyond the 0.2 dB target)" in missed
+    one_crop = findings.comparisons_finding({**top, f"{N2C_MINUS_N2N}_ci95": float("nan")})
+    assert "Noise2Clean at the same budget (paired 95% CI n/a), and" in one_crop and "nan" not in one_crop
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.floats(-3, 3), st.floats(0.001, 2))
+def test_paired_ci_words_say_whether_0_and_the_target_lie_inside(gap, half):
+    words = findings.paired_ci_words(gap, half, target=0.2)
+    assert ("excludes 0" in words) == (abs(gap) > half) and ("includes 0" in words) == (abs(gap) <= half)
+    assert ("lies within the 0.2 dB target" in words) == (gap + half <= 0.2)
+    assert ("lies beyond the 0.2 dB target" in words) == (gap - half > 0.2)
+    assert findings.paired_ci_words(gap, half).count("target") == 0
+    assert "0.00 dB" not in findings.paired_ci_words(0.01, 0.004)  # a CI too narrow for 0.01 dB is not 0

@@ -3,9 +3,11 @@ import math
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from skimage.metrics import peak_signal_noise_ratio
 
-from n2n_utils.metrics import mean_ci, psnr, psnr_dataset, psnr_per_image
+from n2n_utils.metrics import mean_ci, paired_gap, psnr, psnr_dataset, psnr_per_image
 
 
 def test_psnr_hand_computed():
@@ -57,3 +59,59 @@ def test_psnr_refuses_images_on_another_scale():
     with pytest.raises(ValueError, match="outside 0-1"):
         psnr_dataset(clean, clean * 255)
     assert psnr(clean * 255 + 1, clean * 255, max_range=255) == pytest.approx(20 * math.log10(255), abs=1e-6)
+
+
+# ---------------------------------------------------------------- paired gaps (metrics.paired_gap)
+def test_paired_gap_is_the_hand_computed_t_interval():
+    from scipy import stats
+
+    # one seed: the t-interval of the per-crop differences [1, 1, 3]
+    mean, half = paired_gap([1.0, 2.0, 4.0], [0.0, 1.0, 1.0])
+    sd = math.sqrt(((1 - 5 / 3) ** 2 * 2 + (3 - 5 / 3) ** 2) / 2)
+    assert mean == pytest.approx(5 / 3) and half == pytest.approx(stats.t.ppf(0.975, 2) * sd / math.sqrt(3))
+    # two seeds of a network against a method without seeds, three crops: d = [[1, 1, 3], [2, 1, 4]]
+    a, b = [[1.0, 2.0, 4.0], [2.0, 2.0, 5.0]], [0.0, 1.0, 1.0]
+    by_crop, by_seed = np.array([1.5, 1.0, 3.5]), np.array([5 / 3, 7 / 3])
+    crop_part, seed_part = by_crop.var(ddof=1) / 3, by_seed.var(ddof=1) / 2
+    dof = (crop_part + seed_part) ** 2 / (crop_part**2 / 2 + seed_part**2 / 1)  # Welch-Satterthwaite
+    mean, half = paired_gap(a, b)
+    assert mean == pytest.approx(2.0)
+    assert half == pytest.approx(stats.t.ppf(0.975, dof) * math.sqrt(crop_part + seed_part))
+    assert paired_gap(a, np.tile(b, (2, 1))) == pytest.approx((mean, half))  # paired with every seed alike
+    assert paired_gap(b, a) == pytest.approx((-mean, half))
+
+
+def test_paired_gap_gives_no_interval_without_two_crops():
+    # one crop: no spread over crops to measure, whatever the seeds; NaN ("n/a"), never 0
+    for a, b in (([27.0], [26.0]), ([[27.0], [27.5]], [26.0]), ([[27.0], [27.5]], [[26.0], [26.1]])):
+        mean, half = paired_gap(a, b)
+        assert math.isfinite(mean) and math.isnan(half)
+    assert all(math.isnan(v) for v in paired_gap([], []))
+    # one seed: the crops' interval (mean_ci of the differences), which leaves the seeds out
+    assert paired_gap([[27.0, 28.0, 26.5]], [26.0, 27.5, 26.4]) == pytest.approx(mean_ci([1.0, 0.5, 0.1]))
+    with pytest.raises(ValueError, match="cannot pair"):
+        paired_gap([[1.0, 2.0], [1.0, 2.0]], [[1.0, 2.0], [1.0, 2.0], [1.0, 2.0]])  # 2 seeds against 3
+    with pytest.raises(ValueError, match="cannot pair"):
+        paired_gap([1.0, 2.0, 3.0], [1.0, 2.0])
+
+
+_crops = st.lists(st.floats(15, 35), min_size=3, max_size=40)
+
+
+@settings(max_examples=60, deadline=None)
+@given(_crops.filter(lambda c: np.std(c) > 1), st.floats(-2, 2), st.data())
+def test_paired_interval_is_tighter_on_scores_that_share_the_crops(crops, offset, data):
+    # two methods scored on the same crops: each crop's PSNR mostly how hard the crop is (spread > 1 dB),
+    # the methods differing by `offset` and a little per crop (< 0.1 dB)
+    jitter = data.draw(st.lists(st.floats(-0.1, 0.1), min_size=len(crops), max_size=len(crops)))
+    a, b = np.array(crops) + offset + np.array(jitter), np.array(crops)
+    gap, half = paired_gap(a, b)
+    assert gap == pytest.approx(a.mean() - b.mean())
+    assert half < mean_ci(a)[1] and half < mean_ci(b)[1]  # far tighter than either row's own CI
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(st.floats(-3, 3), st.floats(-3, 3), st.floats(-20, 20)), min_size=2, max_size=20))
+def test_how_hard_a_crop_is_drops_out_of_a_paired_gap(rows):
+    a, b, hardness = (np.array(column) for column in zip(*rows, strict=True))
+    assert paired_gap(a + hardness, b + hardness) == pytest.approx(paired_gap(a, b), nan_ok=True, abs=1e-9)

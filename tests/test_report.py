@@ -131,7 +131,11 @@ def test_generalisation_section_renders_shipped_weights_and_cross_validation(tmp
     assert "1.00 dB below BM3D's mean" in text  # 28.0 - 29.0
     assert "shipped weights (150k images seen), ensemble: -0.10 dB on the mean, worst photo flower (-0.30 dB)" in text
     assert "Leave-photos-out cross-validation" in text and "4 folds" in text
-    assert "ResUNet N2N: -0.80 dB on the photo mean" in text
+    assert "ResUNet N2N: -0.80 dB on the photo mean, worst" in text
+    # results made before the third split (the committed quick ones): the fixed recipe's wording, as then
+    words = text.replace("\n", " ")
+    assert "scored on them (there is no third split), so its margin over the other recipes is optimistic" in words
+    assert "trained with the default recipe on the other photos" in words and "chosen on" not in words
 
 
 def _smoke_like_results(root):
@@ -141,13 +145,14 @@ def _smoke_like_results(root):
     from n2n_utils.comparisons import N2C, N2N, NOISY_INPUT, headline
     from n2n_utils.generalisation import (
         BM3D,
-        CV_RESUNET,
+        ENSEMBLE_LABEL,
         RECIPES,
         TV,
         best_recipe,
+        cross_validation_table,
         gap_to,
         per_photo_table,
-        photo_mean_table,
+        third_split_estimate,
     )
     from n2n_utils.notebooks import STUDY_SWEEPS
     from n2n_utils.sweeps import summarize
@@ -181,15 +186,19 @@ def _smoke_like_results(root):
                  for photo in ("chelsea", "flower", "all")]
     gen_table = per_photo_table(per_photo)
     gap = gap_to(gen_table, BM3D)
-    cv_rows = [{"method": m, "photo": photo, "psnr": p}
-               for m, p in ((NOISY_INPUT, 20.0), (BM3D, 27.0), (TV, 26.0), (CV_RESUNET, 27.2))
-               for photo in ("astronaut", "rocket")]
-    cv_table = photo_mean_table(cv_rows)
+    best, selection = best_recipe(gap), ["chelsea", "flower"]
+    cv_rows = [{"method": m, "photo": photo, "psnr": p + (m == best) * {"chelsea": 1, "flower": 1, "rocket": 0.2}.get(
+                    photo, 0)}
+               for m, p in ((NOISY_INPUT, 20.0), (BM3D, 27.0), (TV, 26.0), (best, 27.2),
+                            (f"{best}, {ENSEMBLE_LABEL}", 27.3))
+               for photo in ("chelsea", "astronaut", "flower", "rocket")]
+    cv_table = cross_validation_table(cv_rows, selection)
     (out / "generalisation.json").write_text(json.dumps(
-        {**prov, "base_config": {"epochs": 1}, "n_train": 64, "n_val": 12, "best_recipe": best_recipe(gap),
+        {**prov, "base_config": {"epochs": 1}, "n_train": 64, "n_val": 12, "best_recipe": best,
          "gap_to_bm3d": gap.reset_index().to_dict("records"), "table": gen_table.reset_index().to_dict("records"),
          "cv_folds": 2, "cv_n_val_per_fold": 12, "cv_table": cv_table.reset_index().to_dict("records"),
-         "cv_gap_to_bm3d": gap_to(cv_table, BM3D).reset_index().to_dict("records")}))
+         "cv_gap_to_bm3d": gap_to(cv_table, BM3D).reset_index().to_dict("records"),
+         "third_split": third_split_estimate(cv_table, best, selection)}))
 
 
 def test_report_renders_what_the_package_functions_make(tmp_path):
@@ -202,7 +211,16 @@ def test_report_renders_what_the_package_functions_make(tmp_path):
     assert "noisy 20.00 dB, best classical\n(BM3D) 27.00 dB, Noise2Noise 28.00 dB" in comparisons
     generalisation = report.section_generalisation(res)
     assert "is at or above BM3D's mean" in generalisation
-    assert "ResUNet N2N: +0.20 dB on the photo mean" in generalisation
+    # the third split: the chosen recipe on the photos it was not chosen on, and those photos marked
+    best = "photos, dihedral (report)"  # the first of RECIPES' tied rows
+    words = generalisation.replace("\n", " ")
+    assert ("a third split: on the 2 other photos, where no recipe was compared, each scored by a network that "
+            "never saw it, it is 0.30 dB above BM3D (± 1.27 dB, 95% CI over photos)") in words  # 0.2 and 0.4 dB
+    assert "there is no third split" not in words and "fixed in advance" not in words
+    assert f"trained with the recipe chosen above, **{best}**, on the other photos" in words
+    assert f"{best}: +0.75 dB on the photo mean, +0.30 dB on the test-photo mean, worst astronaut" in words
+    header = next(line for line in generalisation.splitlines() if "chelsea (chosen on)" in line)
+    assert header.index("flower (chosen on)") < header.index("astronaut") < header.index("test-photo mean")
     discussion = report.section_discussion(res)
     assert "**The report's hyperparameters do not all hold**" in discussion
     assert "On impulse noise Noise2Noise scores 29.00 dB, 1.00 dB above the best classical method (BM3D" in discussion
@@ -413,3 +431,74 @@ def test_one_epoch_is_not_one_epochs(tmp_path):
     assert " after 1 epoch on " in report.section_abstract(res)
     assert "to input and target), 1 epoch on" in report.section_training(res)
     assert "epochs on" in report.section_abstract(report.Results("quick"))  # the committed run's several
+
+
+def _with_per_crop_scores(root, seeds=(0,)) -> report.Results:
+    """_smoke_like_results plus notebook 05's per-crop scores (seeds.split_per_crop's tables),
+    whose means are the comparisons table's PSNRs, and a learning curve: what notebook 05 now
+    writes. Every crop shares its hardness (+-3 dB) across methods; the methods differ on it by
+    a few hundredths of a dB."""
+    import numpy as np
+
+    from n2n_utils.seeds import PER_CROP, PER_CROP_SUFFIX, SEED, crop_scores, split_per_crop
+
+    _smoke_like_results(root / "results")
+    folder = root / "results" / "smoke"
+    hardness = np.array([-3.0, -1.0, 0.0, 1.0, 3.0, -2.0, 2.0, 0.0])
+    photos = ["chelsea", "flower"] * 4
+    table = pd.read_csv(folder / "comparisons.csv")
+    rows = []
+    for i, r in table.iterrows():
+        network = r["method"].startswith("ResUNet")
+        for seed in seeds if network else (None,):
+            jitter = 0.03 * np.sin(np.arange(8) * (i + 1) + (seed or 0))
+            jitter -= jitter.mean()  # the crops' mean is the table's PSNR, as it is in notebook 05's files
+            rows.append({"noise": r["noise"], "method": r["method"], **({SEED: seed} if network else {}),
+                         PER_CROP: crop_scores(r["psnr"] + hardness + jitter, photos)})
+    split_per_crop(rows, ["noise", "method"])[1].to_csv(folder / f"comparisons{PER_CROP_SUFFIX}.csv", index=False)
+    curve = [{"noise": "gaussian", "n_train": n, "target": t, "epochs": 1, "psnr": 27.0 + gap * (t == "noise2clean"),
+              "psnr_ci95": 2.0} for n, gap in ((16, 0.5), (32, 0.01)) for t in ("noise2noise", "noise2clean")]
+    pd.DataFrame(curve).to_csv(folder / "learning_curve.csv", index=False)
+    wobble = 0.02 * np.cos(np.arange(8))
+    wobble -= wobble.mean()
+    curve_rows = [{**{k: r[k] for k in ("noise", "n_train", "target")}, SEED: 0,
+                   PER_CROP: crop_scores(r["psnr"] + hardness + wobble * (r["target"] == "noise2clean"))}
+                  for r in curve]
+    split_per_crop(curve_rows, ["noise", "n_train", "target"])[1].to_csv(
+        folder / f"learning_curve{PER_CROP_SUFFIX}.csv", index=False)
+    return report.Results("smoke", root / "results", root / "figures")
+
+
+def test_the_headline_gaps_come_with_their_paired_cis(tmp_path):
+    _smoke_like_results(tmp_path / "before" / "results")
+    before = report.Results("smoke", tmp_path / "before" / "results", tmp_path / "before" / "figures")
+    res = _with_per_crop_scores(tmp_path / "after")
+    section, discussion = report.section_comparisons(res), report.section_discussion(res)
+    # results from before the per-crop scores were kept: the gaps alone, as the committed report has them
+    old_section, old_discussion = report.section_comparisons(before), report.section_discussion(before)
+    assert "paired" not in old_section + old_discussion
+    assert "Noise2Noise is 0.10 dB\nbelow Noise2Clean and 1.00 dB\nabove BM3D at this budget." in old_section
+    assert "0.10 dB apart at equal budget (within the 0.2 dB target)." in old_discussion
+    # with them: each gap with its paired CI (the rows' own, 0.1 dB each, would say "within their CIs")
+    flat = section.replace("\n", " ")
+    assert "0.10 dB below Noise2Clean (paired 95% CI ± 0.02 dB, which excludes 0 and lies within the 0.2 dB " \
+           "target) and 1.00 dB above BM3D (paired 95% CI ± 0.02 dB, which excludes 0) at this budget." in flat
+    assert "over the crops (one seed: the spread between training runs is left out)" in flat
+    assert "it is for more crops of these 2 held-out photos, not for new photos" in flat
+    assert "| gaussian | +0.10 ± 0.02" in section and "| impulse  | +0.10 ± 0.02" in section
+    assert "at 16 pairs +0.50 dB (paired 95% CI ± 0.01 dB, which excludes 0); at 32 pairs +0.01 dB (paired " \
+           "95% CI ± 0.01 dB, which includes 0)" in section
+    assert "0.10 dB apart at equal budget (paired 95% CI ± 0.02 dB, which excludes 0 and lies within the 0.2 dB " \
+           "target). Across noise models Noise2Clean minus Noise2Noise ranges from +0.10 to +0.10 dB (0 lies outside " \
+           "every paired 95% CI), and along the learning curve from +0.01 to +0.50 dB (0 lies outside the paired " \
+           "95% CI at 16 pairs only)." in discussion
+    assert "1.00 dB above BM3D on gaussian noise (paired 95% CI ± 0.02 dB, which excludes 0; target:" in discussion
+    assert "nan" not in section + discussion
+
+
+def test_paired_cis_cover_the_seeds_where_there_are_several(tmp_path):
+    res = _with_per_crop_scores(tmp_path, seeds=(0, 1, 2))
+    path = tmp_path / "results" / "smoke" / "comparisons.json"
+    path.write_text(json.dumps({**json.loads(path.read_text()), "seeds": [0, 1, 2]}))
+    assert "over the crops and the 3 training seeds (seed s of one network paired with seed s of the other, a " \
+           "classical method with every seed)" in report.section_comparisons(res).replace("\n", " ")

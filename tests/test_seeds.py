@@ -7,14 +7,26 @@ import matplotlib
 
 matplotlib.use("Agg")
 
+import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
-from n2n_utils.comparisons import augmentation_ablation, subset  # noqa: E402
+from n2n_utils.comparisons import augmentation_ablation, crop_matrix, subset  # noqa: E402
 from n2n_utils.metrics import mean_ci  # noqa: E402
 from n2n_utils.plots import plot_training_curves  # noqa: E402
 from n2n_utils.profiles import PROFILES  # noqa: E402
-from n2n_utils.seeds import N_SEEDS, SEED, mean_over_seeds, run_seeds, write_seed_tables  # noqa: E402
+from n2n_utils.seeds import (  # noqa: E402
+    CROP,
+    N_SEEDS,
+    PER_CROP,
+    PER_CROP_SUFFIX,
+    PHOTO,
+    SEED,
+    crop_scores,
+    mean_over_seeds,
+    run_seeds,
+    write_seed_tables,
+)
 from n2n_utils.training import TrainConfig  # noqa: E402
 
 
@@ -52,7 +64,8 @@ def test_two_seeds_through_the_package(small_data, tmp_path):
     first seed's run is the run a one-seed profile makes."""
     prof = dataclasses.replace(PROFILES["smoke"], n_seeds=2)
     data = subset(small_data, 8)  # one step at batch 8
-    data = dataclasses.replace(data, val_input=data.val_input[:6], val_clean=data.val_clean[:6])
+    data = dataclasses.replace(data, val_input=data.val_input[:6], val_clean=data.val_clean[:6],
+                               val_groups=data.val_groups and data.val_groups[:6])
     base = TrainConfig(epochs=1, batch_size=8, precision="fp32", progress=False)
     seeds = run_seeds(prof, base.seed)
     rows = augmentation_ablation(data, base, seeds)
@@ -87,3 +100,28 @@ def test_training_curves_of_several_seeds_show_their_mean_and_ci():
     one = plot_training_curves(history[history[SEED] == 0], noisy_psnr=20.0)
     assert one.axes[1].lines[0].get_ydata().tolist() == pytest.approx([26.0, 27.0, 28.0])
     assert not one.axes[1].containers  # one run: no error bars
+
+
+def test_per_crop_scores_are_written_apart_and_read_back(tmp_path):
+    photos = ["chelsea", "flower", "chelsea"]
+    runs = [{"noise": "gaussian", "method": "noisy input", "psnr": 20.5, PER_CROP: crop_scores([20.1, 21.0, 20.4],
+                                                                                              photos)},
+            *({"noise": "gaussian", "method": "N2N", SEED: s, "psnr": 27.0 + s,
+               PER_CROP: crop_scores([26.91234567 + s, 27.0 + s, 27.1 + s], photos)} for s in (0, 1))]
+    summary = write_seed_tables(tmp_path, "comparisons", runs, ["noise", "method"], {"profile": "test"})
+    assert PER_CROP not in summary and PER_CROP not in pd.read_csv(tmp_path / "comparisons_seeds.csv")
+    written = pd.read_csv(tmp_path / f"comparisons{PER_CROP_SUFFIX}.csv")
+    assert list(written.columns) == ["noise", "method", SEED, CROP, PHOTO, "psnr"]
+    assert len(written) == 9 and written[PHOTO].tolist() == photos * 3 and written[CROP].tolist() == [0, 1, 2] * 3
+    assert written[SEED].isna().sum() == 3 and written[SEED].dropna().tolist() == [0, 0, 0, 1, 1, 1]
+    assert written["psnr"].iloc[3] == 26.9123  # to 1e-4 dB, enough for means shown to 0.01 dB
+    assert (tmp_path / f"comparisons{PER_CROP_SUFFIX}.provenance.json").exists()
+    # read back, the scores pair as they were scored: crop by crop, seed by seed
+    n2n = crop_matrix(written, method="N2N")
+    assert list(n2n.index) == [0, 1]
+    np.testing.assert_allclose(n2n.to_numpy(), [[26.9123, 27.0, 27.1], [27.9123, 28.0, 28.1]])
+    np.testing.assert_allclose(crop_matrix(written, method="noisy input").to_numpy(), [[20.1, 21.0, 20.4]])
+    # tables whose runs carry none (notebooks 01 and 06) get no such file
+    write_seed_tables(tmp_path, "other", [{k: v for k, v in r.items() if k != PER_CROP} for r in runs],
+                      ["noise", "method"], {"profile": "test"})
+    assert not (tmp_path / f"other{PER_CROP_SUFFIX}.csv").exists()

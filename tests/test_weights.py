@@ -164,15 +164,42 @@ def test_shipped_model_card_is_rendered_and_its_snippet_runs(tmp_path, monkeypat
 
     from n2n_utils.weights import model_card
 
-    blob = read_weights(DEFAULT_WEIGHTS)
+    for name in list_weights():  # every shipped card (write_card renders them again after a change)
+        blob = read_weights(name)
+        assert (WEIGHTS_DIR / f"{name}.md").read_text() == model_card(name, blob["card"], blob["config"]), name
     text = (WEIGHTS_DIR / f"{DEFAULT_WEIGHTS}.md").read_text()
-    assert text == model_card(DEFAULT_WEIGHTS, blob["card"], blob["config"])
     snippet = text.split("```python\n", 1)[1].split("```", 1)[0]
     Image.new("RGB", (40, 36), (120, 80, 40)).save(tmp_path / "photo.png")
     monkeypatch.chdir(tmp_path)
     scope: dict = {}
     exec(snippet, scope)
     assert scope["denoised"].shape == (36, 40, 3) and scope["denoised"].dtype == scope["image"].dtype
+
+
+def test_cards_say_a_sigma_in_grey_levels_of_255_beside_its_0_1_value(checkpoint, tmp_path):
+    """A user thinks of noise in 1/255 (--sigma 25): the card says so, with the value the code
+    holds beside it (was: 'gaussian noise (sigma=0.09804, in 0-1 units)'); other parameters as
+    the noise takes them."""
+    shipped = (WEIGHTS_DIR / f"{DEFAULT_WEIGHTS}.md").read_text()
+    assert "gaussian noise: sigma 25/255 (0.098 in 0-1 units). " in shipped
+    assert "| noise_params | sigma 25/255 (0.098 in 0-1 units) |" in shipped and "0.09804" not in shipped
+    blind = (WEIGHTS_DIR / "resunet-natural32-gaussian-blind.md").read_text()
+    assert "gaussian_blind noise: max_sigma 50/255 (0.196 in 0-1 units). " in blind
+    blob = torch.load(checkpoint, weights_only=True)
+    mine = tmp_path / "poisson.pt"
+    torch.save({**blob, "data": {**blob["data"], "noise": "poisson", "noise_params": {"lam": 30.0}},
+                "init": {"noise": "gaussian", "noise_params": {"sigma": 15 / 255}}}, mine)
+    text = export_weights(mine, "mine", profile="test", weights_dir=tmp_path).with_suffix(".md").read_text()
+    assert "poisson noise: lam 30. " in text and "| noise_params | lam 30 |" in text
+    assert "noise_params=sigma 15/255 (0.0588 in 0-1 units)" in text  # the weights it went on from
+
+
+def test_write_card_renders_a_card_again_from_its_weights_file_and_leaves_the_weights(checkpoint, tmp_path):
+    path = export_weights(checkpoint, "tiny", profile="test", weights_dir=tmp_path)
+    card, weights_bytes = path.with_suffix(".md").read_text(), path.read_bytes()
+    path.with_suffix(".md").write_text("an old card: sigma=0.09804, in 0-1 units")
+    assert weights.write_card(path) == path.with_suffix(".md")
+    assert path.with_suffix(".md").read_text() == card and path.read_bytes() == weights_bytes
 
 
 def test_the_card_of_weights_trained_on_a_folder_names_its_training_and_validation_files(checkpoint, tmp_path):

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import torch
 
-from ..files import UnreadableFileError, files_digest, load_torch
+from ..files import UnreadableFileError, files_digest, load_torch, read_bytes
 from ..models import MULTIPLE
 from .crops import check_sizes
 from .dataset import DataFileError, DenoisingData
@@ -43,13 +43,15 @@ def check_trainable_images(images: torch.Tensor, path: Path) -> None:
                             f"multiples of {MULTIPLE} (crop or pad them)")
 
 
-def load_pair_file(path: str | Path, names: tuple[str, str]) -> tuple[torch.Tensor, torch.Tensor]:
+def load_pair_file(path: str | Path, names: tuple[str, str],
+                   raw: bytes | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Load a course `.pkl` (written by torch.save) holding a tuple of two uint8 image tensors.
+    `raw`: its bytes, when the caller has read them already (to digest them too).
 
     Loading uses `weights_only=True`: a file that tries to run code is refused, and runs nothing.
     """
     try:
-        obj = load_torch(path)
+        obj = load_torch(path, raw=raw)
     except UnreadableFileError as err:
         raise DataFileError(str(err)) from None
     if not isinstance(obj, (tuple, list)) or len(obj) != 2:
@@ -68,17 +70,25 @@ def load_course_folder(folder: str | Path, n_train: int | None = None,
     """The EE-559 course's data: `train_data.pkl` (noisy_imgs_1, noisy_imgs_2) and
     `val_data.pkl` (noisy_imgs, clean_imgs). `n_train` / `n_val` keep the first images only.
     The meta holds a digest of both files' bytes (`files.files_digest`): replaced files under the
-    same names are other data to a run, whose checkpoint then is not resumed on them."""
+    same names are other data to a run, whose checkpoint then is not resumed on them.
+    Each file is read once: its bytes are both loaded and digested (while they are loaded, the
+    memory holds a file's bytes besides its tensors)."""
     check_sizes(n_train, n_val)
     folder = Path(folder)
     missing = [f for f in COURSE_FILES.values() if not (folder / f).is_file()]
     if missing:
         raise DataFileError(f"{folder}: not a course data folder: missing {', '.join(missing)}")
-    train_input, train_target = load_pair_file(folder / COURSE_FILES["train"],
-                                               ("noisy_imgs_1", "noisy_imgs_2"))
-    val_input, val_clean = load_pair_file(folder / COURSE_FILES["val"], ("noisy_imgs", "clean_imgs"))
+    paths = {split: folder / name for split, name in COURSE_FILES.items()}
+    try:
+        raw = {path: read_bytes(path) for path in paths.values()}
+    except UnreadableFileError as err:
+        raise DataFileError(str(err)) from None
+    digest = files_digest(list(paths.values()), read=raw)
+    train_input, train_target = load_pair_file(paths["train"], ("noisy_imgs_1", "noisy_imgs_2"),
+                                               raw.pop(paths["train"]))
+    val_input, val_clean = load_pair_file(paths["val"], ("noisy_imgs", "clean_imgs"), raw.pop(paths["val"]))
     for split, images in (("train", train_input), ("val", val_input)):
-        check_trainable_images(images, folder / COURSE_FILES[split])
+        check_trainable_images(images, paths[split])
     n_train = len(train_input) if n_train is None else min(n_train, len(train_input))
     n_val = len(val_input) if n_val is None else min(n_val, len(val_input))
     return DenoisingData(
@@ -86,5 +96,5 @@ def load_course_folder(folder: str | Path, n_train: int | None = None,
         val_input=val_input[:n_val], val_clean=val_clean[:n_val],
         meta={"name": "course", "folder": str(folder.resolve()), "noise": "course (fixed, unknown law)",
               "noise_params": {}, "n_train": n_train, "n_val": n_val,
-              "files_digest": files_digest([folder / name for name in COURSE_FILES.values()])},
+              "files_digest": digest},
     )

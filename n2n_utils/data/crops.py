@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 import torch
@@ -39,6 +41,8 @@ SCALES = np.array([0.5, 0.3968502629920499, 0.31498026247371824, 0.2500000000000
 # meta, so that a run on them is another run (runs.data_identity). tests/test_data.py recomputes
 # it: after any change to how data are generated, it fails until this line is updated.
 GENERATION = "48a25fc102cd"
+
+T = TypeVar("T")
 
 
 # --------------------------------------------------------------------------- crops
@@ -77,17 +81,22 @@ def check_sizes(n_train: int | None, n_val: int | None) -> None:
             raise ValueError(f"{name}={n}: a number of {what} from 0")
 
 
-def noisy_pairs(train_clean: np.ndarray, val_clean: np.ndarray, noise_fn: NoiseFn,
-                seed: int) -> dict[str, torch.Tensor]:
-    """Two noisy draws of the training crops and one of the validation crops, plus the clean
-    crops, all uint8 tensors (N, 3, crop, crop). Validation noise has a generator of its own, so
-    the validation set does not change with the number of training pairs."""
+def noisy_crops(train_clean: np.ndarray, val_clean: np.ndarray, noise_fn: NoiseFn, seed: int, *,
+                train_groups: list[str], val_groups: list[str], meta: dict) -> DenoisingData:
+    """A dataset of crops cut at SCALES, uint8 (N, 3, crop, crop): two noisy draws of each
+    training crop and one of each validation crop, besides the clean crops; `*_groups` name each
+    crop's source (a photo, a file), and `meta` gets the scales and `generation()`. Validation
+    noise has a generator of its own, so the validation set does not change with the number of
+    training pairs."""
     train_generator = torch.Generator().manual_seed(2 * seed)
     val_generator = torch.Generator().manual_seed(2 * seed + 1)
     train_clean, val_clean = torch.from_numpy(train_clean), torch.from_numpy(val_clean)
-    return {"train_input": noise_fn(train_clean, train_generator),
-            "train_target": noise_fn(train_clean, train_generator), "train_clean": train_clean,
-            "val_input": noise_fn(val_clean, val_generator), "val_clean": val_clean}
+    return DenoisingData(
+        train_input=noise_fn(train_clean, train_generator), train_target=noise_fn(train_clean, train_generator),
+        train_clean=train_clean, val_input=noise_fn(val_clean, val_generator), val_clean=val_clean,
+        train_groups=train_groups, val_groups=val_groups,
+        meta={**meta, "scales": [float(s) for s in SCALES], **generation()},
+    )
 
 
 # --------------------------------------------------------------------------- the cache
@@ -121,3 +130,17 @@ def load_cached(path: Path) -> DenoisingData:
     blob = torch.load(path, weights_only=True)
     meta = json.loads(blob.pop("meta"))
     return DenoisingData(**blob, meta={**meta, **generation()})  # a file of the key's generation, stamped or not
+
+
+def cached(stem: str, spec: dict, make: Callable[[], T], cache: bool = True,
+           save: Callable[[T, Path], object] = save_cached, load: Callable[[Path], T] = load_cached) -> T:
+    """What `spec` describes, from its cache file (`cache_path(stem, spec)`) when `cache` is
+    set and the file exists; else `make()`, written there when `cache` is set. `save` and
+    `load` write and read the file (by default a dataset: save_cached, load_cached)."""
+    path = cache_path(stem, spec)
+    if cache and path.exists():
+        return load(path)
+    made = make()
+    if cache:
+        save(made, path)
+    return made

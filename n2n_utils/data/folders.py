@@ -17,18 +17,7 @@ from tqdm import tqdm
 from ..files import files_digest
 from ..images import rgb8
 from ..noise import get_noise, noise_params
-from .crops import (
-    CROP,
-    SCALES,
-    cache_path,
-    check_sizes,
-    generation,
-    load_cached,
-    noisy_pairs,
-    pyramid,
-    random_crop,
-    save_cached,
-)
+from .crops import CROP, cached, check_sizes, noisy_crops, pyramid, random_crop
 from .dataset import DataFileError, DenoisingData
 from .deadleaves import DEFAULTS as DEADLEAVES
 from .mix import check_fraction, mix_in_deadleaves
@@ -159,31 +148,28 @@ def load_image_folder(folder: str | Path, noise: str = "gaussian", n_train: int 
             "mix_deadleaves": mix_deadleaves}
     if mix_deadleaves:
         spec["deadleaves"] = DEADLEAVES
-    path = cache_path(f"images-{noise}-n{n_train}-v{n_val}-s{seed}", spec)
-    if cache and path.exists():
-        return load_cached(path)
-    for file in files:
-        _check_image(file)
-    _check_no_copies(files)  # (a cached dataset passed this: the digest in its key is of these bytes)
-    noise_fn = get_noise(noise, **full)
-    rng = np.random.default_rng(seed)
-    n_held = min(len(files) - 1, max(1, round(val_fraction * len(files))))
-    order = rng.permutation(len(files))
-    val_files = sorted(files[i] for i in order[:n_held])
-    train_files = sorted(files[i] for i in order[n_held:])
-    train_clean, train_which = _file_crops(train_files, n_train, np.random.default_rng([seed, 0]))
-    val_clean, val_which = _file_crops(val_files, n_val, np.random.default_rng([seed, 1]))
-    data = DenoisingData(
-        **noisy_pairs(train_clean, val_clean, noise_fn, seed),
-        val_groups=[val_files[i].name for i in val_which],
-        train_groups=[train_files[i].name for i in train_which],
-        meta={"name": "images", "folder": str(folder.resolve()), "noise": noise, "noise_params": full,
-              "seed": seed, "n_train": n_train, "n_val": n_val, "val_fraction": val_fraction,
-              "train_files": [p.name for p in train_files], "val_files": [p.name for p in val_files],
-              "files_digest": digest,
-              "scales": [float(s) for s in SCALES], **generation()},
-    )
-    data = mix_in_deadleaves(data, mix_deadleaves, noise_fn, seed, cache)
-    if cache:
-        save_cached(data, path)
-    return data
+
+    def make() -> DenoisingData:
+        for file in files:
+            _check_image(file)
+        _check_no_copies(files)  # (a cached dataset passed this: the digest in its key is of these bytes)
+        noise_fn = get_noise(noise, **full)
+        rng = np.random.default_rng(seed)
+        n_held = min(len(files) - 1, max(1, round(val_fraction * len(files))))
+        order = rng.permutation(len(files))
+        val_files = sorted(files[i] for i in order[:n_held])
+        train_files = sorted(files[i] for i in order[n_held:])
+        train_clean, train_which = _file_crops(train_files, n_train, np.random.default_rng([seed, 0]))
+        val_clean, val_which = _file_crops(val_files, n_val, np.random.default_rng([seed, 1]))
+        data = noisy_crops(
+            train_clean, val_clean, noise_fn, seed,
+            train_groups=[train_files[i].name for i in train_which],
+            val_groups=[val_files[i].name for i in val_which],
+            meta={"name": "images", "folder": str(folder.resolve()), "noise": noise, "noise_params": full,
+                  "seed": seed, "n_train": n_train, "n_val": n_val, "val_fraction": val_fraction,
+                  "train_files": [p.name for p in train_files], "val_files": [p.name for p in val_files],
+                  "files_digest": digest},
+        )
+        return mix_in_deadleaves(data, mix_deadleaves, noise_fn, seed, cache)
+
+    return cached(f"images-{noise}-n{n_train}-v{n_val}-s{seed}", spec, make, cache)

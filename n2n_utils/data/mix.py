@@ -10,7 +10,7 @@ import torch
 
 from ..files import save_torch
 from ..noise import NoiseFn
-from .crops import cache_path
+from .crops import cached
 from .dataset import DenoisingData
 from .deadleaves import DEFAULTS as DEADLEAVES
 from .deadleaves import make_deadleaves
@@ -31,13 +31,8 @@ def load_deadleaves(n: int, seed: int = 0, cache: bool = True) -> torch.Tensor:
     """`n` clean dead-leaves crops, uint8 (n, 3, 32, 32), values 0-255, with the default
     parameters (n2n_utils.data.deadleaves.DEFAULTS); cached on disk."""
     spec = {"name": "deadleaves", "n": n, "seed": seed, "params": DEADLEAVES}
-    path = cache_path(f"deadleaves-n{n}-s{seed}", spec)
-    if cache and path.exists():
-        return torch.load(path, weights_only=True)
-    crops = torch.from_numpy(make_deadleaves(n, seed))
-    if cache:
-        save_torch(crops, path)
-    return crops
+    return cached(f"deadleaves-n{n}-s{seed}", spec, lambda: torch.from_numpy(make_deadleaves(n, seed)), cache,
+                  save=save_torch, load=lambda path: torch.load(path, weights_only=True))
 
 
 def mix_in_deadleaves(data: DenoisingData, fraction: float, noise_fn: NoiseFn, seed: int,

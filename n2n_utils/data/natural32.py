@@ -13,18 +13,7 @@ import numpy as np
 
 from ..models import MULTIPLE
 from ..noise import get_noise, noise_params
-from .crops import (
-    CROP,
-    SCALES,
-    cache_path,
-    check_sizes,
-    generation,
-    load_cached,
-    noisy_pairs,
-    pyramid,
-    random_crop,
-    save_cached,
-)
+from .crops import CROP, cached, check_sizes, noisy_crops, pyramid, random_crop
 from .dataset import DenoisingData
 from .deadleaves import DEFAULTS as DEADLEAVES
 from .mix import check_fraction, mix_in_deadleaves, mix_name
@@ -150,14 +139,13 @@ def make_natural32(noise: str = "gaussian", n_train: int = 50_000, n_val: int = 
     # separate streams: the validation crops are the same whatever n_train is
     train_clean, train_which = random_crops(split["train"], n_train, np.random.default_rng([seed, 0]), crop)
     val_clean, val_which = random_crops(split["val"], n_val, np.random.default_rng([seed, 1]), crop)
-    data = DenoisingData(
-        **noisy_pairs(train_clean, val_clean, noise_fn, seed),
-        val_groups=[split["val"][i] for i in val_which],
+    data = noisy_crops(
+        train_clean, val_clean, noise_fn, seed,
         train_groups=[split["train"][i] for i in train_which],
+        val_groups=[split["val"][i] for i in val_which],
         meta={"name": "natural32", "noise": noise, "noise_params": full, "seed": seed,
               "n_train": n_train, "n_val": n_val, "train_photos": split["train"],
-              "val_photos": split["val"], "scales": [float(s) for s in SCALES],
-              **({"crop": crop} if crop != CROP else {}), **generation()},
+              "val_photos": split["val"], **({"crop": crop} if crop != CROP else {})},
     )
     return mix_in_deadleaves(data, mix_deadleaves, noise_fn, seed, cache=False)
 
@@ -180,15 +168,11 @@ def load_natural32(noise: str = "gaussian", n_train: int = 50_000, n_val: int = 
     if mix_deadleaves:
         spec.update(name=mix_name(mix_deadleaves), mix_deadleaves=mix_deadleaves,
                     deadleaves=DEADLEAVES)
-    path = cache_path(f"{spec['name']}-{noise}-n{n_train}-v{n_val}-s{seed}{size}", spec)
-    if cache and path.exists():
-        data = load_cached(path)
-    else:
+
+    def make() -> DenoisingData:
         if mix_deadleaves:
             base = load_natural32(noise, n_train, n_val, seed, cache, holdout=holdout, **params)
-            data = mix_in_deadleaves(base, mix_deadleaves, get_noise(noise, **params), seed, cache)
-        else:
-            data = make_natural32(noise, n_train, n_val, seed, holdout=holdout, crop=crop, **params)
-        if cache:
-            save_cached(data, path)
-    return data
+            return mix_in_deadleaves(base, mix_deadleaves, get_noise(noise, **params), seed, cache)
+        return make_natural32(noise, n_train, n_val, seed, holdout=holdout, crop=crop, **params)
+
+    return cached(f"{spec['name']}-{noise}-n{n_train}-v{n_val}-s{seed}{size}", spec, make, cache)

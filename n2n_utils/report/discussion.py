@@ -7,16 +7,16 @@ from __future__ import annotations
 
 import pandas as pd
 
-from ..comparisons import N2C, N2N, NOISY_INPUT
-from ..findings import change_verb
+from ..comparisons import N2C, N2C_MINUS_N2N, N2N, N2N_MINUS_CLASSICAL, NOISY_INPUT, TARGET_GAP_TO_N2C_DB
+from ..findings import change_verb, paired_ci_words
 from ..generalisation import BM3D, REPORT_RECIPE, worst_photo
 from ..runs import REPORT_BATCH_SIZE, REPORT_LR
 from ..sweeps import verdict
 from .ee559 import REPORT_PSNR_DB
+from .extensions import paired_tables
 from .results import Results
 
-# The study's targets (dB), judged here on each profile's numbers
-TARGET_GAP_TO_N2C_DB = 0.2  # Noise2Noise at most this far below Noise2Clean at equal budget
+# The study's targets (dB), judged here on each profile's numbers (and comparisons.TARGET_GAP_TO_N2C_DB)
 TARGET_OVER_CLASSICAL_DB = 0.5  # the ResUNet above the best classical denoiser on gaussian noise, full profile
 
 
@@ -53,7 +53,9 @@ def _hyperparameter_points(res: Results) -> list[str]:
 
 
 def _comparison_points(res: Results) -> list[str]:
-    """Noise2Noise against Noise2Clean and against the classical denoisers, per noise model."""
+    """Noise2Noise against Noise2Clean and against the classical denoisers, per noise model, each
+    gap with its paired 95% CI where the per-crop scores were recorded (extensions.paired_tables),
+    else alone."""
     table = res.csv("comparisons")
     meta = res.json("comparisons") if table is not None else None
     if not meta:
@@ -65,27 +67,67 @@ def _comparison_points(res: Results) -> list[str]:
     curve = res.csv("learning_curve")
     curve_gaps = None if curve is None else (
         curve.pivot(index="n_train", columns="target", values="psnr").eval("noise2clean - noise2noise"))
-    within = gap <= TARGET_GAP_TO_N2C_DB
+    paired, paired_curve = paired_tables(res)
+    if paired is None or "gaussian" not in paired.index:
+        within = gap <= TARGET_GAP_TO_N2C_DB
+        judged = (f"{'within' if within else 'outside'} the {TARGET_GAP_TO_N2C_DB} dB target"
+                  f"{'' if within else f', missed by {gap - TARGET_GAP_TO_N2C_DB:.2f} dB'}")
+    else:
+        judged = paired_ci_words(gap, paired.loc["gaussian", f"{N2C_MINUS_N2N}_ci95"], TARGET_GAP_TO_N2C_DB)
+    along_curve = ""
+    if curve_gaps is not None:
+        along_curve = (f", and along the learning curve from {curve_gaps.min():+.2f} to {curve_gaps.max():+.2f} dB"
+                       + _resolved(None if paired_curve is None else paired_curve.set_index("n_train"),
+                                   N2C_MINUS_N2N, ("at", " pairs")))
     points = [f"**Noise2Noise against clean targets:** {gap:.2f} dB apart at equal budget "
-              f"({'within' if within else 'outside'} the {TARGET_GAP_TO_N2C_DB} dB target"
-              f"{'' if within else f', missed by {gap - TARGET_GAP_TO_N2C_DB:.2f} dB'}). Across noise models "
+              f"({judged}). Across noise models "
               f"Noise2Clean minus Noise2Noise ranges from {gaps.min():+.2f} to {gaps.max():+.2f} dB"
-              + (f", and along the learning curve from {curve_gaps.min():+.2f} to {curve_gaps.max():+.2f} dB"
-                 if curve_gaps is not None else "") + "."]
+              f"{_resolved(paired, N2C_MINUS_N2N, ('on', ''))}{along_curve}."]
     diff = headline["n2n"] - headline["best_classical_psnr"]
     target = ("met" if diff >= TARGET_OVER_CLASSICAL_DB
               else f"missed by {TARGET_OVER_CLASSICAL_DB - diff:.2f} dB here")
     points.append(f"**Against classical denoisers:** at this profile's budget the ResUNet is {abs(diff):.2f} dB "
                   f"{'above' if diff >= 0 else 'below'} {headline['best_classical']} on gaussian noise "
-                  f"(target: +{TARGET_OVER_CLASSICAL_DB} dB in the full profile, {target}).")
+                  f"({_classical_ci(paired, 'gaussian', diff, '; ')}target: +{TARGET_OVER_CLASSICAL_DB} dB in the "
+                  f"full profile, {target}).")
     for noise in [n for n in dict.fromkeys(table["noise"]) if n != "gaussian"]:
         rows = table[table["noise"] == noise].set_index("method")["psnr"]
         classical = rows.drop(index=[NOISY_INPUT, N2N, N2C])
         margin = rows[N2N] - classical.max()
+        ci = _classical_ci(paired, noise, margin, "")
         points.append(f"On {noise} noise Noise2Noise scores {rows[N2N]:.2f} dB, "
                       f"{abs(margin):.2f} dB {'above' if margin >= 0 else 'below'} the best classical "
-                      f"method ({classical.idxmax()}, {classical.max():.2f} dB).")
+                      f"method ({classical.idxmax()}, {classical.max():.2f} dB{'; ' + ci if ci else ''}).")
     return points
+
+
+def _classical_ci(paired: pd.DataFrame | None, noise: str, margin: float, end: str) -> str:
+    """Noise2Noise minus the best classical method's paired 95% CI in words (findings.paired_ci_words),
+    followed by `end`; "" without per-crop scores."""
+    if paired is None or noise not in paired.index:
+        return ""
+    return paired_ci_words(margin, paired.loc[noise, f"{N2N_MINUS_CLASSICAL}_ci95"]) + end
+
+
+def _resolved(paired: pd.DataFrame | None, key: str, where: tuple[str, str]) -> str:
+    """Which of the paired gaps `key` (rows of `paired`, named by its index; `where`: the words
+    around their names, ('on', '') or ('at', ' pairs')) resolve a difference, 0 outside their
+    paired 95% CI: ' (0 lies outside the paired 95% CI on poisson and text only)'; "" without
+    per-crop scores, or where no CI can be given."""
+    if paired is None:
+        return ""
+    judged = paired[paired[f"{key}_ci95"].notna()]
+    outside = [name for name, gap, half in zip(judged.index, judged[key], judged[f"{key}_ci95"], strict=True)
+               if abs(gap) > half]
+    if judged.empty:
+        return ""
+    if not outside:
+        return " (0 lies inside every paired 95% CI)"
+    if len(outside) == len(paired):
+        return " (0 lies outside every paired 95% CI)"
+    names = [f"{n:,}" if pd.api.types.is_number(n) else str(n) for n in outside]
+    listed = names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+    return f" (0 lies outside the paired 95% CI {where[0]} {listed}{where[1]} only)"
 
 
 def _generalisation_points(res: Results) -> list[str]:

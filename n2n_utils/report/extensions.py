@@ -7,17 +7,20 @@ from __future__ import annotations
 
 import pandas as pd
 
-from ..findings import count
-from ..generalisation import photos_of, worst_photo
+from ..comparisons import N2C_MINUS_N2N, N2N_MINUS_CLASSICAL, TARGET_GAP_TO_N2C_DB, curve_gaps, paired_gaps
+from ..findings import count, half_width_words, paired_ci_words, third_split_words
+from ..generalisation import TEST_MEAN, photos_of, worst_photo
+from ..seeds import PER_CROP_SUFFIX, PHOTO
 from ..weights import images_before, images_seen
 from .results import Results
 from .words import made_by, markdown_table, not_run, seeds_note
 
 
 def section_comparisons(res: Results) -> str:
-    """Section 7 (comparisons.json and .csv, augmentation_ablation.csv, learning_curve.csv): PSNR
-    of every method per noise model, the headline on gaussian noise, the augmentation ablation
-    and the learning curve."""
+    """Section 7 (comparisons.json and .csv, augmentation_ablation.csv, learning_curve.csv, and
+    their _per_crop.csv where recorded): PSNR of every method per noise model, the headline on
+    gaussian noise with its gaps paired crop by crop, the augmentation ablation and the learning
+    curve. Results from before the per-crop scores were kept give the gaps without CIs."""
     heading = "## 7. Noise2Noise against clean targets and classical denoisers"
     table, meta = res.csv("comparisons"), res.json("comparisons")
     if table is None or not meta:
@@ -29,6 +32,12 @@ def section_comparisons(res: Results) -> str:
     gap_n2c = headline["n2c"] - headline["n2n"]
     gap_classical = headline["n2n"] - headline["best_classical_psnr"]
     ablation, curve = res.csv("augmentation_ablation"), res.csv("learning_curve")
+    gaps, along_curve = paired_tables(res)
+    clean_ci = classical_ci = ""  # without per-crop scores: the gaps alone
+    paired_note = _paired_note(res, meta, gaps)
+    if gaps is not None and "gaussian" in gaps.index:
+        clean_ci = f" ({paired_ci_words(gap_n2c, gaps.loc['gaussian', f'{N2C_MINUS_N2N}_ci95'], TARGET_GAP_TO_N2C_DB)})"
+        classical_ci = f" ({paired_ci_words(gap_classical, gaps.loc['gaussian', f'{N2N_MINUS_CLASSICAL}_ci95'])})"
     parts = [f"""{heading}
 
 Every method on the same {meta['n_val']} held-out validation crops per noise model. The two
@@ -41,8 +50,8 @@ classical methods are tuned on {meta['n_tune']} *training* crops ({made_by(meta)
 **Headline, gaussian sigma 25/255:** noisy {headline['noisy']:.2f} dB, best classical
 ({headline['best_classical']}) {headline['best_classical_psnr']:.2f} dB, Noise2Noise {headline['n2n']:.2f} dB,
 Noise2Clean {headline['n2c']:.2f} dB. Noise2Noise is {abs(gap_n2c):.2f} dB
-{'below' if gap_n2c > 0 else 'above'} Noise2Clean and {abs(gap_classical):.2f} dB
-{'above' if gap_classical >= 0 else 'below'} {headline['best_classical']} at this budget.
+{'below' if gap_n2c > 0 else 'above'} Noise2Clean{clean_ci} and {abs(gap_classical):.2f} dB
+{'above' if gap_classical >= 0 else 'below'} {headline['best_classical']}{classical_ci} at this budget.{paired_note}
 
 PSNR (dB) per method and noise model:
 
@@ -62,7 +71,57 @@ Gaussian noise in detail (seconds: wall time to denoise the validation crops on 
                                 "at an equal number of optimizer steps."))
         parts.append(markdown_table(curve[["n_train", "target", "epochs", "psnr", "psnr_ci95"]],
                                     ("g", "g", "g", ".2f", ".2f")))
+        if along_curve is not None:
+            parts.append("Noise2Clean minus Noise2Noise along the curve, paired: " + "; ".join(
+                f"at {row['n_train']:,} pairs {row[N2C_MINUS_N2N]:+.2f} dB "
+                f"({paired_ci_words(row[N2C_MINUS_N2N], row[f'{N2C_MINUS_N2N}_ci95'])})"
+                for _, row in along_curve.iterrows()) + ".")
     return "\n\n".join(parts)
+
+
+def paired_tables(res: Results) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
+    """Section 7's gaps paired crop by crop: comparisons.paired_gaps per noise (indexed by noise)
+    and curve_gaps along the learning curve; each None where its per-crop scores are not in the
+    results (written before they were kept), where the report gives the gaps alone."""
+    table, per_crop = res.csv("comparisons"), res.csv(f"comparisons{PER_CROP_SUFFIX}")
+    curve = res.csv(f"learning_curve{PER_CROP_SUFFIX}")
+    gaps = None if table is None or per_crop is None else paired_gaps(table, per_crop).set_index("noise")
+    return gaps, None if curve is None else curve_gaps(curve)
+
+
+def _gap_cell(gap: float, half: float) -> str:
+    """A paired gap and its 95% CI in a table cell: '+0.08 ± 0.05', or '+0.08 ± n/a'."""
+    return f"{gap:+.2f} ± {half_width_words(half)}"
+
+
+def _paired_note(res: Results, meta: dict, gaps: pd.DataFrame | None) -> str:
+    """Section 7's paragraph on the paired gaps, per noise model, and on what their CIs (and
+    every CI over crops) cover; "" where the per-crop scores were not recorded."""
+    if gaps is None:
+        return ""
+    per_crop = res.csv(f"comparisons{PER_CROP_SUFFIX}")
+    photos = per_crop[PHOTO].nunique() if PHOTO in per_crop else None
+    seeds = meta.get("seeds") or []
+    covers = (f"over the crops and the {len(seeds)} training seeds (seed s of one network paired with seed s of the "
+              "other, a classical method with every seed)" if len(seeds) > 1 else
+              "over the crops (one seed: the spread between training runs is left out)")
+    shown = pd.DataFrame({"noise": gaps.index,
+                          "Noise2Clean - Noise2Noise (dB)": list(map(_gap_cell, gaps[N2C_MINUS_N2N],
+                                                                     gaps[f"{N2C_MINUS_N2N}_ci95"])),
+                          "best classical": gaps["best_classical"],
+                          "Noise2Noise - best classical (dB)": list(map(_gap_cell, gaps[N2N_MINUS_CLASSICAL],
+                                                                        gaps[f"{N2N_MINUS_CLASSICAL}_ci95"]))})
+    where = count(photos, "held-out photo") if photos else "held-out photos"
+    return f"""
+
+**Paired gaps.** Every method is scored on the same crops, so a gap between two is judged on
+their difference crop by crop (PSNR a - PSNR b), which takes out how hard each crop is, shared
+by both: its 95% CI, {covers}, is usually far tighter than the two rows' own CIs side by side.
+Like every CI over crops in this section, it is for more crops of these {where}, not for new
+photos: the photo-to-photo spread is what section 8's leave-photos-out cross-validation
+measures. Per noise model (mean ± half-width of the paired 95% CI):
+
+{markdown_table(shown, 'g')}"""
 
 
 def section_generalisation(res: Results) -> str:
@@ -93,11 +152,23 @@ Gap to BM3D (dB; positive: the network wins):
 {markdown_table(gap)}
 
 The best recipe here, **{meta['best_recipe']}**, is {against_bm3d} BM3D's mean; its worst photo is
-{worst_photo_words(best)}. It is picked on these {_photo_count(best)} and scored on them (there is no
-third split), so its margin over the other recipes is optimistic{_cv_pointer(meta)}. The targets (at or
+{worst_photo_words(best)}. {_optimism(meta, best)} The targets (at or
 above BM3D in the quick profile, +0.5 dB in the full profile, no photo more than 0.5 dB below) are
 judged on these numbers; the full profile needs a GPU and has not been run for this
 report.{_shipped_weights(gap)}{_cross_validation(res, meta)}"""
+
+
+def _optimism(meta: dict, best: pd.Series) -> str:
+    """Why the best recipe's margin is optimistic, and its held-out estimate where the results
+    have one (the third split); results from before it was made point to the cross-validation
+    of a recipe fixed in advance, if they have one."""
+    split = meta.get("third_split")
+    if not split:
+        return (f"It is picked on these {_photo_count(best)} and scored on them (there is no\n"
+                f"third split), so its margin over the other recipes is optimistic{_cv_pointer(meta)}.")
+    return (f"It is picked on these {_photo_count(best)} and scored on them, so its margin over the other "
+            f"recipes is optimistic. The cross-validation below gives a third split: {third_split_words(split)}. "
+            "Those photos were the recipes' training photos above, but no score on them entered the choice.")
 
 
 def _photo_count(row: pd.Series) -> str:
@@ -136,16 +207,25 @@ def _cross_validation(res: Results, meta: dict) -> str:
         return ""
     table = pd.DataFrame(meta["cv_table"])
     gap = pd.DataFrame(meta["cv_gap_to_bm3d"]).set_index("method")
-    summary = "; ".join(f"{name}: {row['photo mean']:+.2f} dB on the photo mean, worst "
-                        f"{worst_photo_words(row)}" for name, row in gap.iterrows())
+    summary = "; ".join(f"{name}: {row['photo mean']:+.2f} dB on the photo mean, "
+                        + (f"{row[TEST_MEAN]:+.2f} dB on the {TEST_MEAN}, " if TEST_MEAN in row else "")
+                        + f"worst {worst_photo_words(row)}" for name, row in gap.iterrows())
+    split = meta.get("third_split")
+    recipe, means = "the default recipe", "PSNR per photo and the mean over photos:"
+    if split:  # results from before the third split: a recipe fixed in advance, no photos marked
+        chosen_on = {p: f"{p} (chosen on)" for p in split["selection_photos"]}
+        table = table.rename(columns=chosen_on)
+        recipe = f"the recipe chosen above, **{split['recipe']}**,"
+        means = (f"PSNR per photo, the mean over photos and the {TEST_MEAN}, which leaves out fold 0's "
+                 f"photos, marked *(chosen on)*: the recipe was chosen on them.")
     return f"""
 
 ### Leave-photos-out cross-validation
 
 The ten photos are cut into {meta['cv_folds']} folds (fold 0 is the split above); in each, a
-ResUNet is trained with the default recipe on the other photos (same budget as above) and scored on
+ResUNet is trained with {recipe} on the other photos (same budget as above) and scored on
 {meta['cv_n_val_per_fold']:,} crops of the held-out photos, so that every photo is scored once by a
-model that never saw it. PSNR per photo and the mean over photos:
+model that never saw it. {means}
 
 {markdown_table(table)}
 

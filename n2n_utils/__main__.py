@@ -14,8 +14,8 @@ A mistake in what was asked (a missing file, not an image, an output that would 
 input or another input, unusable weights ...) prints one line `n2n: error: ...` on stderr and
 exits with status 1, without a traceback; other files of the same call are still processed.
 Every denoise job is planned and checked before the network loads and before anything is
-written. Bad options exit with 2. README.md, section Reliability, lists what each kind of bad
-input gets.
+written. Bad options exit with 2, a Ctrl-C with 130 and one line saying what it left. README.md,
+section Reliability, lists what each kind of bad input gets.
 """
 
 from __future__ import annotations
@@ -88,19 +88,30 @@ def _precision_warned(precision: str, device: torch.device):
         yield
 
 
+def _written_suffix(path: Path) -> str:
+    """The extension an output named after `path` gets: its own where it can be written, else
+    .png (a PPM, TGA or JFIF input, say, which Pillow reads but this tool does not write)."""
+    return path.suffix if path.suffix.lower() in WRITE_FORMATS else ".png"
+
+
 def output_paths(inputs: list[Path], output: str | None) -> list[Path]:
     """Where each input's result goes: `-o FILE` for one input; `-o FOLDER` (an existing folder,
     a name ending in a slash, or any -o with several inputs) keeps the names; no -o puts
-    `NAME_denoised.EXT` beside each. A file name (an image extension) for several inputs is a ValueError."""
+    `NAME_denoised.EXT` beside each. An input whose extension cannot be written keeps its name
+    with .png. A file name (an image extension) for several inputs, or an -o for one input that
+    is neither an existing folder nor a name with an extension, is a ValueError."""
     if output is None:
-        return [p.with_name(f"{p.stem}{SUFFIX}{p.suffix}") for p in inputs]
+        return [p.with_name(f"{p.stem}{SUFFIX}{_written_suffix(p)}") for p in inputs]
     out = Path(output)
     folder = out.is_dir() or output.endswith(("/", os.sep))  # Path drops the slash that says "a folder"
     if len(inputs) > 1 and not folder and out.suffix.lower() in WRITE_FORMATS:
         raise ValueError(f"-o {output}: names one file, but {len(inputs)} inputs were given; "
                          f"name a folder for their results")
+    if len(inputs) == 1 and not folder and not out.suffix:
+        raise ValueError(f"-o {output}: no extension, so neither an image file nor a folder; name a file "
+                         f"ending in {', '.join(sorted(WRITE_FORMATS))}, or a folder as {output}{os.sep}")
     if len(inputs) > 1 or folder:
-        return [out / p.name for p in inputs]
+        return [out / p.with_suffix(_written_suffix(p)).name for p in inputs]
     return [out]
 
 
@@ -339,8 +350,9 @@ def cmd_train(args: argparse.Namespace) -> int:
             raise ValueError(f"{' and '.join(export_only)} without --export NAME would do nothing: "
                              f"add --export NAME or leave out {' and '.join(export_only)}")
         check_writable(args.checkpoint)  # before data are made and epochs trained
+        done = None  # epochs the checkpoint holds: a resume
         if args.checkpoint.exists():  # one to resume from must be a training checkpoint
-            load_training_checkpoint(args.checkpoint)
+            done = load_training_checkpoint(args.checkpoint)["epoch"]
         if args.export is not None:  # ... and where --export will write, so a finished run is not refused at the end
             if check_export(args.export, args.weights_dir, args.overwrite).resolve() == args.checkpoint.resolve():
                 raise ValueError(f"{args.checkpoint}: --export {args.export} would write its weights over this "
@@ -353,18 +365,23 @@ def cmd_train(args: argparse.Namespace) -> int:
         _error(err)
         return 1
     with _precision_warned(config.precision, device):
-        return _train_and_export(args, config)
+        return _train_and_export(args, config, done)
 
 
-def _train_and_export(args: argparse.Namespace, config: TrainConfig) -> int:
+def _train_and_export(args: argparse.Namespace, config: TrainConfig, done: int | None = None) -> int:
+    """Make the data, train (resuming after epoch `done` of the checkpoint, if given), report
+    the validation PSNR, export if asked."""
     from .data import load_dataset
     from .metrics import psnr, to_float
     from .training import train
 
     try:
-        data = load_dataset(args.dataset, noise=args.noise, n_train=args.n_train, n_val=args.n_val,
+        data = load_dataset(args.dataset, noise=args.noise or "gaussian", n_train=args.n_train, n_val=args.n_val,
                             seed=args.seed, mix_deadleaves=args.mix_deadleaves, crop=args.crop,
                             **dict(args.noise_param or ()))
+        if args.noise is not None and data.meta["noise"] != args.noise:  # was: trained on theirs, without a word
+            raise ValueError(f"--noise {args.noise}: {args.dataset} carries its own noise ({data.meta['noise']}), "
+                             f"which training does not replace; leave --noise out")
         if args.augment is None:  # the study's recipe: every augmentation that keeps the noise law
             config = replace(config, augment=valid_augmentations(data.meta["noise"]))  # course: dihedral
         if args.loss is None:  # ... and the loss suited to it
@@ -372,6 +389,9 @@ def _train_and_export(args: argparse.Namespace, config: TrainConfig) -> int:
     except (OSError, ValueError) as err:
         _error(err)
         return 1
+    if done is not None and done <= config.epochs:  # the bar starts where the checkpoint left off: say why
+        print(f"{args.checkpoint}: resuming after epoch {done} of {config.epochs}" if done < config.epochs
+              else f"{args.checkpoint}: holds all {done} epochs; nothing left to train")
     try:
         result = train(data, config, checkpoint=args.checkpoint, resume=True)
         noisy = psnr(to_float(data.val_input), to_float(data.val_clean))
@@ -390,14 +410,18 @@ def _train_and_export(args: argparse.Namespace, config: TrainConfig) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from . import __version__
+
     parser = argparse.ArgumentParser(prog="n2n", description="Noise2Noise denoising with the Table I ResUNet.")
+    parser.add_argument("--version", action="version", version=f"n2n {__version__} (n2n-study)")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = commands.add_parser("denoise", help="denoise image files (PNG, TIFF, JPEG ...) of any size",
                             description="Denoise image files of any size, tile by tile. Reads 8-bit grey, "
                             "grey + alpha, RGB and RGBA, 16-bit grey, and 16-bit RGB(A) TIFF; alpha is kept. "
                             "Writes the format the output's extension names (.png, .tif, .jpg, .webp, .bmp).")
-    p.add_argument("inputs", nargs="+", metavar="FILE", type=path_text_option)
+    p.add_argument("inputs", nargs="+", metavar="FILE", type=path_text_option,
+                   help="image files (a folder's: DIR/*.png, say)")
     p.add_argument("-o", "--output", type=path_text_option,
                    help=f"output file, or folder (one that exists, a name ending in /, or any -o "
                    f"for several inputs) that keeps the input names (default: "
@@ -425,9 +449,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_list_weights)
 
     p = commands.add_parser("export-weights", help="turn a training checkpoint into shipped weights + model card")
-    p.add_argument("checkpoint", type=path_text_option)
+    p.add_argument("checkpoint", type=path_text_option, help="a checkpoint that train wrote (--checkpoint)")
     p.add_argument("--profile", required=True, help="what run made it: smoke, quick, full, provisional ...")
-    p.add_argument("--name", default=DEFAULT_WEIGHTS)
+    p.add_argument("--name", default=DEFAULT_WEIGHTS, help=f"the weights' name (default {DEFAULT_WEIGHTS}, "
+                   f"the shipped default's: --overwrite to replace it)")
     p.add_argument("--trained-on", help="device description for the card, e.g. 'cuda (NVIDIA H100)'")
     p.add_argument("--val-psnr-noisy", type=float, help="PSNR (dB) of the noisy validation input")
     p.add_argument("--notes", help="a sentence for the model card")
@@ -437,9 +462,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_export_weights)
 
     p = commands.add_parser("export-course", help="write OUT_DIR/Miniproject_1/ for the EE-559 grader")
-    p.add_argument("out_dir", metavar="OUT_DIR", type=path_text_option)
-    p.add_argument("--weights", default=DEFAULT_WEIGHTS, help="shipped name or file for bestmodel.pth")
-    p.add_argument("--overwrite", action="store_true")
+    p.add_argument("out_dir", metavar="OUT_DIR", type=path_text_option,
+                   help="the submission's folder (made if missing), which gets Miniproject_1/")
+    p.add_argument("--weights", default=DEFAULT_WEIGHTS, help=f"shipped name, weights file or training "
+                   f"checkpoint for bestmodel.pth (default {DEFAULT_WEIGHTS})")
+    p.add_argument("--overwrite", action="store_true", help="replace an OUT_DIR/Miniproject_1/ that is not empty")
     p.set_defaults(func=cmd_export_course)
 
     from .runs import CHOICES, TrainConfig
@@ -450,8 +477,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dataset", default="natural32", type=path_text_option,
                    help="natural32, deadleaves32, a folder of the course's files "
                    "(train_data.pkl, val_data.pkl) or a folder of your own images")
-    p.add_argument("--noise", default="gaussian", help=f"the noise added to the clean crops, at its default level "
-                   f"(gaussian: sigma 25/255): one of {', '.join(sorted(NOISE_MODELS))} (default gaussian)")
+    p.add_argument("--noise", help=f"the noise added to the clean crops, at its default level "
+                   f"(gaussian: sigma 25/255): one of {', '.join(sorted(NOISE_MODELS))} (default gaussian; "
+                   f"the course's files carry their own)")
     p.add_argument("--noise-param", action="append", type=noise_param_option, metavar="NAME=VALUE",
                    help="a level of --noise other than its default, e.g. sigma=15 (sigmas in grey levels of "
                    "255, as denoise's --sigma), max_sigma=50 for gaussian_blind, lam=10 for poisson, p=0.1 "
@@ -466,17 +494,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=d.batch_size, help=f"(default {d.batch_size})")
     p.add_argument("--loss", choices=CHOICES["loss"], help="default: the one suited to the noise (mse; l1 for "
                    "impulse and text; log_mse for gaussian_blind)")
-    p.add_argument("--target", default=d.target, choices=CHOICES["target"])
+    p.add_argument("--target", default=d.target, choices=CHOICES["target"],
+                   help=f"what the network learns to output: the second noisy image, or the clean one "
+                   f"(needs clean images: not the course's files) (default {d.target})")
     p.add_argument("--augment", nargs="*", help="augmentations by name, or none (default: all that keep "
                    "the noise law, e.g. dihedral channel_permutation inversion for gaussian)")
-    p.add_argument("--lr-schedule", default=d.lr_schedule, choices=CHOICES["lr_schedule"])
-    p.add_argument("--precision", default=d.precision, choices=CHOICES["precision"])
+    p.add_argument("--lr-schedule", default=d.lr_schedule, choices=CHOICES["lr_schedule"],
+                   help=f"cosine: --lr falls step by step to zero at the last epoch's end (default {d.lr_schedule})")
+    p.add_argument("--precision", default=d.precision, choices=CHOICES["precision"],
+                   help="auto: bf16 where the device computes it natively (faster), else fp32")
     p.add_argument("--seed", type=int, default=d.seed, help="data, initialisation and order (default 0)")
     p.add_argument("--init", metavar="NAME_OR_PATH", type=path_text_option,
                    help="start from these weights (a shipped name, a weights "
                    "file or a checkpoint) instead of random ones: to fine-tune them on your own data, or to train "
                    "them further in a new run (the card's init records them)")
-    p.add_argument("--device", default=d.device)
+    p.add_argument("--device", default=d.device, help="auto (cuda > mps > cpu), cpu, cuda, cuda:1 ...")
     p.add_argument("--export", metavar="NAME", help="export the result as shipped weights under this name")
     p.add_argument("--profile", default="custom", help="the label the model card gives the run")
     p.add_argument("--weights-dir", type=path_option, default=WEIGHTS_DIR,
@@ -486,9 +518,26 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def interrupted(args: argparse.Namespace) -> str:
+    """The line a Ctrl-C gets, instead of a traceback: what it left (writes are atomic) and how
+    to go on."""
+    if args.command == "train":
+        if args.checkpoint.exists():
+            return (f"interrupted; {args.checkpoint} holds the last finished epoch: the same command "
+                    f"resumes from it")
+        return f"interrupted before the first epoch ended: nothing written to {args.checkpoint}"
+    if args.command == "denoise":
+        return "interrupted; the files listed as written are whole, the one in progress was not written"
+    return "interrupted; nothing was left half written"
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return args.func(args)
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        print(f"\nn2n: {interrupted(args)}", file=sys.stderr)  # after a progress bar's line
+        return 130  # the shell's status for a Ctrl-C
 
 
 if __name__ == "__main__":

@@ -9,7 +9,9 @@ image / SCALE is in 0-1.
   as TIFF only, with tifffile: Pillow would silently keep only the high 8 bits. Refused, with a
   one-line ImageError: palette images (their colours are indices into a table that denoising
   cannot keep; convert to RGB first), CMYK and other colour spaces, 1-bit, 32-bit and float
-  images, animations and multi-page files, 16-bit colour PNG, and images over MAX_PIXELS.
+  images, animations and multi-page files, 16-bit colour PNG, and images over MAX_PIXELS. A
+  JPEG that Pillow reads as MPO (many phones and cameras append a preview, a depth map or an
+  HDR gain map to the photo) is its first image, the photo every viewer shows, as in training.
 - Outputs: the folder is checked writable (by making a scratch file) before any computing, a
   failed write names the output, and an EXIF orientation the output's format cannot carry
   (BMP, 16-bit colour TIFF) is applied to the pixels instead, so the output displays upright.
@@ -139,7 +141,7 @@ def _open(path: Path) -> Image.Image:
         hint = " (palette colours are indices; convert to RGB first)" if im.mode in ("P", "PA") else ""
         raise ImageError(f"{path}: unsupported image mode {im.mode!r}{hint}; supported: grey, "
                          f"grey + alpha, RGB, RGBA (8-bit), grey 16-bit, RGB(A) 16-bit TIFF")
-    if getattr(im, "n_frames", 1) > 1:
+    if getattr(im, "n_frames", 1) > 1 and im.format != "MPO":  # MPO: the photo, then previews or a gain map
         im.close()
         raise ImageError(f"{path}: has {im.n_frames} frames or pages; only single images are supported")
     try:

@@ -89,7 +89,9 @@ def pad_to_multiple(x: torch.Tensor, multiple: int = MULTIPLE) -> tuple[torch.Te
 def predict(model: nn.Module, images: torch.Tensor, batch_size: int = 256,
             device: torch.device | str | None = None, precision: str = "fp32",
             ensemble: tuple[str, ...] = ()) -> torch.Tensor:
-    """Denoise uint8 (N, C, H, W) images of any size; returns float 0-1 on the CPU.
+    """Denoise (N, C, H, W) images of any size with values 0-255 (uint8, or a float dtype holding
+    0-255: a float image in 0-1 must be multiplied by 255 first, or it is read as near black);
+    returns float 0-1 on the CPU.
 
     Sides that are not multiples of 32 are reflect-padded and cropped back. Runs in eval mode,
     channels_last (the layout benchmarks/ measures), in batches of

@@ -132,6 +132,28 @@ def test_an_output_ending_in_a_slash_is_a_new_folder_even_for_one_input(tmp_path
     assert [p.name for p in (tmp_path / "new").iterdir()] == ["photo.png"]
 
 
+def test_an_output_without_extension_for_one_input_says_how_to_name_a_folder(tmp_path, capsys):
+    src = photo(tmp_path / "photo.png")  # was: "new: unknown output extension ''", and no word of "new/"
+    assert_one_line_error(*run(capsys, "denoise", src, "-o", tmp_path / "new", "--quiet")[::2],
+                          "no extension", f"{tmp_path / 'new'}{os.sep}", ".png")
+    assert not (tmp_path / "new").exists()
+
+
+def test_inputs_of_a_format_that_is_not_written_get_png_outputs(tmp_path, capsys):
+    """Pillow reads PPM (and TGA, JFIF ...), which denoise does not write: the output keeps the
+    name with .png, beside the input and in an -o folder alike (a folder kept the .ppm name and
+    each file was refused, so that such files could not be denoised in one call at all)."""
+    a, b = photo(tmp_path / "scan.ppm"), photo(tmp_path / "b.png")
+    code, out, err = run(capsys, "denoise", a, "--tile", "64", "--quiet")
+    assert code == 0, err
+    assert f"-> {tmp_path / 'scan_denoised.png'}" in out
+    code, _, err = run(capsys, "denoise", a, b, "-o", tmp_path / "out", "--tile", "64", "--quiet")
+    assert code == 0, err
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["b.png", "scan.png"]
+    with Image.open(tmp_path / "out" / "scan.png") as im:
+        assert (im.format, im.size) == ("PNG", (64, 48))
+
+
 def test_progress_bar_shows_tiles(tmp_path, capsys):
     code, _, err = run(capsys, "denoise", photo(tmp_path / "p.png"), "--tile", "32", "--overlap", "0")
     assert code == 0 and "tile" in err, err
@@ -166,6 +188,23 @@ def test_multi_page_files_are_refused(tmp_path, capsys):
     frames = [Image.new("RGB", (32, 32), c) for c in ("red", "blue")]
     frames[0].save(tmp_path / "pages.tif", save_all=True, append_images=frames[1:])
     assert_one_line_error(*run(capsys, "denoise", tmp_path / "pages.tif", "--quiet")[::2], "2 frames")
+
+
+def test_a_phone_jpeg_with_appended_images_is_its_photo(tmp_path, capsys):
+    """Pillow reads a JPEG with an MPF appendix (a phone's HDR gain map, a camera's preview) as
+    MPO, n_frames 2: it is one photo, read and denoised as a viewer shows it, not refused as
+    a multi-page file."""
+    rng = np.random.default_rng(0)
+    photo_, gain_map = (Image.fromarray(rng.integers(0, 256, (40, 56, 3), dtype=np.uint8)) for _ in range(2))
+    photo_.save(tmp_path / "phone.jpg", format="MPO", save_all=True, append_images=[gain_map])
+    with Image.open(tmp_path / "phone.jpg") as im:
+        assert (im.format, im.n_frames) == ("MPO", 2)
+        first = np.asarray(im)
+    assert np.array_equal(images.read_image(tmp_path / "phone.jpg")[0], first)
+    code, out, err = run(capsys, "denoise", tmp_path / "phone.jpg", "--tile", "64", "--quiet")
+    assert code == 0, err
+    with Image.open(tmp_path / "phone_denoised.jpg") as im:
+        assert (im.format, im.mode, im.size, getattr(im, "n_frames", 1)) == ("JPEG", "RGB", (56, 40), 1)
 
 
 def test_size_over_the_limit(tmp_path, capsys, monkeypatch):
@@ -310,6 +349,101 @@ def test_train_command_trains_resumes_and_exports(tmp_path, capsys):
     assert main(["train", "--checkpoint", str(impulse), "--noise", "impulse", "--n-train", "16", "--n-val", "8",
                  "--epochs", "1"]) == 0
     assert torch.load(impulse, weights_only=True)["config"]["loss"] == "l1"
+
+
+def test_ctrl_c_is_one_line_saying_how_to_resume_and_the_rerun_says_it_resumes(tmp_path, capsys, monkeypatch):
+    """A Ctrl-C mid-training was a 20-line traceback ending in KeyboardInterrupt, and the rerun
+    that resumed said nothing of it: now one line naming the checkpoint and status 130, and
+    the rerun names the epoch it resumes after."""
+    from n2n_utils import training
+
+    data = course_folder(tmp_path / "course", n_train=8, n_val=4)
+    args = ["train", "--checkpoint", str(tmp_path / "run.pt"), "--dataset", str(data), "--epochs", "1",
+            "--batch-size", "8"]
+    real = training.train
+
+    def ctrl_c(*a, **k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(training, "train", ctrl_c)
+    assert main(args) == 130
+    _, err = capsys.readouterr()
+    assert err.strip().splitlines() == [f"n2n: interrupted before the first epoch ended: nothing written to "
+                                        f"{tmp_path / 'run.pt'}"]
+    monkeypatch.setattr(training, "train", real)
+    assert main(args) == 0 and "resuming" not in capsys.readouterr().out
+    monkeypatch.setattr(training, "train", ctrl_c)
+    args[args.index("--epochs") + 1] = "2"
+    assert main(args) == 130
+    out, err = capsys.readouterr()
+    assert f"{tmp_path / 'run.pt'}: resuming after epoch 1 of 2" in out
+    assert err.strip().splitlines() == [f"n2n: interrupted; {tmp_path / 'run.pt'} holds the last finished "
+                                        f"epoch: the same command resumes from it"]
+    monkeypatch.setattr(training, "train", real)
+    assert main(args) == 0 and "resuming after epoch 1 of 2" in capsys.readouterr().out
+    assert main(args) == 0 and "holds all 2 epochs; nothing left to train" in capsys.readouterr().out
+
+
+def test_a_noise_asked_of_the_course_files_is_refused_not_ignored(tmp_path, capsys):
+    """--noise poisson with the course's files trained on their own noise without a word (and the
+    card said course noise); now refused, as --noise-param is. Without --noise: their noise."""
+    data = course_folder(tmp_path / "course", n_train=8, n_val=4)
+    args = ["train", "--dataset", str(data), "--epochs", "1", "--batch-size", "8"]
+    assert_one_line_error(main([*args, "--checkpoint", str(tmp_path / "a.pt"), "--noise", "poisson"]),
+                          capsys.readouterr().err, "--noise poisson", "carries its own noise", "leave --noise out")
+    assert not (tmp_path / "a.pt").exists()
+    assert main([*args, "--checkpoint", str(tmp_path / "b.pt")]) == 0
+    assert torch.load(tmp_path / "b.pt", weights_only=True)["data"]["name"] == "course"
+
+
+def test_the_readmes_python_for_using_weights_runs_as_written(tmp_path, monkeypatch):
+    """The README's snippet that loads weights (or a checkpoint) and denoises, run literally
+    beside a photo.png (its other snippet, a 10,000-pair training run, is the notebooks' code)."""
+    import re
+    import warnings
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    snippet = next(block for block in re.findall(r"```python\n(.*?)```", readme, re.S) if "load_weights" in block)
+    photo(tmp_path / "photo.png", size=(45, 30))
+    monkeypatch.chdir(tmp_path)
+    scope: dict = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # e.g. torch's about a read-only numpy array
+        exec(compile(snippet, "README.md", "exec"), scope)
+    assert scope["denoised"].shape == (30, 45, 3) and scope["denoised"].dtype == np.uint8
+    out = scope["predict"](scope["model"], scope["batch"])
+    assert out.shape == (1, 3, 30, 45) and out.dtype == torch.float32 and 0 <= out.min() <= out.max() <= 1
+
+
+def test_version(capsys):
+    import n2n_utils
+
+    with pytest.raises(SystemExit) as exit_:
+        main(["--version"])  # was: "the following arguments are required: COMMAND"
+    assert exit_.value.code == 0 and capsys.readouterr().out.strip() == f"n2n {n2n_utils.__version__} (n2n-study)"
+
+
+def test_every_argument_of_every_command_has_help():
+    """`n2n COMMAND --help` says what each argument is (was: export-course's OUT_DIR, --overwrite,
+    train's --target, --lr-schedule, --precision, --device ... bare)."""
+    import argparse
+
+    from n2n_utils.__main__ import build_parser
+
+    commands = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    bare = [f"{name} {action.option_strings or action.dest}" for name, parser in commands.choices.items()
+            for action in parser._actions if not action.help]
+    assert not bare
+
+
+def test_ctrl_c_while_denoising_is_one_line(tmp_path, capsys, monkeypatch):
+    def ctrl_c(*a, **k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("n2n_utils.__main__.denoise_file", ctrl_c)
+    code, _, err = run(capsys, "denoise", photo(tmp_path / "a.png"), "--quiet")
+    assert code == 130 and err.strip().splitlines() == [
+        "n2n: interrupted; the files listed as written are whole, the one in progress was not written"]
 
 
 def test_train_at_a_noise_level_of_ones_own(tmp_path, capsys):

@@ -14,6 +14,7 @@ averages them), the classical methods once.
 from __future__ import annotations
 
 import dataclasses
+import math
 import time
 from collections.abc import Sequence
 
@@ -134,11 +135,13 @@ def learning_curve(data: DenoisingData, base: TrainConfig, sizes: tuple[int, ...
             for (n, target, config), result in zip(runs, results, strict=True)]
 
 
-def best_classical(table: pd.DataFrame, noise: str) -> str:
+def best_classical(table: pd.DataFrame, noise: str) -> str | None:
     """The label of the classical method with the highest mean PSNR on `noise` (compare_methods'
-    rows, or their mean over seeds)."""
+    rows, or their mean over seeds); None where no classical method suits the noise
+    (gaussian_blind: classical.METHODS)."""
     psnr = table[table["noise"] == noise].set_index("method")["psnr"]
-    return str(psnr.drop(index=[NOISY_INPUT, N2N, N2C]).idxmax())
+    classical = psnr.drop(index=[NOISY_INPUT, N2N, N2C])
+    return None if classical.empty else str(classical.idxmax())
 
 
 def headline(table: pd.DataFrame, noise: str = "gaussian", per_crop: pd.DataFrame | None = None) -> dict:
@@ -148,10 +151,13 @@ def headline(table: pd.DataFrame, noise: str = "gaussian", per_crop: pd.DataFram
     CIs (`<key>_ci95`, NaN where none can be given; see paired_gaps)."""
     psnr = table[table["noise"] == noise].set_index("method")["psnr"]
     best = best_classical(table, noise)
+    if best is None:
+        raise ValueError(f"{noise}: no classical method was compared on it, so it has no headline; "
+                         f"choose a noise with one")
     out = {"noisy": float(psnr[NOISY_INPUT]), "best_classical": best, "best_classical_psnr": float(psnr[best]),
            "n2n": float(psnr[N2N]), "n2c": float(psnr[N2C])}
     if per_crop is not None:
-        gaps = paired_gaps(table, per_crop).set_index("noise").loc[noise]
+        gaps = paired_gaps(table[table["noise"] == noise], per_crop).iloc[0]
         out |= {key: float(gaps[key]) for key in (N2C_MINUS_N2N, f"{N2C_MINUS_N2N}_ci95",
                                                  N2N_MINUS_CLASSICAL, f"{N2N_MINUS_CLASSICAL}_ci95")}
     return out
@@ -191,12 +197,14 @@ def paired_gaps(table: pd.DataFrame, per_crop: pd.DataFrame) -> pd.DataFrame:
     seed by seed; a classical method is paired with each seed of the network): columns noise,
     N2C_MINUS_N2N (Noise2Clean minus Noise2Noise, dB), best_classical (label),
     N2N_MINUS_CLASSICAL (Noise2Noise minus it, dB), each gap with `<key>_ci95`, the half-width of
-    its 95% CI (metrics.paired_gap: over crops, and seeds where there are several)."""
+    its 95% CI (metrics.paired_gap: over crops, and seeds where there are several). A noise that
+    no classical method suits has no best_classical (NaN) and NaN for that gap."""
     rows = []
     for noise in dict.fromkeys(table["noise"]):
         best = best_classical(table, noise)
         to_clean = paired(per_crop, {"noise": noise, "method": N2C}, {"noise": noise, "method": N2N})
-        to_classical = paired(per_crop, {"noise": noise, "method": N2N}, {"noise": noise, "method": best})
+        to_classical = (math.nan, math.nan) if best is None else paired(
+            per_crop, {"noise": noise, "method": N2N}, {"noise": noise, "method": best})
         rows.append({"noise": noise, N2C_MINUS_N2N: to_clean[0], f"{N2C_MINUS_N2N}_ci95": to_clean[1],
                      "best_classical": best, N2N_MINUS_CLASSICAL: to_classical[0],
                      f"{N2N_MINUS_CLASSICAL}_ci95": to_classical[1]})

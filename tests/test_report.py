@@ -132,7 +132,7 @@ def test_generalisation_section_renders_shipped_weights_and_cross_validation(tmp
     assert "shipped weights (150k images seen), ensemble: -0.10 dB on the mean, worst photo flower (-0.30 dB)" in text
     assert "Leave-photos-out cross-validation" in text and "4 folds" in text
     assert "ResUNet N2N: -0.80 dB on the photo mean, worst" in text
-    # results made before the third split (the committed quick ones): the fixed recipe's wording, as then
+    # results made before the third split (as committed before a19538b): the fixed recipe's wording, as then
     words = text.replace("\n", " ")
     assert "scored on them (there is no third split), so its margin over the other recipes is optimistic" in words
     assert "trained with the default recipe on the other photos" in words and "chosen on" not in words

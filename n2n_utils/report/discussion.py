@@ -8,7 +8,7 @@ from __future__ import annotations
 import pandas as pd
 
 from ..comparisons import N2C, N2C_MINUS_N2N, N2N, N2N_MINUS_CLASSICAL, NOISY_INPUT, TARGET_GAP_TO_N2C_DB
-from ..findings import change_verb, paired_ci_words
+from ..findings import change_verb, listing, paired_ci_words
 from ..generalisation import BM3D, REPORT_RECIPE, worst_photo
 from ..runs import REPORT_BATCH_SIZE, REPORT_LR
 from ..sweeps import verdict
@@ -125,8 +125,7 @@ def _resolved(paired: pd.DataFrame | None, key: str, where: tuple[str, str]) -> 
         return " (0 lies inside every paired 95% CI)"
     if len(outside) == len(paired):
         return " (0 lies outside every paired 95% CI)"
-    names = [f"{n:,}" if pd.api.types.is_number(n) else str(n) for n in outside]
-    listed = names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+    listed = listing(f"{n:,}" if pd.api.types.is_number(n) else n for n in outside)
     return f" (0 lies outside the paired 95% CI {where[0]} {listed}{where[1]} only)"
 
 

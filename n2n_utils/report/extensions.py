@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from ..comparisons import N2C_MINUS_N2N, N2N_MINUS_CLASSICAL, TARGET_GAP_TO_N2C_DB, curve_gaps, paired_gaps
+from ..comparisons import N2C_MINUS_N2N, N2N_MINUS_CLASSICAL, N_SEEDS, TARGET_GAP_TO_N2C_DB, curve_gaps, paired_gaps
 from ..findings import count, half_width_words, paired_ci_words, third_split_words
 from ..generalisation import TEST_MEAN, photos_of, worst_photo
 from ..seeds import PER_CROP_SUFFIX, PHOTO
@@ -36,8 +36,11 @@ def section_comparisons(res: Results) -> str:
     clean_ci = classical_ci = ""  # without per-crop scores: the gaps alone
     paired_note = _paired_note(res, meta, gaps)
     if gaps is not None and "gaussian" in gaps.index:
-        clean_ci = f" ({paired_ci_words(gap_n2c, gaps.loc['gaussian', f'{N2C_MINUS_N2N}_ci95'], TARGET_GAP_TO_N2C_DB)})"
-        classical_ci = f" ({paired_ci_words(gap_classical, gaps.loc['gaussian', f'{N2N_MINUS_CLASSICAL}_ci95'])})"
+        on_gaussian = gaps.loc["gaussian"]
+        runs = on_gaussian[N_SEEDS]
+        clean_words = paired_ci_words(gap_n2c, on_gaussian[f"{N2C_MINUS_N2N}_ci95"], runs, TARGET_GAP_TO_N2C_DB)
+        clean_ci = f" ({clean_words})"
+        classical_ci = f" ({paired_ci_words(gap_classical, on_gaussian[f'{N2N_MINUS_CLASSICAL}_ci95'], runs)})"
     parts = [f"""{heading}
 
 Every method on the same {meta['n_val']} held-out validation crops per noise model. The two
@@ -74,7 +77,7 @@ Gaussian noise in detail (seconds: wall time to denoise the validation crops on 
         if along_curve is not None:
             parts.append("Noise2Clean minus Noise2Noise along the curve, paired: " + "; ".join(
                 f"at {row['n_train']:,} pairs {row[N2C_MINUS_N2N]:+.2f} dB "
-                f"({paired_ci_words(row[N2C_MINUS_N2N], row[f'{N2C_MINUS_N2N}_ci95'])})"
+                f"({paired_ci_words(row[N2C_MINUS_N2N], row[f'{N2C_MINUS_N2N}_ci95'], row[N_SEEDS])})"
                 for _, row in along_curve.iterrows()) + ".")
     return "\n\n".join(parts)
 
@@ -154,8 +157,8 @@ Gap to BM3D (dB; positive: the network wins):
 The best recipe here, **{meta['best_recipe']}**, is {against_bm3d} BM3D's mean; its worst photo is
 {worst_photo_words(best)}. {_optimism(meta, best)} The targets (at or
 above BM3D in the quick profile, +0.5 dB in the full profile, no photo more than 0.5 dB below) are
-judged on these numbers; the full profile needs a GPU and has not been run for this
-report.{_shipped_weights(gap)}{_cross_validation(res, meta)}"""
+judged on these numbers{", and the third split's" if meta.get("third_split") else ""}; the full profile needs a GPU
+and has not been run for this report.{_shipped_weights(gap)}{_cross_validation(res, meta)}"""
 
 
 def _optimism(meta: dict, best: pd.Series) -> str:

@@ -2,6 +2,7 @@ import json
 import shutil
 
 import pandas as pd
+import pytest
 
 from n2n_utils import report
 from n2n_utils.config import REPORT_DIR
@@ -500,6 +501,19 @@ def test_the_headline_gaps_come_with_their_paired_cis(tmp_path):
            f"{unsettled}, and along the learning curve from +0.01 to +0.50 dB {unsettled}." in discussion
     assert f"1.00 dB above BM3D on gaussian noise (paired 95% CI ± 0.02 dB, {one_run}; target:" in discussion
     assert "cludes 0" not in section + discussion and "nan" not in section + discussion
+
+
+def test_per_crop_scores_of_another_run_are_refused_not_paired(tmp_path):
+    # a run stopped between writing comparisons.csv and its _per_crop.csv leaves an older one beside it
+    res = _with_per_crop_scores(tmp_path)
+    report.section_comparisons(res)  # the same run's: paired
+    path = tmp_path / "results" / "smoke" / "comparisons_per_crop.csv"
+    stale = pd.read_csv(path)
+    stale.loc[stale["method"] == "BM3D", "psnr"] += 0.3
+    stale.to_csv(path, index=False)
+    with pytest.raises(report.ResultsFileError, match="comparisons_per_crop.csv: its crops' mean PSNRs are not "
+                                                      "comparisons.csv's"):
+        report.section_comparisons(res)
 
 
 def test_paired_cis_cover_the_seeds_where_there_are_several(tmp_path):

@@ -104,7 +104,11 @@ def read_weights(name_or_path: str | Path = DEFAULT_WEIGHTS) -> dict:
 def load_weights(name_or_path: str | Path = DEFAULT_WEIGHTS,
                     device: str | torch.device = "auto") -> nn.Module:
     """A ready network in eval mode on `device`, from a shipped name or a path.
-    It maps float images in 0-1 to float images in 0-1 (see inference.predict)."""
+    Called directly, the network takes float (B, 3, H, W) images in 0-1 with H and W multiples
+    of 32 and returns the same scale, unclamped. To denoise, pass it to inference.denoise_array
+    (uint8 or uint16 arrays of any size) or inference.predict, whose input holds values 0-255
+    (uint8, or floats 0-255: a 0-1 float image must be multiplied by 255 first) and whose output
+    is float 0-1."""
     blob, path = read_weights(name_or_path), weights_path(name_or_path)
     try:
         config = TrainConfig.from_dict(blob["config"])

@@ -144,6 +144,24 @@ def test_shipped_default_is_listed_documented_and_safe_to_load():
     assert isinstance(model, ResUNet) and not model.training
 
 
+def test_load_weights_says_the_ranges_that_predict_and_the_bare_network_take():
+    """load_weights said 'It maps float images in 0-1 to float images in 0-1 (see
+    inference.predict)', which led a user to give predict 0-1 floats: predict reads 0-255
+    (uint8, or floats holding 0-255) and returns 0-1; the bare network takes 0-1."""
+    from n2n_utils.inference import predict
+
+    model = load_weights(device="cpu")
+    x = torch.randint(0, 256, (2, 3, 32, 32), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        bare = model(x.float() / 255).clamp(0, 1)
+    assert torch.allclose(predict(model, x), bare, atol=1e-5)
+    assert torch.allclose(predict(model, x.float()), bare, atol=1e-5)  # floats holding 0-255
+    assert not torch.allclose(predict(model, x.float() / 255), bare, atol=1e-2)  # 0-1 floats: wrong
+    doc = " ".join(load_weights.__doc__.split())
+    assert "predict, whose input holds values 0-255" in doc and "multiplied by 255 first" in doc
+    assert "maps float images in 0-1 to float images in 0-1" not in doc
+
+
 def test_loading_weights_and_the_cli_do_not_import_the_training_engine():
     """`n2n denoise` loads weights and runs inference: neither needs training.py (nor data)."""
     import subprocess

@@ -236,3 +236,32 @@ def test_the_card_of_weights_trained_on_a_folder_names_its_training_and_validati
     torch.save({**blob, "data": natural}, mine)
     card = read_weights(export_weights(mine, "mine", profile="test", weights_dir=tmp_path, overwrite=True))["card"]
     assert (card["train_photos"], card["val_photos"]) == (["astronaut"], ["chelsea"])
+
+
+def test_a_card_leaves_out_what_it_does_not_know_and_never_prints_a_dash_for_a_number(checkpoint, tmp_path):
+    """Weights trained on the course's files (no noise parameters, no seed, no photo names),
+    exported by `n2n export-weights` without --val-psnr-noisy (was: 'noisy input: - dB' and
+    rows '| noise_params | - |', '| val_psnr_noisy | - |', '| init | - |')."""
+    from n2n_utils.__main__ import main
+    from n2n_utils.data import load_course_folder
+    from tests.conftest import course_folder
+
+    course = load_course_folder(course_folder(tmp_path / "course"))
+    blob = torch.load(checkpoint, weights_only=True)
+    mine = tmp_path / "course.pt"
+    torch.save({**blob, "data": course.meta,
+                "init": {"data": "course", "noise": course.meta["noise"], "noise_params": {}, "data_seed": None}},
+               mine)
+    assert main(["export-weights", str(mine), "--profile", "test", "--name", "c", "--weights-dir", str(tmp_path)]) == 0
+    text = (tmp_path / "c.md").read_text()
+    assert "| - |" not in text and "- dB" not in text and "=-" not in text and "(-" not in text
+    assert "on `course`, course (fixed, unknown law) noise. Profile" in text  # no parameters to list
+    assert "(noisy input: not recorded)" in text and "| val_psnr_noisy |" not in text
+    for unknown in ("noise_params", "data_seed", "train_photos", "val_photos"):
+        assert f"| {unknown} |" not in text
+    assert "| n_train | 6 |" in text and "Trained on `course` (6 pairs)" in text
+    assert "| init | data=course, noise=course (fixed, unknown law) |" in text  # its unknowns left out
+    assert "| init | none |" in text  # the config's: trained from scratch
+    card = read_weights(tmp_path / "c.pt")["card"]
+    assert weights.model_card("c", {**card, "val_psnr": None}, read_weights(tmp_path / "c.pt")["config"],
+                              ).count("Validation PSNR: not recorded\n") == 1

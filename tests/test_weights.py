@@ -264,4 +264,4 @@ def test_a_card_leaves_out_what_it_does_not_know_and_never_prints_a_dash_for_a_n
     assert "| init | none |" in text  # the config's: trained from scratch
     blob = read_weights(tmp_path / "c.pt")
     unscored = weights.model_card("c", {**blob["card"], "val_psnr": None}, blob["config"])
-    assert "\nValidation PSNR: not recorded\n" in unscored and "| val_psnr |" not in unscored
+    assert "\nValidation PSNR: not recorded\n" in unscored and "\n| val_psnr |" not in unscored

@@ -470,7 +470,7 @@ def test_train_at_a_noise_level_of_ones_own(tmp_path, capsys):
     capsys.readouterr()
     # a name the noise does not have, and course files, whose noise is their own: one line each
     assert main([*base, "--checkpoint", str(tmp_path / "x.pt"), "--noise-param", "lam=10"]) == 1
-    assert_one_line_error(1, capsys.readouterr().err, "noise 'gaussian' has no parameter ['lam']")
+    assert_one_line_error(1, capsys.readouterr().err, "noise 'gaussian' has no parameter lam; its parameter is sigma")
     course = course_folder(tmp_path / "course")
     assert main([*base, "--checkpoint", str(tmp_path / "c.pt"), "--dataset", str(course),
                  "--noise-param", "sigma=15"]) == 1

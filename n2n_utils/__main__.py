@@ -371,17 +371,17 @@ def cmd_train(args: argparse.Namespace) -> int:
 def _train_and_export(args: argparse.Namespace, config: TrainConfig, done: int | None = None) -> int:
     """Make the data, train (resuming after epoch `done` of the checkpoint, if given), report
     the validation PSNR, export if asked."""
-    from .data import load_dataset
+    from .data import is_course_folder, load_dataset
     from .metrics import psnr, to_float
     from .training import train
 
     try:
+        if args.noise is not None and is_course_folder(args.dataset):  # was: trained on theirs, without a word
+            raise ValueError(f"--noise {args.noise}: {args.dataset} holds the course's files: their data carries its "
+                             f"own noise, which training does not replace; leave --noise out")
         data = load_dataset(args.dataset, noise=args.noise or "gaussian", n_train=args.n_train, n_val=args.n_val,
                             seed=args.seed, mix_deadleaves=args.mix_deadleaves, crop=args.crop,
                             **dict(args.noise_param or ()))
-        if args.noise is not None and data.meta["noise"] != args.noise:  # was: trained on theirs, without a word
-            raise ValueError(f"--noise {args.noise}: {args.dataset} carries its own noise ({data.meta['noise']}), "
-                             f"which training does not replace; leave --noise out")
         if args.augment is None:  # the study's recipe: every augmentation that keeps the noise law
             config = replace(config, augment=valid_augmentations(data.meta["noise"]))  # course: dihedral
         if args.loss is None:  # ... and the loss suited to it

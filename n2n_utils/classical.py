@@ -157,7 +157,7 @@ METHODS: dict[str, Method] = {
 def get_method(name: str) -> Method:
     """The registered method called `name`; unknown names are errors listing the choices."""
     if name not in METHODS:
-        raise ValueError(f"unknown classical method {name!r}; choose one of {sorted(METHODS)}")
+        raise ValueError(f"unknown classical method {name!r}; choose one of {', '.join(sorted(METHODS))}")
     return METHODS[name]
 
 
@@ -184,9 +184,10 @@ def noise_sigma(noise: str, **params: float) -> float | None:
 def _check_params(method: str, names: Iterable[str]) -> None:
     """Refuse parameter names that the method's one-image function does not take."""
     known = list(inspect.signature(get_method(method).denoise_one).parameters)[1:]  # not the image
-    unknown = set(names) - set(known)
-    if unknown:
-        raise ValueError(f"{method} has no parameter {sorted(unknown)}; its parameters are {known}")
+    unknown = sorted(set(names) - set(known))
+    if unknown:  # names in words, as noise.noise_params says them: 'size', not "['size']"
+        raise ValueError(f"{method} has no parameter{'s' * (len(unknown) > 1)} {', '.join(unknown)}; "
+                         f"its parameter{'s are' if len(known) > 1 else ' is'} {', '.join(known)}")
 
 
 def default_workers(method: str, n_images: int, pixels: int = 32 * 32) -> int:

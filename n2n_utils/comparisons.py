@@ -14,6 +14,7 @@ averages them), the classical methods once.
 from __future__ import annotations
 
 import dataclasses
+import math
 import time
 from collections.abc import Sequence
 
@@ -38,6 +39,7 @@ N2C = "ResUNet Noise2Clean"
 TARGET_GAP_TO_N2C_DB = 0.2
 # headline's and paired_gaps' keys: the paired gaps (dB) and their 95% CI half-widths
 N2C_MINUS_N2N, N2N_MINUS_CLASSICAL = "n2c_minus_n2n", "n2n_minus_classical"
+N_SEEDS = "n_seeds"  # ... and how many training seeds each gap pairs (1: its CI covers the crops alone)
 
 
 def _per_crop(denoised: torch.Tensor, data: DenoisingData) -> dict:
@@ -134,26 +136,32 @@ def learning_curve(data: DenoisingData, base: TrainConfig, sizes: tuple[int, ...
             for (n, target, config), result in zip(runs, results, strict=True)]
 
 
-def best_classical(table: pd.DataFrame, noise: str) -> str:
+def best_classical(table: pd.DataFrame, noise: str) -> str | None:
     """The label of the classical method with the highest mean PSNR on `noise` (compare_methods'
-    rows, or their mean over seeds)."""
+    rows, or their mean over seeds); None where no classical method suits the noise
+    (gaussian_blind: classical.METHODS)."""
     psnr = table[table["noise"] == noise].set_index("method")["psnr"]
-    return str(psnr.drop(index=[NOISY_INPUT, N2N, N2C]).idxmax())
+    classical = psnr.drop(index=[NOISY_INPUT, N2N, N2C])
+    return None if classical.empty else str(classical.idxmax())
 
 
 def headline(table: pd.DataFrame, noise: str = "gaussian", per_crop: pd.DataFrame | None = None) -> dict:
     """PSNR (dB) on one noise of compare_methods' rows: noisy, best_classical (its label) and
     best_classical_psnr, n2n and n2c; and, given their per-crop scores (`<name>_per_crop.csv`),
     the paired gaps N2C_MINUS_N2N and N2N_MINUS_CLASSICAL (dB) with the half-widths of their 95%
-    CIs (`<key>_ci95`, NaN where none can be given; see paired_gaps)."""
+    CIs (`<key>_ci95`, NaN where none can be given) and N_SEEDS (see paired_gaps)."""
     psnr = table[table["noise"] == noise].set_index("method")["psnr"]
     best = best_classical(table, noise)
+    if best is None:
+        raise ValueError(f"{noise}: no classical method was compared on it, so it has no headline; "
+                         f"choose a noise with one")
     out = {"noisy": float(psnr[NOISY_INPUT]), "best_classical": best, "best_classical_psnr": float(psnr[best]),
            "n2n": float(psnr[N2N]), "n2c": float(psnr[N2C])}
     if per_crop is not None:
-        gaps = paired_gaps(table, per_crop).set_index("noise").loc[noise]
+        gaps = paired_gaps(table[table["noise"] == noise], per_crop).iloc[0]
         out |= {key: float(gaps[key]) for key in (N2C_MINUS_N2N, f"{N2C_MINUS_N2N}_ci95",
                                                  N2N_MINUS_CLASSICAL, f"{N2N_MINUS_CLASSICAL}_ci95")}
+        out[N_SEEDS] = int(gaps[N_SEEDS])
     return out
 
 
@@ -174,16 +182,17 @@ def crop_matrix(per_crop: pd.DataFrame, **where) -> pd.DataFrame:
         .rename(index={-1: pd.NA})
 
 
-def paired(per_crop: pd.DataFrame, a: dict, b: dict) -> tuple[float, float]:
+def paired(per_crop: pd.DataFrame, a: dict, b: dict) -> tuple[float, float, int]:
     """metrics.paired_gap of the rows matching `a` minus those matching `b` (column=value each):
-    the mean gap (dB) and its 95% CI half-width. They must share their crops, and two networks
-    their seeds."""
+    the mean gap (dB), its 95% CI half-width, and the number of training seeds paired (1 where
+    each side is one run or a method without seeds). They must share their crops, and two
+    networks their seeds."""
     first, second = crop_matrix(per_crop, **a), crop_matrix(per_crop, **b)
     if not first.columns.equals(second.columns):
         raise ValueError(f"cannot pair {a} with {b}: they were scored on other crops")
     if first.index.notna().all() and second.index.notna().all() and not first.index.equals(second.index):
         raise ValueError(f"cannot pair {a} (seeds {first.index.tolist()}) with {b} (seeds {second.index.tolist()})")
-    return paired_gap(first.to_numpy(float), second.to_numpy(float))
+    return (*paired_gap(first.to_numpy(float), second.to_numpy(float)), max(len(first), len(second)))
 
 
 def paired_gaps(table: pd.DataFrame, per_crop: pd.DataFrame) -> pd.DataFrame:
@@ -191,24 +200,29 @@ def paired_gaps(table: pd.DataFrame, per_crop: pd.DataFrame) -> pd.DataFrame:
     seed by seed; a classical method is paired with each seed of the network): columns noise,
     N2C_MINUS_N2N (Noise2Clean minus Noise2Noise, dB), best_classical (label),
     N2N_MINUS_CLASSICAL (Noise2Noise minus it, dB), each gap with `<key>_ci95`, the half-width of
-    its 95% CI (metrics.paired_gap: over crops, and seeds where there are several)."""
+    its 95% CI (metrics.paired_gap: over crops, and seeds where there are several), and N_SEEDS,
+    the training seeds paired (1: the CIs cover the crops alone). A noise that no classical method
+    suits has no best_classical (NaN) and NaN for that gap."""
     rows = []
     for noise in dict.fromkeys(table["noise"]):
         best = best_classical(table, noise)
         to_clean = paired(per_crop, {"noise": noise, "method": N2C}, {"noise": noise, "method": N2N})
-        to_classical = paired(per_crop, {"noise": noise, "method": N2N}, {"noise": noise, "method": best})
+        to_classical = (math.nan, math.nan) if best is None else paired(
+            per_crop, {"noise": noise, "method": N2N}, {"noise": noise, "method": best})[:2]
         rows.append({"noise": noise, N2C_MINUS_N2N: to_clean[0], f"{N2C_MINUS_N2N}_ci95": to_clean[1],
                      "best_classical": best, N2N_MINUS_CLASSICAL: to_classical[0],
-                     f"{N2N_MINUS_CLASSICAL}_ci95": to_classical[1]})
+                     f"{N2N_MINUS_CLASSICAL}_ci95": to_classical[1], N_SEEDS: to_clean[2]})
     return pd.DataFrame(rows)
 
 
 def curve_gaps(per_crop: pd.DataFrame) -> pd.DataFrame:
     """Along learning_curve's per-crop scores: per noise and n_train, N2C_MINUS_N2N (Noise2Clean
-    minus Noise2Noise at equal steps, dB) and its 95% CI half-width `<key>_ci95`, paired."""
+    minus Noise2Noise at equal steps, dB) and its 95% CI half-width `<key>_ci95`, paired, with
+    N_SEEDS as paired_gaps gives it."""
     rows = []
     for (noise, n), _ in per_crop.groupby(["noise", "n_train"], sort=False):
-        gap, half = paired(per_crop, {"noise": noise, "n_train": n, "target": "noise2clean"},
+        gap, half, n_seeds = paired(per_crop, {"noise": noise, "n_train": n, "target": "noise2clean"},
                            {"noise": noise, "n_train": n, "target": "noise2noise"})
-        rows.append({"noise": noise, "n_train": n, N2C_MINUS_N2N: gap, f"{N2C_MINUS_N2N}_ci95": half})
+        rows.append({"noise": noise, "n_train": n, N2C_MINUS_N2N: gap, f"{N2C_MINUS_N2N}_ci95": half,
+                     N_SEEDS: n_seeds})
     return pd.DataFrame(rows)

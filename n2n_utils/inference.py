@@ -1,6 +1,7 @@
-"""Running a trained network: `predict` on uint8 image tensors of any size, with an optional
-test-time ensemble, and the tiled denoising of one's own images (`denoise_array`) and image
-files (`denoise_file`; n2n_utils.images reads, checks and writes the files).
+"""Running a trained network: `predict` on image tensors of any size with values 0-255 (uint8,
+or floats holding 0-255; it returns float 0-1), with an optional test-time ensemble, and the
+tiled denoising of one's own images (`denoise_array`) and image files (`denoise_file`;
+n2n_utils.images reads, checks and writes the files).
 
 Arrays here are numpy images as n2n_utils.images has them: H x W (grey) or H x W x C with
 C = 1 (grey), 2 (grey + alpha), 3 (RGB) or 4 (RGBA); dtype uint8 (0-255) or uint16 (0-65535).

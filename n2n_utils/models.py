@@ -2,8 +2,10 @@
 transposed-convolution upsampling, ReLU and a final 1x1 convolution).
 
 Read bottom-up: the small blocks first, the network last, shapes on the lines that change them.
-Input and output are float images in 0-1, (B, C, H, W), with H and W multiples of 32 (five
-2x2 poolings). Running a network on images of any size is n2n_utils.inference's `predict`.
+The network's input is float images in 0-1, (B, C, H, W), with H and W multiples of 32 (five
+2x2 poolings); its output is on the same scale, not clamped. Running a network on images of
+any size is n2n_utils.inference's `predict`, which takes values 0-255 (uint8, or floats holding
+0-255), divides them by 255 for the network, and returns its output clamped to 0-1.
 """
 
 from __future__ import annotations

@@ -149,11 +149,11 @@ def noise_params(name: str, **params: float) -> dict[str, float]:
     Unknown names and unknown parameters are errors that list the choices; a value outside
     its range (PARAM_RANGES; NaN is outside every range) is an error that states the range."""
     if name not in NOISE_MODELS:
-        raise ValueError(f"unknown noise {name!r}; choose one of {sorted(NOISE_MODELS)}")
-    unknown = set(params) - set(DEFAULT_PARAMS[name])
-    if unknown:
-        raise ValueError(f"noise {name!r} has no parameter {sorted(unknown)}; "
-                         f"its parameters are {sorted(DEFAULT_PARAMS[name])}")
+        raise ValueError(f"unknown noise {name!r}; choose one of {', '.join(sorted(NOISE_MODELS))}")
+    unknown, own = sorted(set(params) - set(DEFAULT_PARAMS[name])), sorted(DEFAULT_PARAMS[name])
+    if unknown:  # names in words, as the CLI's --noise-param takes them: 'lam', not "['lam']"
+        raise ValueError(f"noise {name!r} has no parameter{'s' * (len(unknown) > 1)} {', '.join(unknown)}; "
+                         f"its parameter{'s are' if len(own) > 1 else ' is'} {', '.join(own)}")
     for key, value in params.items():
         words, fits = PARAM_RANGES[key]
         if not fits(float(value)):

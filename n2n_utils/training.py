@@ -207,13 +207,12 @@ def train(data: DenoisingData, config: TrainConfig | None = None, *,
         recorded = with_defaults(ckpt["config"])
         asked = config.to_dict()
         changed = {k for k in recorded.keys() | asked.keys() if k not in resumable and recorded.get(k) != asked.get(k)}
-        if changed:
-            raise ValueError(f"{checkpoint}: cannot resume, the config differs in "
-                             + ", ".join(f"{k} (checkpoint {recorded.get(k)!r}, asked {asked.get(k)!r})"
-                                         for k in sorted(changed))
-                             + "; ask for the checkpoint's values, or start a new checkpoint")
+        config_words = ", ".join(f"{k} (checkpoint {recorded.get(k)!r}, asked {asked.get(k)!r})"
+                                 for k in sorted(changed))
         their_meta, our_meta = _plain(ckpt.get("data") or {}), _plain(data.meta)
         theirs, ours = data_identity(their_meta), data_identity(our_meta)
+        # the data first: other data is the cause a user must see, and options whose defaults
+        # follow the data (the CLI's augment) differ because of it
         if theirs != ours:  # e.g. natural32 cut at another --crop: the same name and size
             shown = lambda meta, k: meta.get(k, CROP if k == "crop" else None)  # meta names only a crop not CROP
             # what differs in the metas as read: a folder data_identity left out on one side only
@@ -222,7 +221,11 @@ def train(data: DenoisingData, config: TrainConfig | None = None, *,
                       if theirs.get(k) != ours.get(k) and their_meta.get(k) != our_meta.get(k)]
             raise ValueError(f"{checkpoint}: cannot resume, it was trained on other data ({theirs.get('name')!r}): "
                              + ", ".join(f"{k} (checkpoint {shown(their_meta, k)!r}, asked {shown(our_meta, k)!r})"
-                                         for k in differ))
+                                         for k in differ)
+                             + (f"; its config differs too, in {config_words}" if changed else ""))
+        if changed:
+            raise ValueError(f"{checkpoint}: cannot resume, the config differs in {config_words}"
+                             "; ask for the checkpoint's values, or start a new checkpoint")
         if ckpt["epoch"] > config.epochs:
             raise ValueError(f"{checkpoint}: holds {ckpt['epoch']} epochs, more than the {config.epochs} asked for; "
                              f"ask for {ckpt['epoch']} or more, or move the checkpoint away to train afresh")

@@ -104,7 +104,11 @@ def read_weights(name_or_path: str | Path = DEFAULT_WEIGHTS) -> dict:
 def load_weights(name_or_path: str | Path = DEFAULT_WEIGHTS,
                     device: str | torch.device = "auto") -> nn.Module:
     """A ready network in eval mode on `device`, from a shipped name or a path.
-    It maps float images in 0-1 to float images in 0-1 (see inference.predict)."""
+    Called directly, the network takes float (B, 3, H, W) images in 0-1 with H and W multiples
+    of 32 and returns the same scale, unclamped. To denoise, pass it to inference.denoise_array
+    (uint8 or uint16 arrays of any size) or inference.predict, whose input holds values 0-255
+    (uint8, or floats 0-255: a 0-1 float image must be multiplied by 255 first) and whose output
+    is float 0-1."""
     blob, path = read_weights(name_or_path), weights_path(name_or_path)
     try:
         config = TrainConfig.from_dict(blob["config"])
@@ -227,56 +231,73 @@ def _card_text(path: Path, card: dict, config: dict) -> str:
 def noise_words(params: dict) -> str:
     """A card's noise parameters as a user reads them: a sigma in grey levels of 255 with the
     0-1 value the code holds ('sigma 25/255 (0.098 in 0-1 units)', 'max_sigma 50/255 (0.196 in
-    0-1 units)'), the others as the noise model takes them ('lam 30', 'p 0.1'); '-' for none."""
+    0-1 units)'), the others as the noise model takes them ('lam 30', 'p 0.1'); '' for none
+    (the course's noise, of unknown law)."""
     def words(key: str, value: Any) -> str:
         if not isinstance(value, (int, float)) or isinstance(value, bool):
             return f"{key} {value}"
         said = params_words({key: value})
         return f"{said} ({value:.3g} in 0-1 units)" if "sigma" in key else said
 
-    return ", ".join(words(k, v) for k, v in params.items()) or "-"
+    return ", ".join(words(k, v) for k, v in params.items())
+
+
+def _known(value: Any) -> bool:
+    """Whether a card's value says something: None (not recorded, or not applicable, as the
+    seed of the course's fixed files) and an empty mapping or list (no noise parameters) do not."""
+    return value is not None and not (isinstance(value, (dict, list, tuple, str)) and not value)
 
 
 def _fmt(value: Any, key: str = "") -> str:
-    """A card's value for its tables; `key` names it (a noise's parameters are said in words)."""
+    """A card's known value (see _known) for its tables; `key` names it (a noise's parameters
+    are said in words). A mapping shows its known items only."""
     if key == "noise_params" and isinstance(value, dict):
         return noise_words(value)
     if isinstance(value, float):
         return f"{value:.4g}"
-    if value is None:
-        return "-"
     if isinstance(value, dict):
-        return ", ".join(f"{k}={_fmt(v, k)}" for k, v in value.items()) or "-"
+        return ", ".join(f"{k}={_fmt(v, k)}" for k, v in value.items() if _known(v))
     return str(value)
+
+
+def _psnr_words(card: dict) -> str:
+    """The card's validation PSNR sentence; what was not recorded is said so, never as a number."""
+    psnr, noisy = card.get("val_psnr"), card.get("val_psnr_noisy")
+    if psnr is None:
+        return "Validation PSNR: not recorded"
+    if noisy is None:
+        return f"Validation PSNR: {_fmt(psnr)} dB (noisy input: not recorded)"
+    return (f"Validation PSNR: {_fmt(psnr)} dB (noisy input: {_fmt(noisy)} dB) "
+            f"{psnr - noisy:+.2f} dB over the noisy input")
 
 
 def model_card(name: str, card: dict, config: dict, ref: str | None = None) -> str:
     """The human model card (Markdown) of a weights file; `ref` is what its "Use" section loads
     (default `name`, which finds shipped weights; the file's path for weights kept elsewhere)."""
     ref = ref or name
-    gain = (f"{card['val_psnr'] - card['val_psnr_noisy']:+.2f} dB over the noisy input"
-            if card.get("val_psnr") is not None and card.get("val_psnr_noisy") is not None else "")
+    pairs = f" ({_fmt(card['n_train'])} pairs)" if _known(card.get("n_train")) else ""
     lines = [
         f"# {name}", "",
         f"Table I ResUNet ({config['model']}, final activation {config['final_activation']}) "
         f"trained with {config['target']} on `{card['data']}`, {card['noise']} noise"
-        f"{': ' + noise_words(card['noise_params']) if card['noise_params'] else ''}. "
+        f"{': ' + noise_words(card['noise_params']) if _known(card['noise_params']) else ''}. "
         f"Profile: **{card['profile']}**.",
         "",
     ]
     if card.get("notes"):
         lines += [str(card["notes"]), ""]
     lines += ["| field | value |", "| --- | --- |"]
-    lines += [f"| {k} | {_fmt(v, k)} |" for k, v in card.items() if k not in ("history", "notes")]
-    lines += ["", f"Validation PSNR: {_fmt(card.get('val_psnr'))} dB (noisy input: "
-              f"{_fmt(card.get('val_psnr_noisy'))} dB) {gain}".rstrip(), ""]
+    # what the card does not know is left out of its table (the PSNR sentence says so)
+    shown = {k: _fmt(v, k) for k, v in card.items() if k not in ("history", "notes") and _known(v)}
+    lines += [f"| {k} | {v} |" for k, v in shown.items() if v]
+    lines += ["", _psnr_words(card), ""]
     if card.get("history"):
         keys = list(card["history"][0])
         lines += ["## Per epoch", "", "| " + " | ".join(keys) + " |", "|" + " --- |" * len(keys)]
         lines += ["| " + " | ".join(_fmt(row[k]) for k in keys) + " |" for row in card["history"]]
         lines += [""]
     lines += ["## Training configuration", "", "| option | value |", "| --- | --- |"]
-    lines += [f"| {k} | {_fmt(v)} |" for k, v in config.items()]
+    lines += [f"| {k} | {_fmt(v) if v is not None else 'none'} |" for k, v in config.items()]  # init: none
     lines += ["", "## Use", "", "```python", "import numpy as np", "from PIL import Image", "",
               "from n2n_utils.inference import denoise_array", "from n2n_utils.weights import load_weights",
               "", f"model = load_weights({json.dumps(ref)})",  # a path's backslashes and quotes escaped
@@ -284,7 +305,7 @@ def model_card(name: str, card: dict, config: dict, ref: str | None = None) -> s
               "denoised = denoise_array(model, image)  # the same shape and dtype", "```", "",
               f"or `python -m n2n_utils denoise photo.png --weights {ref}`.", "",
               "## Limits", "",
-              f"Trained on `{card['data']}` ({_fmt(card.get('n_train'))} pairs) for the noise named "
+              f"Trained on `{card['data']}`{pairs} for the noise named "
               "above only: other noise laws or levels are outside what it has seen. It keeps the "
               "noisy target's clipping bias near black and white (see n2n_utils/noise.py).", ""]
     return "\n".join(lines)

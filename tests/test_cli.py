@@ -384,13 +384,18 @@ def test_ctrl_c_is_one_line_saying_how_to_resume_and_the_rerun_says_it_resumes(t
     assert main(args) == 0 and "holds all 2 epochs; nothing left to train" in capsys.readouterr().out
 
 
-def test_a_noise_asked_of_the_course_files_is_refused_not_ignored(tmp_path, capsys):
+def test_a_noise_asked_of_the_course_files_is_refused_not_ignored(tmp_path, capsys, monkeypatch):
     """--noise poisson with the course's files trained on their own noise without a word (and the
-    card said course noise); now refused, as --noise-param is. Without --noise: their noise."""
+    card said course noise); now refused, as --noise-param is, before the files (300 MB for the
+    course's) are read. Without --noise: their noise."""
+    from n2n_utils.data import course
+
     data = course_folder(tmp_path / "course", n_train=8, n_val=4)
     args = ["train", "--dataset", str(data), "--epochs", "1", "--batch-size", "8"]
-    assert_one_line_error(main([*args, "--checkpoint", str(tmp_path / "a.pt"), "--noise", "poisson"]),
-                          capsys.readouterr().err, "--noise poisson", "carries its own noise", "leave --noise out")
+    with monkeypatch.context() as patch:
+        patch.setattr(course, "read_bytes", lambda path: pytest.fail(f"{path} was read before --noise was refused"))
+        assert_one_line_error(main([*args, "--checkpoint", str(tmp_path / "a.pt"), "--noise", "poisson"]),
+                              capsys.readouterr().err, "--noise poisson", "carries its own noise", "leave --noise out")
     assert not (tmp_path / "a.pt").exists()
     assert main([*args, "--checkpoint", str(tmp_path / "b.pt")]) == 0
     assert torch.load(tmp_path / "b.pt", weights_only=True)["data"]["name"] == "course"
@@ -465,7 +470,7 @@ def test_train_at_a_noise_level_of_ones_own(tmp_path, capsys):
     capsys.readouterr()
     # a name the noise does not have, and course files, whose noise is their own: one line each
     assert main([*base, "--checkpoint", str(tmp_path / "x.pt"), "--noise-param", "lam=10"]) == 1
-    assert_one_line_error(1, capsys.readouterr().err, "noise 'gaussian' has no parameter ['lam']")
+    assert_one_line_error(1, capsys.readouterr().err, "noise 'gaussian' has no parameter lam; its parameter is sigma")
     course = course_folder(tmp_path / "course")
     assert main([*base, "--checkpoint", str(tmp_path / "c.pt"), "--dataset", str(course),
                  "--noise-param", "sigma=15"]) == 1

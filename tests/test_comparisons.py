@@ -95,6 +95,27 @@ def test_headline_gaps_are_paired_crop_by_crop_and_seed_by_seed(seeds):
     assert comparisons.N2C_MINUS_N2N not in comparisons.headline(table)  # no per-crop scores: the gaps alone
 
 
+def test_a_noise_without_classical_methods_has_no_gap_to_one():
+    # gaussian_blind: no classical method suits it (classical.METHODS), so compare_methods gives it
+    # the noisy input and the two networks only; the other noises' gaps, and its gap to clean
+    # targets, are still paired (was: pandas' "attempt to get argmax of an empty sequence" for
+    # every noise, headline's too)
+    table, per_crop = _scored()
+    blind = per_crop[per_crop["method"].isin([comparisons.NOISY_INPUT, comparisons.N2N, comparisons.N2C])]
+    per_crop = pd.concat([per_crop, blind.assign(noise="gaussian_blind")], ignore_index=True)
+    table = pd.concat([table, table[table["method"].isin(blind["method"])].assign(noise="gaussian_blind")],
+                      ignore_index=True)
+    gaps = comparisons.paired_gaps(table, per_crop).set_index("noise")
+    assert gaps.loc["gaussian_blind", comparisons.N2C_MINUS_N2N] == gaps.loc["gaussian", comparisons.N2C_MINUS_N2N]
+    assert pd.isna(gaps.loc["gaussian_blind", "best_classical"])
+    assert np.isnan(gaps.loc["gaussian_blind", [comparisons.N2N_MINUS_CLASSICAL,
+                                                f"{comparisons.N2N_MINUS_CLASSICAL}_ci95"]].astype(float)).all()
+    assert gaps.loc["gaussian", "best_classical"] == "BM3D"
+    assert comparisons.headline(table, "gaussian", per_crop)["best_classical"] == "BM3D"
+    with pytest.raises(ValueError, match="gaussian_blind: no classical method"):
+        comparisons.headline(table, "gaussian_blind", per_crop)
+
+
 def test_paired_refuses_scores_that_do_not_pair():
     _, per_crop = _scored((0, 1))
     other_seeds = per_crop.assign(**{SEED: per_crop[SEED] + 5 * (per_crop["method"] == comparisons.N2C)})

@@ -53,11 +53,16 @@ def test_noise_is_deterministic_from_generator(name):
     assert not torch.equal(fn(GREY[:4], g(1)), fn(GREY[:4], g(2)))
 
 
-def test_unknown_noise_and_parameter_are_errors():
-    with pytest.raises(ValueError, match="choose one of"):
+def test_unknown_noise_and_parameter_are_errors_that_name_the_choices_in_words():
+    # was: "noise 'gaussian' has no parameter ['lam']; its parameters are ['sigma']"
+    with pytest.raises(ValueError, match=r"unknown noise 'speckle'; choose one of gaussian, gaussian_blind, "
+                                         r"impulse, poisson, text$"):
         get_noise("speckle")
-    with pytest.raises(ValueError, match="has no parameter"):
+    with pytest.raises(ValueError, match=r"^noise 'gaussian' has no parameter lam; its parameter is sigma$"):
         noise_params("gaussian", lam=3)
+    with pytest.raises(ValueError, match=r"^noise 'text' has no parameters lam, p; "
+                                         r"its parameters are font_size, max_strings$"):
+        noise_params("text", p=0.1, lam=3)
 
 
 def test_blind_gaussian_pairs_share_each_images_level():

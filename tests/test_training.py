@@ -134,6 +134,28 @@ def test_resume_refuses_other_data_and_a_longer_checkpoint(small_data, tmp_path)
         load_checkpoint(tmp_path / "bad.pt")
 
 
+def test_resume_on_other_data_names_the_data_before_the_options_that_follow_it(small_data, tmp_path):
+    """The CLI's default augment follows the data (the course's noise: dihedral only), so a
+    checkpoint made on other data differs in augment too (was: refused for augment alone, with
+    advice to ask for the checkpoint's values, the data named only after that was done)."""
+    from n2n_utils.augment import valid_augmentations
+
+    d = _tiny(small_data)
+    course = _tiny(small_data)
+    course.meta = {"name": "course", "noise": "course (fixed, unknown law)", "noise_params": {},
+                   "n_train": 48, "n_val": 16}
+    train(course, TrainConfig(epochs=1, augment=valid_augmentations(course.meta["noise"]), **FAST),
+          checkpoint=tmp_path / "c.pt")
+    ours = TrainConfig(epochs=2, augment=valid_augmentations(d.meta["noise"]), **FAST)
+    assert ours.augment != ("dihedral",)  # the two runs' defaults differ, as the CLI's do
+    with pytest.raises(ValueError, match=r"c\.pt: cannot resume, it was trained on other data \('course'\): "
+                                         r".*name \(checkpoint 'course', asked 'natural32'\).*; "
+                                         r"its config differs too, in augment \(checkpoint \('dihedral',\)"):
+        train(d, ours, checkpoint=tmp_path / "c.pt", resume=True)
+    with pytest.raises(ValueError, match=r"config differs in augment .*ask for the checkpoint's values"):
+        train(course, replace(ours, epochs=2), checkpoint=tmp_path / "c.pt", resume=True)  # the same data
+
+
 def test_auto_precision_falls_back_to_fp32_without_the_private_op(monkeypatch):
     from n2n_utils import config
     from n2n_utils.config import resolve_precision

@@ -144,6 +144,24 @@ def test_shipped_default_is_listed_documented_and_safe_to_load():
     assert isinstance(model, ResUNet) and not model.training
 
 
+def test_load_weights_says_the_ranges_that_predict_and_the_bare_network_take():
+    """load_weights said 'It maps float images in 0-1 to float images in 0-1 (see
+    inference.predict)', which led a user to give predict 0-1 floats: predict reads 0-255
+    (uint8, or floats holding 0-255) and returns 0-1; the bare network takes 0-1."""
+    from n2n_utils.inference import predict
+
+    model = load_weights(device="cpu")
+    x = torch.randint(0, 256, (2, 3, 32, 32), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        bare = model(x.float() / 255).clamp(0, 1)
+    assert torch.allclose(predict(model, x), bare, atol=1e-5)
+    assert torch.allclose(predict(model, x.float()), bare, atol=1e-5)  # floats holding 0-255
+    assert not torch.allclose(predict(model, x.float() / 255), bare, atol=1e-2)  # 0-1 floats: wrong
+    doc = " ".join(load_weights.__doc__.split())
+    assert "predict, whose input holds values 0-255" in doc and "multiplied by 255 first" in doc
+    assert "maps float images in 0-1 to float images in 0-1" not in doc
+
+
 def test_loading_weights_and_the_cli_do_not_import_the_training_engine():
     """`n2n denoise` loads weights and runs inference: neither needs training.py (nor data)."""
     import subprocess
@@ -218,3 +236,32 @@ def test_the_card_of_weights_trained_on_a_folder_names_its_training_and_validati
     torch.save({**blob, "data": natural}, mine)
     card = read_weights(export_weights(mine, "mine", profile="test", weights_dir=tmp_path, overwrite=True))["card"]
     assert (card["train_photos"], card["val_photos"]) == (["astronaut"], ["chelsea"])
+
+
+def test_a_card_leaves_out_what_it_does_not_know_and_never_prints_a_dash_for_a_number(checkpoint, tmp_path):
+    """Weights trained on the course's files (no noise parameters, no seed, no photo names),
+    exported by `n2n export-weights` without --val-psnr-noisy (was: 'noisy input: - dB' and
+    rows '| noise_params | - |', '| val_psnr_noisy | - |', '| init | - |')."""
+    from n2n_utils.__main__ import main
+    from n2n_utils.data import load_course_folder
+    from tests.conftest import course_folder
+
+    course = load_course_folder(course_folder(tmp_path / "course"))
+    blob = torch.load(checkpoint, weights_only=True)
+    mine = tmp_path / "course.pt"
+    torch.save({**blob, "data": course.meta,
+                "init": {"data": "course", "noise": course.meta["noise"], "noise_params": {}, "data_seed": None}},
+               mine)
+    assert main(["export-weights", str(mine), "--profile", "test", "--name", "c", "--weights-dir", str(tmp_path)]) == 0
+    text = (tmp_path / "c.md").read_text()
+    assert "| - |" not in text and "- dB" not in text and "=-" not in text and "(-" not in text
+    assert "on `course`, course (fixed, unknown law) noise. Profile" in text  # no parameters to list
+    assert "(noisy input: not recorded)" in text and "| val_psnr_noisy |" not in text
+    for unknown in ("noise_params", "data_seed", "train_photos", "val_photos"):
+        assert f"| {unknown} |" not in text
+    assert "| n_train | 6 |" in text and "Trained on `course` (6 pairs)" in text
+    assert "| init | data=course, noise=course (fixed, unknown law) |" in text  # its unknowns left out
+    assert "| init | none |" in text  # the config's: trained from scratch
+    blob = read_weights(tmp_path / "c.pt")
+    unscored = weights.model_card("c", {**blob["card"], "val_psnr": None}, blob["config"])
+    assert "\nValidation PSNR: not recorded\n" in unscored and "\n| val_psnr |" not in unscored

@@ -30,7 +30,7 @@ import numpy as np
 from PIL import Image
 
 from ..noise import NOISE_MODELS
-from .course import COURSE_FILES, load_course_folder, load_pair_file
+from .course import COURSE_FILES, is_course_folder, load_course_folder, load_pair_file
 from .crops import CROP, GENERATION, SCALES
 from .dataset import TENSORS, DataFileError, DenoisingData, summarize_data
 from .folders import IMAGE_SUFFIXES, image_files, load_image_folder
@@ -68,7 +68,7 @@ def load_dataset(source: str | Path = "natural32", noise: str = "gaussian",
         return load_natural32(noise, n_full, n_val_full, seed, cache, mix_deadleaves=1.0, **params)
     folder = Path(source)
     if folder.is_dir():
-        course = any((folder / f).is_file() for f in COURSE_FILES.values())
+        course = is_course_folder(folder)
         if not course and image_files(folder):
             return load_image_folder(folder, noise, n_full, n_val_full, seed,
                                      mix_deadleaves=mix_deadleaves, cache=cache, **params)
@@ -114,7 +114,8 @@ def generation_fingerprint() -> str:
 
 __all__ = [
     "COURSE_FILES", "CROP", "DATASETS", "GENERATION", "IMAGE_SUFFIXES", "PHOTOS", "SCALES", "SPLITS", "TENSORS",
-    "DataFileError", "DenoisingData", "generation_fingerprint", "image_files", "load_course_folder", "load_dataset",
+    "DataFileError", "DenoisingData", "generation_fingerprint", "image_files", "is_course_folder", "load_course_folder",
+    "load_dataset",
     "load_deadleaves", "load_image_folder", "load_natural32", "load_pair_file", "make_natural32",
     "mix_in_deadleaves", "photo_folds", "random_crops", "summarize_data",
 ]

@@ -17,6 +17,13 @@ from .dataset import DataFileError, DenoisingData
 COURSE_FILES = {"train": "train_data.pkl", "val": "val_data.pkl"}
 
 
+def is_course_folder(source: str | Path) -> bool:
+    """Whether `source` is a folder holding either of the course's files (COURSE_FILES), read by
+    load_course_folder: data that carry their own noise."""
+    folder = Path(source)
+    return folder.is_dir() and any((folder / f).is_file() for f in COURSE_FILES.values())
+
+
 def _check_images(t: object, path: Path, what: str) -> torch.Tensor:
     if not isinstance(t, torch.Tensor):
         raise DataFileError(f"{path}: {what} should be a torch.Tensor, found {type(t).__name__}")

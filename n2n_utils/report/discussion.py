@@ -7,8 +7,16 @@ from __future__ import annotations
 
 import pandas as pd
 
-from ..comparisons import N2C, N2C_MINUS_N2N, N2N, N2N_MINUS_CLASSICAL, NOISY_INPUT, TARGET_GAP_TO_N2C_DB
-from ..findings import change_verb, paired_ci_words
+from ..comparisons import (
+    N2C,
+    N2C_MINUS_N2N,
+    N2N,
+    N2N_MINUS_CLASSICAL,
+    N_SEEDS,
+    NOISY_INPUT,
+    TARGET_GAP_TO_N2C_DB,
+)
+from ..findings import change_verb, listing, paired_ci_words, third_split_words
 from ..generalisation import BM3D, REPORT_RECIPE, worst_photo
 from ..runs import REPORT_BATCH_SIZE, REPORT_LR
 from ..sweeps import verdict
@@ -73,7 +81,8 @@ def _comparison_points(res: Results) -> list[str]:
         judged = (f"{'within' if within else 'outside'} the {TARGET_GAP_TO_N2C_DB} dB target"
                   f"{'' if within else f', missed by {gap - TARGET_GAP_TO_N2C_DB:.2f} dB'}")
     else:
-        judged = paired_ci_words(gap, paired.loc["gaussian", f"{N2C_MINUS_N2N}_ci95"], TARGET_GAP_TO_N2C_DB)
+        judged = paired_ci_words(gap, paired.loc["gaussian", f"{N2C_MINUS_N2N}_ci95"], paired.loc["gaussian", N_SEEDS],
+                                 TARGET_GAP_TO_N2C_DB)
     along_curve = ""
     if curve_gaps is not None:
         along_curve = (f", and along the learning curve from {curve_gaps.min():+.2f} to {curve_gaps.max():+.2f} dB"
@@ -93,6 +102,8 @@ def _comparison_points(res: Results) -> list[str]:
     for noise in [n for n in dict.fromkeys(table["noise"]) if n != "gaussian"]:
         rows = table[table["noise"] == noise].set_index("method")["psnr"]
         classical = rows.drop(index=[NOISY_INPUT, N2N, N2C])
+        if classical.empty:  # a noise that no classical method suits
+            continue
         margin = rows[N2N] - classical.max()
         ci = _classical_ci(paired, noise, margin, "")
         points.append(f"On {noise} noise Noise2Noise scores {rows[N2N]:.2f} dB, "
@@ -106,17 +117,20 @@ def _classical_ci(paired: pd.DataFrame | None, noise: str, margin: float, end: s
     followed by `end`; "" without per-crop scores."""
     if paired is None or noise not in paired.index:
         return ""
-    return paired_ci_words(margin, paired.loc[noise, f"{N2N_MINUS_CLASSICAL}_ci95"]) + end
+    return paired_ci_words(margin, paired.loc[noise, f"{N2N_MINUS_CLASSICAL}_ci95"], paired.loc[noise, N_SEEDS]) + end
 
 
 def _resolved(paired: pd.DataFrame | None, key: str, where: tuple[str, str]) -> str:
     """Which of the paired gaps `key` (rows of `paired`, named by its index; `where`: the words
     around their names, ('on', '') or ('at', ' pairs')) resolve a difference, 0 outside their
     paired 95% CI: ' (0 lies outside the paired 95% CI on poisson and text only)'; "" without
-    per-crop scores, or where no CI can be given."""
+    per-crop scores, or where no CI can be given. Gaps from one seed are not judged (their CIs
+    cover the crops alone: findings.paired_ci_words), and it says so."""
     if paired is None:
         return ""
     judged = paired[paired[f"{key}_ci95"].notna()]
+    if not judged.empty and (judged[N_SEEDS] < 2).all():
+        return " (one training run each: their paired 95% CIs, over the crops alone, do not settle these)"
     outside = [name for name, gap, half in zip(judged.index, judged[key], judged[f"{key}_ci95"], strict=True)
                if abs(gap) > half]
     if judged.empty:
@@ -125,14 +139,13 @@ def _resolved(paired: pd.DataFrame | None, key: str, where: tuple[str, str]) -> 
         return " (0 lies inside every paired 95% CI)"
     if len(outside) == len(paired):
         return " (0 lies outside every paired 95% CI)"
-    names = [f"{n:,}" if pd.api.types.is_number(n) else str(n) for n in outside]
-    listed = names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+    listed = listing(f"{n:,}" if pd.api.types.is_number(n) else n for n in outside)
     return f" (0 lies outside the paired 95% CI {where[0]} {listed}{where[1]} only)"
 
 
 def _generalisation_points(res: Results) -> list[str]:
-    """The report's recipe on its worst held-out photo against BM3D, and what the best recipe
-    makes of it."""
+    """The report's recipe on its worst held-out photo against BM3D, what the best recipe makes
+    of it, and, where recorded, how far it stays from BM3D on the photos it was not chosen on."""
     gen = res.json("generalisation")
     if not gen:
         return []
@@ -143,7 +156,8 @@ def _generalisation_points(res: Results) -> list[str]:
             f"{worst} scores {reported[worst]:.2f} dB, {table.loc[BM3D, worst] - reported[worst]:.2f} dB below BM3D; "
             f"the best recipe, {gen['best_recipe']}, {change_verb(reported[worst], best[worst])} it to "
             f"{best[worst]:.2f} dB and the mean from "
-            f"{reported['all']:.2f} to {best['all']:.2f} dB."]
+            f"{reported['all']:.2f} to {best['all']:.2f} dB"
+            + (f"; {third_split_words(gen['third_split'])}." if gen.get("third_split") else ".")]
 
 
 def section_reproduce() -> str:

@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import pandas as pd
 
-from ..comparisons import N2C_MINUS_N2N, N2N_MINUS_CLASSICAL, TARGET_GAP_TO_N2C_DB, curve_gaps, paired_gaps
+from ..comparisons import N2C_MINUS_N2N, N2N_MINUS_CLASSICAL, N_SEEDS, TARGET_GAP_TO_N2C_DB, curve_gaps, paired_gaps
 from ..findings import count, half_width_words, paired_ci_words, third_split_words
 from ..generalisation import TEST_MEAN, photos_of, worst_photo
 from ..seeds import PER_CROP_SUFFIX, PHOTO
+from ..sweeps import NO_CI
 from ..weights import images_before, images_seen
-from .results import Results
+from .results import Results, ResultsFileError
 from .words import made_by, markdown_table, not_run, seeds_note
 
 
@@ -36,8 +37,11 @@ def section_comparisons(res: Results) -> str:
     clean_ci = classical_ci = ""  # without per-crop scores: the gaps alone
     paired_note = _paired_note(res, meta, gaps)
     if gaps is not None and "gaussian" in gaps.index:
-        clean_ci = f" ({paired_ci_words(gap_n2c, gaps.loc['gaussian', f'{N2C_MINUS_N2N}_ci95'], TARGET_GAP_TO_N2C_DB)})"
-        classical_ci = f" ({paired_ci_words(gap_classical, gaps.loc['gaussian', f'{N2N_MINUS_CLASSICAL}_ci95'])})"
+        on_gaussian = gaps.loc["gaussian"]
+        runs = on_gaussian[N_SEEDS]
+        clean_words = paired_ci_words(gap_n2c, on_gaussian[f"{N2C_MINUS_N2N}_ci95"], runs, TARGET_GAP_TO_N2C_DB)
+        clean_ci = f" ({clean_words})"
+        classical_ci = f" ({paired_ci_words(gap_classical, on_gaussian[f'{N2N_MINUS_CLASSICAL}_ci95'], runs)})"
     parts = [f"""{heading}
 
 Every method on the same {meta['n_val']} held-out validation crops per noise model. The two
@@ -74,7 +78,7 @@ Gaussian noise in detail (seconds: wall time to denoise the validation crops on 
         if along_curve is not None:
             parts.append("Noise2Clean minus Noise2Noise along the curve, paired: " + "; ".join(
                 f"at {row['n_train']:,} pairs {row[N2C_MINUS_N2N]:+.2f} dB "
-                f"({paired_ci_words(row[N2C_MINUS_N2N], row[f'{N2C_MINUS_N2N}_ci95'])})"
+                f"({paired_ci_words(row[N2C_MINUS_N2N], row[f'{N2C_MINUS_N2N}_ci95'], row[N_SEEDS])})"
                 for _, row in along_curve.iterrows()) + ".")
     return "\n\n".join(parts)
 
@@ -82,16 +86,33 @@ Gaussian noise in detail (seconds: wall time to denoise the validation crops on 
 def paired_tables(res: Results) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
     """Section 7's gaps paired crop by crop: comparisons.paired_gaps per noise (indexed by noise)
     and curve_gaps along the learning curve; each None where its per-crop scores are not in the
-    results (written before they were kept), where the report gives the gaps alone."""
-    table, per_crop = res.csv("comparisons"), res.csv(f"comparisons{PER_CROP_SUFFIX}")
-    curve = res.csv(f"learning_curve{PER_CROP_SUFFIX}")
+    results (written before they were kept), where the report gives the gaps alone. Per-crop
+    scores of another run than their table's are refused (ResultsFileError), not paired."""
+    table, per_crop = res.csv("comparisons"), _per_crop_of(res, "comparisons", ["noise", "method"])
+    curve = _per_crop_of(res, "learning_curve", ["noise", "n_train", "target"])
     gaps = None if table is None or per_crop is None else paired_gaps(table, per_crop).set_index("noise")
     return gaps, None if curve is None else curve_gaps(curve)
 
 
+def _per_crop_of(res: Results, name: str, keys: list[str]) -> pd.DataFrame | None:
+    """NAME_per_crop.csv, or None where it or NAME.csv is missing; ResultsFileError where its crops'
+    mean PSNR per row (keys) is not NAME.csv's (to the 1e-4 dB per crop the file keeps): the two
+    files come from different runs, as a run stopped between writing them leaves them."""
+    table, per_crop = res.csv(name), res.csv(f"{name}{PER_CROP_SUFFIX}")
+    if table is None or per_crop is None:
+        return None
+    means = per_crop.groupby(keys)["psnr"].mean()
+    table_psnr = table.set_index(keys)["psnr"].reindex(means.index)
+    if len(means) != len(table) or not ((means - table_psnr).abs() < 1e-3).all():
+        raise ResultsFileError(f"{res.dir / f'{name}{PER_CROP_SUFFIX}.csv'}: its crops' mean PSNRs are not "
+                               f"{name}.csv's: the two files come from different runs; rerun the notebook")
+    return per_crop
+
+
 def _gap_cell(gap: float, half: float) -> str:
-    """A paired gap and its 95% CI in a table cell: '+0.08 ± 0.05', or '+0.08 ± n/a'."""
-    return f"{gap:+.2f} ± {half_width_words(half)}"
+    """A paired gap and its 95% CI in a table cell: '+0.08 ± 0.05', or '+0.08 ± n/a'; no gap
+    (a noise no classical method suits): 'n/a'."""
+    return NO_CI if pd.isna(gap) else f"{gap:+.2f} ± {half_width_words(half)}"
 
 
 def _paired_note(res: Results, meta: dict, gaps: pd.DataFrame | None) -> str:
@@ -111,15 +132,16 @@ def _paired_note(res: Results, meta: dict, gaps: pd.DataFrame | None) -> str:
                           "best classical": gaps["best_classical"],
                           "Noise2Noise - best classical (dB)": list(map(_gap_cell, gaps[N2N_MINUS_CLASSICAL],
                                                                         gaps[f"{N2N_MINUS_CLASSICAL}_ci95"]))})
-    where = count(photos, "held-out photo") if photos else "held-out photos"
+    scope = (f"it is for more crops of these {count(photos, 'held-out photo')}, not for new photos: the "
+             "photo-to-photo spread is what section 8's leave-photos-out cross-validation measures" if photos else
+             "it is for more images drawn as these validation images were, not for images of another kind")
     return f"""
 
 **Paired gaps.** Every method is scored on the same crops, so a gap between two is judged on
 their difference crop by crop (PSNR a - PSNR b), which takes out how hard each crop is, shared
 by both: its 95% CI, {covers}, is usually far tighter than the two rows' own CIs side by side.
-Like every CI over crops in this section, it is for more crops of these {where}, not for new
-photos: the photo-to-photo spread is what section 8's leave-photos-out cross-validation
-measures. Per noise model (mean ± half-width of the paired 95% CI):
+Like every CI over crops in this section, {scope}. Per noise model (mean ± half-width of the paired
+95% CI):
 
 {markdown_table(shown, 'g')}"""
 
@@ -154,8 +176,8 @@ Gap to BM3D (dB; positive: the network wins):
 The best recipe here, **{meta['best_recipe']}**, is {against_bm3d} BM3D's mean; its worst photo is
 {worst_photo_words(best)}. {_optimism(meta, best)} The targets (at or
 above BM3D in the quick profile, +0.5 dB in the full profile, no photo more than 0.5 dB below) are
-judged on these numbers; the full profile needs a GPU and has not been run for this
-report.{_shipped_weights(gap)}{_cross_validation(res, meta)}"""
+judged on these numbers{", and the third split's" if meta.get("third_split") else ""}; the full profile needs a GPU
+and has not been run for this report.{_shipped_weights(gap)}{_cross_validation(res, meta)}"""
 
 
 def _optimism(meta: dict, best: pd.Series) -> str:

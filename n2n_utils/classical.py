@@ -42,7 +42,7 @@ from skimage.restoration import denoise_nl_means, denoise_tv_chambolle
 from .config import usable_cores
 from .data import DenoisingData
 from .metrics import psnr, psnr_per_image, score, to_float
-from .noise import noise_params
+from .noise import noise_params, unknown_parameters_words
 
 # BM3D estimates its noise statistics on an FFT grid of BM3D_NF pixels a side (the package's
 # default is 32). For white noise the spectrum is flat, so a coarser grid loses nothing: on 16
@@ -185,9 +185,8 @@ def _check_params(method: str, names: Iterable[str]) -> None:
     """Refuse parameter names that the method's one-image function does not take."""
     known = list(inspect.signature(get_method(method).denoise_one).parameters)[1:]  # not the image
     unknown = sorted(set(names) - set(known))
-    if unknown:  # names in words, as noise.noise_params says them: 'size', not "['size']"
-        raise ValueError(f"{method} has no parameter{'s' * (len(unknown) > 1)} {', '.join(unknown)}; "
-                         f"its parameter{'s are' if len(known) > 1 else ' is'} {', '.join(known)}")
+    if unknown:
+        raise ValueError(unknown_parameters_words(method, unknown, known))
 
 
 def default_workers(method: str, n_images: int, pixels: int = 32 * 32) -> int:

@@ -144,16 +144,22 @@ def params_words(params: dict[str, float]) -> str:
     return ", ".join(f"{k} {v * 255:g}/255" if "sigma" in k else f"{k} {v:g}" for k, v in params.items())
 
 
+def unknown_parameters_words(owner: str, unknown: list[str], known: list[str]) -> str:
+    """The error for parameter names that `owner` (a noise, a classical method) does not take, the
+    names in words: "tv has no parameter size; its parameter is weight"."""
+    return (f"{owner} has no parameter{'s' * (len(unknown) > 1)} {', '.join(unknown)}; "
+            f"its parameter{'s are' if len(known) > 1 else ' is'} {', '.join(known)}")
+
+
 def noise_params(name: str, **params: float) -> dict[str, float]:
     """The full parameter set of a noise model: its defaults, overridden by `params`.
     Unknown names and unknown parameters are errors that list the choices; a value outside
     its range (PARAM_RANGES; NaN is outside every range) is an error that states the range."""
     if name not in NOISE_MODELS:
         raise ValueError(f"unknown noise {name!r}; choose one of {', '.join(sorted(NOISE_MODELS))}")
-    unknown, own = sorted(set(params) - set(DEFAULT_PARAMS[name])), sorted(DEFAULT_PARAMS[name])
+    unknown = sorted(set(params) - set(DEFAULT_PARAMS[name]))
     if unknown:  # names in words, as the CLI's --noise-param takes them: 'lam', not "['lam']"
-        raise ValueError(f"noise {name!r} has no parameter{'s' * (len(unknown) > 1)} {', '.join(unknown)}; "
-                         f"its parameter{'s are' if len(own) > 1 else ' is'} {', '.join(own)}")
+        raise ValueError(unknown_parameters_words(f"noise {name!r}", unknown, sorted(DEFAULT_PARAMS[name])))
     for key, value in params.items():
         words, fits = PARAM_RANGES[key]
         if not fits(float(value)):

@@ -28,7 +28,7 @@ from .inference import predict
 from .many import train_many
 from .metrics import paired_gap, psnr_per_image, score, to_float
 from .noise import SUITED_LOSS
-from .seeds import CROP, PER_CROP, SEED, crop_scores
+from .seeds import CROP, N_SEEDS, PER_CROP, SEED, crop_scores
 from .training import TrainConfig, TrainResult
 
 # Row labels that tables, figures and the report match.
@@ -39,7 +39,6 @@ N2C = "ResUNet Noise2Clean"
 TARGET_GAP_TO_N2C_DB = 0.2
 # headline's and paired_gaps' keys: the paired gaps (dB) and their 95% CI half-widths
 N2C_MINUS_N2N, N2N_MINUS_CLASSICAL = "n2c_minus_n2n", "n2n_minus_classical"
-N_SEEDS = "n_seeds"  # ... and how many training seeds each gap pairs (1: its CI covers the crops alone)
 
 
 def _per_crop(denoised: torch.Tensor, data: DenoisingData) -> dict:

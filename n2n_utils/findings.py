@@ -10,9 +10,10 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from .blind import TARGET_BM3D_SIGMAS_255, TARGET_GAP_DB, sweep_targets
-from .comparisons import N2C_MINUS_N2N, N2N_MINUS_CLASSICAL, N_SEEDS, TARGET_GAP_TO_N2C_DB
+from .comparisons import N2C_MINUS_N2N, N2N_MINUS_CLASSICAL, TARGET_GAP_TO_N2C_DB
 from .generalisation import worst_photo
 from .noise import params_words
+from .seeds import N_SEEDS
 from .sweeps import NO_CI, diverged_values, diverged_words, mean_words, verdict
 
 if TYPE_CHECKING:

@@ -7,8 +7,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from n2n_utils import findings
-from n2n_utils.comparisons import N2C, N2C_MINUS_N2N, N2N, N2N_MINUS_CLASSICAL, N_SEEDS, NOISY_INPUT, headline
+from n2n_utils.comparisons import N2C, N2C_MINUS_N2N, N2N, N2N_MINUS_CLASSICAL, NOISY_INPUT, headline
 from n2n_utils.generalisation import gap_to, per_photo_table
+from n2n_utils.seeds import N_SEEDS
 
 
 def _summary(means, cis, values=(4e-4, 8e-4, 1.6e-3)):

@@ -12,13 +12,13 @@ from ..comparisons import (
     N2C_MINUS_N2N,
     N2N,
     N2N_MINUS_CLASSICAL,
-    N_SEEDS,
     NOISY_INPUT,
     TARGET_GAP_TO_N2C_DB,
 )
 from ..findings import change_verb, listing, paired_ci_words, third_split_words
 from ..generalisation import BM3D, REPORT_RECIPE, worst_photo
 from ..runs import REPORT_BATCH_SIZE, REPORT_LR
+from ..seeds import N_SEEDS
 from ..sweeps import verdict
 from .ee559 import REPORT_PSNR_DB
 from .extensions import paired_tables

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import pandas as pd
 
-from ..comparisons import N2C_MINUS_N2N, N2N_MINUS_CLASSICAL, N_SEEDS, TARGET_GAP_TO_N2C_DB, curve_gaps, paired_gaps
+from ..comparisons import N2C_MINUS_N2N, N2N_MINUS_CLASSICAL, TARGET_GAP_TO_N2C_DB, curve_gaps, paired_gaps
 from ..findings import count, half_width_words, paired_ci_words, third_split_words
 from ..generalisation import TEST_MEAN, photos_of, worst_photo
-from ..seeds import PER_CROP_SUFFIX, PHOTO
+from ..seeds import N_SEEDS, PER_CROP_SUFFIX, PHOTO
 from ..sweeps import NO_CI
 from ..weights import images_before, images_seen
 from .results import Results, ResultsFileError

@@ -39,6 +39,7 @@ N2C = "ResUNet Noise2Clean"
 TARGET_GAP_TO_N2C_DB = 0.2
 # headline's and paired_gaps' keys: the paired gaps (dB) and their 95% CI half-widths
 N2C_MINUS_N2N, N2N_MINUS_CLASSICAL = "n2c_minus_n2n", "n2n_minus_classical"
+PAIRED_KEYS = (N2C_MINUS_N2N, f"{N2C_MINUS_N2N}_ci95", N2N_MINUS_CLASSICAL, f"{N2N_MINUS_CLASSICAL}_ci95")
 
 
 def _per_crop(denoised: torch.Tensor, data: DenoisingData) -> dict:
@@ -158,8 +159,7 @@ def headline(table: pd.DataFrame, noise: str = "gaussian", per_crop: pd.DataFram
            "n2n": float(psnr[N2N]), "n2c": float(psnr[N2C])}
     if per_crop is not None:
         gaps = paired_gaps(table[table["noise"] == noise], per_crop).iloc[0]
-        out |= {key: float(gaps[key]) for key in (N2C_MINUS_N2N, f"{N2C_MINUS_N2N}_ci95",
-                                                 N2N_MINUS_CLASSICAL, f"{N2N_MINUS_CLASSICAL}_ci95")}
+        out |= {key: float(gaps[key]) for key in PAIRED_KEYS}
         out[N_SEEDS] = int(gaps[N_SEEDS])
     return out
 

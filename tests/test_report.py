@@ -280,6 +280,7 @@ def test_several_seeds_are_said_where_the_numbers_are_their_means(tmp_path):
     for name in ("comparisons", "generalisation"):
         path = tmp_path / "results" / "smoke" / f"{name}.json"
         path.write_text(json.dumps({**json.loads(path.read_text()), "seeds": [0, 1, 2]}))
+    res = report.Results("smoke", tmp_path / "results", tmp_path / "figures")  # one rendering's: each file read once
     note = "the mean of 3 training seeds (0, 1, 2: initialisation and data order), with a 95% confidence"
     assert note in report.section_comparisons(res).replace("\n", " ")
     assert note in report.section_generalisation(res).replace("\n", " ")
@@ -288,18 +289,18 @@ def test_several_seeds_are_said_where_the_numbers_are_their_means(tmp_path):
              "data": {"n_train": 64}, "train_seconds": 60.0, "seeds": [0, 1],
              "per_photo": [{"group": "all", "psnr": 27.0, "ci95": 0.4, "n": 12, "noisy": 20.5}]}
     (tmp_path / "results" / "smoke" / "train_resunet.json").write_text(json.dumps(train))
+    res = report.Results("smoke", tmp_path / "results", tmp_path / "figures")
     assert "Every PSNR of this section is the mean of 2 training seeds" in report.section_training(res)
 
 
 def test_blind_section_says_what_the_weights_started_from(tmp_path):
     meta = json.loads((REPORT_DIR.parent / "results" / "quick" / "blind_sigma.json").read_text())
     (tmp_path / "results" / "quick").mkdir(parents=True)
-    res = report.Results("quick", tmp_path / "results", tmp_path / "figures")
 
     def section(**weights) -> str:
         record = {**meta, "blind_weights": {**meta["blind_weights"], **weights}}
         (tmp_path / "results" / "quick" / "blind_sigma.json").write_text(json.dumps(record))
-        return report.section_blind(res)
+        return report.section_blind(report.Results("quick", tmp_path / "results", tmp_path / "figures"))
 
     assert "started from" not in section(init=None)  # from scratch, and results from before init
     earlier = {"epochs": 10, "n_train": 50_000, "train_seconds": 3429, "profile": "cpu-a", "git_commit": "abc"}
@@ -410,6 +411,7 @@ def test_sweeps_of_one_seed_are_not_said_to_have_confidence_intervals(tmp_path):
                 folder / f"{name}_summary.csv", index=False)
             record = json.loads((folder / f"{name}.json").read_text())
             (folder / f"{name}.json").write_text(json.dumps({**record, "seeds": list(seeds)}))
+        res = report.Results("smoke", tmp_path / "results", tmp_path / "figures")  # each rendering reads anew
         if len(seeds) == 2:
             assert "the mean over two seeds" in report.section_sweeps(res)
     sweeps = report.section_sweeps(res).replace("\n", " ")
@@ -513,7 +515,7 @@ def test_per_crop_scores_of_another_run_are_refused_not_paired(tmp_path):
     stale.to_csv(path, index=False)
     with pytest.raises(report.ResultsFileError, match="comparisons_per_crop.csv: its crops' mean PSNRs are not "
                                                       "comparisons.csv's"):
-        report.section_comparisons(res)
+        report.section_comparisons(report.Results("smoke", tmp_path / "results", tmp_path / "figures"))
 
 
 def test_paired_cis_cover_the_seeds_where_there_are_several(tmp_path):
@@ -526,3 +528,31 @@ def test_paired_cis_cover_the_seeds_where_there_are_several(tmp_path):
     # several seeds: each gap judged against 0, and the target against the whole CI
     assert "which excludes 0 and lies within the 0.2 dB target) and 1.00 dB above BM3D (paired 95% CI ± " in section
     assert "over the crops alone" not in section.split("**Paired gaps.**")[0]  # (the curve's file: one seed)
+
+
+def test_a_rendering_reads_each_results_file_once_and_pairs_the_gaps_once(monkeypatch):
+    # was: comparisons.csv read six times and the per-crop files paired twice (sections 7 and 11 each)
+    from n2n_utils.report import paired, results
+
+    reads, pairings = [], []
+    read_csv, read_record, paired_gaps = pd.read_csv, results.read_record, paired.paired_gaps
+    monkeypatch.setattr(pd, "read_csv", lambda path, *a, **k: reads.append(path.name) or read_csv(path, *a, **k))
+    monkeypatch.setattr(results, "read_record", lambda path, *a: reads.append(path.name) or read_record(path, *a))
+    monkeypatch.setattr(paired, "paired_gaps", lambda *a: pairings.append(1) or paired_gaps(*a))
+    report.render(("quick",))
+    assert "comparisons_per_crop.csv" in reads and "learning_curve_per_crop.csv" in reads
+    assert sorted(reads) == sorted(set(reads)) and len(pairings) == 1
+
+
+def test_a_json_headline_of_another_run_is_refused_not_reported(tmp_path):
+    # comparisons.json keeps notebook 05's copy of the headline; the report makes its own from the
+    # tables and per-crop scores, and a copy that disagrees (another run's json) is refused
+    res = _with_per_crop_scores(tmp_path)
+    assert "Noise2Noise 28.00 dB" in report.section_comparisons(res)  # the copy agrees
+    path = tmp_path / "results" / "smoke" / "comparisons.json"
+    record = json.loads(path.read_text())
+    for key, value in (("n2n", 28.05), ("best_classical", "TV"), ("n2c_minus_n2n", 0.3)):
+        path.write_text(json.dumps({**record, "headline": {**record["headline"], key: value}}))
+        for section in (report.section_comparisons, report.section_discussion):
+            with pytest.raises(report.ResultsFileError, match=f"comparisons.json: its headline's {key} "):
+                section(report.Results("smoke", tmp_path / "results", tmp_path / "figures"))

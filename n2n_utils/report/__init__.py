@@ -8,7 +8,8 @@ them (which setting won, whether a target was met) are computed from the results
 
 This module puts the report together and writes it; the parts, in the report's order:
 results (reading a profile's results files), words (how a record's provenance, seeds, data
-and tables are said), ee559 (abstract, sections 1-6), extensions (7-9), speed (10, and the
+and tables are said), paired (notebook 05's numbers, each from one source, made once for
+sections 7 and 11), ee559 (abstract, sections 1-6), extensions (7-9), speed (10, and the
 README's speed block) and discussion (11, and Reproducing).
 """
 

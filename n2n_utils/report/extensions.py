@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import pandas as pd
 
-from ..comparisons import N2C_MINUS_N2N, N2N_MINUS_CLASSICAL, TARGET_GAP_TO_N2C_DB, curve_gaps, paired_gaps
+from ..comparisons import N2C_MINUS_N2N, N2N_MINUS_CLASSICAL, TARGET_GAP_TO_N2C_DB
 from ..findings import count, half_width_words, paired_ci_words, third_split_words
 from ..generalisation import TEST_MEAN, photos_of, worst_photo
-from ..seeds import N_SEEDS, PER_CROP_SUFFIX, PHOTO
+from ..seeds import N_SEEDS, PHOTO
 from ..sweeps import NO_CI
 from ..weights import images_before, images_seen
-from .results import Results, ResultsFileError
+from .paired import Compared, compared
+from .results import Results
 from .words import made_by, markdown_table, not_run, seeds_note
 
 
@@ -21,27 +22,26 @@ def section_comparisons(res: Results) -> str:
     """Section 7 (comparisons.json and .csv, augmentation_ablation.csv, learning_curve.csv, and
     their _per_crop.csv where recorded): PSNR of every method per noise model, the headline on
     gaussian noise with its gaps paired crop by crop, the augmentation ablation and the learning
-    curve. Results from before the per-crop scores were kept give the gaps without CIs."""
+    curve, every number from paired.compared. Results from before the per-crop scores were kept
+    give the gaps without CIs."""
     heading = "## 7. Noise2Noise against clean targets and classical denoisers"
-    table, meta = res.csv("comparisons"), res.json("comparisons")
-    if table is None or not meta:
+    numbers = compared(res)
+    if numbers is None:
         return not_run(heading)
-    headline = meta["headline"]
+    table, meta, headline, gaps = numbers.table, numbers.meta, numbers.headline, numbers.gaps
     psnr = table.pivot(index="method", columns="noise", values="psnr").reindex(list(dict.fromkeys(table["method"])))
     psnr = psnr[list(dict.fromkeys(table["noise"]))].reset_index()
     gaussian = table[table["noise"] == "gaussian"][["method", "psnr", "psnr_ci95", "ssim", "seconds", "params"]]
     gap_n2c = headline["n2c"] - headline["n2n"]
     gap_classical = headline["n2n"] - headline["best_classical_psnr"]
     ablation, curve = res.csv("augmentation_ablation"), res.csv("learning_curve")
-    gaps, along_curve = paired_tables(res)
     clean_ci = classical_ci = ""  # without per-crop scores: the gaps alone
-    paired_note = _paired_note(res, meta, gaps)
-    if gaps is not None and "gaussian" in gaps.index:
-        on_gaussian = gaps.loc["gaussian"]
-        runs = on_gaussian[N_SEEDS]
-        clean_words = paired_ci_words(gap_n2c, on_gaussian[f"{N2C_MINUS_N2N}_ci95"], runs, TARGET_GAP_TO_N2C_DB)
+    paired_note = _paired_note(numbers)
+    if gaps is not None:
+        runs = headline[N_SEEDS]
+        clean_words = paired_ci_words(gap_n2c, headline[f"{N2C_MINUS_N2N}_ci95"], runs, TARGET_GAP_TO_N2C_DB)
         clean_ci = f" ({clean_words})"
-        classical_ci = f" ({paired_ci_words(gap_classical, on_gaussian[f'{N2N_MINUS_CLASSICAL}_ci95'], runs)})"
+        classical_ci = f" ({paired_ci_words(gap_classical, headline[f'{N2N_MINUS_CLASSICAL}_ci95'], runs)})"
     parts = [f"""{heading}
 
 Every method on the same {meta['n_val']} held-out validation crops per noise model. The two
@@ -75,38 +75,12 @@ Gaussian noise in detail (seconds: wall time to denoise the validation crops on 
                                 "at an equal number of optimizer steps."))
         parts.append(markdown_table(curve[["n_train", "target", "epochs", "psnr", "psnr_ci95"]],
                                     ("g", "g", "g", ".2f", ".2f")))
-        if along_curve is not None:
+        if (along_curve := numbers.along_curve) is not None:
             parts.append("Noise2Clean minus Noise2Noise along the curve, paired: " + "; ".join(
                 f"at {row['n_train']:,} pairs {row[N2C_MINUS_N2N]:+.2f} dB "
                 f"({paired_ci_words(row[N2C_MINUS_N2N], row[f'{N2C_MINUS_N2N}_ci95'], row[N_SEEDS])})"
                 for _, row in along_curve.iterrows()) + ".")
     return "\n\n".join(parts)
-
-
-def paired_tables(res: Results) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
-    """Section 7's gaps paired crop by crop: comparisons.paired_gaps per noise (indexed by noise)
-    and curve_gaps along the learning curve; each None where its per-crop scores are not in the
-    results (written before they were kept), where the report gives the gaps alone. Per-crop
-    scores of another run than their table's are refused (ResultsFileError), not paired."""
-    table, per_crop = res.csv("comparisons"), _per_crop_of(res, "comparisons", ["noise", "method"])
-    curve = _per_crop_of(res, "learning_curve", ["noise", "n_train", "target"])
-    gaps = None if table is None or per_crop is None else paired_gaps(table, per_crop).set_index("noise")
-    return gaps, None if curve is None else curve_gaps(curve)
-
-
-def _per_crop_of(res: Results, name: str, keys: list[str]) -> pd.DataFrame | None:
-    """NAME_per_crop.csv, or None where it or NAME.csv is missing; ResultsFileError where its crops'
-    mean PSNR per row (keys) is not NAME.csv's (to the 1e-4 dB per crop the file keeps): the two
-    files come from different runs, as a run stopped between writing them leaves them."""
-    table, per_crop = res.csv(name), res.csv(f"{name}{PER_CROP_SUFFIX}")
-    if table is None or per_crop is None:
-        return None
-    means = per_crop.groupby(keys)["psnr"].mean()
-    table_psnr = table.set_index(keys)["psnr"].reindex(means.index)
-    if len(means) != len(table) or not ((means - table_psnr).abs() < 1e-3).all():
-        raise ResultsFileError(f"{res.dir / f'{name}{PER_CROP_SUFFIX}.csv'}: its crops' mean PSNRs are not "
-                               f"{name}.csv's: the two files come from different runs; rerun the notebook")
-    return per_crop
 
 
 def _gap_cell(gap: float, half: float) -> str:
@@ -115,14 +89,14 @@ def _gap_cell(gap: float, half: float) -> str:
     return NO_CI if pd.isna(gap) else f"{gap:+.2f} ± {half_width_words(half)}"
 
 
-def _paired_note(res: Results, meta: dict, gaps: pd.DataFrame | None) -> str:
+def _paired_note(numbers: Compared) -> str:
     """Section 7's paragraph on the paired gaps, per noise model, and on what their CIs (and
     every CI over crops) cover; "" where the per-crop scores were not recorded."""
+    gaps, per_crop = numbers.gaps, numbers.per_crop
     if gaps is None:
         return ""
-    per_crop = res.csv(f"comparisons{PER_CROP_SUFFIX}")
     photos = per_crop[PHOTO].nunique() if PHOTO in per_crop else None
-    seeds = meta.get("seeds") or []
+    seeds = numbers.meta.get("seeds") or []
     covers = (f"over the crops and the {len(seeds)} training seeds (seed s of one network paired with seed s of the "
               "other, a classical method with every seed)" if len(seeds) > 1 else
               "over the crops (one seed: the spread between training runs is left out)")

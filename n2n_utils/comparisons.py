@@ -6,9 +6,9 @@ Every function returns plain rows (dicts) that notebooks turn into DataFrames. E
 scored on the same validation crops, by the course's metric (mean of per-image PSNR) with a
 95% CI, SSIM, and the wall time to denoise the validation set; each row also carries its
 per-crop PSNRs (seeds.PER_CROP, written to `<name>_per_crop.csv` by seeds.write_seed_tables), so
-that a gap between two methods is judged on the same crops, paired (`paired_gaps`, `curve_gaps`).
-Each ResUNet is trained once per seed of `seeds` (its row carries the seed: n2n_utils.seeds
-averages them), the classical methods once.
+that a gap between two methods is judged on the same crops, paired (`paired_gaps`, `curve_gaps`,
+`ablation_gaps`). Each ResUNet is trained once per seed of `seeds` (its row carries the seed:
+n2n_utils.seeds averages them), the classical methods once.
 """
 
 from __future__ import annotations
@@ -40,6 +40,9 @@ TARGET_GAP_TO_N2C_DB = 0.2
 # headline's and paired_gaps' keys: the paired gaps (dB) and their 95% CI half-widths
 N2C_MINUS_N2N, N2N_MINUS_CLASSICAL = "n2c_minus_n2n", "n2n_minus_classical"
 PAIRED_KEYS = (N2C_MINUS_N2N, f"{N2C_MINUS_N2N}_ci95", N2N_MINUS_CLASSICAL, f"{N2N_MINUS_CLASSICAL}_ci95")
+# augmentation_ablation's baseline setting, and ablation_gaps' key: each other setting minus it (dB)
+NO_AUGMENTATION = "none"
+SETTING_MINUS_NONE = "setting_minus_none"
 
 
 def _per_crop(denoised: torch.Tensor, data: DenoisingData) -> dict:
@@ -104,7 +107,7 @@ def augmentation_ablation(data: DenoisingData, base: TrainConfig, seeds: Sequenc
     """Noise2Noise with no augmentation, dihedral only, and every law-preserving augmentation,
     each once per seed of `seeds` (none: base.seed)."""
     noise = data.meta["noise"]
-    variants = {"none": (), "dihedral": ("dihedral",), "all valid": valid_augmentations(noise)}
+    variants = {NO_AUGMENTATION: (), "dihedral": ("dihedral",), "all valid": valid_augmentations(noise)}
     labels = {f"N2N, {name}": name for name in variants}
     rows = resunet_rows(data, {label: resunet_config(noise, base, augment=variants[name])
                                for label, name in labels.items()}, seeds)
@@ -224,4 +227,20 @@ def curve_gaps(per_crop: pd.DataFrame) -> pd.DataFrame:
                            {"noise": noise, "n_train": n, "target": "noise2noise"})
         rows.append({"noise": noise, "n_train": n, N2C_MINUS_N2N: gap, f"{N2C_MINUS_N2N}_ci95": half,
                      N_SEEDS: n_seeds})
+    return pd.DataFrame(rows)
+
+
+def ablation_gaps(per_crop: pd.DataFrame) -> pd.DataFrame:
+    """Along augmentation_ablation's per-crop scores: per noise, each setting but NO_AUGMENTATION
+    (in the order they were run) minus NO_AUGMENTATION, paired crop by crop and seed by seed:
+    columns noise, augmentation, SETTING_MINUS_NONE (dB) and its 95% CI half-width `<key>_ci95`,
+    and N_SEEDS, as paired_gaps gives them."""
+    rows = []
+    for (noise, setting), _ in per_crop.groupby(["noise", "augmentation"], sort=False):
+        if setting == NO_AUGMENTATION:
+            continue
+        gap, half, n_seeds = paired(per_crop, {"noise": noise, "augmentation": setting},
+                                    {"noise": noise, "augmentation": NO_AUGMENTATION})
+        rows.append({"noise": noise, "augmentation": setting, SETTING_MINUS_NONE: gap,
+                     f"{SETTING_MINUS_NONE}_ci95": half, N_SEEDS: n_seeds})
     return pd.DataFrame(rows)

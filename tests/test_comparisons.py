@@ -10,7 +10,16 @@ import n2n_utils.comparisons as comparisons  # noqa: E402
 from n2n_utils.comparisons import learning_curve, resunet_config, subset  # noqa: E402
 from n2n_utils.metrics import mean_ci, paired_gap  # noqa: E402
 from n2n_utils.plots import plot_grouped_bars, plot_learning_curve  # noqa: E402
-from n2n_utils.seeds import CROP, PER_CROP, PHOTO, SEED, crop_scores, mean_over_seeds, split_per_crop  # noqa: E402
+from n2n_utils.seeds import (  # noqa: E402
+    CROP,
+    N_SEEDS,
+    PER_CROP,
+    PHOTO,
+    SEED,
+    crop_scores,
+    mean_over_seeds,
+    split_per_crop,
+)
 from n2n_utils.training import TrainConfig  # noqa: E402
 
 
@@ -141,6 +150,24 @@ def test_curve_gaps_pair_each_size():
     assert gaps[comparisons.N2C_MINUS_N2N].tolist() == pytest.approx([0.515, 0.115])
     assert gaps[f"{comparisons.N2C_MINUS_N2N}_ci95"].tolist() == pytest.approx(
         [mean_ci(clean_over_noisy[100])[1]] * 2)
+
+
+@pytest.mark.parametrize("seeds", [(0,), (0, 1)])
+def test_ablation_gaps_pair_each_setting_with_no_augmentation(seeds):
+    hardness = np.array([25.0, 28.0, 30.0, 24.0])  # per crop, shared by every setting
+    over_none = {"dihedral": np.array([0.0, 0.02, -0.01, 0.03]), "all valid": np.array([0.8, 0.7, 0.9, 0.85])}
+    rows = [{"noise": "gaussian", "augmentation": name, "method": f"N2N, {name}", SEED: seed, "psnr": 0.0,
+             PER_CROP: crop_scores(hardness + over_none.get(name, 0) + 0.01 * seed * np.arange(4))}
+            for name in ("all valid", comparisons.NO_AUGMENTATION, "dihedral") for seed in seeds]
+    _, per_crop = split_per_crop(rows, ["noise", "augmentation", "method"])
+    gaps = comparisons.ablation_gaps(per_crop)
+    assert gaps["augmentation"].tolist() == ["all valid", "dihedral"]  # as run, no augmentation left out
+    key = comparisons.SETTING_MINUS_NONE
+    for _, row in gaps.iterrows():
+        setting, none = (comparisons.crop_matrix(per_crop, augmentation=a).to_numpy()
+                         for a in (row["augmentation"], comparisons.NO_AUGMENTATION))
+        assert (row[key], row[f"{key}_ci95"]) == pytest.approx(paired_gap(setting, none))
+        assert row[key] == pytest.approx(over_none[row["augmentation"]].mean()) and row[N_SEEDS] == len(seeds)
 
 
 def test_comparison_plot_groups_methods():

@@ -473,6 +473,13 @@ def _with_per_crop_scores(root, seeds=(0,)) -> report.Results:
                   for r in curve]
     split_per_crop(curve_rows, ["noise", "n_train", "target"])[1].to_csv(
         folder / f"learning_curve{PER_CROP_SUFFIX}.csv", index=False)
+    keys = ["noise", "augmentation", "method"]  # the ablation: +0.02 and +0.50 dB over none
+    ablation = [{"noise": "gaussian", "augmentation": a, "method": f"N2N, {a}", "psnr": 27.0 + gain, "psnr_ci95": 2.0,
+                 "ssim": 0.8} for a, gain in (("none", 0.0), ("dihedral", 0.02), ("all valid", 0.5))]
+    pd.DataFrame(ablation).to_csv(folder / "augmentation_ablation.csv", index=False)
+    split_per_crop([{**{k: r[k] for k in keys}, SEED: 0, PER_CROP: crop_scores(r["psnr"] + hardness + wobble * i)}
+                    for i, r in enumerate(ablation)], keys)[1].to_csv(
+        folder / f"augmentation_ablation{PER_CROP_SUFFIX}.csv", index=False)
     return report.Results("smoke", root / "results", root / "figures")
 
 
@@ -496,6 +503,9 @@ def test_the_headline_gaps_come_with_their_paired_cis(tmp_path):
     assert "| gaussian | +0.10 ± 0.02" in section and "| impulse  | +0.10 ± 0.02" in section
     assert f"at 16 pairs +0.50 dB (paired 95% CI ± 0.01 dB, {one_run}); at 32 pairs +0.01 dB (paired " \
            f"95% CI ± 0.01 dB, {one_run})" in section
+    # the augmentation ablation's settings, each against none, paired as the curve is
+    assert f"Each setting minus none (no augmentation), paired crop by crop: dihedral +0.02 dB (paired 95% CI " \
+           f"± 0.01 dB, {one_run}); all valid +0.50 dB (paired 95% CI ± 0.03 dB, {one_run})." in flat
     # one seed: no verdict on 0 (a second training run moves a network by more than these CIs)
     unsettled = "(one training run each: their paired 95% CIs, over the crops alone, do not settle these)"
     assert f"0.10 dB apart at equal budget (paired 95% CI ± 0.02 dB, {one_run}; the gap itself is within the 0.2 " \
@@ -505,16 +515,17 @@ def test_the_headline_gaps_come_with_their_paired_cis(tmp_path):
     assert "cludes 0" not in section + discussion and "nan" not in section + discussion
 
 
-def test_per_crop_scores_of_another_run_are_refused_not_paired(tmp_path):
+@pytest.mark.parametrize(("name", "method"), [("comparisons", "BM3D"), ("augmentation_ablation", "N2N, dihedral")])
+def test_per_crop_scores_of_another_run_are_refused_not_paired(tmp_path, name, method):
     # a run stopped between writing comparisons.csv and its _per_crop.csv leaves an older one beside it
     res = _with_per_crop_scores(tmp_path)
     report.section_comparisons(res)  # the same run's: paired
-    path = tmp_path / "results" / "smoke" / "comparisons_per_crop.csv"
+    path = tmp_path / "results" / "smoke" / f"{name}_per_crop.csv"
     stale = pd.read_csv(path)
-    stale.loc[stale["method"] == "BM3D", "psnr"] += 0.3
+    stale.loc[stale["method"] == method, "psnr"] += 0.3
     stale.to_csv(path, index=False)
-    with pytest.raises(report.ResultsFileError, match="comparisons_per_crop.csv: its crops' mean PSNRs are not "
-                                                      "comparisons.csv's"):
+    with pytest.raises(report.ResultsFileError, match=f"{name}_per_crop.csv: its crops' mean PSNRs are not "
+                                                      f"{name}.csv's"):
         report.section_comparisons(report.Results("smoke", tmp_path / "results", tmp_path / "figures"))
 
 

@@ -8,7 +8,13 @@ from __future__ import annotations
 
 import pandas as pd
 
-from ..comparisons import N2C_MINUS_N2N, N2N_MINUS_CLASSICAL, TARGET_GAP_TO_N2C_DB
+from ..comparisons import (
+    N2C_MINUS_N2N,
+    N2N_MINUS_CLASSICAL,
+    NO_AUGMENTATION,
+    SETTING_MINUS_NONE,
+    TARGET_GAP_TO_N2C_DB,
+)
 from ..findings import count, half_width_words, paired_ci_words
 from ..seeds import N_SEEDS, PHOTO
 from ..sweeps import NO_CI
@@ -69,6 +75,9 @@ Gaussian noise in detail (seconds: wall time to denoise the validation crops on 
         parts.append("Augmentation (gaussian, same budget):\n\n"
                      + markdown_table(ablation[["augmentation", "psnr", "psnr_ci95", "ssim"]],
                                       ("g", ".2f", ".2f", ".3f")))
+        if (settings := numbers.ablation) is not None:
+            parts.append(f"Each setting minus {NO_AUGMENTATION} (no augmentation), paired crop by crop: " + "; ".join(
+                _paired_words(row["augmentation"], row, SETTING_MINUS_NONE) for _, row in settings.iterrows()) + ".")
     if curve is not None:
         parts.append(res.figure("fig7_learning_curve", "PSNR against the number of training pairs, "
                                 "at an equal number of optimizer steps."))
@@ -76,10 +85,15 @@ Gaussian noise in detail (seconds: wall time to denoise the validation crops on 
                                     ("g", "g", "g", ".2f", ".2f")))
         if (along_curve := numbers.along_curve) is not None:
             parts.append("Noise2Clean minus Noise2Noise along the curve, paired: " + "; ".join(
-                f"at {row['n_train']:,} pairs {row[N2C_MINUS_N2N]:+.2f} dB "
-                f"({paired_ci_words(row[N2C_MINUS_N2N], row[f'{N2C_MINUS_N2N}_ci95'], row[N_SEEDS])})"
-                for _, row in along_curve.iterrows()) + ".")
+                _paired_words(f"at {row['n_train']:,} pairs", row, N2C_MINUS_N2N) for _, row in along_curve.iterrows())
+                + ".")
     return "\n\n".join(parts)
+
+
+def _paired_words(label: str, row: pd.Series, key: str) -> str:
+    """A paired gap `key` of a row of comparisons' paired tables (with `<key>_ci95` and N_SEEDS)
+    after its label: 'at 500 pairs +0.54 dB (paired 95% CI ± 0.12 dB, ...)'."""
+    return f"{label} {row[key]:+.2f} dB ({paired_ci_words(row[key], row[f'{key}_ci95'], row[N_SEEDS])})"
 
 
 def _gap_cell(gap: float, half: float) -> str:

@@ -1,10 +1,11 @@
 """Notebook 05's results as sections 7 and 11 read them, made once per rendering: one source
 for each number.
 
-- PSNRs (dB, means over seeds) come from comparisons.csv and learning_curve.csv.
+- PSNRs (dB, means over seeds) come from comparisons.csv, augmentation_ablation.csv and
+  learning_curve.csv.
 - Every gap between two methods, and its 95% CI, is paired crop by crop from the per-crop
-  scores (`<name>_per_crop.csv`: comparisons.paired_gaps, curve_gaps); per-crop scores of
-  another run than their table's are refused, not paired.
+  scores (`<name>_per_crop.csv`: comparisons.paired_gaps, curve_gaps, ablation_gaps); per-crop
+  scores of another run than their table's are refused, not paired.
 - The headline is comparisons.headline of those two files. comparisons.json keeps notebook 05's
   copy of it, which a reader of that file and the notebook's closing sentence see; the report
   checks that copy against its own and refuses one from another run rather than print either.
@@ -17,7 +18,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from ..comparisons import PAIRED_KEYS, curve_gaps, headline, paired_gaps
+from ..comparisons import PAIRED_KEYS, ablation_gaps, curve_gaps, headline, paired_gaps
 from ..seeds import N_SEEDS, PER_CROP_SUFFIX
 from .results import Results, ResultsFileError
 
@@ -37,6 +38,7 @@ class Compared:
     per_crop: pd.DataFrame | None  # comparisons_per_crop.csv; None: written before per-crop scores were kept
     gaps: pd.DataFrame | None  # comparisons.paired_gaps, indexed by noise; None without per_crop
     along_curve: pd.DataFrame | None  # curve_gaps of learning_curve_per_crop.csv; None without it
+    ablation: pd.DataFrame | None  # ablation_gaps of augmentation_ablation_per_crop.csv; None without it
 
 
 def compared(res: Results) -> Compared | None:
@@ -54,11 +56,13 @@ def _compare(res: Results) -> Compared | None:
                                "rerun notebook 05 with it among the profile's noises")
     per_crop = per_crop_of(res, "comparisons", ["noise", "method"])
     curve = per_crop_of(res, "learning_curve", ["noise", "n_train", "target"])
+    ablation = per_crop_of(res, "augmentation_ablation", ["noise", "augmentation", "method"])
     top = headline(table, HEADLINE_NOISE, per_crop)
     _check_copy(res, meta["headline"], top)
     return Compared(table=table, meta=meta, headline=top, per_crop=per_crop,
                     gaps=None if per_crop is None else paired_gaps(table, per_crop).set_index("noise"),
-                    along_curve=None if curve is None else curve_gaps(curve))
+                    along_curve=None if curve is None else curve_gaps(curve),
+                    ablation=None if ablation is None else ablation_gaps(ablation))
 
 
 def _check_copy(res: Results, copy: dict, top: dict) -> None:

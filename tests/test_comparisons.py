@@ -121,6 +121,8 @@ def test_a_noise_without_classical_methods_has_no_gap_to_one():
                                                 f"{comparisons.N2N_MINUS_CLASSICAL}_ci95"]].astype(float)).all()
     assert gaps.loc["gaussian", "best_classical"] == "BM3D"
     assert comparisons.headline(table, "gaussian", per_crop)["best_classical"] == "BM3D"
+    by_photo = comparisons.photo_gaps(table, per_crop.assign(**{PHOTO: "flower"}))
+    assert by_photo[by_photo["noise"] == "gaussian_blind"]["gap"].tolist() == [comparisons.N2C_MINUS_N2N]
     with pytest.raises(ValueError, match="gaussian_blind: no classical method"):
         comparisons.headline(table, "gaussian_blind", per_crop)
 
@@ -150,6 +152,29 @@ def test_curve_gaps_pair_each_size():
     assert gaps[comparisons.N2C_MINUS_N2N].tolist() == pytest.approx([0.515, 0.115])
     assert gaps[f"{comparisons.N2C_MINUS_N2N}_ci95"].tolist() == pytest.approx(
         [mean_ci(clean_over_noisy[100])[1]] * 2)
+
+
+@pytest.mark.parametrize("seeds", [(0,), (0, 1, 2)])
+def test_photo_gaps_give_each_headline_gap_per_photo_and_whether_its_sign_holds(seeds):
+    table, per_crop = _scored(seeds)
+    photos = np.array(["flower", "chelsea", "flower", "rocket", "chelsea"])  # crops 0-4
+    per_crop = per_crop.assign(**{PHOTO: photos[per_crop[CROP]]})
+    # Noise2Clean below Noise2Noise on rocket's crop alone (it is 0.1 dB above elsewhere)
+    on_rocket = (per_crop["method"] == comparisons.N2C) & (per_crop[PHOTO] == "rocket")
+    per_crop.loc[on_rocket, "psnr"] -= 0.5
+    gaps = comparisons.photo_gaps(table, per_crop).set_index("gap")
+    assert gaps.columns.tolist() == ["noise", "best_classical", "flower", "chelsea", "rocket", comparisons.SAME_SIGN]
+    n2n, n2c, bm3d = (comparisons.crop_matrix(per_crop, method=m).to_numpy()
+                      for m in (comparisons.N2N, comparisons.N2C, "BM3D"))
+    for key, diff in ((comparisons.N2C_MINUS_N2N, n2c - n2n), (comparisons.N2N_MINUS_CLASSICAL, n2n - bm3d)):
+        per_photo = [diff[:, photos == photo].mean() for photo in ("flower", "chelsea", "rocket")]
+        assert gaps.loc[key, ["flower", "chelsea", "rocket"]].tolist() == pytest.approx(per_photo)
+    assert gaps.loc[comparisons.N2C_MINUS_N2N, "rocket"] < 0 < gaps.loc[comparisons.N2C_MINUS_N2N, "flower"]
+    assert not gaps.loc[comparisons.N2C_MINUS_N2N, comparisons.SAME_SIGN]
+    assert gaps.loc[comparisons.N2N_MINUS_CLASSICAL, comparisons.SAME_SIGN]  # BM3D 0.6 dB above on every crop
+    assert gaps.loc[comparisons.N2N_MINUS_CLASSICAL, "best_classical"] == "BM3D"
+    with pytest.raises(ValueError, match="do not name their photos"):
+        comparisons.photo_gaps(table, per_crop.drop(columns=PHOTO))
 
 
 @pytest.mark.parametrize("seeds", [(0,), (0, 1)])

@@ -567,3 +567,36 @@ def test_a_json_headline_of_another_run_is_refused_not_reported(tmp_path):
         for section in (report.section_comparisons, report.section_discussion):
             with pytest.raises(report.ResultsFileError, match=f"comparisons.json: its headline's {key} "):
                 section(report.Results("smoke", tmp_path / "results", tmp_path / "figures"))
+
+
+def test_each_headline_gap_is_given_per_held_out_photo_with_whether_its_sign_holds(tmp_path):
+    import numpy as np
+
+    res = _with_per_crop_scores(tmp_path)
+    path = tmp_path / "results" / "smoke" / "comparisons_per_crop.csv"
+    per_crop = pd.read_csv(path)
+    n2n = per_crop[(per_crop["noise"] == "impulse") & (per_crop["method"] == "ResUNet Noise2Noise")]
+    by_photo = (n2n.set_index("crop")["psnr"] - per_crop[(per_crop["noise"] == "impulse") & (
+        per_crop["method"] == "BM3D")].set_index("crop")["psnr"]).groupby(n2n.set_index("crop")["photo"]).mean()
+    section = report.section_comparisons(res)
+    flat = section.replace("\n", " ")
+    assert "**Per held-out photo.** The crops come from 2 held-out photos: a CI clustered by photo would have 1 " \
+           "degree of freedom" in flat
+    row = next(line for line in section.splitlines() if line.startswith("| impulse  | Noise2Noise - BM3D"))
+    assert [cell.strip() for cell in row.split("|")[3:6]] == [f"{by_photo['chelsea']:+.2f}",
+                                                               f"{by_photo['flower']:+.2f}", "yes"]
+    assert "4 of 4 gaps keep one sign on every photo. That is weak evidence" in flat
+    assert "would keep one sign on all 2 photos 1 time in 2." in flat
+    # Noise2Clean 0.4 dB lower on flower's crops, 0.4 dB higher on chelsea's (its means stay): the sign no
+    # longer holds, and it is said
+    n2c = per_crop["method"] == "ResUNet Noise2Clean"
+    per_crop.loc[n2c, "psnr"] += np.where(per_crop.loc[n2c, "photo"] == "flower", -0.4, 0.4)
+    per_crop.to_csv(path, index=False)
+    section = report.section_comparisons(report.Results("smoke", tmp_path / "results", tmp_path / "figures"))
+    assert "2 of 4 gaps keep one sign on every photo" in section.replace("\n", " ")
+    rows = [line for line in section.splitlines() if "| Noise2Clean - Noise2Noise |" in line]
+    assert [row.split("|")[-2].strip() for row in rows] == ["no", "no"]
+    # per-crop scores from before their photos were kept: no such paragraph
+    per_crop.drop(columns="photo").to_csv(path, index=False)
+    old = report.section_comparisons(report.Results("smoke", tmp_path / "results", tmp_path / "figures"))
+    assert "**Paired gaps.**" in old and "Per held-out photo" not in old

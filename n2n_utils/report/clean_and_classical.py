@@ -12,13 +12,14 @@ from ..comparisons import (
     N2C_MINUS_N2N,
     N2N_MINUS_CLASSICAL,
     NO_AUGMENTATION,
+    SAME_SIGN,
     SETTING_MINUS_NONE,
     TARGET_GAP_TO_N2C_DB,
 )
 from ..findings import count, half_width_words, paired_ci_words
-from ..seeds import N_SEEDS, PHOTO
+from ..seeds import N_SEEDS
 from ..sweeps import NO_CI
-from .paired import Compared, compared
+from .paired import Compared, compared, photos_of
 from .results import Results
 from .words import made_by, markdown_table, not_run, seeds_note
 
@@ -26,9 +27,9 @@ from .words import made_by, markdown_table, not_run, seeds_note
 def section_comparisons(res: Results) -> str:
     """Section 7 (comparisons.json and .csv, augmentation_ablation.csv, learning_curve.csv, and
     their _per_crop.csv where recorded): PSNR of every method per noise model, the headline on
-    gaussian noise with its gaps paired crop by crop, the augmentation ablation and the learning
-    curve, every number from paired.compared. Results from before the per-crop scores were kept
-    give the gaps without CIs."""
+    gaussian noise with its gaps paired crop by crop, each noise's gaps on every held-out photo,
+    the augmentation ablation and the learning curve, every number from paired.compared. Results
+    from before the per-crop scores were kept give the gaps without CIs."""
     heading = "## 7. Noise2Noise against clean targets and classical denoisers"
     numbers = compared(res)
     if numbers is None:
@@ -41,7 +42,7 @@ def section_comparisons(res: Results) -> str:
     gap_classical = headline["n2n"] - headline["best_classical_psnr"]
     ablation, curve = res.csv("augmentation_ablation"), res.csv("learning_curve")
     clean_ci = classical_ci = ""  # without per-crop scores: the gaps alone
-    paired_note = _paired_note(numbers)
+    paired_note = _paired_note(numbers) + _per_photo_note(numbers)
     if gaps is not None:
         runs = headline[N_SEEDS]
         clean_words = paired_ci_words(gap_n2c, headline[f"{N2C_MINUS_N2N}_ci95"], runs, TARGET_GAP_TO_N2C_DB)
@@ -108,7 +109,7 @@ def _paired_note(numbers: Compared) -> str:
     gaps, per_crop = numbers.gaps, numbers.per_crop
     if gaps is None:
         return ""
-    photos = per_crop[PHOTO].nunique() if PHOTO in per_crop else None
+    photos = len(photos_of(per_crop))
     seeds = numbers.meta.get("seeds") or []
     covers = (f"over the crops and the {len(seeds)} training seeds (seed s of one network paired with seed s of the "
               "other, a classical method with every seed)" if len(seeds) > 1 else
@@ -131,3 +132,34 @@ Like every CI over crops in this section, {scope}. Per noise model (mean ± half
 95% CI):
 
 {markdown_table(shown, 'g')}"""
+
+
+def _per_photo_note(numbers: Compared) -> str:
+    """Section 7's paragraph on each headline gap on each held-out photo alone and whether it
+    keeps its sign on all of them (comparisons.photo_gaps); "" where the per-crop scores name
+    fewer than two photos."""
+    by_photo, photos = numbers.by_photo, photos_of(numbers.per_crop)
+    if by_photo is None:
+        return ""
+    shown = pd.DataFrame({"noise": by_photo["noise"],
+                          "gap (dB)": [_GAP_NAMES[key].format(best) for key, best in
+                                       zip(by_photo["gap"], by_photo["best_classical"], strict=True)],
+                          **{photo: by_photo[photo] for photo in photos},
+                          "same sign": by_photo[SAME_SIGN].map({True: "yes", False: "no"})})
+    held, freedom = by_photo[SAME_SIGN].sum(), len(photos) - 1
+    seeds = ", and over the seeds" if len(numbers.meta.get("seeds") or []) > 1 else ""
+    return f"""
+
+**Per held-out photo.** The crops come from {count(len(photos), 'held-out photo')}: a CI clustered by
+photo would have {freedom} degree{'s' if freedom > 1 else ''} of freedom and be too wide to tell much. Instead, each gap
+on each photo alone (the mean over its crops{seeds}) and whether it has the same sign on every photo:
+
+{markdown_table(shown, ('g', 'g', *['+.2f'] * len(photos), 'g'))}
+
+{held} of {count(len(by_photo), 'gap')} keep one sign on every photo. That is weak evidence with so
+few photos: a gap with no real direction, its sign on each photo a coin toss, would keep one sign
+on all {len(photos)} photos 1 time in {2 ** freedom}."""
+
+
+# How photo_gaps' gaps read in the table; {} is the best classical method
+_GAP_NAMES = {N2C_MINUS_N2N: "Noise2Clean - Noise2Noise", N2N_MINUS_CLASSICAL: "Noise2Noise - {}"}

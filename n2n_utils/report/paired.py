@@ -18,8 +18,8 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from ..comparisons import PAIRED_KEYS, ablation_gaps, curve_gaps, headline, paired_gaps
-from ..seeds import N_SEEDS, PER_CROP_SUFFIX
+from ..comparisons import PAIRED_KEYS, ablation_gaps, curve_gaps, headline, paired_gaps, photo_gaps
+from ..seeds import N_SEEDS, PER_CROP_SUFFIX, PHOTO
 from .results import Results, ResultsFileError
 
 HEADLINE_NOISE = "gaussian"  # the report's headline: notebook 05's default `noise`, sigma 25/255
@@ -37,6 +37,7 @@ class Compared:
     headline: dict  # comparisons.headline of `table` on HEADLINE_NOISE, with its paired gaps where recorded
     per_crop: pd.DataFrame | None  # comparisons_per_crop.csv; None: written before per-crop scores were kept
     gaps: pd.DataFrame | None  # comparisons.paired_gaps, indexed by noise; None without per_crop
+    by_photo: pd.DataFrame | None  # comparisons.photo_gaps; None without per_crop naming two photos or more
     along_curve: pd.DataFrame | None  # curve_gaps of learning_curve_per_crop.csv; None without it
     ablation: pd.DataFrame | None  # ablation_gaps of augmentation_ablation_per_crop.csv; None without it
 
@@ -61,8 +62,15 @@ def _compare(res: Results) -> Compared | None:
     _check_copy(res, meta["headline"], top)
     return Compared(table=table, meta=meta, headline=top, per_crop=per_crop,
                     gaps=None if per_crop is None else paired_gaps(table, per_crop).set_index("noise"),
+                    by_photo=photo_gaps(table, per_crop) if len(photos_of(per_crop)) > 1 else None,
                     along_curve=None if curve is None else curve_gaps(curve),
                     ablation=None if ablation is None else ablation_gaps(ablation))
+
+
+def photos_of(per_crop: pd.DataFrame | None) -> list[str]:
+    """The held-out photos that per-crop scores name, in the order of their first crops; none for
+    scores written before their photos were kept, or no scores."""
+    return [] if per_crop is None or PHOTO not in per_crop else list(dict.fromkeys(per_crop[PHOTO].dropna()))
 
 
 def _check_copy(res: Results, copy: dict, top: dict) -> None:

@@ -23,6 +23,9 @@ from .paired import Compared, compared, photos_of
 from .results import Results
 from .words import made_by, markdown_table, not_run, seeds_note
 
+# How comparisons.photo_gaps' gaps read in the per-photo table; {} is the best classical method
+_GAP_NAMES = {N2C_MINUS_N2N: "Noise2Clean - Noise2Noise", N2N_MINUS_CLASSICAL: "Noise2Noise - {}"}
+
 
 def section_comparisons(res: Results) -> str:
     """Section 7 (comparisons.json and .csv, augmentation_ablation.csv, learning_curve.csv, and
@@ -159,7 +162,3 @@ on each photo alone (the mean over its crops{seeds}) and whether it has the same
 {held} of {count(len(by_photo), 'gap')} keep one sign on every photo. That is weak evidence with so
 few photos: a gap with no real direction, its sign on each photo a coin toss, would keep one sign
 on all {len(photos)} photos 1 time in {2 ** freedom}."""
-
-
-# How photo_gaps' gaps read in the table; {} is the best classical method
-_GAP_NAMES = {N2C_MINUS_N2N: "Noise2Clean - Noise2Noise", N2N_MINUS_CLASSICAL: "Noise2Noise - {}"}

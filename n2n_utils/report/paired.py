@@ -6,7 +6,7 @@ for each number.
 - Every gap between two methods, and its 95% CI, is paired crop by crop from the per-crop
   scores (`<name>_per_crop.csv`: comparisons.paired_gaps, curve_gaps, ablation_gaps); per-crop
   scores of another run than their table's are refused, not paired.
-- The headline is comparisons.headline of those two files. comparisons.json keeps notebook 05's
+- The headline is comparisons.headline of comparisons.csv and its per-crop scores. comparisons.json keeps notebook 05's
   copy of it, which a reader of that file and the notebook's closing sentence see; the report
   checks that copy against its own and refuses one from another run rather than print either.
 """
@@ -82,12 +82,19 @@ def _check_copy(res: Results, copy: dict, top: dict) -> None:
     for key, made in top.items():
         if key in (*PAIRED_KEYS, N_SEEDS) and key not in copy:
             continue
-        stored = copy[key]
-        if not (stored == made or isinstance(made, float) and isinstance(stored, float) and (
-                math.isclose(stored, made, abs_tol=HEADLINE_TOLERANCE_DB) or math.isnan(stored) and math.isnan(made))):
+        if not _same(stored := copy[key], made):
             raise ResultsFileError(f"{res.dir / 'comparisons.json'}: its headline's {key} ({stored}) is not "
                                    f"{made}, from comparisons.csv's {HEADLINE_NOISE} rows and their per-crop "
                                    "scores: the files come from different runs; rerun notebook 05")
+
+
+def _same(stored, made) -> bool:
+    """Whether a value of comparisons.json's headline is the report's: a PSNR or a gap (dB) to
+    HEADLINE_TOLERANCE_DB, NaN (no CI) to NaN, any other value (a label, a seed count) equal."""
+    if isinstance(stored, float) and isinstance(made, float):
+        both_nan = math.isnan(stored) and math.isnan(made)
+        return both_nan or math.isclose(stored, made, abs_tol=HEADLINE_TOLERANCE_DB)
+    return stored == made
 
 
 def per_crop_of(res: Results, name: str, keys: list[str]) -> pd.DataFrame | None:

@@ -456,13 +456,15 @@ def _ticking(progress: Progress, every: float = PROGRESS_EVERY_S):
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--profile", default="quick", choices=sorted(PROFILES))
+    parser.add_argument("--profile", default="quick", choices=sorted(PROFILES),
+                        help="the sizes (n2n_utils/profiles.py); default quick")
     parser.add_argument("--dataset", default="natural32",
                         help=f"one of {DATASETS}, or a folder holding the course's train_data.pkl and "
-                        "val_data.pkl (or your own photos)")
-    parser.add_argument("--noise", default="gaussian", choices=sorted(NOISE_MODELS))
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--device", default="auto", choices=DEVICES, help="auto: cuda > mps > cpu")
+                        "val_data.pkl (or your own photos); default natural32")
+    parser.add_argument("--noise", default="gaussian", choices=sorted(NOISE_MODELS),
+                        help="at its default level; default gaussian (a notebook that cannot take it is skipped)")
+    parser.add_argument("--seed", type=int, default=0, help="data and training seed; default 0")
+    parser.add_argument("--device", default="auto", choices=DEVICES, help="auto (the default): cuda > mps > cpu")
     where = parser.add_mutually_exclusive_group()
     where.add_argument("--out", metavar="DIR",
                        help="write results/, figures/ and runs/ (each with a <profile> folder) under DIR; "

@@ -27,7 +27,7 @@ from .data import DenoisingData
 from .inference import predict
 from .many import train_many
 from .metrics import paired_gap, psnr_per_image, score, to_float
-from .noise import SUITED_LOSS
+from .noise import SUITED_LOSS, noise_params
 from .seeds import CROP, N_SEEDS, PER_CROP, PHOTO, SEED, crop_scores
 from .training import TrainConfig, TrainResult
 
@@ -85,6 +85,20 @@ def scored_row(result: TrainResult, data: DenoisingData, label: str) -> dict:
     return {"method": label, "seed": config.seed, **score(denoised, to_float(data.val_clean)), "seconds": seconds,
             "train_seconds": result.info["seconds"], "params": f"loss={config.loss}, "
             f"augment={'+'.join(config.augment) or 'none'}, epochs={config.epochs}", **_per_crop(denoised, data)}
+
+
+def compared_noises(noises: Sequence[str], noise: str) -> tuple[str, ...]:
+    """The noise models notebook 05 compares: `noises` (a profile's cmp_noises) and, at the end
+    where it is not among them, `noise`, the one its ablation, learning curve and headline use.
+    Refused before any training: an unknown noise, and as `noise` one that no classical method
+    suits (gaussian_blind), which has no headline."""
+    if not any(suitable(method, noise) for method in METHODS):  # suitable refuses unknown names
+        suited = sorted({n for m in METHODS.values() for n in m.noises})
+        raise ValueError(f"noise {noise!r}: no classical method suits it, so notebook 05 has no headline "
+                         f"for it; choose one of {', '.join(suited)}")
+    for other in noises:
+        noise_params(other)
+    return tuple(noises) if noise in noises else (*noises, noise)
 
 
 def compare_methods(data: DenoisingData, base: TrainConfig, n_tune: int, seeds: Sequence[int] = ()) -> list[dict]:

@@ -32,6 +32,20 @@ def test_recipe_per_noise():
     assert resunet_config("gaussian", base, augment=()).augment == ()
 
 
+def test_compared_noises_add_the_headline_noise_and_refuse_one_without_a_headline():
+    # notebook 05 run with -p noise poisson in the smoke profile (gaussian, impulse) compared only
+    # those two and failed at the headline, after every network had trained, with pandas'
+    # "['noisy input', ...] not found in axis"
+    assert comparisons.compared_noises(("gaussian", "impulse"), "poisson") == ("gaussian", "impulse", "poisson")
+    assert comparisons.compared_noises(("gaussian", "impulse"), "impulse") == ("gaussian", "impulse")
+    with pytest.raises(ValueError, match="'gaussian_blind': no classical method suits it.*gaussian, impulse"):
+        comparisons.compared_noises(("gaussian",), "gaussian_blind")
+    with pytest.raises(ValueError, match="unknown noise 'salt'"):
+        comparisons.compared_noises(("gaussian",), "salt")
+    with pytest.raises(ValueError, match="unknown noise 'salt'"):
+        comparisons.compared_noises(("salt",), "gaussian")
+
+
 def test_subset_keeps_validation(small_data):
     part = subset(small_data, 50)
     assert len(part.train_input) == len(part.train_clean) == 50 and part.meta["n_train"] == 50

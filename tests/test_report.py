@@ -600,3 +600,24 @@ def test_each_headline_gap_is_given_per_held_out_photo_with_whether_its_sign_hol
     per_crop.drop(columns="photo").to_csv(path, index=False)
     old = report.section_comparisons(report.Results("smoke", tmp_path / "results", tmp_path / "figures"))
     assert "**Paired gaps.**" in old and "Per held-out photo" not in old
+
+
+def test_the_abstract_counts_every_image_weights_saw_when_they_went_on_from_earlier_ones(tmp_path, monkeypatch):
+    # was: 'Trained on 40,000 pairs for 3 epochs' for blind weights that had seen 1,620,000 images
+    # over four runs; said as section 9 says it
+    import torch
+
+    from n2n_utils import weights
+    from n2n_utils.report import ee559
+
+    shipped = weights.read_weights(weights.DEFAULT_WEIGHTS)
+    earlier = {"n_train": 50_000, "epochs": 10, "rounds": 3, "images_seen": 1_500_000}
+    for name, init in (("scratch", None), ("on", earlier)):
+        card = {**shipped["card"], "n_train": 40_000, "epochs": 3, "init": init}
+        torch.save({**shipped, "card": card}, tmp_path / f"{name}{weights.SUFFIX}")
+    monkeypatch.setattr(ee559, "list_weights", lambda: ["scratch", "on"])
+    monkeypatch.setattr(ee559, "read_weights", lambda name: weights.read_weights(tmp_path / f"{name}{weights.SUFFIX}"))
+    abstract = report.section_abstract(report.Results("quick"))
+    scratch, on = abstract.split("`scratch`")
+    assert "Trained on 40,000 pairs for 3 epochs with" in scratch and "in all" not in scratch
+    assert "3 epochs on from earlier weights, so the network saw 1,620,000 images in all, with" in on

@@ -9,9 +9,9 @@ import pandas as pd
 
 from ..findings import count, third_split_words
 from ..generalisation import TEST_MEAN, photos_of, worst_photo
-from ..weights import images_before, images_seen
+from ..weights import images_before
 from .results import Results
-from .words import made_by, markdown_table, not_run, seeds_note
+from .words import images_seen_words, made_by, markdown_table, not_run, seeds_note
 
 
 def section_generalisation(res: Results) -> str:
@@ -173,16 +173,16 @@ def _init_words(weights: dict) -> str:
     if not init:
         return ""
     rounds, side = init.get("rounds", 1), init.get("crop", 32)
-    seen_before, total = images_before(weights), images_seen(weights)
+    seen_before = images_before(weights)
     if rounds == 1:
         way = "the same way" if side == weights.get("crop", 32) else f"the same way but on {side}x{side} crops"
         return (f" That run started from earlier weights trained {way} for {init['epochs']} epochs on "
                 f"{init['n_train']:,} other pairs ({init['train_seconds'] / 60:.0f} minutes, profile "
-                f"`{init['profile']}`, commit `{init['git_commit']}`), so the network saw {total:,} images in all.")
+                f"`{init['profile']}`, commit `{init['git_commit']}`), {images_seen_words(weights)}.")
     return (f" That run started from earlier weights trained in {rounds} rounds on {side}x{side} crops "
             f"({seen_before:,} images, {init['all_train_seconds'] / 60:.0f} minutes; the last round "
             f"{init['epochs']} epochs on {init['n_train']:,} other pairs, profile `{init['profile']}`, commit "
-            f"`{init['git_commit']}`), so the network saw {total:,} images in all.")
+            f"`{init['git_commit']}`), {images_seen_words(weights)}.")
 
 
 def _why_crops(weights: dict) -> str:

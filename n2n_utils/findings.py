@@ -150,6 +150,18 @@ def comparisons_finding(headline: dict, noise: str = "gaussian") -> str:
             f"{h['noisy']:.2f} dB.")
 
 
+def bm3d_target_words(target_db: float) -> str:
+    """A profile's target against BM3D (profiles.Profile.target_over_bm3d_db, dB) in words:
+    'at or above BM3D', or 'at least 0.5 dB above BM3D'."""
+    return "at or above BM3D" if target_db == 0 else f"at least {target_db:g} dB above BM3D"
+
+
+def target_verdict(margin: float) -> str:
+    """A target judged on `margin`, how far (dB) a number lies past the least it must reach
+    (negative: short of it): 'met, by 0.11 dB' or 'missed, by 2.21 dB'."""
+    return f"{'met' if margin >= 0 else 'missed'}, by {abs(margin):.2f} dB"
+
+
 def listing(items) -> str:
     """Names in words: 'a', 'a and b', 'a, b and c'."""
     items = [str(i) for i in items]

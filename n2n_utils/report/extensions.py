@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import pandas as pd
 
-from ..findings import count, third_split_words
-from ..generalisation import TEST_MEAN, photos_of, worst_photo
+from ..findings import bm3d_target_words, count, third_split_words
+from ..generalisation import TARGET_WORST_PHOTO_DB, TEST_MEAN, photos_of, worst_photo
+from ..profiles import PROFILES
 from ..weights import images_before
 from .results import Results
 from .words import images_seen_words, made_by, markdown_table, not_run, seeds_note
@@ -42,10 +43,21 @@ Gap to BM3D (dB; positive: the network wins):
 {markdown_table(gap)}
 
 The best recipe here, **{meta['best_recipe']}**, is {against_bm3d} BM3D's mean; its worst photo is
-{worst_photo_words(best)}. {_optimism(meta, best)} The targets (at or
-above BM3D in the quick profile, +0.5 dB in the full profile, no photo more than 0.5 dB below) are
-judged on these numbers{", and the third split's" if meta.get("third_split") else ""}; the full profile needs a GPU
-and has not been run for this report.{_shipped_weights(gap)}{_cross_validation(res, meta)}"""
+{worst_photo_words(best)}. {_optimism(meta, best)} {_targets(res, meta)}{_shipped_weights(gap)}{
+_cross_validation(res, meta)}"""
+
+
+def _targets(res: Results, meta: dict) -> str:
+    """The targets of the results' profile, judged on the best recipe's numbers (and the third
+    split's, where the results have one); outside the full profile, that one's target, not run."""
+    target = PROFILES[res.profile].target_over_bm3d_db
+    third = ", and the third split's" if meta.get("third_split") else ""
+    text = (f"The targets of the {res.profile} profile (the best recipe {bm3d_target_words(target)} on the mean, "
+            f"no photo more than {TARGET_WORST_PHOTO_DB:g} dB below it) are judged on these numbers{third}.")
+    if res.profile != "full":
+        full = PROFILES["full"].target_over_bm3d_db
+        text += f" The full profile's ({bm3d_target_words(full)}) needs a GPU and has not been run for this report."
+    return text
 
 
 def _optimism(meta: dict, best: pd.Series) -> str:

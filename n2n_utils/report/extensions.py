@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from ..findings import bm3d_target_words, count, third_split_words
+from ..findings import bm3d_target_words, count, target_verdict, third_split_words
 from ..generalisation import TARGET_WORST_PHOTO_DB, TEST_MEAN, photos_of, worst_photo
 from ..profiles import PROFILES
 from ..weights import images_before
@@ -43,20 +43,25 @@ Gap to BM3D (dB; positive: the network wins):
 {markdown_table(gap)}
 
 The best recipe here, **{meta['best_recipe']}**, is {against_bm3d} BM3D's mean; its worst photo is
-{worst_photo_words(best)}. {_optimism(meta, best)} {_targets(res, meta)}{_shipped_weights(gap)}{
+{worst_photo_words(best)}. {_optimism(meta, best)} {_targets(res, meta, best)}{_shipped_weights(gap)}{
 _cross_validation(res, meta)}"""
 
 
-def _targets(res: Results, meta: dict) -> str:
-    """The targets of the results' profile, judged on the best recipe's numbers (and the third
-    split's, where the results have one); outside the full profile, that one's target, not run."""
+def _targets(res: Results, meta: dict, best: pd.Series) -> str:
+    """The targets of the results' profile, each judged on the best recipe's numbers (`best`: its
+    row of the gap to BM3D), the one on the mean also on the third split's where the results have
+    one; outside the full profile, that one's target, not run."""
     target = PROFILES[res.profile].target_over_bm3d_db
-    third = ", and the third split's" if meta.get("third_split") else ""
-    text = (f"The targets of the {res.profile} profile (the best recipe {bm3d_target_words(target)} on the mean, "
-            f"no photo more than {TARGET_WORST_PHOTO_DB:g} dB below it) are judged on these numbers{third}.")
+    split = meta.get("third_split")
+    third = f"; on the third split, {target_verdict(split['gap'] - target)}" if split else ""
+    worst = worst_photo(best)
+    text = (f"The targets of the {res.profile} profile: the best recipe {bm3d_target_words(target)} on the mean, "
+            f"{target_verdict(best['all'] - target)}{third}; no photo more than {TARGET_WORST_PHOTO_DB:g} dB "
+            f"below it, {target_verdict(best[worst] + TARGET_WORST_PHOTO_DB)} ({worst}).")
     if res.profile != "full":
         full = PROFILES["full"].target_over_bm3d_db
-        text += f" The full profile's ({bm3d_target_words(full)}) needs a GPU and has not been run for this report."
+        text += (f" The full profile's target ({bm3d_target_words(full)}) needs a GPU and has not been run "
+                 "for this report.")
     return text
 
 

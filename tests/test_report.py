@@ -639,3 +639,19 @@ def test_sections_8_and_11_judge_by_the_one_target_of_the_results_profile(tmp_pa
     assert (f"The targets of the {profile} profile: the best recipe {target} on the mean, {verdict}; on the third "
             f"split, {third_split}; no photo more than 0.5 dB below it, missed, by 1.94 dB (motorcycle).") in \
         report.section_generalisation(res).replace("\n", " ")
+
+
+def test_the_discussion_gives_the_full_profiles_budget_as_profiles_sets_it(tmp_path):
+    # was: 'the full profile (50,000 pairs, tens of epochs, ...)', typed; its compared networks get 3 epochs
+    from n2n_utils.profiles import PROFILES
+
+    full = PROFILES["full"]
+    closing = report.section_discussion(report.Results("quick")).split("**What would close the gaps:**")[1]
+    assert "The quick profile trains each compared network on 1,500 pairs for 3 epochs, 4,500 images seen." in closing
+    assert (f"The full profile ({full.cmp_n_train:,} pairs for each compared network, {full.cmp_epochs} epochs; "
+            f"{full.n_train:,} pairs and {full.epochs} epochs for the main run; a GPU)") in closing
+    assert "tens of" not in closing
+    # the full profile's own results: not said to be unrun
+    shutil.copytree(REPORT_DIR.parent / "results" / "quick", tmp_path / "full")
+    closing = report.section_discussion(report.Results("full", tmp_path, tmp_path)).split("close the gaps:**")[1]
+    assert "The full profile trains each compared network on" in closing and "not been run" not in closing

@@ -15,7 +15,15 @@ from ..comparisons import (
     NOISY_INPUT,
     TARGET_GAP_TO_N2C_DB,
 )
-from ..findings import bm3d_target_words, change_verb, listing, paired_ci_words, target_verdict, third_split_words
+from ..findings import (
+    bm3d_target_words,
+    change_verb,
+    count,
+    listing,
+    paired_ci_words,
+    target_verdict,
+    third_split_words,
+)
 from ..generalisation import BM3D, REPORT_RECIPE, worst_photo
 from ..profiles import PROFILES
 from ..runs import REPORT_BATCH_SIZE, REPORT_LR
@@ -30,11 +38,27 @@ def section_discussion(res: Results) -> str:
     """What holds and what does not: every claim computed from the results it rests on, and
     each left out where they are not there."""
     points = [*_hyperparameter_points(res), *_comparison_points(res), *_generalisation_points(res),
-              "**What would close the gaps:** more optimizer steps. The quick profile trains each "
-              "compared network on a few thousand images seen; the full profile (50,000 pairs, tens of "
-              "epochs, a GPU) is where the targets are set, and it has not been run for this report "
-              "because no GPU was available."]
+              _closing_point(res)]
     return "## 11. Discussion\n\n" + "\n\n".join(f"- {p}" for p in points)
+
+
+def _closing_point(res: Results) -> str:
+    """What would close the gaps: the compared networks' budget in these results (notebook 05's
+    comparisons.json, where it is there) and, outside the full profile, the full profile's, from
+    profiles.PROFILES, which has not been run."""
+    text = "**What would close the gaps:** more optimizer steps."
+    cmp = res.json("comparisons")
+    if cmp:
+        n, epochs = cmp["n_train"], cmp["base_config"]["epochs"]
+        text += (f" The {res.profile} profile trains each compared network on {n:,} pairs for "
+                 f"{count(epochs, 'epoch')}, {n * epochs:,} images seen.")
+    if res.profile != "full":
+        full = PROFILES["full"]
+        text += (f" The full profile ({full.cmp_n_train:,} pairs for each compared network, "
+                 f"{count(full.cmp_epochs, 'epoch')}; {full.n_train:,} pairs and {count(full.epochs, 'epoch')} "
+                 "for the main run; a GPU) is where the targets are set, and it has not been run for this report "
+                 "because no GPU was available.")
+    return text
 
 
 def _hyperparameter_points(res: Results) -> list[str]:

@@ -655,3 +655,16 @@ def test_the_discussion_gives_the_full_profiles_budget_as_profiles_sets_it(tmp_p
     shutil.copytree(REPORT_DIR.parent / "results" / "quick", tmp_path / "full")
     closing = report.section_discussion(report.Results("full", tmp_path, tmp_path)).split("close the gaps:**")[1]
     assert "The full profile trains each compared network on" in closing and "not been run" not in closing
+
+
+def test_section_7s_tables_give_units_and_sigmas_in_grey_levels():
+    # was: headers psnr, psnr_ci95 and a params cell {'sigma': 0.09803921568627451}
+    section = report.section_comparisons(report.Results("quick"))
+    header = next(line for line in section.splitlines() if "| method" in line and "seconds" in line)
+    assert [cell.strip() for cell in header.strip("|").split("|")] == [
+        "method", "PSNR (dB)", "95% CI (dB)", "SSIM", "seconds", "parameters"]
+    rows = section.split(header)[1].splitlines()
+    bm3d = next(line for line in rows if line.startswith("| BM3D"))
+    assert bm3d.rstrip("| ").endswith("| sigma 25/255")
+    assert "0.0980" not in section and "psnr_ci95" not in section
+    assert "loss=mse, augment=dihedral" in section  # a network's recipe, as it is

@@ -668,3 +668,14 @@ def test_section_7s_tables_give_units_and_sigmas_in_grey_levels():
     assert bm3d.rstrip("| ").endswith("| sigma 25/255")
     assert "0.0980" not in section and "psnr_ci95" not in section
     assert "loss=mse, augment=dihedral" in section  # a network's recipe, as it is
+
+
+def test_the_blind_section_counts_its_photos_in_words(tmp_path):
+    # was: '3 held-out photo(s)'
+    meta = json.loads((REPORT_DIR.parent / "results" / "quick" / "blind_sigma.json").read_text())
+    (tmp_path / "quick").mkdir()
+    one = dict(list(meta["photos"].items())[:1])
+    for photos, words in ((meta["photos"], "3 held-out photos at scale"), (one, "1 held-out photo at")):
+        (tmp_path / "quick" / "blind_sigma.json").write_text(json.dumps({**meta, "photos": photos}))
+        text = report.section_blind(report.Results("quick", tmp_path, tmp_path)).replace("\n", " ")
+        assert words in text and "photo(s)" not in text

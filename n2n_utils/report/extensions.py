@@ -158,7 +158,7 @@ def section_blind(res: Results) -> str:
 uniformly from 0 to 50/255 (both draws of a pair share it), {_loss_words(weights)}for {weights['epochs']} epochs:
 {weights['train_seconds'] / 60:.0f} minutes on {weights['device']} (profile `{weights['profile']}`; see its model
 card).{_init_words(weights)}{_why_crops(weights)} Mean PSNR (dB) on
-{len(meta['photos'])} held-out photo(s) at scale {meta['scale']:g}, whole images ({made_by(meta)}); BM3D is
+{count(len(meta['photos']), 'held-out photo')} at scale {meta['scale']:g}, whole images ({made_by(meta)}); BM3D is
 given the true sigma, or the one `n2n denoise --sigma auto` estimates:
 
 {markdown_table(summary, ('g',) + ('.2f',) * (len(summary.columns) - 1))}

@@ -8,7 +8,7 @@ from __future__ import annotations
 import pandas as pd
 
 from ..findings import bm3d_target_words, count, target_verdict, third_split_words
-from ..generalisation import TARGET_WORST_PHOTO_DB, TEST_MEAN, photos_of, worst_photo
+from ..generalisation import BM3D, TARGET_WORST_PHOTO_DB, TEST_MEAN, photos_of, worst_photo
 from ..profiles import PROFILES
 from ..weights import images_before
 from .results import Results
@@ -113,6 +113,7 @@ def _cross_validation(res: Results, meta: dict) -> str:
     if not meta.get("cv_table"):
         return ""
     table = pd.DataFrame(meta["cv_table"])
+    other_crops = _other_crops(meta, table)
     gap = pd.DataFrame(meta["cv_gap_to_bm3d"]).set_index("method")
     summary = "; ".join(f"{name}: {row['photo mean']:+.2f} dB on the photo mean, "
                         + (f"{row[TEST_MEAN]:+.2f} dB on the {TEST_MEAN}, " if TEST_MEAN in row else "")
@@ -134,12 +135,29 @@ ResUNet is trained with {recipe} on the other photos (same budget as above) and 
 {meta['cv_n_val_per_fold']:,} crops of the held-out photos, so that every photo is scored once by a
 model that never saw it. {means}
 
-{markdown_table(table)}
+{markdown_table(table)}{other_crops}
 
 {res.figure('fig9_cross_validation', 'Leave-photos-out cross-validation: PSNR of every photo, '
             'from the fold that held it out.')}
 
 Against BM3D (positive: the network wins): {summary}."""
+
+
+def _other_crops(meta: dict, cv_table: pd.DataFrame) -> str:
+    """Where the cross-validation scores fold 0's photos on another number of crops than the
+    recipes' table, a sentence saying so, with BM3D's PSNR of each of those photos in both; else
+    ""."""
+    if meta["cv_n_val_per_fold"] == meta.get("n_val", meta["cv_n_val_per_fold"]) or BM3D not in set(cv_table["method"]):
+        return ""
+    first = pd.DataFrame(meta["table"]).set_index("method").loc[BM3D]
+    cv = cv_table.set_index("method").loc[BM3D]
+    both = [p for p in photos_of(first) if p in cv.index]
+    if not both:
+        return ""
+    pairs = ", ".join(f"{p} {cv[p]:.2f} and {first[p]:.2f} dB" for p in both)
+    return (f"\n\nFold 0's photos are scored here on {meta['cv_n_val_per_fold']:,} crops in all, where the first "
+            f"table scored them on {meta['n_val']:,}, so their scores differ between the two tables ({BM3D} here "
+            f"and there: {pairs}).")
 
 
 def section_blind(res: Results) -> str:

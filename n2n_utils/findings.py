@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from .blind import TARGET_BM3D_SIGMAS_255, TARGET_GAP_DB, sweep_targets
-from .comparisons import N2C_MINUS_N2N, N2N_MINUS_CLASSICAL, TARGET_GAP_TO_N2C_DB
+from .gaps import N2C_MINUS_N2N, N2N_MINUS_CLASSICAL, TARGET_GAP_TO_N2C_DB
 from .generalisation import worst_photo
 from .noise import params_words
 from .seeds import N_SEEDS
@@ -130,7 +130,7 @@ def paired_ci_words(gap: float, half: float, n_seeds: int, target: float | None 
 
 def comparisons_finding(headline: dict, noise: str = "gaussian") -> str:
     """Notebook 05: Noise2Noise against Noise2Clean and the best classical method
-    (`headline`: comparisons.headline). Where the headline has the paired gaps (from per-crop
+    (`headline`: gaps.headline). Where the headline has the paired gaps (from per-crop
     scores), each gap comes with its paired 95% CI, whether 0 lies inside it (a gap whose CI
     includes 0 is no difference this study resolves) and, for Noise2Clean, where the CI stands
     against the target; a headline without them (written before per-crop scores were kept)

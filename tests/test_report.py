@@ -143,7 +143,8 @@ def _smoke_like_results(root):
     """The results files of notebooks 02, 03, 05 and 06 as their package functions make them
     (labels, headline, gap to BM3D, best recipe), with made-up scores: a renamed label or key
     breaks the rendering here, not after a 30-minute run."""
-    from n2n_utils.comparisons import N2C, N2N, NOISY_INPUT, headline
+    from n2n_utils.comparisons import N2C, N2N, NOISY_INPUT
+    from n2n_utils.gaps import headline
     from n2n_utils.generalisation import (
         BM3D,
         ENSEMBLE_LABEL,

@@ -10,15 +10,9 @@ import ast
 
 import pandas as pd
 
-from ..comparisons import (
-    N2C_MINUS_N2N,
-    N2N_MINUS_CLASSICAL,
-    NO_AUGMENTATION,
-    SAME_SIGN,
-    SETTING_MINUS_NONE,
-    TARGET_GAP_TO_N2C_DB,
-)
+from ..comparisons import NO_AUGMENTATION
 from ..findings import count, half_width_words, paired_ci_words
+from ..gaps import N2C_MINUS_N2N, N2N_MINUS_CLASSICAL, SAME_SIGN, SETTING_MINUS_NONE, TARGET_GAP_TO_N2C_DB
 from ..noise import params_words
 from ..seeds import N_SEEDS
 from ..sweeps import NO_CI
@@ -26,7 +20,7 @@ from .paired import Compared, compared, photos_of
 from .results import Results
 from .words import made_by, markdown_table, not_run, seeds_note
 
-# How comparisons.photo_gaps' gaps read in the per-photo table; {} is the best classical method
+# How gaps.photo_gaps' gaps read in the per-photo table; {} is the best classical method
 _GAP_NAMES = {N2C_MINUS_N2N: "Noise2Clean - Noise2Noise", N2N_MINUS_CLASSICAL: "Noise2Noise - {}"}
 # How the results' columns read in section 7's tables: with their units
 _HEADERS = {"psnr": "PSNR (dB)", "psnr_ci95": "95% CI (dB)", "ssim": "SSIM", "params": "parameters"}
@@ -159,7 +153,7 @@ Like every CI over crops in this section, {scope}. Per noise model (mean ± half
 
 def _per_photo_note(numbers: Compared) -> str:
     """Section 7's paragraph on each headline gap on each held-out photo alone and whether it
-    keeps its sign on all of them (comparisons.photo_gaps); "" where the per-crop scores name
+    keeps its sign on all of them (gaps.photo_gaps); "" where the per-crop scores name
     fewer than two photos."""
     by_photo, photos = numbers.by_photo, photos_of(numbers.per_crop)
     if by_photo is None:

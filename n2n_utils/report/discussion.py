@@ -7,14 +7,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from ..comparisons import (
-    N2C,
-    N2C_MINUS_N2N,
-    N2N,
-    N2N_MINUS_CLASSICAL,
-    NOISY_INPUT,
-    TARGET_GAP_TO_N2C_DB,
-)
+from ..comparisons import N2C, N2N, NOISY_INPUT
 from ..findings import (
     bm3d_target_words,
     change_verb,
@@ -24,6 +17,7 @@ from ..findings import (
     target_verdict,
     third_split_words,
 )
+from ..gaps import N2C_MINUS_N2N, N2N_MINUS_CLASSICAL, TARGET_GAP_TO_N2C_DB
 from ..generalisation import BM3D, REPORT_RECIPE, worst_photo
 from ..profiles import PROFILES
 from ..runs import REPORT_BATCH_SIZE, REPORT_LR

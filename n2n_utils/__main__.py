@@ -162,17 +162,29 @@ def sigma_option(text: str) -> float | str:
     return value
 
 
-def _weights_for(src: Path, args: argparse.Namespace) -> tuple[str, float | None]:
-    """The weights for one input and its noise level (0-1 units; None without --sigma): --weights
-    when given; else, with --sigma, the shipped weights for that level (estimated from the image
-    for auto, and printed); else the default weights."""
-    given = args.weights is not None  # --weights "" is a name to refuse, not the default
+def _candidate_weights(args: argparse.Namespace) -> list[str]:
+    """The weights this call's jobs may use, loaded before any image is decoded: --weights when
+    given; else, with --sigma, those it picks (for auto, any of blind.SIGMA_WEIGHTS: the level
+    is known only once each image is decoded); else the default weights."""
+    if args.weights is not None:  # --weights "" is a name to refuse, not the default
+        return [args.weights]
     if args.sigma is None:
-        return (args.weights if given else DEFAULT_WEIGHTS), None
+        return [DEFAULT_WEIGHTS]
+    from .blind import SIGMA_WEIGHTS, weights_for_sigma  # loads data
+
+    return list(SIGMA_WEIGHTS) if args.sigma == "auto" else [weights_for_sigma(args.sigma / 255)]
+
+
+def _weights_for(src: Path, image: np.ndarray, args: argparse.Namespace) -> tuple[str, float | None]:
+    """The weights for one input, `image` its decoded pixels (uint8 or uint16, H x W (x C)), and
+    its noise level (0-1 units; None without --sigma): --weights when given; else, with --sigma,
+    the shipped weights for that level (estimated from `image` for auto, and printed); else the
+    default weights. One of _candidate_weights(args)."""
+    if args.sigma is None:
+        return _candidate_weights(args)[0], None
     from .blind import BLIND_MAX_SIGMA_255, ESTIMATE_MIN_SIDE, estimate_sigma, weights_for_sigma  # loads data
 
     if args.sigma == "auto":
-        image = read_image(src)[0]
         if min(image.shape[:2]) < ESTIMATE_MIN_SIDE:  # the estimate would read nothing (0 for one row)
             raise ImageError(f"{src}: {image.shape[1]}x{image.shape[0]} pixels, too small to estimate the noise "
                              f"level (--sigma auto needs {ESTIMATE_MIN_SIDE} pixels on each side); give --sigma "
@@ -180,7 +192,7 @@ def _weights_for(src: Path, args: argparse.Namespace) -> tuple[str, float | None
         sigma = estimate_sigma(image)
     else:
         sigma = args.sigma / 255
-    chosen = args.weights if given else weights_for_sigma(sigma)
+    chosen = args.weights if args.weights is not None else weights_for_sigma(sigma)
     beyond = f" (beyond the {BLIND_MAX_SIGMA_255:g}/255 any weights saw)" if sigma * 255 > BLIND_MAX_SIGMA_255 else ""
     print(f"{src}: noise sigma {'estimated at ' if args.sigma == 'auto' else ''}{sigma * 255:.1f}/255{beyond}; "
           f"weights {chosen}")
@@ -252,16 +264,8 @@ def cmd_denoise(args: argparse.Namespace) -> int:
     failed = len(errors)
     if not jobs:
         return 1
-    names, sigmas = {}, {}
-    for src, dst in list(jobs):
-        try:
-            names[src], sigmas[src] = _weights_for(src, args)
-        except ImageError as err:
-            _error(err)
-            failed += 1
-            jobs.remove((src, dst))
-    try:
-        models = {name: load_weights(name, device) for name in dict.fromkeys(names.values())}
+    try:  # every weights the jobs may use, before any image is decoded or written
+        models = {name: load_weights(name, device) for name in _candidate_weights(args)}
         cards = {name: read_weights(name)["card"] for name in models}
         ensembles = {name: ensemble_for(cards[name].get("noise", "unknown")) if args.ensemble else ()
                      for name in models}
@@ -271,10 +275,11 @@ def cmd_denoise(args: argparse.Namespace) -> int:
     with _precision_warned(args.precision, device):
         for src, dst in jobs:
             try:
-                decoded = read_image(src)  # once: the grey feed's estimate and the network read one array
-                grey = _grey_feed(decoded[0], cards[names[src]], sigmas[src])
-                denoise_file(src, dst, models[names[src]], args.overwrite, args.tile, args.overlap,
-                             progress=not args.quiet, precision=args.precision, ensemble=ensembles[names[src]],
+                decoded = read_image(src)  # once: the noise level's estimates and the network read one array
+                name, sigma = _weights_for(src, decoded[0], args)
+                grey = _grey_feed(decoded[0], cards[name], sigma)
+                denoise_file(src, dst, models[name], args.overwrite, args.tile, args.overlap,
+                             progress=not args.quiet, precision=args.precision, ensemble=ensembles[name],
                              grey=grey, decoded=decoded)
             except (ImageError, OSError) as err:
                 _error(err)

@@ -87,6 +87,9 @@ def estimate_sigma(image: np.ndarray) -> float:
     return sigma
 
 
+SIGMA_WEIGHTS = (DEFAULT_WEIGHTS, BLIND_WEIGHTS)  # the weights weights_for_sigma picks from
+
+
 def weights_for_sigma(sigma: float) -> str:
     """The shipped weights for gaussian noise of standard deviation `sigma` (0-1 units): the
     specialised DEFAULT_WEIGHTS within SPECIALISED_BAND of their level, the blind ones elsewhere."""

@@ -70,12 +70,24 @@ def test_denoise_one_file(tmp_path, capsys):
     assert "clean.png" in out
 
 
-def test_a_grey_image_is_decoded_once_and_its_estimated_level_picks_the_feed(tmp_path, capsys, monkeypatch):
+@pytest.fixture
+def decodes(monkeypatch) -> list[Path]:
+    """The files whose pixels Pillow decodes while the test runs, once per decode (Pillow's load
+    decodes while the image still has tiles to read, else returns the pixels it holds)."""
+    from PIL import ImageFile
+
+    seen: list[Path] = []
+    load = ImageFile.ImageFile.load
+    monkeypatch.setattr(ImageFile.ImageFile, "load",
+                        lambda im: (seen.append(Path(im.filename)) if im.tile else None) or load(im))
+    return seen
+
+
+def test_a_grey_image_is_decoded_once_and_its_estimated_level_picks_the_feed(tmp_path, capsys, monkeypatch,
+                                                                               decodes):
     """Without --sigma, a grey image's noise level is estimated from the very pixels the network
     then denoises: one decode (was two: the grey feed decoded the file for its estimate, then
     denoise_file decoded it again), and the output is the estimate's feed's."""
-    from PIL import ImageFile
-
     from n2n_utils.blind import estimate_sigma
     from n2n_utils.weights import load_weights, read_weights
 
@@ -84,10 +96,6 @@ def test_a_grey_image_is_decoded_once_and_its_estimated_level_picks_the_feed(tmp
     noisy = np.clip(clean + np.random.default_rng(0).normal(0, 5, clean.shape), 0, 255).round().astype(np.uint8)
     src, dst = tmp_path / "grey.png", tmp_path / "out.png"
     Image.fromarray(noisy).save(src)
-    decodes = []  # Pillow's load decodes the pixels while the image still has tiles to read, else returns them
-    load = ImageFile.ImageFile.load
-    monkeypatch.setattr(ImageFile.ImageFile, "load",
-                        lambda im: (decodes.append(Path(im.filename)) if im.tile else None) or load(im))
     code, _, err = run(capsys, "denoise", src, "-o", dst, "--precision", "fp32", "--quiet")
     assert code == 0, err
     assert decodes.count(src) == 1
@@ -97,6 +105,17 @@ def test_a_grey_image_is_decoded_once_and_its_estimated_level_picks_the_feed(tmp
     assert feed == inference.GREY_PLAIN != inference.grey_shifts(card["noise"], card["noise_params"], None)
     expected = inference.denoise_array(load_weights(device="cpu"), noisy, precision="fp32", grey=feed)
     assert np.array_equal(np.array(Image.open(dst)), expected)
+
+
+def test_sigma_auto_decodes_each_image_once(tmp_path, capsys, decodes):
+    """--sigma auto estimates the level, picks the weights and denoises from one decode of each
+    file (was two: one to estimate the level, then denoise_file's own), and says what it picked."""
+    a, b = photo(tmp_path / "a.png", size=(40, 32)), photo(tmp_path / "b.png", mode="L", size=(40, 32))
+    code, out, err = run(capsys, "denoise", a, b, "--sigma", "auto", "--quiet", "-o", tmp_path / "out")
+    assert code == 0, err
+    assert decodes.count(a) == decodes.count(b) == 1
+    assert all(f"{src}: noise sigma estimated at" in out for src in (a, b))
+    assert (tmp_path / "out" / "a.png").is_file() and (tmp_path / "out" / "b.png").is_file()
 
 
 def test_ensemble_option_changes_the_output_and_keeps_the_size(tmp_path, capsys, monkeypatch):

@@ -38,10 +38,11 @@ from .course import export_course
 from .files import check_writable
 from .images import WRITE_FORMATS, ImageError, check_output, check_paths, probe_image, read_image
 from .inference import GREY_PLAIN, OVERLAP, TILE, Shifts, check_tiling, denoise_file, grey_shifts
-from .noise import NOISE_MODELS, SUITED_LOSS, params_words
+from .noise import NOISE_MODELS, SUITED_LOSS
 from .runs import load_training_checkpoint
 from .weights import (
     DEFAULT_WEIGHTS,
+    card_line,
     check_export,
     export_weights,
     list_weights,
@@ -296,7 +297,6 @@ def cmd_list_weights(args: argparse.Namespace) -> int:
     if not folder.is_dir():
         _error(f"{folder}: {'not a folder' if folder.exists() else 'folder not found'} (--weights-dir)")
         return 1
-    db = lambda v: f"{v:.2f} dB" if isinstance(v, (int, float)) else "-"
     failed = 0
     for name in list_weights(folder):
         try:
@@ -305,11 +305,7 @@ def cmd_list_weights(args: argparse.Namespace) -> int:
             _error(err)
             failed += 1
             continue
-        params = card.get("noise_params") if isinstance(card.get("noise_params"), dict) else {}
-        levels = params_words({k: v for k, v in params.items() if isinstance(v, (int, float))})
-        print(f"{name}  profile={card.get('profile')}  epochs={card.get('epochs')}  "
-              f"val_psnr={db(card.get('val_psnr'))}  noisy={db(card.get('val_psnr_noisy'))}  "
-              f"noise={card.get('noise', 'unknown')}{f'({levels})' if levels else ''}")
+        print(card_line(name, card))
     return 1 if failed else 0
 
 

@@ -271,6 +271,19 @@ def _psnr_words(card: dict) -> str:
             f"{psnr - noisy:+.2f} dB over the noisy input")
 
 
+def card_line(name: str, card: dict) -> str:
+    """The one line `n2n list-weights` gives weights `name`: profile, epochs, validation PSNR of
+    the output and of the noisy input (dB), noise and its levels, from their card. As in
+    model_card, what the card does not know is left out, never shown as '-' or None."""
+    params = card.get("noise_params") if isinstance(card.get("noise_params"), dict) else {}
+    levels = params_words({k: v for k, v in params.items() if isinstance(v, (int, float))})
+    db = lambda v: f"{v:.2f} dB" if isinstance(v, (int, float)) and not isinstance(v, bool) else None
+    fields = {"profile": card.get("profile"), "epochs": card.get("epochs"), "val_psnr": db(card.get("val_psnr")),
+              "noisy": db(card.get("val_psnr_noisy")),
+              "noise": f"{card['noise']}{f'({levels})' if levels else ''}" if _known(card.get("noise")) else None}
+    return "  ".join([name, *(f"{k}={v}" for k, v in fields.items() if _known(v))])
+
+
 def model_card(name: str, card: dict, config: dict, ref: str | None = None) -> str:
     """The human model card (Markdown) of a weights file; `ref` is what its "Use" section loads
     (default `name`, which finds shipped weights; the file's path for weights kept elsewhere)."""

@@ -265,3 +265,21 @@ def test_a_card_leaves_out_what_it_does_not_know_and_never_prints_a_dash_for_a_n
     blob = read_weights(tmp_path / "c.pt")
     unscored = weights.model_card("c", {**blob["card"], "val_psnr": None}, blob["config"])
     assert "\nValidation PSNR: not recorded\n" in unscored and "\n| val_psnr |" not in unscored
+
+
+def test_list_weights_leaves_out_what_a_card_does_not_know(checkpoint, tmp_path, capsys):
+    """`n2n list-weights` of weights exported without --val-psnr-noisy, and of a card that knows
+    neither its scores nor its noise: the unknown fields are left out, as model cards leave them
+    (was: 'noisy=-', 'val_psnr=-', 'profile=None', 'noise=unknown')."""
+    from n2n_utils.__main__ import main
+
+    assert main(["export-weights", checkpoint, "--profile", "test", "--name", "a", "--weights-dir", str(tmp_path)]) == 0
+    blob = read_weights(tmp_path / "a.pt")
+    bare = {k: v for k, v in blob["card"].items() if k not in ("profile", "noise", "noise_params")}
+    torch.save({**blob, "card": {**bare, "val_psnr": None}}, tmp_path / "b.pt")
+    capsys.readouterr()
+    assert main(["list-weights", "--weights-dir", str(tmp_path)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    psnr = blob["card"]["val_psnr"]
+    assert lines == [f"a  profile=test  epochs=1  val_psnr={psnr:.2f} dB  noise=gaussian(sigma 25.5/255)",
+                     "b  epochs=1"]

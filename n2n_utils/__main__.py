@@ -176,6 +176,15 @@ def _candidate_weights(args: argparse.Namespace) -> list[str]:
     return list(SIGMA_WEIGHTS) if args.sigma == "auto" else [weights_for_sigma(args.sigma / 255)]
 
 
+def _estimate_side(args: argparse.Namespace) -> int:
+    """The fewest pixels on each side an input needs: blind.ESTIMATE_MIN_SIDE with --sigma auto, else 0."""
+    if args.sigma != "auto":
+        return 0
+    from .blind import ESTIMATE_MIN_SIDE  # loads data
+
+    return ESTIMATE_MIN_SIDE
+
+
 def _weights_for(src: Path, image: np.ndarray, args: argparse.Namespace) -> tuple[str, float | None]:
     """The weights for one input, `image` its decoded pixels (uint8 or uint16, H x W (x C)), and
     its noise level (0-1 units; None without --sigma): --weights when given; else, with --sigma,
@@ -183,16 +192,9 @@ def _weights_for(src: Path, image: np.ndarray, args: argparse.Namespace) -> tupl
     default weights. One of _candidate_weights(args)."""
     if args.sigma is None:
         return _candidate_weights(args)[0], None
-    from .blind import BLIND_MAX_SIGMA_255, ESTIMATE_MIN_SIDE, estimate_sigma, weights_for_sigma  # loads data
+    from .blind import BLIND_MAX_SIGMA_255, estimate_sigma, weights_for_sigma  # loads data
 
-    if args.sigma == "auto":
-        if min(image.shape[:2]) < ESTIMATE_MIN_SIDE:  # the estimate would read nothing (0 for one row)
-            raise ImageError(f"{src}: {image.shape[1]}x{image.shape[0]} pixels, too small to estimate the noise "
-                             f"level (--sigma auto needs {ESTIMATE_MIN_SIDE} pixels on each side); give --sigma "
-                             f"in 1/255")
-        sigma = estimate_sigma(image)
-    else:
-        sigma = args.sigma / 255
+    sigma = estimate_sigma(image) if args.sigma == "auto" else args.sigma / 255  # plan_jobs checked the size
     chosen = args.weights if args.weights is not None else weights_for_sigma(sigma)
     beyond = f" (beyond the {BLIND_MAX_SIGMA_255:g}/255 any weights saw)" if sigma * 255 > BLIND_MAX_SIGMA_255 else ""
     print(f"{src}: noise sigma {'estimated at ' if args.sigma == 'auto' else ''}{sigma * 255:.1f}/255{beyond}; "
@@ -215,9 +217,12 @@ def _grey_feed(image: np.ndarray, card: dict, sigma: float | None) -> Shifts:
     return grey_shifts(noise, params, sigma)
 
 
-def plan_jobs(pairs: list[tuple[Path, Path]], overwrite: bool) -> tuple[list[tuple[Path, Path]], list[str]]:
+def plan_jobs(pairs: list[tuple[Path, Path]], overwrite: bool,
+              estimate_side: int = 0) -> tuple[list[tuple[Path, Path]], list[str]]:
     """The (input, output) jobs that can run, and one message for each refused, all decided
-    before anything is written. Besides each job's own checks, a job whose output is an input
+    before anything is written. `estimate_side`: with --sigma auto, the fewest pixels on each
+    side an input needs for its noise level to be estimated (blind.ESTIMATE_MIN_SIDE; read from
+    the file's header). Besides each job's own checks, a job whose output is an input
     of a later job is refused, and that later job too: run in order, the first would replace
     the second's input before it is read (the second's result would be the first's input
     denoised twice)."""
@@ -237,7 +242,10 @@ def plan_jobs(pairs: list[tuple[Path, Path]], overwrite: bool) -> tuple[list[tup
                 raise ImageError(refused[i])
             if dst.resolve() in taken:
                 raise ImageError(f"{dst}: is the output of an earlier input too")
-            _, _, channels, dtype = probe_image(src)
+            height, width, channels, dtype = probe_image(src)
+            if min(height, width) < estimate_side:  # the estimate would read nothing (0 for one row)
+                raise ImageError(f"{src}: {width}x{height} pixels, too small to estimate the noise level "
+                                 f"(--sigma auto needs {estimate_side} pixels on each side); give --sigma in 1/255")
             check_paths(src, dst, overwrite)
             check_output(dst, dtype, channels)
         except ImageError as err:
@@ -259,7 +267,7 @@ def cmd_denoise(args: argparse.Namespace) -> int:
     except (OSError, ValueError) as err:
         _error(err)
         return 1
-    jobs, errors = plan_jobs(pairs, args.overwrite)
+    jobs, errors = plan_jobs(pairs, args.overwrite, _estimate_side(args))
     for message in errors:
         _error(message)
     failed = len(errors)

@@ -16,6 +16,7 @@ import pytest
 import torch
 from PIL import Image
 
+from n2n_utils import __main__ as cli
 from n2n_utils import blind, config, files, report
 from n2n_utils.__main__ import main
 from n2n_utils.config import ROOT, WEIGHTS_DIR
@@ -72,7 +73,9 @@ def test_list_weights_names_a_damaged_file_and_lists_the_others(tmp_path, capsys
     assert "broken.pt" in lines[0] and "not a torch file" in lines[0] and "other.pt" in lines[1]
 
 
-def test_sigma_auto_refuses_an_image_too_small_to_estimate_the_noise(tmp_path, capsys):
+def test_sigma_auto_refuses_an_image_too_small_to_estimate_the_noise(tmp_path, capsys, monkeypatch):
+    """Refused from the file's header, with the other checks, before any weights load or any
+    output is written."""
     rng = np.random.default_rng(0)
     row = tmp_path / "row.png"  # pure noise: the wavelet estimate over a single row reads 0
     Image.fromarray(rng.integers(0, 256, (1, 500, 3), dtype=np.uint8)).save(row)
@@ -82,6 +85,11 @@ def test_sigma_auto_refuses_an_image_too_small_to_estimate_the_noise(tmp_path, c
     assert_one_line_error(code, err, str(row), "500x1", f"{blind.ESTIMATE_MIN_SIDE} pixels", "--sigma")
     assert not (tmp_path / "row_denoised.png").exists() and (tmp_path / "good_denoised.png").is_file()
     assert "0.0/255" not in out
+    loaded = []
+    monkeypatch.setattr(cli, "load_weights", lambda *a, **k: loaded.append(a))
+    assert_one_line_error(*run(capsys, "denoise", row, "--sigma", "auto", "--quiet")[::2], str(row), "500x1")
+    assert loaded == []
+    monkeypatch.undo()
     # a level given by hand needs no estimate
     assert run(capsys, "denoise", row, "--sigma", "25", "--quiet")[0] == 0
 

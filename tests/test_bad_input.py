@@ -378,3 +378,38 @@ def test_a_noise_param_without_a_name_or_a_value_is_a_bad_option(tmp_path, capsy
         main(["train", "--checkpoint", str(tmp_path / "c.pt"), "--noise-param", param])
     assert exit_.value.code == 2 and "give NAME=VALUE, e.g. sigma=15" in capsys.readouterr().err
     assert not (tmp_path / "c.pt").exists()
+
+
+# --------------------------------------------------------------------------- denoise's inputs
+
+
+def test_a_truncated_png_is_named_in_one_line_and_the_others_run(tmp_path, capsys):
+    """A PNG cut short (a download that stopped): Pillow reads the header, then fails while the
+    EXIF is looked for at the file's end (was: 'n2n: error: image file is truncated', no file named)."""
+    whole = photo(tmp_path / "whole.png").read_bytes()
+    cut = tmp_path / "cut.png"
+    cut.write_bytes(whole[:len(whole) // 2])
+    good = photo(tmp_path / "good.png")
+    code, _, err = run(capsys, "denoise", cut, good, "--quiet")
+    assert_one_line_error(code, err, f"{cut}: cannot decode", "truncated")
+    assert not (tmp_path / "cut_denoised.png").exists() and (tmp_path / "good_denoised.png").is_file()
+
+
+def test_an_image_without_read_permission_is_named_with_the_reason(tmp_path, capsys, monkeypatch):
+    """(was: '...: cannot open: [Errno 13] Permission denied: '...'', the file named twice.) The
+    permission is denied by a stand-in for open: the tests run as root, who may read anything."""
+    import builtins
+
+    locked, good = photo(tmp_path / "locked.png"), photo(tmp_path / "good.png")
+    real_open = builtins.open
+
+    def open_but_not_locked(path, *args, **kwargs):
+        if isinstance(path, (str, Path)) and Path(path) == locked:
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "open", open_but_not_locked)
+    code, _, err = run(capsys, "denoise", locked, good, "--quiet")
+    monkeypatch.undo()
+    assert err.strip() == f"n2n: error: {locked}: cannot read: Permission denied" and code == 1
+    assert (tmp_path / "good_denoised.png").is_file()

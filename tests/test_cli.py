@@ -227,9 +227,11 @@ def test_a_phone_jpeg_with_appended_images_is_its_photo(tmp_path, capsys):
 
 
 def test_size_over_the_limit(tmp_path, capsys, monkeypatch):
-    monkeypatch.setattr(images, "MAX_PIXELS", 1000)
-    src = photo(tmp_path / "big.png")
-    assert_one_line_error(*run(capsys, "denoise", src, "--quiet")[::2], "over the limit", "megapixels")
+    monkeypatch.setattr(images, "MAX_PIXELS", 2_000_000)
+    src = tmp_path / "big.png"
+    Image.new("L", (2000, 1001)).save(src)
+    assert_one_line_error(*run(capsys, "denoise", src, "--quiet")[::2],  # was: 'over the limit of 2', no unit
+                          f"{src}: the image has 2.0 megapixels (2000x1001), over the limit of 2 megapixels")
 
 
 def test_output_equal_to_input_needs_overwrite(tmp_path, capsys):

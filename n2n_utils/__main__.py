@@ -99,15 +99,16 @@ def output_paths(inputs: list[Path], output: str | None) -> list[Path]:
     """Where each input's result goes: `-o FILE` for one input; `-o FOLDER` (an existing folder,
     a name ending in a slash, or any -o with several inputs) keeps the names; no -o puts
     `NAME_denoised.EXT` beside each. An input whose extension cannot be written keeps its name
-    with .png. A file name (an image extension) for several inputs, or an -o for one input that
-    is neither an existing folder nor a name with an extension, is a ValueError."""
+    with .png. A file (an existing one, or a name with an image extension) for several inputs,
+    or an -o for one input that is neither an existing folder nor a name with an extension, is a
+    ValueError."""
     if output is None:
         return [p.with_name(f"{p.stem}{SUFFIX}{_written_suffix(p)}") for p in inputs]
     out = Path(output)
     folder = out.is_dir() or output.endswith(("/", os.sep))  # Path drops the slash that says "a folder"
-    if len(inputs) > 1 and not folder and out.suffix.lower() in WRITE_FORMATS:
-        raise ValueError(f"-o {output}: names one file, but {len(inputs)} inputs were given; "
-                         f"name a folder for their results")
+    if len(inputs) > 1 and not folder and (out.suffix.lower() in WRITE_FORMATS or out.exists()):
+        raise ValueError(f"-o {output}: {'is' if out.exists() else 'names'} one file, but {len(inputs)} inputs "
+                         f"were given; name a folder for their results")
     if len(inputs) == 1 and not folder and not out.suffix:
         raise ValueError(f"-o {output}: no extension, so neither an image file nor a folder; name a file "
                          f"ending in {', '.join(sorted(WRITE_FORMATS))}, or a folder as {output}{os.sep}")
@@ -235,13 +236,14 @@ def plan_jobs(pairs: list[tuple[Path, Path]], overwrite: bool,
                           f"replace it; denoise them in two calls")
             refused[j] = (f"{pairs[j][0]}: is the output of {src}, an earlier input of this call; "
                           f"denoise them in two calls")
-    jobs, errors, taken = [], [], set()
+    jobs, errors, taken = [], [], {}  # taken: output -> the input whose output it is
     for i, (src, dst) in enumerate(pairs):
         try:  # everything that can be checked is checked before the network loads
             if i in refused:
                 raise ImageError(refused[i])
-            if dst.resolve() in taken:
-                raise ImageError(f"{dst}: is the output of an earlier input too")
+            if (earlier := taken.get(dst.resolve())) is not None:
+                raise ImageError(f"{src}: given twice; denoised once, into {dst}" if earlier.resolve() == src.resolve()
+                                 else f"{src}: its output {dst} is {earlier}'s too; give it its own -o")
             height, width, channels, dtype = probe_image(src)
             if min(height, width) < estimate_side:  # the estimate would read nothing (0 for one row)
                 raise ImageError(f"{src}: {width}x{height} pixels, too small to estimate the noise level "
@@ -251,7 +253,7 @@ def plan_jobs(pairs: list[tuple[Path, Path]], overwrite: bool,
         except ImageError as err:
             errors.append(str(err))
             continue
-        taken.add(dst.resolve())
+        taken[dst.resolve()] = src
         jobs.append((src, dst))
     return jobs, errors
 

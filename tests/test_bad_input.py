@@ -413,3 +413,32 @@ def test_an_image_without_read_permission_is_named_with_the_reason(tmp_path, cap
     monkeypatch.undo()
     assert err.strip() == f"n2n: error: {locked}: cannot read: Permission denied" and code == 1
     assert (tmp_path / "good_denoised.png").is_file()
+
+
+def test_an_input_given_twice_is_denoised_once_and_said_so(tmp_path, capsys):
+    """`denoise a.png b.png a.png` (a glob and a name, say): a.png is denoised once, and the
+    second is refused naming it (was: 'a_denoised.png: is the output of an earlier input too')."""
+    a, b = photo(tmp_path / "a.png"), photo(tmp_path / "b.png")
+    code, out, err = run(capsys, "denoise", a, b, tmp_path / ".." / tmp_path.name / "a.png", "--quiet")
+    assert_one_line_error(code, err, "a.png: given twice; denoised once, into ", "a_denoised.png")
+    assert out.count("a.png -> ") == 1 and (tmp_path / "a_denoised.png").is_file()
+    assert (tmp_path / "b_denoised.png").is_file()
+
+
+def test_two_inputs_of_one_output_name_both(tmp_path, capsys):
+    """photo.ppm and photo.png both give photo_denoised.png (PPM is written as PNG): the second is
+    refused naming itself, the output and the first (was: the output only)."""
+    first, second = photo(tmp_path / "photo.ppm"), photo(tmp_path / "photo.png")
+    code, _, err = run(capsys, "denoise", first, second, "--quiet")
+    assert_one_line_error(code, err, f"{second}: its output {tmp_path / 'photo_denoised.png'} is {first}'s too")
+    assert (tmp_path / "photo_denoised.png").is_file()
+
+
+def test_an_existing_file_as_the_output_folder_of_several_inputs_is_one_line(tmp_path, capsys):
+    """-o naming an existing file for several inputs (was: one error per input, each saying its
+    output's folder is a file)."""
+    a, b = photo(tmp_path / "a.png"), photo(tmp_path / "b.png")
+    (tmp_path / "results").write_text("not a folder")
+    code, _, err = run(capsys, "denoise", a, b, "-o", tmp_path / "results", "--quiet")
+    assert_one_line_error(code, err, f"-o {tmp_path / 'results'}: is one file, but 2 inputs were given")
+    assert (tmp_path / "results").read_text() == "not a folder"

@@ -145,23 +145,33 @@ def noise_param_option(text: str) -> tuple[str, float]:
         raise argparse.ArgumentTypeError(f"{text!r}: give NAME=VALUE, e.g. sigma=15 (in grey levels of 255) "
                                          f"or lam=10") from None
     if "sigma" in name:
-        if not 0 <= number <= 255:  # NaN too
-            raise argparse.ArgumentTypeError(f"{text!r}: a sigma in grey levels of 255, from 0 to 255 (e.g. 15)")
-        return name, number / 255
+        return name, sigma_255(text, number) / 255
     return name, number
 
 
+def sigma_255(text: str, value: float) -> float:
+    """A noise sigma given in grey levels of 255 (--sigma 25, --noise-param sigma=15): 0 (no
+    noise), or from 1 up to (not including) 255. One between 0 and 1 is refused: it is almost
+    surely in 0-1 units (0.1 for 25.5/255), and read in 1/255 it would be under one grey level,
+    picking other weights or training on next to no noise without a word."""
+    if 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: a sigma in grey levels of 255, and {value:g} is under one; "
+                                         f"for {value:g} in 0-1 units give {value * 255:.4g}")
+    if not 0 <= value < 255:  # NaN too
+        raise argparse.ArgumentTypeError(f"{text!r}: a sigma in grey levels of 255, 0 or from 1 to under 255 "
+                                         f"(e.g. 25)")
+    return value
+
+
 def sigma_option(text: str) -> float | str:
-    """--sigma: "auto", or a noise level in 1/255 (0 to 255)."""
+    """--sigma: "auto", or a noise level in 1/255 (`sigma_255`)."""
     if text == "auto":
         return text
     try:
         value = float(text)
     except ValueError:
-        value = -1.0
-    if not 0 <= value < 255:
-        raise argparse.ArgumentTypeError(f"{text!r}: give the noise level in 1/255 (e.g. 25), or auto")
-    return value
+        raise argparse.ArgumentTypeError(f"{text!r}: give the noise level in 1/255 (e.g. 25), or auto") from None
+    return sigma_255(text, value)
 
 
 def _candidate_weights(args: argparse.Namespace) -> list[str]:

@@ -442,3 +442,33 @@ def test_an_existing_file_as_the_output_folder_of_several_inputs_is_one_line(tmp
     code, _, err = run(capsys, "denoise", a, b, "-o", tmp_path / "results", "--quiet")
     assert_one_line_error(code, err, f"-o {tmp_path / 'results'}: is one file, but 2 inputs were given")
     assert (tmp_path / "results").read_text() == "not a folder"
+
+
+@pytest.mark.parametrize("argv", [("denoise", "{src}", "--quiet", "--sigma"),
+                                  ("train", "--checkpoint", "{tmp}/c.pt", "--n-train", "16", "--n-val", "8",
+                                   "--epochs", "1", "--batch-size", "16", "--noise-param")])
+@pytest.mark.parametrize("value, said", [
+    ("0.1", "'{p}0.1': a sigma in grey levels of 255, and 0.1 is under one; for 0.1 in 0-1 units give 25.5"),
+    ("300", "'{p}300': a sigma in grey levels of 255, 0 or from 1 to under 255 (e.g. 25)"),
+    ("-5", "'{p}-5': a sigma in grey levels of 255, 0 or from 1 to under 255 (e.g. 25)"),
+    ("nan", "'{p}nan': a sigma in grey levels of 255, 0 or from 1 to under 255 (e.g. 25)"),
+])
+def test_a_sigma_in_0_1_units_or_out_of_range_is_a_bad_option(tmp_path, capsys, argv, value, said):
+    """Sigmas are given in grey levels of 255, but the code and scikit-image hold them in 0-1:
+    `--sigma 0.1` was read as 0.1/255 (the blind weights, not the sigma-25 ones that 0.1 = 25.5/255
+    calls for), and `train --noise-param sigma=0.1` trained on no noise (noisy input 100 dB)."""
+    src = photo(tmp_path / "photo.png")
+    prefix = "sigma=" if argv[-1] == "--noise-param" else ""
+    with pytest.raises(SystemExit) as stop:
+        main([a.format(src=src, tmp=tmp_path) for a in argv] + [prefix + value])
+    assert stop.value.code == 2
+    assert capsys.readouterr().err.strip().endswith(said.format(p=prefix))
+    assert sorted(tmp_path.iterdir()) == [src]
+
+
+def test_a_sigma_of_0_or_1_is_taken(tmp_path, capsys):
+    src = photo(tmp_path / "photo.png")
+    for sigma in ("0", "1"):
+        code, out, err = run(capsys, "denoise", src, "--sigma", sigma, "--quiet", "-o", tmp_path / f"s{sigma}.png")
+        assert code == 0, err
+        assert f"noise sigma {sigma}.0/255; weights {blind.BLIND_WEIGHTS}" in out

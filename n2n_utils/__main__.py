@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import math
 import os
 import sys
 import warnings
@@ -147,6 +148,17 @@ def noise_param_option(text: str) -> tuple[str, float]:
     if "sigma" in name:
         return name, sigma_255(text, number) / 255
     return name, number
+
+
+def db_option(text: str) -> float:
+    """A PSNR in dB (--val-psnr-noisy): a finite number; NaN or inf would go on the card as a score."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"{text!r}: give a PSNR in dB, a finite number (e.g. 20.3)")
+    return value
 
 
 def sigma_255(text: str, value: float) -> float:
@@ -475,7 +487,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--name", default=DEFAULT_WEIGHTS, help=f"the weights' name (default {DEFAULT_WEIGHTS}, "
                    f"the shipped default's: --overwrite to replace it)")
     p.add_argument("--trained-on", help="device description for the card, e.g. 'cuda (NVIDIA H100)'")
-    p.add_argument("--val-psnr-noisy", type=float, help="PSNR (dB) of the noisy validation input")
+    p.add_argument("--val-psnr-noisy", type=db_option, help="PSNR (dB) of the noisy validation input")
     p.add_argument("--notes", help="a sentence for the model card")
     p.add_argument("--weights-dir", type=path_option, default=WEIGHTS_DIR,
                    help=f"where to write (default {WEIGHTS_DIR})")

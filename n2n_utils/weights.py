@@ -49,6 +49,8 @@ def check_name(name: str) -> None:
     if not name or name != Path(name).name or name.startswith("."):
         raise ValueError(f"{name!r}: not a weights name: give a plain name like my-weights "
                          f"(the folder is --weights-dir)")
+    if name.endswith(SUFFIX):  # the file would be NAME.pt.pt, and the name to use it by NAME.pt
+        raise ValueError(f"{name!r}: give the name without {SUFFIX} ({name[:-len(SUFFIX)]}): the file is NAME{SUFFIX}")
 
 
 def check_export(name: str, weights_dir: Path = WEIGHTS_DIR, overwrite: bool = False) -> Path:
@@ -91,6 +93,10 @@ def read_weights(name_or_path: str | Path = DEFAULT_WEIGHTS) -> dict:
     elif isinstance(blob, dict) and {"model", "config"} <= blob.keys() and isinstance(blob["config"], dict):
         weights = {"state_dict": blob["model"], "config": blob["config"],
                    "card": _card_from_checkpoint(blob, profile="unexported")}
+    elif isinstance(blob, dict) and blob and all(isinstance(v, torch.Tensor) for v in blob.values()):
+        raise ValueError(f"{path}: only a network's tensors (a bare state dict, as the course's bestmodel.pth), "
+                         f"without the config that says which network; give the weights file or training "
+                         f"checkpoint it came from")
     else:
         raise ValueError(f"{path}: not a weights file: expected keys state_dict, config, card "
                          f"(or a training checkpoint's model, config)")

@@ -23,6 +23,7 @@ from n2n_utils.config import ROOT, WEIGHTS_DIR
 from n2n_utils.course import Model as CourseModel
 from n2n_utils.data import DataFileError, load_dataset
 from n2n_utils.models import ResUNet
+from n2n_utils.training import TrainConfig
 from n2n_utils.weights import DEFAULT_WEIGHTS
 from tests.test_cli import assert_one_line_error, photo, run
 
@@ -472,3 +473,44 @@ def test_a_sigma_of_0_or_1_is_taken(tmp_path, capsys):
         code, out, err = run(capsys, "denoise", src, "--sigma", sigma, "--quiet", "-o", tmp_path / f"s{sigma}.png")
         assert code == 0, err
         assert f"noise sigma {sigma}.0/255; weights {blind.BLIND_WEIGHTS}" in out
+
+
+# --------------------------------------------------------------------------- weights
+
+
+def _checkpoint(path: Path) -> Path:
+    torch.save({"model": ResUNet().state_dict(), "config": TrainConfig().to_dict(), "epoch": 0, "history": [],
+                "data": {"name": "natural32"}}, path)
+    return path
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf", "twenty"])
+def test_export_weights_refuses_a_noisy_psnr_that_is_no_number(tmp_path, capsys, value):
+    """(was: taken, and the card and list-weights said 'noisy=nan dB')"""
+    checkpoint = _checkpoint(tmp_path / "c.pt")
+    with pytest.raises(SystemExit) as stop:
+        main(["export-weights", str(checkpoint), "--profile", "p", "--name", "w", "--weights-dir", str(tmp_path),
+              f"--val-psnr-noisy={value}"])
+    assert stop.value.code == 2 and "a finite number" in capsys.readouterr().err
+    assert sorted(tmp_path.iterdir()) == [checkpoint]
+
+
+def test_a_weights_name_ending_in_pt_is_refused(tmp_path, capsys):
+    """(was: `--name mine.pt` wrote mine.pt.pt, to be used as --weights mine.pt)"""
+    checkpoint = _checkpoint(tmp_path / "c.pt")
+    code, _, err = run(capsys, "export-weights", checkpoint, "--profile", "p", "--name", "mine.pt",
+                       "--weights-dir", tmp_path)
+    assert_one_line_error(code, err, "'mine.pt': give the name without .pt (mine)")
+    assert sorted(tmp_path.iterdir()) == [checkpoint]
+
+
+def test_a_bare_state_dict_as_weights_says_what_it_lacks(tmp_path, capsys):
+    """The course's bestmodel.pth (export-course writes one) holds the network's tensors only
+    (was: 'not a weights file: expected keys state_dict, config, card ...')."""
+    bare = tmp_path / "bestmodel.pth"
+    torch.save(ResUNet().state_dict(), bare)
+    src = photo(tmp_path / "photo.png")
+    code, _, err = run(capsys, "denoise", src, "--weights", bare, "--quiet")
+    assert_one_line_error(code, err, f"{bare}: only a network's tensors (a bare state dict",
+                          "give the weights file or training checkpoint it came from")
+    assert not (tmp_path / "photo_denoised.png").exists()

@@ -86,6 +86,9 @@ def test_unknown_name_and_non_weights_file_are_clear_errors(tmp_path):
         load_weights(junk, "cpu")
     assert str(err.value).count("junk.pt") == 1  # named once, not wrapped twice
     torch.save({"something": torch.zeros(1)}, junk)
+    with pytest.raises(ValueError, match="only a network's tensors"):
+        load_weights(junk, "cpu")
+    torch.save({"something": 1}, junk)
     with pytest.raises(ValueError, match="expected keys"):
         load_weights(junk, "cpu")
 

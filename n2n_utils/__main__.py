@@ -383,9 +383,9 @@ def cmd_train(args: argparse.Namespace) -> int:
             raise ValueError(f"{' and '.join(export_only)} without --export NAME would do nothing: "
                              f"add --export NAME or leave out {' and '.join(export_only)}")
         check_writable(args.checkpoint)  # before data are made and epochs trained
-        done = None  # epochs the checkpoint holds: a resume
-        if args.checkpoint.exists():  # one to resume from must be a training checkpoint
-            done = load_training_checkpoint(args.checkpoint)["epoch"]
+        resumed = None  # the checkpoint to resume from, which must be a training checkpoint
+        if args.checkpoint.exists():
+            resumed = load_training_checkpoint(args.checkpoint)
         if args.export is not None:  # ... and where --export will write, so a finished run is not refused at the end
             if check_export(args.export, args.weights_dir, args.overwrite).resolve() == args.checkpoint.resolve():
                 raise ValueError(f"{args.checkpoint}: --export {args.export} would write its weights over this "
@@ -398,15 +398,15 @@ def cmd_train(args: argparse.Namespace) -> int:
         _error(err)
         return 1
     with _precision_warned(config.precision, device):
-        return _train_and_export(args, config, done)
+        return _train_and_export(args, config, resumed)
 
 
-def _train_and_export(args: argparse.Namespace, config: TrainConfig, done: int | None = None) -> int:
-    """Make the data, train (resuming after epoch `done` of the checkpoint, if given), report
-    the validation PSNR, export if asked."""
+def _train_and_export(args: argparse.Namespace, config: TrainConfig, resumed: dict | None = None) -> int:
+    """Make the data, train (resuming from `resumed`, the checkpoint's contents, if given),
+    report the validation PSNR, export if asked."""
     from .data import is_course_folder, load_dataset
     from .metrics import psnr, to_float
-    from .training import train
+    from .training import check_resume, train
 
     try:
         if args.noise is not None and is_course_folder(args.dataset):  # was: trained on theirs, without a word
@@ -419,10 +419,13 @@ def _train_and_export(args: argparse.Namespace, config: TrainConfig, done: int |
             config = replace(config, augment=valid_augmentations(data.meta["noise"]))  # course: dihedral
         if args.loss is None:  # ... and the loss suited to it
             config = replace(config, loss=SUITED_LOSS.get(data.meta["noise"], "mse"))
+        if resumed is not None:  # before it is said to resume (was: said, then refused for other data)
+            check_resume(resumed, args.checkpoint, data, config)
     except (OSError, ValueError) as err:
         _error(err)
         return 1
-    if done is not None and done <= config.epochs:  # the bar starts where the checkpoint left off: say why
+    if resumed is not None:  # the bar starts where the checkpoint left off: say why
+        done = resumed["epoch"]
         print(f"{args.checkpoint}: resuming after epoch {done} of {config.epochs}" if done < config.epochs
               else f"{args.checkpoint}: holds all {done} epochs; nothing left to train")
     try:

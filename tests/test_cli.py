@@ -405,6 +405,21 @@ def test_ctrl_c_is_one_line_saying_how_to_resume_and_the_rerun_says_it_resumes(t
     assert main(args) == 0 and "holds all 2 epochs; nothing left to train" in capsys.readouterr().out
 
 
+def test_a_checkpoint_of_other_data_is_refused_without_first_saying_it_resumes(tmp_path, capsys):
+    """The same --checkpoint on other data (another folder, or its files changed) was said to
+    resume ('run.pt: holds all 1 epochs; nothing left to train'), then refused; now only refused."""
+    args = ["train", "--checkpoint", str(tmp_path / "run.pt"), "--epochs", "1", "--batch-size", "8"]
+    assert main([*args, "--dataset", str(course_folder(tmp_path / "a", n_train=8))]) == 0
+    before = (tmp_path / "run.pt").read_bytes()
+    capsys.readouterr()
+    for epochs in ("1", "2"):
+        code, out, err = run(capsys, *args[:-4], "--epochs", epochs, "--batch-size", "8",
+                             "--dataset", course_folder(tmp_path / "b", n_train=10))
+        assert_one_line_error(code, err, f"{tmp_path / 'run.pt'}: cannot resume, it was trained on other data")
+        assert out == ""
+    assert (tmp_path / "run.pt").read_bytes() == before
+
+
 def test_a_noise_asked_of_the_course_files_is_refused_not_ignored(tmp_path, capsys, monkeypatch):
     """--noise poisson with the course's files trained on their own noise without a word (and the
     card said course noise); now refused, as --noise-param is, before the files (300 MB for the

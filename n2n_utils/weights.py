@@ -32,7 +32,7 @@ from .config import WEIGHTS_DIR, resolve_device
 from .files import atomic_path, check_writable, provenance, write_atomic
 from .models import get_model
 from .noise import params_words
-from .runs import TrainConfig, check_state_dict, fit_state_dict, load_checkpoint
+from .runs import TrainConfig, check_state_dict, fit_state_dict, is_bare_state_dict, load_checkpoint
 
 DEFAULT_WEIGHTS = "resunet-natural32-gaussian25"
 SUFFIX = ".pt"
@@ -93,7 +93,7 @@ def read_weights(name_or_path: str | Path = DEFAULT_WEIGHTS) -> dict:
     elif isinstance(blob, dict) and {"model", "config"} <= blob.keys() and isinstance(blob["config"], dict):
         weights = {"state_dict": blob["model"], "config": blob["config"],
                    "card": _card_from_checkpoint(blob, profile="unexported")}
-    elif isinstance(blob, dict) and blob and all(isinstance(v, torch.Tensor) for v in blob.values()):
+    elif is_bare_state_dict(blob):
         raise ValueError(f"{path}: only a network's tensors (a bare state dict, as the course's bestmodel.pth), "
                          f"without the config that says which network; give the weights file or training "
                          f"checkpoint it came from")

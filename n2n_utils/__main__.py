@@ -329,8 +329,10 @@ def cmd_list_weights(args: argparse.Namespace) -> int:
     if not folder.is_dir():
         _error(f"{folder}: {'not a folder' if folder.exists() else 'folder not found'} (--weights-dir)")
         return 1
-    failed = 0
-    for name in list_weights(folder):
+    failed, names = 0, list_weights(folder)
+    if not names:  # say so, rather than print nothing (stderr: stdout stays one line a weights file)
+        print(f"n2n: {folder}: no weights files in this folder", file=sys.stderr)
+    for name in names:
         try:
             card = read_weights(weights_path(name, folder))["card"]
         except (OSError, ValueError) as err:

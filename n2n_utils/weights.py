@@ -22,6 +22,7 @@ Files are read with torch.load(weights_only=True): tensors and plain values only
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -280,10 +281,12 @@ def _psnr_words(card: dict) -> str:
 def card_line(name: str, card: dict) -> str:
     """The one line `n2n list-weights` gives weights `name`: profile, epochs, validation PSNR of
     the output and of the noisy input (dB), noise and its levels, from their card. As in
-    model_card, what the card does not know is left out, never shown as '-' or None."""
+    model_card, what the card does not know is left out, never shown as '-' or None (nor a
+    score that is no number: NaN, which export-weights --val-psnr-noisy once took)."""
     params = card.get("noise_params") if isinstance(card.get("noise_params"), dict) else {}
     levels = params_words({k: v for k, v in params.items() if isinstance(v, (int, float))})
-    db = lambda v: f"{v:.2f} dB" if isinstance(v, (int, float)) and not isinstance(v, bool) else None
+    score = lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+    db = lambda v: f"{v:.2f} dB" if score(v) else None
     fields = {"profile": card.get("profile"), "epochs": card.get("epochs"), "val_psnr": db(card.get("val_psnr")),
               "noisy": db(card.get("val_psnr_noisy")),
               "noise": f"{card['noise']}{f'({levels})' if levels else ''}" if _known(card.get("noise")) else None}

@@ -279,10 +279,15 @@ def test_list_weights_leaves_out_what_a_card_does_not_know(checkpoint, tmp_path,
     assert main(["export-weights", checkpoint, "--profile", "test", "--name", "a", "--weights-dir", str(tmp_path)]) == 0
     blob = read_weights(tmp_path / "a.pt")
     bare = {k: v for k, v in blob["card"].items() if k not in ("profile", "noise", "noise_params")}
-    torch.save({**blob, "card": {**bare, "val_psnr": None}}, tmp_path / "b.pt")
+    torch.save({**blob, "card": {**bare, "val_psnr": None, "val_psnr_noisy": float("nan")}}, tmp_path / "b.pt")
     capsys.readouterr()
     assert main(["list-weights", "--weights-dir", str(tmp_path)]) == 0
     lines = capsys.readouterr().out.splitlines()
     psnr = blob["card"]["val_psnr"]
     assert lines == [f"a  profile=test  epochs=1  val_psnr={psnr:.2f} dB  noise=gaussian(sigma 25.5/255)",
-                     "b  epochs=1"]
+                     "b  epochs=1"]  # a NaN score is no score (export-weights once took --val-psnr-noisy nan)
+    # a folder without weights says so on stderr (was: nothing at all)
+    (tmp_path / "empty").mkdir()
+    assert main(["list-weights", "--weights-dir", str(tmp_path / "empty")]) == 0
+    out, err = capsys.readouterr()
+    assert out == "" and err == f"n2n: {tmp_path / 'empty'}: no weights files in this folder\n"

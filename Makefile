@@ -15,7 +15,8 @@ help:  ## list the targets
 $(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	# torch first, pinned: any other spec pulls several GB of CUDA packages on Linux
+	# torch first, at the locked version. On Linux, PyPI's build brings several GB of CUDA packages:
+	# PIP_EXTRA_INDEX_URL=https://download.pytorch.org/whl/cpu gets the CPU build (2.13.0+cpu) instead
 	$(PY) -m pip install --quiet torch==2.13.0
 	$(PY) -m pip install --quiet -r requirements.lock
 	$(PY) -m pip install --quiet --no-deps -e .

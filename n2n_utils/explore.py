@@ -13,10 +13,11 @@ shows `explorer.figure()`, a static figure of the current state.
 
 Responsive on 2 CPU cores: sliders act on release; results are cached per setting, so moving
 the zoom window computes nothing; the network goes through the tiled path
-(inference.denoise_array), so any size fits in memory. BM3D, at about 0.2 ms a pixel on one core
-here, runs by itself only on images up to BM3D_AUTO_PIXELS; on larger ones the BM3D panel waits
-for the "Run BM3D" button, which denoises the whole image up to BM3D_WHOLE_PIXELS and the zoom
-region beyond. TV, ten times faster, runs by itself up to TV_AUTO_PIXELS, then on the region.
+(inference.denoise_array), so any size fits in memory. BM3D, at 0.06-0.2 ms a pixel on one core
+here (a whole photo to a 32x32 crop), runs by itself only on images up to BM3D_AUTO_PIXELS; on
+larger ones the BM3D panel waits for the "Run BM3D" button, which denoises the whole image up
+to BM3D_WHOLE_PIXELS and the zoom region beyond. TV, ten times faster, runs by itself up to
+TV_AUTO_PIXELS, then on the region.
 """
 
 from __future__ import annotations

@@ -88,8 +88,9 @@ def sweep_finding(summary: pd.DataFrame, label: str, chosen) -> str:
 def predictions_finding(noisy_psnr: float, denoised_psnr: float, gains) -> str:
     """Notebook 04: the mean gain and its spread over images (`gains`: per-image dB)."""
     gains = pd.Series(list(map(float, gains)))
-    return (f"Denoising lifts the mean PSNR from {noisy_psnr:.2f} to {denoised_psnr:.2f} dB; per image the gain "
-            f"ranges from {gains.min():.1f} to {gains.max():.1f} dB (median {gains.median():.1f} dB), and "
+    return (f"Denoising {change_verb(noisy_psnr, denoised_psnr)} the mean PSNR from {noisy_psnr:.2f} to "
+            f"{denoised_psnr:.2f} dB; per image the gain ranges from {gains.min():.1f} to {gains.max():.1f} dB "
+            f"(median {gains.median():.1f} dB), and "
             f"{(gains < 0).mean():.0%} of the images lose.")
 
 

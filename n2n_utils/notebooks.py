@@ -1,19 +1,21 @@
-"""What the notebooks do the same way: their setup (`setup`), and the report's two sweeps,
-which notebooks 02 (learning rate) and 03 (batch size) run with one function (`study_sweep`).
+"""What the notebooks do the same way: their setup (`setup`), the report's two sweeps, which
+notebooks 02 (learning rate) and 03 (batch size) run with one function (`study_sweep`), and the
+network that notebook 04 shows, notebook 01's (`trained_checkpoint`).
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
 from .data import DenoisingData
-from .files import provenance, write_csv, write_json
+from .files import json_text, provenance, write_csv, write_json
 from .findings import sweep_finding
 from .plots import plot_sweep, save_figure
 from .profiles import OutputDirs, Profile, get_profile, output_dirs, run_record
-from .runs import REPORT_BATCH_SIZE, REPORT_LR, TrainConfig
+from .runs import REPORT_BATCH_SIZE, REPORT_LR, TrainConfig, data_identity
 from .sweeps import best_value, run_sweep, summarize
 
 
@@ -78,3 +80,23 @@ def study_sweep(param: str, data: DenoisingData, prof: Profile, dirs: OutputDirs
         summary=summary.to_dict("records")))
     return {"runs": runs, "summary": summary, "best": best,
             "finding": sweep_finding(summary, sweep.label, sweep.chosen)}
+
+
+TRAINED = "train_resunet.json"  # notebook 01's results file, which names its checkpoint
+
+
+def trained_checkpoint(prof: Profile, dirs: OutputDirs, data: DenoisingData) -> Path:
+    """Notebook 04's network: the checkpoint that notebook 01 recorded in dirs.results (TRAINED).
+    Refused in one line where 01 has not run there, or trained on other data than `data` (another
+    noise or seed, say), which the checkpoint would be shown on as if it were its own."""
+    trained = dirs.results / TRAINED
+    if not trained.exists():
+        raise FileNotFoundError(f"{trained}: run notebooks/01_train_resunet.ipynb with profile {prof.name!r} first")
+    record = json.loads(trained.read_text())
+    theirs, ours = data_identity(record.get("data") or {}), data_identity(json.loads(json_text(data.meta)))
+    if theirs != ours:
+        differ = ", ".join(f"{k} {theirs.get(k)!r} there, {ours.get(k)!r} here"
+                           for k in sorted(theirs.keys() | ours.keys()) if theirs.get(k) != ours.get(k))
+        raise ValueError(f"{trained}: notebook 01 trained on other data ({differ}); run 01 with these "
+                         f"parameters first, or this notebook with 01's")
+    return dirs.runs / record["checkpoint"]

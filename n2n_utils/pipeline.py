@@ -48,6 +48,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from . import config
+from .classical import METHODS
 from .config import describe_device, resolve_device, resolve_precision
 from .data import DATASETS
 from .drift import drift_table, format_drift
@@ -62,6 +63,7 @@ from .estimate import (
     plan_table,
     size_epochs,
 )
+from .explore import LEVELS
 from .files import git_commit, provenance, write_csv, write_json
 from .noise import NOISE_MODELS
 from .profiles import EPOCH_FIELDS, PROFILES, OutputDirs, output_dirs, with_epochs
@@ -78,6 +80,12 @@ NOTEBOOKS = [
 ]
 # These need clean training images and the noise models of an embedded dataset.
 NEEDS_EMBEDDED_DATA = {"05_comparisons.ipynb", "06_generalisation.ipynb"}
+# The noises each of these can run on (`--noise`): 05 compares classical methods, 06 measures every
+# recipe against BM3D, 07's explorer has a level control per noise.
+NOISES_OF = {"05_comparisons.ipynb": ("a classical method suits",
+                                     sorted({n for m in METHODS.values() for n in m.noises})),
+             "06_generalisation.ipynb": ("BM3D suits", sorted(METHODS["bm3d"].noises)),
+             "07_explore.ipynb": ("the explorer offers", sorted(set(LEVELS) & set(NOISE_MODELS)))}
 PROGRESS_EVERY_S = 60.0  # how often a running notebook's progress line is printed
 DEVICES = ("auto", "cpu", "cuda", "mps")
 RESUME_HINT = "what was written stays: run the same command again to resume"  # an interrupt's
@@ -168,8 +176,7 @@ def run_pipeline(profile: str = "quick", dataset: str = "natural32", noise: str 
     if str(dataset) not in DATASETS:  # a folder: the notebooks run elsewhere (in notebooks_dir)
         dataset = str(Path(dataset).resolve())
     dirs = output_dirs(profile) if root is None else _root_dirs(root, profile)
-    skipped = {n: f"needs an embedded dataset {DATASETS}"
-               for n in chosen if n in NEEDS_EMBEDDED_DATA and str(dataset) not in DATASETS}
+    skipped = left_out(chosen, dataset, noise)
     record = provenance(profile=profile, device=describe_device(resolve_device(device)), seed=seed,
                         dataset=str(dataset), noise=noise,
                         output_root=str(root) if root else "in place")
@@ -322,6 +329,19 @@ def print_plan(plan: Plan, profile: str) -> None:
     print(f"expected time (profile {profile}):\n{plan_table(plan.estimates, plan.work)}", flush=True)
 
 
+def left_out(chosen: list[str], dataset: str | Path, noise: str) -> dict[str, str]:
+    """The notebooks of `chosen` that cannot run on this data or noise, each with the reason the
+    pipeline prints (after 'skipped, it ') and records; the others run."""
+    why = {}
+    for name in chosen:
+        if name in NEEDS_EMBEDDED_DATA and str(dataset) not in DATASETS:
+            why[name] = f"needs an embedded dataset {DATASETS}"
+        elif name in NOISES_OF and noise not in NOISES_OF[name][1]:
+            what, noises = NOISES_OF[name]
+            why[name] = f"needs a noise {what}: {', '.join(noises)} (not {noise})"
+    return why
+
+
 def _execute(chosen: list[str], parameters: dict, dirs: OutputDirs, plan: Plan, record: dict,
              skipped: dict[str, str], notebooks_dir: Path = config.NOTEBOOKS_DIR) -> dict:
     """Execute `chosen` notebooks from `notebooks_dir` in order (those in `skipped` are recorded
@@ -436,13 +456,15 @@ def _ticking(progress: Progress, every: float = PROGRESS_EVERY_S):
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--profile", default="quick", choices=sorted(PROFILES))
+    parser.add_argument("--profile", default="quick", choices=sorted(PROFILES),
+                        help="the sizes (n2n_utils/profiles.py); default quick")
     parser.add_argument("--dataset", default="natural32",
                         help=f"one of {DATASETS}, or a folder holding the course's train_data.pkl and "
-                        "val_data.pkl (or your own photos)")
-    parser.add_argument("--noise", default="gaussian", choices=sorted(NOISE_MODELS))
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--device", default="auto", choices=DEVICES, help="auto: cuda > mps > cpu")
+                        "val_data.pkl (or your own photos); default natural32")
+    parser.add_argument("--noise", default="gaussian", choices=sorted(NOISE_MODELS),
+                        help="at its default level; default gaussian (a notebook that cannot take it is skipped)")
+    parser.add_argument("--seed", type=int, default=0, help="data and training seed; default 0")
+    parser.add_argument("--device", default="auto", choices=DEVICES, help="auto (the default): cuda > mps > cpu")
     where = parser.add_mutually_exclusive_group()
     where.add_argument("--out", metavar="DIR",
                        help="write results/, figures/ and runs/ (each with a <profile> folder) under DIR; "

@@ -1,7 +1,8 @@
 """Profiles: how big a run is, in one place. Every notebook takes a profile name.
 
 - smoke: every code path of the pipeline at the smallest sizes (CI, nbval);
-- quick: the README's default, the whole pipeline in at most 30 minutes on 2 CPU cores;
+- quick: the README's default, the whole pipeline in about 30 minutes on 2 CPU cores with
+         AVX-512 and native bf16 (about 80 on 2 AVX2 cores, which compute in fp32: README);
 - full:  the report's scale (every network on 50,000 pairs; 20 epochs for the main run, 3 for
          every other), meant for a GPU.
 
@@ -75,7 +76,8 @@ PROFILES = {
                      cmp_n_train=32, cmp_epochs=1, cmp_n_val=12, cmp_n_tune=1,
                      cmp_noises=("gaussian", "impulse"), curve_sizes=(16, 32), cv_folds=2, cv_n_val=12,
                      explore_scale=0.25, sigma_sweep_photos=1, sigma_sweep_scale=0.125, measure_s=0.5),
-    # sized so that the seven notebooks 00-06 take under 30 minutes on 2 CPU cores
+    # sized so that the seven notebooks 00-06 take under 30 minutes on 2 AVX-512 bf16 cores (28.9 in
+    # results/quick/pipeline.json; 82 on 2 AVX2 cores)
     "quick": Profile("quick", n_train=8_000, n_val=1_000, epochs=4, precision="auto",
                      sweep_n_train=1_200, sweep_epochs=3, sweep_seeds=(0, 1, 2), sweep_n_val=300,
                      cmp_n_train=1_500, cmp_epochs=3, cmp_n_val=100, cmp_n_tune=20,

@@ -75,6 +75,10 @@ def test_data_training_and_prediction_findings_quote_their_numbers():
         "After 1 epoch on 64 pairs the ResUNet lowers the held-out images from 20.50 dB (noisy input) to 15.50 dB")
     text = findings.predictions_finding(20.0, 27.0, [-1.0, 5.0, 7.0, 9.0])
     assert "from -1.0 to 9.0 dB (median 6.0 dB)" in text and "25% of the images lose" in text
+    assert text.startswith("Denoising lifts the mean PSNR from 20.00 to 27.00 dB")
+    # notebook 04 after a smoke run of 01 on poisson noise: was "Denoising lifts ... from 19.24 to 16.15 dB"
+    assert findings.predictions_finding(19.24, 16.15, [-5.6, -3.1, -0.9]).startswith(
+        "Denoising lowers the mean PSNR from 19.24 to 16.15 dB")
 
 
 def test_sigma_sweep_finding_says_which_targets_are_met():

@@ -563,6 +563,25 @@ def test_plan_only_prints_the_expected_times_and_runs_nothing(tmp_path, monkeypa
     assert "05_comparisons.ipynb: skipped, it needs an embedded dataset" in capsys.readouterr().out
 
 
+def test_a_noise_a_notebook_cannot_take_leaves_that_notebook_out_before_any_work(tmp_path, monkeypatch, capsys):
+    # was: --noise impulse ran 00-05, then 06 failed on BM3D ("bm3d does not suit impulse noise");
+    # --noise gaussian_blind failed at 05's headline after every network had trained
+    notebooks = tmp_path / "notebooks"
+    notebooks.mkdir()
+    chosen = ["00_data_exploration.ipynb", "05_comparisons.ipynb", "06_generalisation.ipynb", "07_explore.ipynb"]
+    for name in chosen:
+        _stub(notebooks, name, "raise RuntimeError('a plan runs nothing')")
+    monkeypatch.setattr(pipeline, "measure_images_per_s", lambda device, precision, seconds: 100.0)
+    plan = pipeline.run_pipeline("smoke", noise="impulse", out=tmp_path / "out", notebooks=chosen,
+                                 notebooks_dir=notebooks, plan_only=True)
+    assert list(plan["estimates_s"]) == ["00_data_exploration.ipynb", "05_comparisons.ipynb", "07_explore.ipynb"]
+    assert ("06_generalisation.ipynb: skipped, it needs a noise BM3D suits: gaussian, poisson (not impulse)"
+            in capsys.readouterr().out)
+    assert set(pipeline.left_out(chosen, "natural32", "gaussian_blind")) == set(chosen[1:])
+    assert pipeline.left_out(chosen, "natural32", "poisson") == {}
+    assert "embedded dataset" in pipeline.left_out(chosen, str(tmp_path), "impulse")["06_generalisation.ipynb"]
+
+
 def test_a_rerun_with_the_same_budget_keeps_the_epochs_it_was_sized_to(tmp_path, monkeypatch, capsys):
     """'run the same command again to resume' holds with --minutes: sized again, a speed
     measured 30% faster gave 10 epochs where the interrupted run had 7 (its sweep rows redone

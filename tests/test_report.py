@@ -280,6 +280,7 @@ def test_several_seeds_are_said_where_the_numbers_are_their_means(tmp_path):
     for name in ("comparisons", "generalisation"):
         path = tmp_path / "results" / "smoke" / f"{name}.json"
         path.write_text(json.dumps({**json.loads(path.read_text()), "seeds": [0, 1, 2]}))
+    res = report.Results("smoke", tmp_path / "results", tmp_path / "figures")  # one rendering's: each file read once
     note = "the mean of 3 training seeds (0, 1, 2: initialisation and data order), with a 95% confidence"
     assert note in report.section_comparisons(res).replace("\n", " ")
     assert note in report.section_generalisation(res).replace("\n", " ")
@@ -288,18 +289,18 @@ def test_several_seeds_are_said_where_the_numbers_are_their_means(tmp_path):
              "data": {"n_train": 64}, "train_seconds": 60.0, "seeds": [0, 1],
              "per_photo": [{"group": "all", "psnr": 27.0, "ci95": 0.4, "n": 12, "noisy": 20.5}]}
     (tmp_path / "results" / "smoke" / "train_resunet.json").write_text(json.dumps(train))
+    res = report.Results("smoke", tmp_path / "results", tmp_path / "figures")
     assert "Every PSNR of this section is the mean of 2 training seeds" in report.section_training(res)
 
 
 def test_blind_section_says_what_the_weights_started_from(tmp_path):
     meta = json.loads((REPORT_DIR.parent / "results" / "quick" / "blind_sigma.json").read_text())
     (tmp_path / "results" / "quick").mkdir(parents=True)
-    res = report.Results("quick", tmp_path / "results", tmp_path / "figures")
 
     def section(**weights) -> str:
         record = {**meta, "blind_weights": {**meta["blind_weights"], **weights}}
         (tmp_path / "results" / "quick" / "blind_sigma.json").write_text(json.dumps(record))
-        return report.section_blind(res)
+        return report.section_blind(report.Results("quick", tmp_path / "results", tmp_path / "figures"))
 
     assert "started from" not in section(init=None)  # from scratch, and results from before init
     earlier = {"epochs": 10, "n_train": 50_000, "train_seconds": 3429, "profile": "cpu-a", "git_commit": "abc"}
@@ -410,6 +411,7 @@ def test_sweeps_of_one_seed_are_not_said_to_have_confidence_intervals(tmp_path):
                 folder / f"{name}_summary.csv", index=False)
             record = json.loads((folder / f"{name}.json").read_text())
             (folder / f"{name}.json").write_text(json.dumps({**record, "seeds": list(seeds)}))
+        res = report.Results("smoke", tmp_path / "results", tmp_path / "figures")  # each rendering reads anew
         if len(seeds) == 2:
             assert "the mean over two seeds" in report.section_sweeps(res)
     sweeps = report.section_sweeps(res).replace("\n", " ")
@@ -471,6 +473,13 @@ def _with_per_crop_scores(root, seeds=(0,)) -> report.Results:
                   for r in curve]
     split_per_crop(curve_rows, ["noise", "n_train", "target"])[1].to_csv(
         folder / f"learning_curve{PER_CROP_SUFFIX}.csv", index=False)
+    keys = ["noise", "augmentation", "method"]  # the ablation: +0.02 and +0.50 dB over none
+    ablation = [{"noise": "gaussian", "augmentation": a, "method": f"N2N, {a}", "psnr": 27.0 + gain, "psnr_ci95": 2.0,
+                 "ssim": 0.8} for a, gain in (("none", 0.0), ("dihedral", 0.02), ("all valid", 0.5))]
+    pd.DataFrame(ablation).to_csv(folder / "augmentation_ablation.csv", index=False)
+    split_per_crop([{**{k: r[k] for k in keys}, SEED: 0, PER_CROP: crop_scores(r["psnr"] + hardness + wobble * i)}
+                    for i, r in enumerate(ablation)], keys)[1].to_csv(
+        folder / f"augmentation_ablation{PER_CROP_SUFFIX}.csv", index=False)
     return report.Results("smoke", root / "results", root / "figures")
 
 
@@ -494,6 +503,9 @@ def test_the_headline_gaps_come_with_their_paired_cis(tmp_path):
     assert "| gaussian | +0.10 ± 0.02" in section and "| impulse  | +0.10 ± 0.02" in section
     assert f"at 16 pairs +0.50 dB (paired 95% CI ± 0.01 dB, {one_run}); at 32 pairs +0.01 dB (paired " \
            f"95% CI ± 0.01 dB, {one_run})" in section
+    # the augmentation ablation's settings, each against none, paired as the curve is
+    assert f"Each setting minus none (no augmentation), paired crop by crop: dihedral +0.02 dB (paired 95% CI " \
+           f"± 0.01 dB, {one_run}); all valid +0.50 dB (paired 95% CI ± 0.03 dB, {one_run})." in flat
     # one seed: no verdict on 0 (a second training run moves a network by more than these CIs)
     unsettled = "(one training run each: their paired 95% CIs, over the crops alone, do not settle these)"
     assert f"0.10 dB apart at equal budget (paired 95% CI ± 0.02 dB, {one_run}; the gap itself is within the 0.2 " \
@@ -503,17 +515,18 @@ def test_the_headline_gaps_come_with_their_paired_cis(tmp_path):
     assert "cludes 0" not in section + discussion and "nan" not in section + discussion
 
 
-def test_per_crop_scores_of_another_run_are_refused_not_paired(tmp_path):
+@pytest.mark.parametrize(("name", "method"), [("comparisons", "BM3D"), ("augmentation_ablation", "N2N, dihedral")])
+def test_per_crop_scores_of_another_run_are_refused_not_paired(tmp_path, name, method):
     # a run stopped between writing comparisons.csv and its _per_crop.csv leaves an older one beside it
     res = _with_per_crop_scores(tmp_path)
     report.section_comparisons(res)  # the same run's: paired
-    path = tmp_path / "results" / "smoke" / "comparisons_per_crop.csv"
+    path = tmp_path / "results" / "smoke" / f"{name}_per_crop.csv"
     stale = pd.read_csv(path)
-    stale.loc[stale["method"] == "BM3D", "psnr"] += 0.3
+    stale.loc[stale["method"] == method, "psnr"] += 0.3
     stale.to_csv(path, index=False)
-    with pytest.raises(report.ResultsFileError, match="comparisons_per_crop.csv: its crops' mean PSNRs are not "
-                                                      "comparisons.csv's"):
-        report.section_comparisons(res)
+    with pytest.raises(report.ResultsFileError, match=f"{name}_per_crop.csv: its crops' mean PSNRs are not "
+                                                      f"{name}.csv's"):
+        report.section_comparisons(report.Results("smoke", tmp_path / "results", tmp_path / "figures"))
 
 
 def test_paired_cis_cover_the_seeds_where_there_are_several(tmp_path):
@@ -526,3 +539,64 @@ def test_paired_cis_cover_the_seeds_where_there_are_several(tmp_path):
     # several seeds: each gap judged against 0, and the target against the whole CI
     assert "which excludes 0 and lies within the 0.2 dB target) and 1.00 dB above BM3D (paired 95% CI ± " in section
     assert "over the crops alone" not in section.split("**Paired gaps.**")[0]  # (the curve's file: one seed)
+
+
+def test_a_rendering_reads_each_results_file_once_and_pairs_the_gaps_once(monkeypatch):
+    # was: comparisons.csv read six times and the per-crop files paired twice (sections 7 and 11 each)
+    from n2n_utils.report import paired, results
+
+    reads, pairings = [], []
+    read_csv, read_record, paired_gaps = pd.read_csv, results.read_record, paired.paired_gaps
+    monkeypatch.setattr(pd, "read_csv", lambda path, *a, **k: reads.append(path.name) or read_csv(path, *a, **k))
+    monkeypatch.setattr(results, "read_record", lambda path, *a: reads.append(path.name) or read_record(path, *a))
+    monkeypatch.setattr(paired, "paired_gaps", lambda *a: pairings.append(1) or paired_gaps(*a))
+    report.render(("quick",))
+    assert "comparisons_per_crop.csv" in reads and "learning_curve_per_crop.csv" in reads
+    assert sorted(reads) == sorted(set(reads)) and len(pairings) == 1
+
+
+def test_a_json_headline_of_another_run_is_refused_not_reported(tmp_path):
+    # comparisons.json keeps notebook 05's copy of the headline; the report makes its own from the
+    # tables and per-crop scores, and a copy that disagrees (another run's json) is refused
+    res = _with_per_crop_scores(tmp_path)
+    assert "Noise2Noise 28.00 dB" in report.section_comparisons(res)  # the copy agrees
+    path = tmp_path / "results" / "smoke" / "comparisons.json"
+    record = json.loads(path.read_text())
+    for key, value in (("n2n", 28.05), ("best_classical", "TV"), ("n2c_minus_n2n", 0.3)):
+        path.write_text(json.dumps({**record, "headline": {**record["headline"], key: value}}))
+        for section in (report.section_comparisons, report.section_discussion):
+            with pytest.raises(report.ResultsFileError, match=f"comparisons.json: its headline's {key} "):
+                section(report.Results("smoke", tmp_path / "results", tmp_path / "figures"))
+
+
+def test_each_headline_gap_is_given_per_held_out_photo_with_whether_its_sign_holds(tmp_path):
+    import numpy as np
+
+    res = _with_per_crop_scores(tmp_path)
+    path = tmp_path / "results" / "smoke" / "comparisons_per_crop.csv"
+    per_crop = pd.read_csv(path)
+    n2n = per_crop[(per_crop["noise"] == "impulse") & (per_crop["method"] == "ResUNet Noise2Noise")]
+    by_photo = (n2n.set_index("crop")["psnr"] - per_crop[(per_crop["noise"] == "impulse") & (
+        per_crop["method"] == "BM3D")].set_index("crop")["psnr"]).groupby(n2n.set_index("crop")["photo"]).mean()
+    section = report.section_comparisons(res)
+    flat = section.replace("\n", " ")
+    assert "**Per held-out photo.** The crops come from 2 held-out photos: a CI clustered by photo would have 1 " \
+           "degree of freedom" in flat
+    row = next(line for line in section.splitlines() if line.startswith("| impulse  | Noise2Noise - BM3D"))
+    assert [cell.strip() for cell in row.split("|")[3:6]] == [f"{by_photo['chelsea']:+.2f}",
+                                                               f"{by_photo['flower']:+.2f}", "yes"]
+    assert "4 of 4 gaps keep one sign on every photo. That is weak evidence" in flat
+    assert "would keep one sign on all 2 photos 1 time in 2." in flat
+    # Noise2Clean 0.4 dB lower on flower's crops, 0.4 dB higher on chelsea's (its means stay): the sign no
+    # longer holds, and it is said
+    n2c = per_crop["method"] == "ResUNet Noise2Clean"
+    per_crop.loc[n2c, "psnr"] += np.where(per_crop.loc[n2c, "photo"] == "flower", -0.4, 0.4)
+    per_crop.to_csv(path, index=False)
+    section = report.section_comparisons(report.Results("smoke", tmp_path / "results", tmp_path / "figures"))
+    assert "2 of 4 gaps keep one sign on every photo" in section.replace("\n", " ")
+    rows = [line for line in section.splitlines() if "| Noise2Clean - Noise2Noise |" in line]
+    assert [row.split("|")[-2].strip() for row in rows] == ["no", "no"]
+    # per-crop scores from before their photos were kept: no such paragraph
+    per_crop.drop(columns="photo").to_csv(path, index=False)
+    old = report.section_comparisons(report.Results("smoke", tmp_path / "results", tmp_path / "figures"))
+    assert "**Paired gaps.**" in old and "Per held-out photo" not in old

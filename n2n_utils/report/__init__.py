@@ -8,8 +8,9 @@ them (which setting won, whether a target was met) are computed from the results
 
 This module puts the report together and writes it; the parts, in the report's order:
 results (reading a profile's results files), words (how a record's provenance, seeds, data
-and tables are said), ee559 (abstract, sections 1-6), extensions (7-9), speed (10, and the
-README's speed block) and discussion (11, and Reproducing).
+and tables are said), paired (notebook 05's numbers, each from one source, made once for
+sections 7 and 11), ee559 (abstract, sections 1-6), clean_and_classical (7), extensions (8
+and 9), speed (10, and the README's speed block) and discussion (11, and Reproducing).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from pathlib import Path
 from .. import config
 from ..files import write_atomic
 from ..profiles import PROFILES
+from .clean_and_classical import section_comparisons
 from .discussion import section_discussion, section_reproduce
 from .ee559 import (
     REPORT_PSNR_DB,
@@ -32,7 +34,7 @@ from .ee559 import (
     section_table2,
     section_training,
 )
-from .extensions import section_blind, section_comparisons, section_generalisation
+from .extensions import section_blind, section_generalisation
 from .results import Results, ResultsFileError
 from .speed import README_MARKERS, render_readme, section_speed
 

@@ -21,7 +21,7 @@ from ..runs import REPORT_BATCH_SIZE, REPORT_LR
 from ..seeds import N_SEEDS
 from ..sweeps import verdict
 from .ee559 import REPORT_PSNR_DB
-from .extensions import paired_tables
+from .paired import HEADLINE_NOISE, compared
 from .results import Results
 
 # The study's targets (dB), judged here on each profile's numbers (and comparisons.TARGET_GAP_TO_N2C_DB)
@@ -62,27 +62,24 @@ def _hyperparameter_points(res: Results) -> list[str]:
 
 def _comparison_points(res: Results) -> list[str]:
     """Noise2Noise against Noise2Clean and against the classical denoisers, per noise model, each
-    gap with its paired 95% CI where the per-crop scores were recorded (extensions.paired_tables),
-    else alone."""
-    table = res.csv("comparisons")
-    meta = res.json("comparisons") if table is not None else None
-    if not meta:
+    gap with its paired 95% CI where the per-crop scores were recorded (paired.compared), else
+    alone."""
+    numbers = compared(res)
+    if numbers is None:
         return []
-    headline = meta["headline"]
+    table, headline, paired, paired_curve = numbers.table, numbers.headline, numbers.gaps, numbers.along_curve
     gap = headline["n2c"] - headline["n2n"]
     per_noise = table.pivot(index="noise", columns="method", values="psnr")
     gaps = per_noise[N2C] - per_noise[N2N]
     curve = res.csv("learning_curve")
     curve_gaps = None if curve is None else (
         curve.pivot(index="n_train", columns="target", values="psnr").eval("noise2clean - noise2noise"))
-    paired, paired_curve = paired_tables(res)
-    if paired is None or "gaussian" not in paired.index:
+    if paired is None:
         within = gap <= TARGET_GAP_TO_N2C_DB
         judged = (f"{'within' if within else 'outside'} the {TARGET_GAP_TO_N2C_DB} dB target"
                   f"{'' if within else f', missed by {gap - TARGET_GAP_TO_N2C_DB:.2f} dB'}")
     else:
-        judged = paired_ci_words(gap, paired.loc["gaussian", f"{N2C_MINUS_N2N}_ci95"], paired.loc["gaussian", N_SEEDS],
-                                 TARGET_GAP_TO_N2C_DB)
+        judged = paired_ci_words(gap, headline[f"{N2C_MINUS_N2N}_ci95"], headline[N_SEEDS], TARGET_GAP_TO_N2C_DB)
     along_curve = ""
     if curve_gaps is not None:
         along_curve = (f", and along the learning curve from {curve_gaps.min():+.2f} to {curve_gaps.max():+.2f} dB"
@@ -96,10 +93,10 @@ def _comparison_points(res: Results) -> list[str]:
     target = ("met" if diff >= TARGET_OVER_CLASSICAL_DB
               else f"missed by {TARGET_OVER_CLASSICAL_DB - diff:.2f} dB here")
     points.append(f"**Against classical denoisers:** at this profile's budget the ResUNet is {abs(diff):.2f} dB "
-                  f"{'above' if diff >= 0 else 'below'} {headline['best_classical']} on gaussian noise "
-                  f"({_classical_ci(paired, 'gaussian', diff, '; ')}target: +{TARGET_OVER_CLASSICAL_DB} dB in the "
+                  f"{'above' if diff >= 0 else 'below'} {headline['best_classical']} on {HEADLINE_NOISE} noise "
+                  f"({_classical_ci(paired, HEADLINE_NOISE, diff, '; ')}target: +{TARGET_OVER_CLASSICAL_DB} dB in the "
                   f"full profile, {target}).")
-    for noise in [n for n in dict.fromkeys(table["noise"]) if n != "gaussian"]:
+    for noise in [n for n in dict.fromkeys(table["noise"]) if n != HEADLINE_NOISE]:
         rows = table[table["noise"] == noise].set_index("method")["psnr"]
         classical = rows.drop(index=[NOISY_INPUT, N2N, N2C])
         if classical.empty:  # a noise that no classical method suits

@@ -1,149 +1,17 @@
-"""Sections 7-9: what the study adds to the EE-559 report. Noise2Noise against clean targets and
-classical denoisers (notebook 05), generalisation to unseen photos with its cross-validation
-(notebook 06), and the blind gaussian weights at any noise level (notebook 07).
+"""Sections 8 and 9, the last of what the study adds to the EE-559 report (section 7 is
+clean_and_classical's): generalisation to unseen photos with its cross-validation (notebook 06),
+and the blind gaussian weights at any noise level (notebook 07).
 """
 
 from __future__ import annotations
 
 import pandas as pd
 
-from ..comparisons import N2C_MINUS_N2N, N2N_MINUS_CLASSICAL, TARGET_GAP_TO_N2C_DB, curve_gaps, paired_gaps
-from ..findings import count, half_width_words, paired_ci_words, third_split_words
+from ..findings import count, third_split_words
 from ..generalisation import TEST_MEAN, photos_of, worst_photo
-from ..seeds import N_SEEDS, PER_CROP_SUFFIX, PHOTO
-from ..sweeps import NO_CI
 from ..weights import images_before, images_seen
-from .results import Results, ResultsFileError
+from .results import Results
 from .words import made_by, markdown_table, not_run, seeds_note
-
-
-def section_comparisons(res: Results) -> str:
-    """Section 7 (comparisons.json and .csv, augmentation_ablation.csv, learning_curve.csv, and
-    their _per_crop.csv where recorded): PSNR of every method per noise model, the headline on
-    gaussian noise with its gaps paired crop by crop, the augmentation ablation and the learning
-    curve. Results from before the per-crop scores were kept give the gaps without CIs."""
-    heading = "## 7. Noise2Noise against clean targets and classical denoisers"
-    table, meta = res.csv("comparisons"), res.json("comparisons")
-    if table is None or not meta:
-        return not_run(heading)
-    headline = meta["headline"]
-    psnr = table.pivot(index="method", columns="noise", values="psnr").reindex(list(dict.fromkeys(table["method"])))
-    psnr = psnr[list(dict.fromkeys(table["noise"]))].reset_index()
-    gaussian = table[table["noise"] == "gaussian"][["method", "psnr", "psnr_ci95", "ssim", "seconds", "params"]]
-    gap_n2c = headline["n2c"] - headline["n2n"]
-    gap_classical = headline["n2n"] - headline["best_classical_psnr"]
-    ablation, curve = res.csv("augmentation_ablation"), res.csv("learning_curve")
-    gaps, along_curve = paired_tables(res)
-    clean_ci = classical_ci = ""  # without per-crop scores: the gaps alone
-    paired_note = _paired_note(res, meta, gaps)
-    if gaps is not None and "gaussian" in gaps.index:
-        on_gaussian = gaps.loc["gaussian"]
-        runs = on_gaussian[N_SEEDS]
-        clean_words = paired_ci_words(gap_n2c, on_gaussian[f"{N2C_MINUS_N2N}_ci95"], runs, TARGET_GAP_TO_N2C_DB)
-        clean_ci = f" ({clean_words})"
-        classical_ci = f" ({paired_ci_words(gap_classical, on_gaussian[f'{N2N_MINUS_CLASSICAL}_ci95'], runs)})"
-    parts = [f"""{heading}
-
-Every method on the same {meta['n_val']} held-out validation crops per noise model. The two
-ResUNets get the same budget ({meta['n_train']:,} pairs, {meta['base_config']['epochs']} epochs,
-batch {meta['base_config']['batch_size']}), each with the loss that suits the noise (L2 for
-gaussian and poisson, L1 for impulse and text) and the augmentations that keep its law; the
-classical methods are tuned on {meta['n_tune']} *training* crops ({made_by(meta)}).{seeds_note(
-    meta, 'Each ResUNet row (and the ablation and learning curve below) is')}
-
-**Headline, gaussian sigma 25/255:** noisy {headline['noisy']:.2f} dB, best classical
-({headline['best_classical']}) {headline['best_classical_psnr']:.2f} dB, Noise2Noise {headline['n2n']:.2f} dB,
-Noise2Clean {headline['n2c']:.2f} dB. Noise2Noise is {abs(gap_n2c):.2f} dB
-{'below' if gap_n2c > 0 else 'above'} Noise2Clean{clean_ci} and {abs(gap_classical):.2f} dB
-{'above' if gap_classical >= 0 else 'below'} {headline['best_classical']}{classical_ci} at this budget.{paired_note}
-
-PSNR (dB) per method and noise model:
-
-{markdown_table(psnr)}
-
-{res.figure('fig6_comparisons', 'PSNR per noise model and method (95% CI).')}
-
-Gaussian noise in detail (seconds: wall time to denoise the validation crops on the CPU):
-
-{markdown_table(gaussian, ('g', '.2f', '.2f', '.3f', '.2f', 'g'))}"""]
-    if ablation is not None:
-        parts.append("Augmentation (gaussian, same budget):\n\n"
-                     + markdown_table(ablation[["augmentation", "psnr", "psnr_ci95", "ssim"]],
-                                      ("g", ".2f", ".2f", ".3f")))
-    if curve is not None:
-        parts.append(res.figure("fig7_learning_curve", "PSNR against the number of training pairs, "
-                                "at an equal number of optimizer steps."))
-        parts.append(markdown_table(curve[["n_train", "target", "epochs", "psnr", "psnr_ci95"]],
-                                    ("g", "g", "g", ".2f", ".2f")))
-        if along_curve is not None:
-            parts.append("Noise2Clean minus Noise2Noise along the curve, paired: " + "; ".join(
-                f"at {row['n_train']:,} pairs {row[N2C_MINUS_N2N]:+.2f} dB "
-                f"({paired_ci_words(row[N2C_MINUS_N2N], row[f'{N2C_MINUS_N2N}_ci95'], row[N_SEEDS])})"
-                for _, row in along_curve.iterrows()) + ".")
-    return "\n\n".join(parts)
-
-
-def paired_tables(res: Results) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
-    """Section 7's gaps paired crop by crop: comparisons.paired_gaps per noise (indexed by noise)
-    and curve_gaps along the learning curve; each None where its per-crop scores are not in the
-    results (written before they were kept), where the report gives the gaps alone. Per-crop
-    scores of another run than their table's are refused (ResultsFileError), not paired."""
-    table, per_crop = res.csv("comparisons"), _per_crop_of(res, "comparisons", ["noise", "method"])
-    curve = _per_crop_of(res, "learning_curve", ["noise", "n_train", "target"])
-    gaps = None if table is None or per_crop is None else paired_gaps(table, per_crop).set_index("noise")
-    return gaps, None if curve is None else curve_gaps(curve)
-
-
-def _per_crop_of(res: Results, name: str, keys: list[str]) -> pd.DataFrame | None:
-    """NAME_per_crop.csv, or None where it or NAME.csv is missing; ResultsFileError where its crops'
-    mean PSNR per row (keys) is not NAME.csv's (to the 1e-4 dB per crop the file keeps): the two
-    files come from different runs, as a run stopped between writing them leaves them."""
-    table, per_crop = res.csv(name), res.csv(f"{name}{PER_CROP_SUFFIX}")
-    if table is None or per_crop is None:
-        return None
-    means = per_crop.groupby(keys)["psnr"].mean()
-    table_psnr = table.set_index(keys)["psnr"].reindex(means.index)
-    if len(means) != len(table) or not ((means - table_psnr).abs() < 1e-3).all():
-        raise ResultsFileError(f"{res.dir / f'{name}{PER_CROP_SUFFIX}.csv'}: its crops' mean PSNRs are not "
-                               f"{name}.csv's: the two files come from different runs; rerun the notebook")
-    return per_crop
-
-
-def _gap_cell(gap: float, half: float) -> str:
-    """A paired gap and its 95% CI in a table cell: '+0.08 ± 0.05', or '+0.08 ± n/a'; no gap
-    (a noise no classical method suits): 'n/a'."""
-    return NO_CI if pd.isna(gap) else f"{gap:+.2f} ± {half_width_words(half)}"
-
-
-def _paired_note(res: Results, meta: dict, gaps: pd.DataFrame | None) -> str:
-    """Section 7's paragraph on the paired gaps, per noise model, and on what their CIs (and
-    every CI over crops) cover; "" where the per-crop scores were not recorded."""
-    if gaps is None:
-        return ""
-    per_crop = res.csv(f"comparisons{PER_CROP_SUFFIX}")
-    photos = per_crop[PHOTO].nunique() if PHOTO in per_crop else None
-    seeds = meta.get("seeds") or []
-    covers = (f"over the crops and the {len(seeds)} training seeds (seed s of one network paired with seed s of the "
-              "other, a classical method with every seed)" if len(seeds) > 1 else
-              "over the crops (one seed: the spread between training runs is left out)")
-    shown = pd.DataFrame({"noise": gaps.index,
-                          "Noise2Clean - Noise2Noise (dB)": list(map(_gap_cell, gaps[N2C_MINUS_N2N],
-                                                                     gaps[f"{N2C_MINUS_N2N}_ci95"])),
-                          "best classical": gaps["best_classical"],
-                          "Noise2Noise - best classical (dB)": list(map(_gap_cell, gaps[N2N_MINUS_CLASSICAL],
-                                                                        gaps[f"{N2N_MINUS_CLASSICAL}_ci95"]))})
-    scope = (f"it is for more crops of these {count(photos, 'held-out photo')}, not for new photos: the "
-             "photo-to-photo spread is what section 8's leave-photos-out cross-validation measures" if photos else
-             "it is for more images drawn as these validation images were, not for images of another kind")
-    return f"""
-
-**Paired gaps.** Every method is scored on the same crops, so a gap between two is judged on
-their difference crop by crop (PSNR a - PSNR b), which takes out how hard each crop is, shared
-by both: its 95% CI, {covers}, is usually far tighter than the two rows' own CIs side by side.
-Like every CI over crops in this section, {scope}. Per noise model (mean ± half-width of the paired
-95% CI):
-
-{markdown_table(shown, 'g')}"""
 
 
 def section_generalisation(res: Results) -> str:

@@ -297,7 +297,7 @@ def cmd_denoise(args: argparse.Namespace) -> int:
     failed = len(errors)
     if not jobs:
         return 1
-    try:  # every weights the jobs may use, before any image is decoded or written
+    try:  # all the weights the jobs may use, before any image is decoded or written
         models = {name: load_weights(name, device) for name in _candidate_weights(args)}
         cards = {name: read_weights(name)["card"] for name in models}
         ensembles = {name: ensemble_for(cards[name].get("noise", "unknown")) if args.ensemble else ()

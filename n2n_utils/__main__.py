@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import math
 import os
 import sys
 import warnings
@@ -38,10 +39,11 @@ from .course import export_course
 from .files import check_writable
 from .images import WRITE_FORMATS, ImageError, check_output, check_paths, probe_image, read_image
 from .inference import GREY_PLAIN, OVERLAP, TILE, Shifts, check_tiling, denoise_file, grey_shifts
-from .noise import NOISE_MODELS, SUITED_LOSS, params_words
+from .noise import NOISE_MODELS, SUITED_LOSS
 from .runs import load_training_checkpoint
 from .weights import (
     DEFAULT_WEIGHTS,
+    card_line,
     check_export,
     export_weights,
     list_weights,
@@ -98,15 +100,16 @@ def output_paths(inputs: list[Path], output: str | None) -> list[Path]:
     """Where each input's result goes: `-o FILE` for one input; `-o FOLDER` (an existing folder,
     a name ending in a slash, or any -o with several inputs) keeps the names; no -o puts
     `NAME_denoised.EXT` beside each. An input whose extension cannot be written keeps its name
-    with .png. A file name (an image extension) for several inputs, or an -o for one input that
-    is neither an existing folder nor a name with an extension, is a ValueError."""
+    with .png. A file (an existing one, or a name with an image extension) for several inputs,
+    or an -o for one input that is neither an existing folder nor a name with an extension, is a
+    ValueError."""
     if output is None:
         return [p.with_name(f"{p.stem}{SUFFIX}{_written_suffix(p)}") for p in inputs]
     out = Path(output)
     folder = out.is_dir() or output.endswith(("/", os.sep))  # Path drops the slash that says "a folder"
-    if len(inputs) > 1 and not folder and out.suffix.lower() in WRITE_FORMATS:
-        raise ValueError(f"-o {output}: names one file, but {len(inputs)} inputs were given; "
-                         f"name a folder for their results")
+    if len(inputs) > 1 and not folder and (out.suffix.lower() in WRITE_FORMATS or out.exists()):
+        raise ValueError(f"-o {output}: {'is' if out.exists() else 'names'} one file, but {len(inputs)} inputs "
+                         f"were given; name a folder for their results")
     if len(inputs) == 1 and not folder and not out.suffix:
         raise ValueError(f"-o {output}: no extension, so neither an image file nor a folder; name a file "
                          f"ending in {', '.join(sorted(WRITE_FORMATS))}, or a folder as {output}{os.sep}")
@@ -143,44 +146,79 @@ def noise_param_option(text: str) -> tuple[str, float]:
         raise argparse.ArgumentTypeError(f"{text!r}: give NAME=VALUE, e.g. sigma=15 (in grey levels of 255) "
                                          f"or lam=10") from None
     if "sigma" in name:
-        if not 0 <= number <= 255:  # NaN too
-            raise argparse.ArgumentTypeError(f"{text!r}: a sigma in grey levels of 255, from 0 to 255 (e.g. 15)")
-        return name, number / 255
+        return name, sigma_255(text, number) / 255
     return name, number
 
 
+def db_option(text: str) -> float:
+    """A PSNR in dB (--val-psnr-noisy): a finite number; NaN or inf would go on the card as a score."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"{text!r}: give a PSNR in dB, a finite number (e.g. 20.3)")
+    return value
+
+
+def sigma_255(text: str, value: float) -> float:
+    """A noise sigma given in grey levels of 255 (--sigma 25, --noise-param sigma=15): 0 (no
+    noise), or from 1 up to (not including) 255. One between 0 and 1 is refused: it is almost
+    surely in 0-1 units (0.1 for 25.5/255), and read in 1/255 it would be under one grey level,
+    picking other weights or training on next to no noise without a word."""
+    if 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: a sigma in grey levels of 255, and {value:g} is under one; "
+                                         f"for {value:g} in 0-1 units give {value * 255:.4g}")
+    if not 0 <= value < 255:  # NaN too
+        raise argparse.ArgumentTypeError(f"{text!r}: a sigma in grey levels of 255, 0 or from 1 to under 255 "
+                                         f"(e.g. 25)")
+    return value
+
+
 def sigma_option(text: str) -> float | str:
-    """--sigma: "auto", or a noise level in 1/255 (0 to 255)."""
+    """--sigma: "auto", or a noise level in 1/255 (`sigma_255`)."""
     if text == "auto":
         return text
     try:
         value = float(text)
     except ValueError:
-        value = -1.0
-    if not 0 <= value < 255:
-        raise argparse.ArgumentTypeError(f"{text!r}: give the noise level in 1/255 (e.g. 25), or auto")
-    return value
+        raise argparse.ArgumentTypeError(f"{text!r}: give the noise level in 1/255 (e.g. 25), or auto") from None
+    return sigma_255(text, value)
 
 
-def _weights_for(src: Path, args: argparse.Namespace) -> tuple[str, float | None]:
-    """The weights for one input and its noise level (0-1 units; None without --sigma): --weights
-    when given; else, with --sigma, the shipped weights for that level (estimated from the image
-    for auto, and printed); else the default weights."""
-    given = args.weights is not None  # --weights "" is a name to refuse, not the default
+def _candidate_weights(args: argparse.Namespace) -> list[str]:
+    """The weights this call's jobs may use, loaded before any image is decoded: --weights when
+    given; else, with --sigma, those it picks (for auto, any of blind.SIGMA_WEIGHTS: the level
+    is known only once each image is decoded); else the default weights."""
+    if args.weights is not None:  # --weights "" is a name to refuse, not the default
+        return [args.weights]
     if args.sigma is None:
-        return (args.weights if given else DEFAULT_WEIGHTS), None
-    from .blind import BLIND_MAX_SIGMA_255, ESTIMATE_MIN_SIDE, estimate_sigma, weights_for_sigma  # loads data
+        return [DEFAULT_WEIGHTS]
+    from .blind import SIGMA_WEIGHTS, weights_for_sigma  # loads data
 
-    if args.sigma == "auto":
-        image = read_image(src)[0]
-        if min(image.shape[:2]) < ESTIMATE_MIN_SIDE:  # the estimate would read nothing (0 for one row)
-            raise ImageError(f"{src}: {image.shape[1]}x{image.shape[0]} pixels, too small to estimate the noise "
-                             f"level (--sigma auto needs {ESTIMATE_MIN_SIDE} pixels on each side); give --sigma "
-                             f"in 1/255")
-        sigma = estimate_sigma(image)
-    else:
-        sigma = args.sigma / 255
-    chosen = args.weights if given else weights_for_sigma(sigma)
+    return list(SIGMA_WEIGHTS) if args.sigma == "auto" else [weights_for_sigma(args.sigma / 255)]
+
+
+def _estimate_side(args: argparse.Namespace) -> int:
+    """The fewest pixels on each side an input needs: blind.ESTIMATE_MIN_SIDE with --sigma auto, else 0."""
+    if args.sigma != "auto":
+        return 0
+    from .blind import ESTIMATE_MIN_SIDE  # loads data
+
+    return ESTIMATE_MIN_SIDE
+
+
+def _weights_for(src: Path, image: np.ndarray, args: argparse.Namespace) -> tuple[str, float | None]:
+    """The weights for one input, `image` its decoded pixels (uint8 or uint16, H x W (x C)), and
+    its noise level (0-1 units; None without --sigma): --weights when given; else, with --sigma,
+    the shipped weights for that level (estimated from `image` for auto, and printed); else the
+    default weights. One of _candidate_weights(args)."""
+    if args.sigma is None:
+        return _candidate_weights(args)[0], None
+    from .blind import BLIND_MAX_SIGMA_255, estimate_sigma, weights_for_sigma  # loads data
+
+    sigma = estimate_sigma(image) if args.sigma == "auto" else args.sigma / 255  # plan_jobs checked the size
+    chosen = args.weights if args.weights is not None else weights_for_sigma(sigma)
     beyond = f" (beyond the {BLIND_MAX_SIGMA_255:g}/255 any weights saw)" if sigma * 255 > BLIND_MAX_SIGMA_255 else ""
     print(f"{src}: noise sigma {'estimated at ' if args.sigma == 'auto' else ''}{sigma * 255:.1f}/255{beyond}; "
           f"weights {chosen}")
@@ -202,9 +240,12 @@ def _grey_feed(image: np.ndarray, card: dict, sigma: float | None) -> Shifts:
     return grey_shifts(noise, params, sigma)
 
 
-def plan_jobs(pairs: list[tuple[Path, Path]], overwrite: bool) -> tuple[list[tuple[Path, Path]], list[str]]:
+def plan_jobs(pairs: list[tuple[Path, Path]], overwrite: bool,
+              estimate_side: int = 0) -> tuple[list[tuple[Path, Path]], list[str]]:
     """The (input, output) jobs that can run, and one message for each refused, all decided
-    before anything is written. Besides each job's own checks, a job whose output is an input
+    before anything is written. `estimate_side`: with --sigma auto, the fewest pixels on each
+    side an input needs for its noise level to be estimated (blind.ESTIMATE_MIN_SIDE; read from
+    the file's header). Besides each job's own checks, a job whose output is an input
     of a later job is refused, and that later job too: run in order, the first would replace
     the second's input before it is read (the second's result would be the first's input
     denoised twice)."""
@@ -217,20 +258,24 @@ def plan_jobs(pairs: list[tuple[Path, Path]], overwrite: bool) -> tuple[list[tup
                           f"replace it; denoise them in two calls")
             refused[j] = (f"{pairs[j][0]}: is the output of {src}, an earlier input of this call; "
                           f"denoise them in two calls")
-    jobs, errors, taken = [], [], set()
+    jobs, errors, taken = [], [], {}  # taken: output -> the input whose output it is
     for i, (src, dst) in enumerate(pairs):
         try:  # everything that can be checked is checked before the network loads
             if i in refused:
                 raise ImageError(refused[i])
-            if dst.resolve() in taken:
-                raise ImageError(f"{dst}: is the output of an earlier input too")
-            _, _, channels, dtype = probe_image(src)
+            if (earlier := taken.get(dst.resolve())) is not None:
+                raise ImageError(f"{src}: given twice; denoised once, into {dst}" if earlier.resolve() == src.resolve()
+                                 else f"{src}: its output {dst} is {earlier}'s too; give it its own -o")
+            height, width, channels, dtype = probe_image(src)
+            if min(height, width) < estimate_side:  # the estimate would read nothing (0 for one row)
+                raise ImageError(f"{src}: {width}x{height} pixels, too small to estimate the noise level "
+                                 f"(--sigma auto needs {estimate_side} pixels on each side); give --sigma in 1/255")
             check_paths(src, dst, overwrite)
             check_output(dst, dtype, channels)
         except ImageError as err:
             errors.append(str(err))
             continue
-        taken.add(dst.resolve())
+        taken[dst.resolve()] = src
         jobs.append((src, dst))
     return jobs, errors
 
@@ -246,22 +291,14 @@ def cmd_denoise(args: argparse.Namespace) -> int:
     except (OSError, ValueError) as err:
         _error(err)
         return 1
-    jobs, errors = plan_jobs(pairs, args.overwrite)
+    jobs, errors = plan_jobs(pairs, args.overwrite, _estimate_side(args))
     for message in errors:
         _error(message)
     failed = len(errors)
     if not jobs:
         return 1
-    names, sigmas = {}, {}
-    for src, dst in list(jobs):
-        try:
-            names[src], sigmas[src] = _weights_for(src, args)
-        except ImageError as err:
-            _error(err)
-            failed += 1
-            jobs.remove((src, dst))
-    try:
-        models = {name: load_weights(name, device) for name in dict.fromkeys(names.values())}
+    try:  # all the weights the jobs may use, before any image is decoded or written
+        models = {name: load_weights(name, device) for name in _candidate_weights(args)}
         cards = {name: read_weights(name)["card"] for name in models}
         ensembles = {name: ensemble_for(cards[name].get("noise", "unknown")) if args.ensemble else ()
                      for name in models}
@@ -271,10 +308,11 @@ def cmd_denoise(args: argparse.Namespace) -> int:
     with _precision_warned(args.precision, device):
         for src, dst in jobs:
             try:
-                decoded = read_image(src)  # once: the grey feed's estimate and the network read one array
-                grey = _grey_feed(decoded[0], cards[names[src]], sigmas[src])
-                denoise_file(src, dst, models[names[src]], args.overwrite, args.tile, args.overlap,
-                             progress=not args.quiet, precision=args.precision, ensemble=ensembles[names[src]],
+                decoded = read_image(src)  # once: the noise level's estimates and the network read one array
+                name, sigma = _weights_for(src, decoded[0], args)
+                grey = _grey_feed(decoded[0], cards[name], sigma)
+                denoise_file(src, dst, models[name], args.overwrite, args.tile, args.overlap,
+                             progress=not args.quiet, precision=args.precision, ensemble=ensembles[name],
                              grey=grey, decoded=decoded)
             except (ImageError, OSError) as err:
                 _error(err)
@@ -291,20 +329,17 @@ def cmd_list_weights(args: argparse.Namespace) -> int:
     if not folder.is_dir():
         _error(f"{folder}: {'not a folder' if folder.exists() else 'folder not found'} (--weights-dir)")
         return 1
-    db = lambda v: f"{v:.2f} dB" if isinstance(v, (int, float)) else "-"
-    failed = 0
-    for name in list_weights(folder):
+    failed, names = 0, list_weights(folder)
+    if not names:  # say so, rather than print nothing (stderr: stdout stays one line a weights file)
+        print(f"n2n: {folder}: no weights files in this folder", file=sys.stderr)
+    for name in names:
         try:
             card = read_weights(weights_path(name, folder))["card"]
         except (OSError, ValueError) as err:
             _error(err)
             failed += 1
             continue
-        params = card.get("noise_params") if isinstance(card.get("noise_params"), dict) else {}
-        levels = params_words({k: v for k, v in params.items() if isinstance(v, (int, float))})
-        print(f"{name}  profile={card.get('profile')}  epochs={card.get('epochs')}  "
-              f"val_psnr={db(card.get('val_psnr'))}  noisy={db(card.get('val_psnr_noisy'))}  "
-              f"noise={card.get('noise', 'unknown')}{f'({levels})' if levels else ''}")
+        print(card_line(name, card))
     return 1 if failed else 0
 
 
@@ -350,9 +385,9 @@ def cmd_train(args: argparse.Namespace) -> int:
             raise ValueError(f"{' and '.join(export_only)} without --export NAME would do nothing: "
                              f"add --export NAME or leave out {' and '.join(export_only)}")
         check_writable(args.checkpoint)  # before data are made and epochs trained
-        done = None  # epochs the checkpoint holds: a resume
-        if args.checkpoint.exists():  # one to resume from must be a training checkpoint
-            done = load_training_checkpoint(args.checkpoint)["epoch"]
+        resumed = None  # the checkpoint to resume from, which must be a training checkpoint
+        if args.checkpoint.exists():
+            resumed = load_training_checkpoint(args.checkpoint)
         if args.export is not None:  # ... and where --export will write, so a finished run is not refused at the end
             if check_export(args.export, args.weights_dir, args.overwrite).resolve() == args.checkpoint.resolve():
                 raise ValueError(f"{args.checkpoint}: --export {args.export} would write its weights over this "
@@ -365,15 +400,15 @@ def cmd_train(args: argparse.Namespace) -> int:
         _error(err)
         return 1
     with _precision_warned(config.precision, device):
-        return _train_and_export(args, config, done)
+        return _train_and_export(args, config, resumed)
 
 
-def _train_and_export(args: argparse.Namespace, config: TrainConfig, done: int | None = None) -> int:
-    """Make the data, train (resuming after epoch `done` of the checkpoint, if given), report
-    the validation PSNR, export if asked."""
+def _train_and_export(args: argparse.Namespace, config: TrainConfig, resumed: dict | None = None) -> int:
+    """Make the data, train (resuming from `resumed`, the checkpoint's contents, if given),
+    report the validation PSNR, export if asked."""
     from .data import is_course_folder, load_dataset
     from .metrics import psnr, to_float
-    from .training import train
+    from .training import check_resume, train
 
     try:
         if args.noise is not None and is_course_folder(args.dataset):  # was: trained on theirs, without a word
@@ -386,10 +421,13 @@ def _train_and_export(args: argparse.Namespace, config: TrainConfig, done: int |
             config = replace(config, augment=valid_augmentations(data.meta["noise"]))  # course: dihedral
         if args.loss is None:  # ... and the loss suited to it
             config = replace(config, loss=SUITED_LOSS.get(data.meta["noise"], "mse"))
+        if resumed is not None:  # before it is said to resume (was: said, then refused for other data)
+            check_resume(resumed, args.checkpoint, data, config)
     except (OSError, ValueError) as err:
         _error(err)
         return 1
-    if done is not None and done <= config.epochs:  # the bar starts where the checkpoint left off: say why
+    if resumed is not None:  # the bar starts where the checkpoint left off: say why
+        done = resumed["epoch"]
         print(f"{args.checkpoint}: resuming after epoch {done} of {config.epochs}" if done < config.epochs
               else f"{args.checkpoint}: holds all {done} epochs; nothing left to train")
     try:
@@ -454,7 +492,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--name", default=DEFAULT_WEIGHTS, help=f"the weights' name (default {DEFAULT_WEIGHTS}, "
                    f"the shipped default's: --overwrite to replace it)")
     p.add_argument("--trained-on", help="device description for the card, e.g. 'cuda (NVIDIA H100)'")
-    p.add_argument("--val-psnr-noisy", type=float, help="PSNR (dB) of the noisy validation input")
+    p.add_argument("--val-psnr-noisy", type=db_option, help="PSNR (dB) of the noisy validation input")
     p.add_argument("--notes", help="a sentence for the model card")
     p.add_argument("--weights-dir", type=path_option, default=WEIGHTS_DIR,
                    help=f"where to write (default {WEIGHTS_DIR})")

@@ -57,7 +57,7 @@ class ImageError(ValueError):
 def _check_size(h: int, w: int) -> None:
     if h * w > MAX_PIXELS:
         raise ImageError(f"the image has {h * w / 1e6:.1f} megapixels ({w}x{h}), over the limit "
-                         f"of {MAX_PIXELS / 1e6:.0f}")
+                         f"of {MAX_PIXELS / 1e6:g} megapixels")
 
 
 def check_array(image: np.ndarray) -> None:
@@ -133,9 +133,9 @@ def _open(path: Path) -> Image.Image:
     except UnidentifiedImageError:
         raise ImageError(f"{path}: {_describe_unidentified(path)}") from None
     except Image.DecompressionBombError:
-        raise ImageError(f"{path}: the image is over the limit of {MAX_PIXELS / 1e6:.0f} megapixels") from None
-    except OSError as err:
-        raise ImageError(f"{path}: cannot open: {err}") from None
+        raise ImageError(f"{path}: the image is over the limit of {MAX_PIXELS / 1e6:g} megapixels") from None
+    except OSError as err:  # no permission ... (err.strerror), or a header Pillow refuses (str(err))
+        raise ImageError(f"{path}: cannot read: {err.strerror or err}") from None
     if im.mode not in PIL_MODES:
         im.close()
         hint = " (palette colours are indices; convert to RGB first)" if im.mode in ("P", "PA") else ""
@@ -173,9 +173,9 @@ def read_image(path: str | Path) -> tuple[np.ndarray, dict]:
     carrying to the output (ICC profile, EXIF, dpi)."""
     path = Path(path)
     with _open(path) as im:
-        info = {k: im.info[k] for k in KEPT_INFO if k in im.info}
-        info["orientation"] = int(im.getexif().get(ORIENTATION, 1))
-        try:
+        try:  # a PNG's EXIF may follow the pixels: getexif reads, and decodes, the whole file
+            info = {k: im.info[k] for k in KEPT_INFO if k in im.info}
+            info["orientation"] = int(im.getexif().get(ORIENTATION, 1))
             if _is_16bit_colour_tiff(im):
                 import tifffile
 

@@ -199,13 +199,19 @@ def fit_state_dict(model: nn.Module, state: dict[str, torch.Tensor], path: str |
 CHECKPOINT_KEYS = {"model", "optimizer", "epoch", "config", "history"}
 
 
+def is_bare_state_dict(blob: object) -> bool:
+    """Whether a loaded torch file holds a network's tensors only (a state dict saved alone, as
+    export-course's bestmodel.pth), without the config that says which network."""
+    return isinstance(blob, dict) and bool(blob) and all(isinstance(v, torch.Tensor) for v in blob.values())
+
+
 def load_training_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> dict:
     """A checkpoint that `train` wrote, to resume from; a ValueError naming the file for
     anything else (a weights file, a bare state dict such as export-course's bestmodel.pth)."""
     ckpt = load_checkpoint(path, device)
     if isinstance(ckpt, dict) and CHECKPOINT_KEYS <= ckpt.keys() and isinstance(ckpt["config"], dict):
         return ckpt
-    if isinstance(ckpt, dict) and ckpt and all(isinstance(v, torch.Tensor) for v in ckpt.values()):
+    if is_bare_state_dict(ckpt):
         found = "a bare state dict (network parameters only)"
     elif isinstance(ckpt, dict) and {"state_dict", "card"} <= ckpt.keys():
         found = "shipped weights (state_dict, config, card)"

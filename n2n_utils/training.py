@@ -169,6 +169,39 @@ def _plain(value):
     return json.loads(json.dumps(value, sort_keys=True, default=str))
 
 
+def check_resume(ckpt: dict, checkpoint: str | Path, data: DenoisingData, config: TrainConfig) -> None:
+    """Refuse, with a ValueError naming `checkpoint`, to resume its contents `ckpt` (from
+    load_training_checkpoint) on other data, under a config that differs beyond what a resume
+    may change, or for fewer epochs than it holds. `train(resume=True)` calls it; a caller that
+    says what it resumes (the CLI) calls it first."""
+    resumable = RESUMABLE_CHANGES - ({"epochs"} if config.lr_schedule == "cosine" else set())
+    recorded = with_defaults(ckpt["config"])
+    asked = config.to_dict()
+    changed = {k for k in recorded.keys() | asked.keys() if k not in resumable and recorded.get(k) != asked.get(k)}
+    config_words = ", ".join(f"{k} (checkpoint {recorded.get(k)!r}, asked {asked.get(k)!r})"
+                             for k in sorted(changed))
+    their_meta, our_meta = _plain(ckpt.get("data") or {}), _plain(data.meta)
+    theirs, ours = data_identity(their_meta), data_identity(our_meta)
+    # the data first: other data is the cause a user must see, and options whose defaults
+    # follow the data (the CLI's augment) differ because of it
+    if theirs != ours:  # e.g. natural32 cut at another --crop: the same name and size
+        shown = lambda meta, k: meta.get(k, CROP if k == "crop" else None)  # meta names only a crop not CROP
+        # what differs in the metas as read: a folder data_identity left out on one side only
+        # (a checkpoint from before its data had a digest) is no difference when it is the same
+        differ = [k for k in sorted(theirs.keys() | ours.keys())
+                  if theirs.get(k) != ours.get(k) and their_meta.get(k) != our_meta.get(k)]
+        raise ValueError(f"{checkpoint}: cannot resume, it was trained on other data ({theirs.get('name')!r}): "
+                         + ", ".join(f"{k} (checkpoint {shown(their_meta, k)!r}, asked {shown(our_meta, k)!r})"
+                                     for k in differ)
+                         + (f"; its config differs too, in {config_words}" if changed else ""))
+    if changed:
+        raise ValueError(f"{checkpoint}: cannot resume, the config differs in {config_words}"
+                         "; ask for the checkpoint's values, or start a new checkpoint")
+    if ckpt["epoch"] > config.epochs:
+        raise ValueError(f"{checkpoint}: holds {ckpt['epoch']} epochs, more than the {config.epochs} asked for; "
+                         f"ask for {ckpt['epoch']} or more, or move the checkpoint away to train afresh")
+
+
 def train(data: DenoisingData, config: TrainConfig | None = None, *,
           checkpoint: str | Path | None = None, resume: bool = False,
           model: nn.Module | None = None) -> TrainResult:
@@ -203,32 +236,7 @@ def train(data: DenoisingData, config: TrainConfig | None = None, *,
     recorder = made_by(device) if checkpoint is not None else None
     if resuming:
         ckpt = load_training_checkpoint(checkpoint, device)
-        resumable = RESUMABLE_CHANGES - ({"epochs"} if config.lr_schedule == "cosine" else set())
-        recorded = with_defaults(ckpt["config"])
-        asked = config.to_dict()
-        changed = {k for k in recorded.keys() | asked.keys() if k not in resumable and recorded.get(k) != asked.get(k)}
-        config_words = ", ".join(f"{k} (checkpoint {recorded.get(k)!r}, asked {asked.get(k)!r})"
-                                 for k in sorted(changed))
-        their_meta, our_meta = _plain(ckpt.get("data") or {}), _plain(data.meta)
-        theirs, ours = data_identity(their_meta), data_identity(our_meta)
-        # the data first: other data is the cause a user must see, and options whose defaults
-        # follow the data (the CLI's augment) differ because of it
-        if theirs != ours:  # e.g. natural32 cut at another --crop: the same name and size
-            shown = lambda meta, k: meta.get(k, CROP if k == "crop" else None)  # meta names only a crop not CROP
-            # what differs in the metas as read: a folder data_identity left out on one side only
-            # (a checkpoint from before its data had a digest) is no difference when it is the same
-            differ = [k for k in sorted(theirs.keys() | ours.keys())
-                      if theirs.get(k) != ours.get(k) and their_meta.get(k) != our_meta.get(k)]
-            raise ValueError(f"{checkpoint}: cannot resume, it was trained on other data ({theirs.get('name')!r}): "
-                             + ", ".join(f"{k} (checkpoint {shown(their_meta, k)!r}, asked {shown(our_meta, k)!r})"
-                                         for k in differ)
-                             + (f"; its config differs too, in {config_words}" if changed else ""))
-        if changed:
-            raise ValueError(f"{checkpoint}: cannot resume, the config differs in {config_words}"
-                             "; ask for the checkpoint's values, or start a new checkpoint")
-        if ckpt["epoch"] > config.epochs:
-            raise ValueError(f"{checkpoint}: holds {ckpt['epoch']} epochs, more than the {config.epochs} asked for; "
-                             f"ask for {ckpt['epoch']} or more, or move the checkpoint away to train afresh")
+        check_resume(ckpt, checkpoint, data, config)
         fit_state_dict(model, ckpt["model"], checkpoint)
         optimizer.load_state_dict(ckpt["optimizer"])
         if "scaler" in ckpt:

@@ -22,6 +22,7 @@ Files are read with torch.load(weights_only=True): tensors and plain values only
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +33,7 @@ from .config import WEIGHTS_DIR, resolve_device
 from .files import atomic_path, check_writable, provenance, write_atomic
 from .models import get_model
 from .noise import params_words
-from .runs import TrainConfig, check_state_dict, fit_state_dict, load_checkpoint
+from .runs import TrainConfig, check_state_dict, fit_state_dict, is_bare_state_dict, load_checkpoint
 
 DEFAULT_WEIGHTS = "resunet-natural32-gaussian25"
 SUFFIX = ".pt"
@@ -49,6 +50,8 @@ def check_name(name: str) -> None:
     if not name or name != Path(name).name or name.startswith("."):
         raise ValueError(f"{name!r}: not a weights name: give a plain name like my-weights "
                          f"(the folder is --weights-dir)")
+    if name.endswith(SUFFIX):  # the file would be NAME.pt.pt, and the name to use it by NAME.pt
+        raise ValueError(f"{name!r}: give the name without {SUFFIX} ({name[:-len(SUFFIX)]}): the file is NAME{SUFFIX}")
 
 
 def check_export(name: str, weights_dir: Path = WEIGHTS_DIR, overwrite: bool = False) -> Path:
@@ -91,6 +94,10 @@ def read_weights(name_or_path: str | Path = DEFAULT_WEIGHTS) -> dict:
     elif isinstance(blob, dict) and {"model", "config"} <= blob.keys() and isinstance(blob["config"], dict):
         weights = {"state_dict": blob["model"], "config": blob["config"],
                    "card": _card_from_checkpoint(blob, profile="unexported")}
+    elif is_bare_state_dict(blob):
+        raise ValueError(f"{path}: only a network's tensors (a bare state dict, as the course's bestmodel.pth), "
+                         f"without the config that says which network; give the weights file or training "
+                         f"checkpoint it came from")
     else:
         raise ValueError(f"{path}: not a weights file: expected keys state_dict, config, card "
                          f"(or a training checkpoint's model, config)")
@@ -269,6 +276,21 @@ def _psnr_words(card: dict) -> str:
         return f"Validation PSNR: {_fmt(psnr)} dB (noisy input: not recorded)"
     return (f"Validation PSNR: {_fmt(psnr)} dB (noisy input: {_fmt(noisy)} dB) "
             f"{psnr - noisy:+.2f} dB over the noisy input")
+
+
+def card_line(name: str, card: dict) -> str:
+    """The one line `n2n list-weights` gives weights `name`: profile, epochs, validation PSNR of
+    the output and of the noisy input (dB), noise and its levels, from their card. As in
+    model_card, what the card does not know is left out, never shown as '-' or None (nor a
+    score that is no number: NaN, which export-weights --val-psnr-noisy once took)."""
+    params = card.get("noise_params") if isinstance(card.get("noise_params"), dict) else {}
+    levels = params_words({k: v for k, v in params.items() if isinstance(v, (int, float))})
+    score = lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+    db = lambda v: f"{v:.2f} dB" if score(v) else None
+    fields = {"profile": card.get("profile"), "epochs": card.get("epochs"), "val_psnr": db(card.get("val_psnr")),
+              "noisy": db(card.get("val_psnr_noisy")),
+              "noise": f"{card['noise']}{f'({levels})' if levels else ''}" if _known(card.get("noise")) else None}
+    return "  ".join([name, *(f"{k}={v}" for k, v in fields.items() if _known(v))])
 
 
 def model_card(name: str, card: dict, config: dict, ref: str | None = None) -> str:

@@ -16,12 +16,14 @@ import pytest
 import torch
 from PIL import Image
 
+from n2n_utils import __main__ as cli
 from n2n_utils import blind, config, files, report
 from n2n_utils.__main__ import main
 from n2n_utils.config import ROOT, WEIGHTS_DIR
 from n2n_utils.course import Model as CourseModel
 from n2n_utils.data import DataFileError, load_dataset
 from n2n_utils.models import ResUNet
+from n2n_utils.training import TrainConfig
 from n2n_utils.weights import DEFAULT_WEIGHTS
 from tests.test_cli import assert_one_line_error, photo, run
 
@@ -72,7 +74,9 @@ def test_list_weights_names_a_damaged_file_and_lists_the_others(tmp_path, capsys
     assert "broken.pt" in lines[0] and "not a torch file" in lines[0] and "other.pt" in lines[1]
 
 
-def test_sigma_auto_refuses_an_image_too_small_to_estimate_the_noise(tmp_path, capsys):
+def test_sigma_auto_refuses_an_image_too_small_to_estimate_the_noise(tmp_path, capsys, monkeypatch):
+    """Refused from the file's header, with the other checks, before any weights load or any
+    output is written."""
     rng = np.random.default_rng(0)
     row = tmp_path / "row.png"  # pure noise: the wavelet estimate over a single row reads 0
     Image.fromarray(rng.integers(0, 256, (1, 500, 3), dtype=np.uint8)).save(row)
@@ -82,6 +86,11 @@ def test_sigma_auto_refuses_an_image_too_small_to_estimate_the_noise(tmp_path, c
     assert_one_line_error(code, err, str(row), "500x1", f"{blind.ESTIMATE_MIN_SIDE} pixels", "--sigma")
     assert not (tmp_path / "row_denoised.png").exists() and (tmp_path / "good_denoised.png").is_file()
     assert "0.0/255" not in out
+    loaded = []
+    monkeypatch.setattr(cli, "load_weights", lambda *a, **k: loaded.append(a))
+    assert_one_line_error(*run(capsys, "denoise", row, "--sigma", "auto", "--quiet")[::2], str(row), "500x1")
+    assert loaded == []
+    monkeypatch.undo()
     # a level given by hand needs no estimate
     assert run(capsys, "denoise", row, "--sigma", "25", "--quiet")[0] == 0
 
@@ -370,3 +379,138 @@ def test_a_noise_param_without_a_name_or_a_value_is_a_bad_option(tmp_path, capsy
         main(["train", "--checkpoint", str(tmp_path / "c.pt"), "--noise-param", param])
     assert exit_.value.code == 2 and "give NAME=VALUE, e.g. sigma=15" in capsys.readouterr().err
     assert not (tmp_path / "c.pt").exists()
+
+
+# --------------------------------------------------------------------------- denoise's inputs
+
+
+def test_a_truncated_png_is_named_in_one_line_and_the_others_run(tmp_path, capsys):
+    """A PNG cut short (a download that stopped): Pillow reads the header, then fails while the
+    EXIF is looked for at the file's end (was: 'n2n: error: image file is truncated', no file named)."""
+    whole = photo(tmp_path / "whole.png").read_bytes()
+    cut = tmp_path / "cut.png"
+    cut.write_bytes(whole[:len(whole) // 2])
+    good = photo(tmp_path / "good.png")
+    code, _, err = run(capsys, "denoise", cut, good, "--quiet")
+    assert_one_line_error(code, err, f"{cut}: cannot decode", "truncated")
+    assert not (tmp_path / "cut_denoised.png").exists() and (tmp_path / "good_denoised.png").is_file()
+
+
+def test_an_image_without_read_permission_is_named_with_the_reason(tmp_path, capsys, monkeypatch):
+    """(was: '...: cannot open: [Errno 13] Permission denied: '...'', the file named twice.) The
+    permission is denied by a stand-in for open: the tests run as root, who may read anything."""
+    import builtins
+
+    locked, good = photo(tmp_path / "locked.png"), photo(tmp_path / "good.png")
+    real_open = builtins.open
+
+    def open_but_not_locked(path, *args, **kwargs):
+        if isinstance(path, (str, Path)) and Path(path) == locked:
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "open", open_but_not_locked)
+    code, _, err = run(capsys, "denoise", locked, good, "--quiet")
+    monkeypatch.undo()
+    assert err.strip() == f"n2n: error: {locked}: cannot read: Permission denied" and code == 1
+    assert (tmp_path / "good_denoised.png").is_file()
+
+
+def test_an_input_given_twice_is_denoised_once_and_said_so(tmp_path, capsys):
+    """`denoise a.png b.png a.png` (a glob and a name, say): a.png is denoised once, and the
+    second is refused naming it (was: 'a_denoised.png: is the output of an earlier input too')."""
+    a, b = photo(tmp_path / "a.png"), photo(tmp_path / "b.png")
+    code, out, err = run(capsys, "denoise", a, b, tmp_path / ".." / tmp_path.name / "a.png", "--quiet")
+    assert_one_line_error(code, err, "a.png: given twice; denoised once, into ", "a_denoised.png")
+    assert out.count("a.png -> ") == 1 and (tmp_path / "a_denoised.png").is_file()
+    assert (tmp_path / "b_denoised.png").is_file()
+
+
+def test_two_inputs_of_one_output_name_both(tmp_path, capsys):
+    """photo.ppm and photo.png both give photo_denoised.png (PPM is written as PNG): the second is
+    refused naming itself, the output and the first (was: the output only)."""
+    first, second = photo(tmp_path / "photo.ppm"), photo(tmp_path / "photo.png")
+    code, _, err = run(capsys, "denoise", first, second, "--quiet")
+    assert_one_line_error(code, err, f"{second}: its output {tmp_path / 'photo_denoised.png'} is {first}'s too")
+    assert (tmp_path / "photo_denoised.png").is_file()
+
+
+def test_an_existing_file_as_the_output_folder_of_several_inputs_is_one_line(tmp_path, capsys):
+    """-o naming an existing file for several inputs (was: one error per input, each saying its
+    output's folder is a file)."""
+    a, b = photo(tmp_path / "a.png"), photo(tmp_path / "b.png")
+    (tmp_path / "results").write_text("not a folder")
+    code, _, err = run(capsys, "denoise", a, b, "-o", tmp_path / "results", "--quiet")
+    assert_one_line_error(code, err, f"-o {tmp_path / 'results'}: is one file, but 2 inputs were given")
+    assert (tmp_path / "results").read_text() == "not a folder"
+
+
+@pytest.mark.parametrize("argv", [("denoise", "{src}", "--quiet", "--sigma"),
+                                  ("train", "--checkpoint", "{tmp}/c.pt", "--n-train", "16", "--n-val", "8",
+                                   "--epochs", "1", "--batch-size", "16", "--noise-param")])
+@pytest.mark.parametrize("value, said", [
+    ("0.1", "'{p}0.1': a sigma in grey levels of 255, and 0.1 is under one; for 0.1 in 0-1 units give 25.5"),
+    ("300", "'{p}300': a sigma in grey levels of 255, 0 or from 1 to under 255 (e.g. 25)"),
+    ("-5", "'{p}-5': a sigma in grey levels of 255, 0 or from 1 to under 255 (e.g. 25)"),
+    ("nan", "'{p}nan': a sigma in grey levels of 255, 0 or from 1 to under 255 (e.g. 25)"),
+])
+def test_a_sigma_in_0_1_units_or_out_of_range_is_a_bad_option(tmp_path, capsys, argv, value, said):
+    """Sigmas are given in grey levels of 255, but the code and scikit-image hold them in 0-1:
+    `--sigma 0.1` was read as 0.1/255 (the blind weights, not the sigma-25 ones that 0.1 = 25.5/255
+    calls for), and `train --noise-param sigma=0.1` trained on no noise (noisy input 100 dB)."""
+    src = photo(tmp_path / "photo.png")
+    prefix = "sigma=" if argv[-1] == "--noise-param" else ""
+    with pytest.raises(SystemExit) as stop:
+        main([a.format(src=src, tmp=tmp_path) for a in argv] + [prefix + value])
+    assert stop.value.code == 2
+    assert capsys.readouterr().err.strip().endswith(said.format(p=prefix))
+    assert sorted(tmp_path.iterdir()) == [src]
+
+
+def test_a_sigma_of_0_or_1_is_taken(tmp_path, capsys):
+    src = photo(tmp_path / "photo.png")
+    for sigma in ("0", "1"):
+        code, out, err = run(capsys, "denoise", src, "--sigma", sigma, "--quiet", "-o", tmp_path / f"s{sigma}.png")
+        assert code == 0, err
+        assert f"noise sigma {sigma}.0/255; weights {blind.BLIND_WEIGHTS}" in out
+
+
+# --------------------------------------------------------------------------- weights
+
+
+def _checkpoint(path: Path) -> Path:
+    torch.save({"model": ResUNet().state_dict(), "config": TrainConfig().to_dict(), "epoch": 0, "history": [],
+                "data": {"name": "natural32"}}, path)
+    return path
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf", "twenty"])
+def test_export_weights_refuses_a_noisy_psnr_that_is_no_number(tmp_path, capsys, value):
+    """(was: taken, and the card and list-weights said 'noisy=nan dB')"""
+    checkpoint = _checkpoint(tmp_path / "c.pt")
+    with pytest.raises(SystemExit) as stop:
+        main(["export-weights", str(checkpoint), "--profile", "p", "--name", "w", "--weights-dir", str(tmp_path),
+              f"--val-psnr-noisy={value}"])
+    assert stop.value.code == 2 and "a finite number" in capsys.readouterr().err
+    assert sorted(tmp_path.iterdir()) == [checkpoint]
+
+
+def test_a_weights_name_ending_in_pt_is_refused(tmp_path, capsys):
+    """(was: `--name mine.pt` wrote mine.pt.pt, to be used as --weights mine.pt)"""
+    checkpoint = _checkpoint(tmp_path / "c.pt")
+    code, _, err = run(capsys, "export-weights", checkpoint, "--profile", "p", "--name", "mine.pt",
+                       "--weights-dir", tmp_path)
+    assert_one_line_error(code, err, "'mine.pt': give the name without .pt (mine)")
+    assert sorted(tmp_path.iterdir()) == [checkpoint]
+
+
+def test_a_bare_state_dict_as_weights_says_what_it_lacks(tmp_path, capsys):
+    """The course's bestmodel.pth (export-course writes one) holds the network's tensors only
+    (was: 'not a weights file: expected keys state_dict, config, card ...')."""
+    bare = tmp_path / "bestmodel.pth"
+    torch.save(ResUNet().state_dict(), bare)
+    src = photo(tmp_path / "photo.png")
+    code, _, err = run(capsys, "denoise", src, "--weights", bare, "--quiet")
+    assert_one_line_error(code, err, f"{bare}: only a network's tensors (a bare state dict",
+                          "give the weights file or training checkpoint it came from")
+    assert not (tmp_path / "photo_denoised.png").exists()

@@ -70,12 +70,24 @@ def test_denoise_one_file(tmp_path, capsys):
     assert "clean.png" in out
 
 
-def test_a_grey_image_is_decoded_once_and_its_estimated_level_picks_the_feed(tmp_path, capsys, monkeypatch):
+@pytest.fixture
+def decodes(monkeypatch) -> list[Path]:
+    """The files whose pixels Pillow decodes while the test runs, once per decode (Pillow's load
+    decodes while the image still has tiles to read, else returns the pixels it holds)."""
+    from PIL import ImageFile
+
+    seen: list[Path] = []
+    load = ImageFile.ImageFile.load
+    monkeypatch.setattr(ImageFile.ImageFile, "load",
+                        lambda im: (seen.append(Path(im.filename)) if im.tile else None) or load(im))
+    return seen
+
+
+def test_a_grey_image_is_decoded_once_and_its_estimated_level_picks_the_feed(tmp_path, capsys, monkeypatch,
+                                                                               decodes):
     """Without --sigma, a grey image's noise level is estimated from the very pixels the network
     then denoises: one decode (was two: the grey feed decoded the file for its estimate, then
     denoise_file decoded it again), and the output is the estimate's feed's."""
-    from PIL import ImageFile
-
     from n2n_utils.blind import estimate_sigma
     from n2n_utils.weights import load_weights, read_weights
 
@@ -84,10 +96,6 @@ def test_a_grey_image_is_decoded_once_and_its_estimated_level_picks_the_feed(tmp
     noisy = np.clip(clean + np.random.default_rng(0).normal(0, 5, clean.shape), 0, 255).round().astype(np.uint8)
     src, dst = tmp_path / "grey.png", tmp_path / "out.png"
     Image.fromarray(noisy).save(src)
-    decodes = []  # Pillow's load decodes the pixels while the image still has tiles to read, else returns them
-    load = ImageFile.ImageFile.load
-    monkeypatch.setattr(ImageFile.ImageFile, "load",
-                        lambda im: (decodes.append(Path(im.filename)) if im.tile else None) or load(im))
     code, _, err = run(capsys, "denoise", src, "-o", dst, "--precision", "fp32", "--quiet")
     assert code == 0, err
     assert decodes.count(src) == 1
@@ -97,6 +105,17 @@ def test_a_grey_image_is_decoded_once_and_its_estimated_level_picks_the_feed(tmp
     assert feed == inference.GREY_PLAIN != inference.grey_shifts(card["noise"], card["noise_params"], None)
     expected = inference.denoise_array(load_weights(device="cpu"), noisy, precision="fp32", grey=feed)
     assert np.array_equal(np.array(Image.open(dst)), expected)
+
+
+def test_sigma_auto_decodes_each_image_once(tmp_path, capsys, decodes):
+    """--sigma auto estimates the level, picks the weights and denoises from one decode of each
+    file (was two: one to estimate the level, then denoise_file's own), and says what it picked."""
+    a, b = photo(tmp_path / "a.png", size=(40, 32)), photo(tmp_path / "b.png", mode="L", size=(40, 32))
+    code, out, err = run(capsys, "denoise", a, b, "--sigma", "auto", "--quiet", "-o", tmp_path / "out")
+    assert code == 0, err
+    assert decodes.count(a) == decodes.count(b) == 1
+    assert all(f"{src}: noise sigma estimated at" in out for src in (a, b))
+    assert (tmp_path / "out" / "a.png").is_file() and (tmp_path / "out" / "b.png").is_file()
 
 
 def test_ensemble_option_changes_the_output_and_keeps_the_size(tmp_path, capsys, monkeypatch):
@@ -208,9 +227,11 @@ def test_a_phone_jpeg_with_appended_images_is_its_photo(tmp_path, capsys):
 
 
 def test_size_over_the_limit(tmp_path, capsys, monkeypatch):
-    monkeypatch.setattr(images, "MAX_PIXELS", 1000)
-    src = photo(tmp_path / "big.png")
-    assert_one_line_error(*run(capsys, "denoise", src, "--quiet")[::2], "over the limit", "megapixels")
+    monkeypatch.setattr(images, "MAX_PIXELS", 2_000_000)
+    src = tmp_path / "big.png"
+    Image.new("L", (2000, 1001)).save(src)
+    assert_one_line_error(*run(capsys, "denoise", src, "--quiet")[::2],  # was: 'over the limit of 2', no unit
+                          f"{src}: the image has 2.0 megapixels (2000x1001), over the limit of 2 megapixels")
 
 
 def test_output_equal_to_input_needs_overwrite(tmp_path, capsys):
@@ -382,6 +403,21 @@ def test_ctrl_c_is_one_line_saying_how_to_resume_and_the_rerun_says_it_resumes(t
     monkeypatch.setattr(training, "train", real)
     assert main(args) == 0 and "resuming after epoch 1 of 2" in capsys.readouterr().out
     assert main(args) == 0 and "holds all 2 epochs; nothing left to train" in capsys.readouterr().out
+
+
+def test_a_checkpoint_of_other_data_is_refused_without_first_saying_it_resumes(tmp_path, capsys):
+    """The same --checkpoint on other data (another folder, or its files changed) was said to
+    resume ('run.pt: holds all 1 epochs; nothing left to train'), then refused; now only refused."""
+    args = ["train", "--checkpoint", str(tmp_path / "run.pt"), "--epochs", "1", "--batch-size", "8"]
+    assert main([*args, "--dataset", str(course_folder(tmp_path / "a", n_train=8))]) == 0
+    before = (tmp_path / "run.pt").read_bytes()
+    capsys.readouterr()
+    for epochs in ("1", "2"):
+        code, out, err = run(capsys, *args[:-4], "--epochs", epochs, "--batch-size", "8",
+                             "--dataset", course_folder(tmp_path / "b", n_train=10))
+        assert_one_line_error(code, err, f"{tmp_path / 'run.pt'}: cannot resume, it was trained on other data")
+        assert out == ""
+    assert (tmp_path / "run.pt").read_bytes() == before
 
 
 def test_a_noise_asked_of_the_course_files_is_refused_not_ignored(tmp_path, capsys, monkeypatch):

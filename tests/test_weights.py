@@ -86,6 +86,9 @@ def test_unknown_name_and_non_weights_file_are_clear_errors(tmp_path):
         load_weights(junk, "cpu")
     assert str(err.value).count("junk.pt") == 1  # named once, not wrapped twice
     torch.save({"something": torch.zeros(1)}, junk)
+    with pytest.raises(ValueError, match="only a network's tensors"):
+        load_weights(junk, "cpu")
+    torch.save({"something": 1}, junk)
     with pytest.raises(ValueError, match="expected keys"):
         load_weights(junk, "cpu")
 
@@ -265,3 +268,26 @@ def test_a_card_leaves_out_what_it_does_not_know_and_never_prints_a_dash_for_a_n
     blob = read_weights(tmp_path / "c.pt")
     unscored = weights.model_card("c", {**blob["card"], "val_psnr": None}, blob["config"])
     assert "\nValidation PSNR: not recorded\n" in unscored and "\n| val_psnr |" not in unscored
+
+
+def test_list_weights_leaves_out_what_a_card_does_not_know(checkpoint, tmp_path, capsys):
+    """`n2n list-weights` of weights exported without --val-psnr-noisy, and of a card that knows
+    neither its scores nor its noise: the unknown fields are left out, as model cards leave them
+    (was: 'noisy=-', 'val_psnr=-', 'profile=None', 'noise=unknown')."""
+    from n2n_utils.__main__ import main
+
+    assert main(["export-weights", checkpoint, "--profile", "test", "--name", "a", "--weights-dir", str(tmp_path)]) == 0
+    blob = read_weights(tmp_path / "a.pt")
+    bare = {k: v for k, v in blob["card"].items() if k not in ("profile", "noise", "noise_params")}
+    torch.save({**blob, "card": {**bare, "val_psnr": None, "val_psnr_noisy": float("nan")}}, tmp_path / "b.pt")
+    capsys.readouterr()
+    assert main(["list-weights", "--weights-dir", str(tmp_path)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    psnr = blob["card"]["val_psnr"]
+    assert lines == [f"a  profile=test  epochs=1  val_psnr={psnr:.2f} dB  noise=gaussian(sigma 25.5/255)",
+                     "b  epochs=1"]  # a NaN score is no score (export-weights once took --val-psnr-noisy nan)
+    # a folder without weights says so on stderr (was: nothing at all)
+    (tmp_path / "empty").mkdir()
+    assert main(["list-weights", "--weights-dir", str(tmp_path / "empty")]) == 0
+    out, err = capsys.readouterr()
+    assert out == "" and err == f"n2n: {tmp_path / 'empty'}: no weights files in this folder\n"

@@ -167,6 +167,12 @@ def suitable(method: str, noise: str) -> bool:
     return noise in get_method(method).noises
 
 
+def suited_noises() -> list[str]:
+    """The noise models at least one classical method suits (METHODS), sorted: those notebook 05
+    can give a headline on (gaussian_blind, for one, is not among them)."""
+    return sorted({noise for method in METHODS.values() for noise in method.noises})
+
+
 def noise_sigma(noise: str, **params: float) -> float | None:
     """The noise's standard deviation in 0-1 units, where one number describes it: gaussian's
     sigma, and poisson's at mid-grey, sqrt(0.5 / lam). None for impulse and text noise."""

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 import torch
 
 from .augment import valid_augmentations
-from .classical import METHODS, run_baseline, suitable
+from .classical import METHODS, run_baseline, suitable, suited_noises
 from .data import DenoisingData
 from .inference import predict
 from .many import train_many
@@ -84,9 +84,8 @@ def compared_noises(noises: Sequence[str], noise: str) -> tuple[str, ...]:
     Refused before any training: an unknown noise, and as `noise` one that no classical method
     suits (gaussian_blind), which has no headline."""
     if not any(suitable(method, noise) for method in METHODS):  # suitable refuses unknown names
-        suited = sorted({n for m in METHODS.values() for n in m.noises})
         raise ValueError(f"noise {noise!r}: no classical method suits it, so notebook 05 has no headline "
-                         f"for it; choose one of {', '.join(suited)}")
+                         f"for it; choose one of {', '.join(suited_noises())}")
     for other in noises:
         noise_params(other)
     return tuple(noises) if noise in noises else (*noises, noise)

@@ -48,7 +48,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from . import config
-from .classical import METHODS
+from .classical import METHODS, suited_noises
 from .config import describe_device, resolve_device, resolve_precision
 from .data import DATASETS
 from .drift import drift_table, format_drift
@@ -82,8 +82,7 @@ NOTEBOOKS = [
 NEEDS_EMBEDDED_DATA = {"05_comparisons.ipynb", "06_generalisation.ipynb"}
 # The noises each of these can run on (`--noise`): 05 compares classical methods, 06 measures every
 # recipe against BM3D, 07's explorer has a level control per noise.
-NOISES_OF = {"05_comparisons.ipynb": ("a classical method suits",
-                                     sorted({n for m in METHODS.values() for n in m.noises})),
+NOISES_OF = {"05_comparisons.ipynb": ("a classical method suits", suited_noises()),
              "06_generalisation.ipynb": ("BM3D suits", sorted(METHODS["bm3d"].noises)),
              "07_explore.ipynb": ("the explorer offers", sorted(set(LEVELS) & set(NOISE_MODELS)))}
 PROGRESS_EVERY_S = 60.0  # how often a running notebook's progress line is printed

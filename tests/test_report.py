@@ -230,8 +230,10 @@ def test_report_renders_what_the_package_functions_make(tmp_path):
     # ... and the chosen recipe on the photos it was not chosen on, not only where it was chosen
     assert "; on the 2 other photos, where no recipe was compared, each scored by a network that never saw it, it " \
            "is 0.30 dB above BM3D (± 1.27 dB, 95% CI over photos)." in discussion.replace("\n", " ")
-    assert ("the best recipe at or above BM3D on the mean, met, by 0.50 dB; on the third split, met, by 0.30 dB; "
-            "no photo more than 0.5 dB below it, met, by 1.00 dB (chelsea)") in words
+    # the third split's 0.30 dB lies inside its CI over photos (± 1.27 dB): met, but not settled
+    assert ("the best recipe at or above BM3D on the mean, met, by 0.50 dB; on the third split, met, by 0.30 dB, "
+            "inside its 95% CI (± 1.27 dB): not settled; no photo more than 0.5 dB below it, met, by 1.00 dB "
+            "(chelsea)") in words
 
 
 def _lr_diverged_at(root, row: int, seeds=(2,)) -> report.Results:
@@ -626,20 +628,37 @@ def test_the_abstract_counts_every_image_weights_saw_when_they_went_on_from_earl
     assert "3 epochs on from earlier weights, so the network saw 1,620,000 images in all, with" in on
 
 
-@pytest.mark.parametrize(("profile", "target", "verdict", "third_split"),
-                         [("quick", "at or above BM3D", "missed, by 2.21 dB", "missed, by 2.74 dB"),
-                          ("full", "at least 0.5 dB above BM3D", "missed, by 2.71 dB", "missed, by 3.24 dB")])
-def test_sections_8_and_11_judge_by_the_one_target_of_the_results_profile(tmp_path, profile, target, verdict,
-                                                                         third_split):
+@pytest.mark.parametrize(("profile", "target_db", "target"),
+                         [("quick", 0.0, "at or above BM3D"), ("full", 0.5, "at least 0.5 dB above BM3D")])
+def test_sections_8_and_11_judge_by_the_one_target_of_the_results_profile(tmp_path, profile, target_db, target):
     # was: section 11 judged the quick profile's gap by the full profile's +0.5 dB ('missed by 2.71 dB')
-    # while section 8 gave the quick profile's, at or above BM3D
+    # while section 8 gave the quick profile's, at or above BM3D. The expected numbers come from the
+    # results files (or are set here), not typed from one run: a rerun of the pipeline keeps this test
+    from n2n_utils.comparisons import N2N
+
     shutil.copytree(REPORT_DIR.parent / "results" / "quick", tmp_path / profile)
-    res = report.Results(profile, tmp_path, tmp_path / "figures")
-    assert f"target of the {profile} profile: {target}, {verdict})" in report.section_discussion(res)
-    # section 8 gives its verdicts (was: 'judged on these numbers', and none given), the same on the mean
-    assert (f"The targets of the {profile} profile: the best recipe {target} on the mean, {verdict}; on the third "
-            f"split, {third_split}; no photo more than 0.5 dB below it, missed, by 1.94 dB (motorcycle).") in \
-        report.section_generalisation(res).replace("\n", " ")
+    folder = tmp_path / profile
+    psnr = pd.read_csv(folder / "comparisons.csv").query("noise == 'gaussian'").set_index("method")["psnr"]
+    margin = psnr[N2N] - psnr["BM3D"] - target_db
+    half = json.loads((folder / "comparisons.json").read_text())["headline"]["n2n_minus_classical_ci95"]
+    verdict = f"{'met' if margin >= 0 else 'missed'}, by {abs(margin):.2f} dB"
+    verdict += f", inside its 95% CI (± {half:.2f} dB): not settled)" if abs(margin) < half else ")"
+    assert f"target of the {profile} profile: {target}, {verdict}" in report.section_discussion(
+        report.Results(profile, tmp_path, tmp_path / "figures"))
+    # section 8 gives its verdicts (was: 'judged on these numbers', and none given), the same target on
+    # the mean; the best recipe's gaps set here: +0.30 dB on the mean, flower its worst photo at -0.20 dB,
+    # and +0.60 ± 0.20 dB on the third split (full: met by 0.10 dB, inside that CI)
+    meta = json.loads((folder / "generalisation.json").read_text())
+    best = {"chelsea": 0.7, "flower": -0.2, "motorcycle": 0.4, "all": 0.3}
+    meta["gap_to_bm3d"] = [{**row, **best} if row["method"] == meta["best_recipe"] else row
+                           for row in meta["gap_to_bm3d"]]
+    meta["third_split"] = {**meta["third_split"], "gap": 0.6, "gap_ci95": 0.2}
+    (folder / "generalisation.json").write_text(json.dumps(meta))
+    third = "met, by 0.60 dB" if profile == "quick" else "met, by 0.10 dB, inside its 95% CI (± 0.20 dB): not settled"
+    assert (f"The targets of the {profile} profile: the best recipe {target} on the mean, "
+            f"{'met, by 0.30 dB' if profile == 'quick' else 'missed, by 0.20 dB'}; on the third split, {third}; "
+            "no photo more than 0.5 dB below it, met, by 0.30 dB (flower).") in \
+        report.section_generalisation(report.Results(profile, tmp_path, tmp_path / "figures")).replace("\n", " ")
 
 
 def test_the_discussion_gives_the_full_profiles_budget_as_profiles_sets_it(tmp_path):

@@ -24,7 +24,7 @@ from ..runs import REPORT_BATCH_SIZE, REPORT_LR
 from ..seeds import N_SEEDS
 from ..sweeps import verdict
 from .ee559 import REPORT_PSNR_DB
-from .paired import HEADLINE_NOISE, compared
+from .paired import HEADLINE_NOISE, Compared, compared
 from .results import Results
 
 
@@ -110,7 +110,7 @@ def _comparison_points(res: Results) -> list[str]:
     points.append(f"**Against classical denoisers:** at this profile's budget the ResUNet is {abs(diff):.2f} dB "
                   f"{'above' if diff >= 0 else 'below'} {headline['best_classical']} on {HEADLINE_NOISE} noise "
                   f"({_classical_ci(paired, HEADLINE_NOISE, diff, '; ')}target of the {res.profile} profile: "
-                  f"{bm3d_target_words(target)}, {target_verdict(diff - target)}).")
+                  f"{bm3d_target_words(target)}, {_bm3d_verdict(numbers, target)}).")
     for noise in [n for n in dict.fromkeys(table["noise"]) if n != HEADLINE_NOISE]:
         rows = table[table["noise"] == noise].set_index("method")["psnr"]
         classical = rows.drop(index=[NOISY_INPUT, N2N, N2C])
@@ -122,6 +122,17 @@ def _comparison_points(res: Results) -> list[str]:
                       f"{abs(margin):.2f} dB {'above' if margin >= 0 else 'below'} the best classical "
                       f"method ({classical.idxmax()}, {classical.max():.2f} dB{'; ' + ci if ci else ''}).")
     return points
+
+
+def _bm3d_verdict(numbers: Compared, target: float) -> str:
+    """The profile's target (profiles.Profile.target_over_bm3d_db, dB) judged on Noise2Noise minus
+    BM3D on HEADLINE_NOISE (findings.target_verdict), with the paired 95% CI where BM3D is the
+    best classical method there (the CI the headline has is against that one)."""
+    psnr = numbers.table[numbers.table["noise"] == HEADLINE_NOISE].set_index("method")["psnr"]
+    if BM3D not in psnr.index:
+        return "not judged: BM3D was not compared"
+    half = numbers.headline.get(f"{N2N_MINUS_CLASSICAL}_ci95") if numbers.headline["best_classical"] == BM3D else None
+    return target_verdict(psnr[N2N] - psnr[BM3D] - target, half)
 
 
 def _classical_ci(paired: pd.DataFrame | None, noise: str, margin: float, end: str) -> str:

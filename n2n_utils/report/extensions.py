@@ -53,7 +53,7 @@ def _targets(res: Results, meta: dict, best: pd.Series) -> str:
     one; outside the full profile, that one's target, not run."""
     target = PROFILES[res.profile].target_over_bm3d_db
     split = meta.get("third_split")
-    third = f"; on the third split, {target_verdict(split['gap'] - target)}" if split else ""
+    third = f"; on the third split, {target_verdict(split['gap'] - target, split.get('gap_ci95'))}" if split else ""
     worst = worst_photo(best)
     text = (f"The targets of the {res.profile} profile: the best recipe {bm3d_target_words(target)} on the mean, "
             f"{target_verdict(best['all'] - target)}{third}; no photo more than {TARGET_WORST_PHOTO_DB:g} dB "

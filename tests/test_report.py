@@ -667,7 +667,10 @@ def test_the_discussion_gives_the_full_profiles_budget_as_profiles_sets_it(tmp_p
 
     full = PROFILES["full"]
     closing = report.section_discussion(report.Results("quick")).split("**What would close the gaps:**")[1]
-    assert "The quick profile trains each compared network on 1,500 pairs for 3 epochs, 4,500 images seen." in closing
+    ran = json.loads((REPORT_DIR.parent / "results" / "quick" / "comparisons.json").read_text())
+    n, epochs = ran["n_train"], ran["base_config"]["epochs"]
+    assert f"The quick profile trains each compared network on {n:,} pairs for {epochs} epochs, {n * epochs:,} " \
+           "images seen." in closing
     assert (f"The full profile ({full.cmp_n_train:,} pairs for each compared network, {full.cmp_epochs} epochs; "
             f"{full.n_train:,} pairs and {full.epochs} epochs for the main run; a GPU)") in closing
     assert "tens of" not in closing
@@ -705,9 +708,11 @@ def test_the_cross_validation_says_why_its_scores_of_fold_0s_photos_differ_from_
     # was: BM3D 29.53 dB on chelsea in the cross-validation, 29.75 in the first table, unexplained
     meta = json.loads((REPORT_DIR.parent / "results" / "quick" / "generalisation.json").read_text())
     words = report.section_generalisation(report.Results("quick")).replace("\n", " ")
-    assert ("Fold 0's photos are scored here on 60 crops in all, where the first table scored them on 100, so their "
-            "scores differ between the two tables (BM3D here and there: chelsea 29.53 and 29.75 dB, flower 29.39 and "
-            "29.41 dB, motorcycle 28.04 and 27.68 dB).") in words
+    first, cv = ({row["method"]: row for row in meta[key]}["BM3D"] for key in ("table", "cv_table"))
+    pairs = ", ".join(f"{p} {cv[p]:.2f} and {first[p]:.2f} dB" for p in first if p not in ("method", "all"))
+    assert (f"Fold 0's photos are scored here on {meta['cv_n_val_per_fold']:,} crops in all, where the first table "
+            f"scored them on {meta['n_val']:,}, so their scores differ between the two tables (BM3D here and there: "
+            f"{pairs}).") in words
     (tmp_path / "quick").mkdir()
     (tmp_path / "quick" / "generalisation.json").write_text(json.dumps({**meta, "cv_n_val_per_fold": 100}))
     section = report.section_generalisation(report.Results("quick", tmp_path, tmp_path))

@@ -534,6 +534,26 @@ def test_per_crop_scores_of_another_run_are_refused_not_paired(tmp_path, name, m
         report.section_comparisons(report.Results("smoke", tmp_path / "results", tmp_path / "figures"))
 
 
+def test_per_crop_scores_that_cannot_be_paired_are_one_line_naming_their_file(tmp_path):
+    # was: gaps' ValueError ('cannot pair ... scored on other crops') or pandas' KeyError, a traceback
+    # naming no file: make report promises one line naming it
+    _with_per_crop_scores(tmp_path)
+    folder = tmp_path / "results" / "smoke"
+    path = folder / "comparisons_per_crop.csv"
+    other_crops = pd.read_csv(path)
+    other_crops.loc[other_crops["method"] == "BM3D", "crop"] += 100  # each row's mean PSNR unchanged
+    other_crops.to_csv(path, index=False)
+    with pytest.raises(report.ResultsFileError, match=r"comparisons_per_crop.csv: their scores cannot be paired "
+                                                      r"\(cannot pair .*other crops\); rerun the notebook"):
+        report.section_comparisons(report.Results("smoke", tmp_path / "results", tmp_path / "figures"))
+    root = tmp_path / "second"
+    _with_per_crop_scores(root)
+    curve = root / "results" / "smoke" / "learning_curve_per_crop.csv"
+    pd.read_csv(curve).drop(columns="crop").to_csv(curve, index=False)
+    with pytest.raises(report.ResultsFileError, match=r"learning_curve_per_crop.csv: their scores cannot be paired"):
+        report.section_discussion(report.Results("smoke", root / "results", root / "figures"))
+
+
 def test_paired_cis_cover_the_seeds_where_there_are_several(tmp_path):
     res = _with_per_crop_scores(tmp_path, seeds=(0, 1, 2))
     path = tmp_path / "results" / "smoke" / "comparisons.json"

@@ -14,7 +14,9 @@ for each number.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 import pandas as pd
 
@@ -23,6 +25,7 @@ from ..seeds import N_SEEDS, PER_CROP_SUFFIX, PHOTO
 from .results import Results, ResultsFileError
 
 HEADLINE_NOISE = "gaussian"  # the report's headline: notebook 05's default `noise`, sigma 25/255
+T = TypeVar("T")
 # How far comparisons.json's headline may sit from the report's (dB): both come from the same
 # numbers, so only a CSV's float parsing (last digit) may part them
 HEADLINE_TOLERANCE_DB = 1e-6
@@ -58,13 +61,33 @@ def _compare(res: Results) -> Compared | None:
     per_crop = per_crop_of(res, "comparisons", ["noise", "method"])
     curve = per_crop_of(res, "learning_curve", ["noise", "n_train", "target"])
     ablation = per_crop_of(res, "augmentation_ablation", ["noise", "augmentation", "method"])
-    top = headline(table, HEADLINE_NOISE, per_crop)
+    scores = f"comparisons{PER_CROP_SUFFIX}.csv"
+    top = _pairing(res, "comparisons.csv" if per_crop is None else f"comparisons.csv and {scores}",
+                   lambda: headline(table, HEADLINE_NOISE, per_crop))
     _check_copy(res, meta["headline"], top)
-    return Compared(table=table, meta=meta, headline=top, per_crop=per_crop,
-                    gaps=None if per_crop is None else paired_gaps(table, per_crop).set_index("noise"),
-                    by_photo=photo_gaps(table, per_crop) if len(photos_of(per_crop)) > 1 else None,
-                    along_curve=None if curve is None else curve_gaps(curve),
-                    ablation=None if ablation is None else ablation_gaps(ablation))
+    gaps = by_photo = along_curve = by_setting = None
+    if per_crop is not None:
+        gaps = _pairing(res, scores, lambda: paired_gaps(table, per_crop).set_index("noise"))
+        if len(photos_of(per_crop)) > 1:
+            by_photo = _pairing(res, scores, lambda: photo_gaps(table, per_crop))
+    if curve is not None:
+        along_curve = _pairing(res, f"learning_curve{PER_CROP_SUFFIX}.csv", lambda: curve_gaps(curve))
+    if ablation is not None:
+        by_setting = _pairing(res, f"augmentation_ablation{PER_CROP_SUFFIX}.csv", lambda: ablation_gaps(ablation))
+    return Compared(table=table, meta=meta, headline=top, per_crop=per_crop, gaps=gaps, by_photo=by_photo,
+                    along_curve=along_curve, ablation=by_setting)
+
+
+def _pairing(res: Results, files: str, pair: Callable[[], T]) -> T:
+    """pair(), gaps made from the results `files` (their names in res.dir, in words); scores that
+    cannot be paired (a method scored on other crops or seeds than another, a row or column
+    missing) raise ResultsFileError, one line naming the files, as any results file that cannot
+    be read (was: the gaps module's ValueError or pandas' KeyError, a traceback naming none)."""
+    try:
+        return pair()
+    except (KeyError, ValueError) as err:
+        raise ResultsFileError(f"{res.dir / files}: their scores cannot be paired ({str(err).strip(chr(39))}); "
+                               "rerun the notebook") from None
 
 
 def photos_of(per_crop: pd.DataFrame | None) -> list[str]:

@@ -487,6 +487,24 @@ def _with_per_crop_scores(root, seeds=(0,)) -> report.Results:
     return report.Results("smoke", root / "results", root / "figures")
 
 
+def test_noise2noise_above_noise2clean_is_said_so_not_a_negative_distance(tmp_path):
+    # was: '**Noise2Noise against clean targets:** -0.20 dB apart at equal budget'
+    from n2n_utils.comparisons import N2C
+    from n2n_utils.gaps import headline
+
+    _smoke_like_results(tmp_path / "results")
+    folder = tmp_path / "results" / "smoke"
+    table = pd.read_csv(folder / "comparisons.csv")
+    table.loc[table["method"] == N2C, "psnr"] -= 0.3  # Noise2Clean 0.2 dB below Noise2Noise
+    table.to_csv(folder / "comparisons.csv", index=False)
+    record = json.loads((folder / "comparisons.json").read_text())
+    (folder / "comparisons.json").write_text(json.dumps({**record, "headline": headline(table)}))
+    discussion = report.section_discussion(report.Results("smoke", tmp_path / "results", tmp_path / "figures"))
+    assert ("**Noise2Noise against clean targets:** Noise2Noise 0.20 dB above Noise2Clean at equal budget "
+            "(within the 0.2 dB target).") in discussion
+    assert "dB apart" not in discussion
+
+
 def test_the_headline_gaps_come_with_their_paired_cis(tmp_path):
     _smoke_like_results(tmp_path / "before" / "results")
     before = report.Results("smoke", tmp_path / "before" / "results", tmp_path / "before" / "figures")
@@ -496,7 +514,7 @@ def test_the_headline_gaps_come_with_their_paired_cis(tmp_path):
     old_section, old_discussion = report.section_comparisons(before), report.section_discussion(before)
     assert "paired" not in old_section + old_discussion
     assert "Noise2Noise is 0.10 dB\nbelow Noise2Clean and 1.00 dB\nabove BM3D at this budget." in old_section
-    assert "0.10 dB apart at equal budget (within the 0.2 dB target)." in old_discussion
+    assert "Noise2Noise 0.10 dB below Noise2Clean at equal budget (within the 0.2 dB target)." in old_discussion
     # with them: each gap with its paired CI (the rows' own, 0.1 dB each, would say "within their CIs")
     flat = section.replace("\n", " ")
     one_run = "over the crops alone: one training run, whose spread between runs it leaves out"
@@ -512,9 +530,10 @@ def test_the_headline_gaps_come_with_their_paired_cis(tmp_path):
            f"± 0.01 dB, {one_run}); all valid +0.50 dB (paired 95% CI ± 0.03 dB, {one_run})." in flat
     # one seed: no verdict on 0 (a second training run moves a network by more than these CIs)
     unsettled = "(one training run each: their paired 95% CIs, over the crops alone, do not settle these)"
-    assert f"0.10 dB apart at equal budget (paired 95% CI ± 0.02 dB, {one_run}; the gap itself is within the 0.2 " \
-           f"dB target). Across noise models Noise2Clean minus Noise2Noise ranges from +0.10 to +0.10 dB " \
-           f"{unsettled}, and along the learning curve from +0.01 to +0.50 dB {unsettled}." in discussion
+    assert f"Noise2Noise 0.10 dB below Noise2Clean at equal budget (paired 95% CI ± 0.02 dB, {one_run}; the gap " \
+           f"itself is within the 0.2 dB target). Across noise models Noise2Clean minus Noise2Noise ranges from " \
+           f"+0.10 to +0.10 dB {unsettled}, and along the learning curve from +0.01 to +0.50 dB {unsettled}." \
+        in discussion
     assert (f"1.00 dB above BM3D on gaussian noise (paired 95% CI ± 0.02 dB, {one_run}; target of the smoke "
             "profile: at or above BM3D, met, by 1.00 dB)") in discussion
     assert "cludes 0" not in section + discussion and "nan" not in section + discussion

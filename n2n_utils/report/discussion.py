@@ -101,7 +101,8 @@ def _comparison_points(res: Results) -> list[str]:
         along_curve = (f", and along the learning curve from {curve_gaps.min():+.2f} to {curve_gaps.max():+.2f} dB"
                        + _resolved(None if paired_curve is None else paired_curve.set_index("n_train"),
                                    N2C_MINUS_N2N, ("at", " pairs")))
-    points = [f"**Noise2Noise against clean targets:** {gap:.2f} dB apart at equal budget "
+    points = [f"**Noise2Noise against clean targets:** Noise2Noise {abs(gap):.2f} dB "
+              f"{'below' if gap > 0 else 'above'} Noise2Clean at equal budget "
               f"({judged}). Across noise models "
               f"Noise2Clean minus Noise2Noise ranges from {gaps.min():+.2f} to {gaps.max():+.2f} dB"
               f"{_resolved(paired, N2C_MINUS_N2N, ('on', ''))}{along_curve}."]

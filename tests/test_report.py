@@ -756,3 +756,17 @@ def test_the_cross_validation_says_why_its_scores_of_fold_0s_photos_differ_from_
     (tmp_path / "quick" / "generalisation.json").write_text(json.dumps({**meta, "cv_n_val_per_fold": 100}))
     section = report.section_generalisation(report.Results("quick", tmp_path, tmp_path))
     assert "Fold 0's photos are scored here" not in section
+
+
+def test_section_7_takes_its_noise_level_and_device_from_the_code_and_results(tmp_path, monkeypatch):
+    # was typed: 'Headline, gaussian sigma 25/255' and 'wall time ... on the CPU' (a full run's networks: a GPU)
+    from n2n_utils import noise
+
+    res = _with_per_crop_scores(tmp_path)
+    path = tmp_path / "results" / "smoke" / "comparisons.json"
+    path.write_text(json.dumps({**json.loads(path.read_text()), "device": "cuda (NVIDIA H100)"}))
+    monkeypatch.setitem(noise.DEFAULT_PARAMS, "gaussian", {"sigma": 15 / 255})  # notebook 05's data: the default
+    section = report.section_comparisons(res).replace("\n", " ")
+    assert "**Headline, gaussian sigma 15/255:**" in section and "25/255" not in section
+    assert "the classical methods on the CPU, the ResUNets on cuda (NVIDIA H100)):" in section
+    assert "Augmentation (gaussian, same budget):" in section

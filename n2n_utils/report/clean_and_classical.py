@@ -11,12 +11,12 @@ import ast
 import pandas as pd
 
 from ..comparisons import NO_AUGMENTATION
-from ..findings import count, half_width_words, paired_ci_words
+from ..findings import count, half_width_words, listing, paired_ci_words
 from ..gaps import N2C_MINUS_N2N, N2N_MINUS_CLASSICAL, SAME_SIGN, SETTING_MINUS_NONE, TARGET_GAP_TO_N2C_DB
-from ..noise import params_words
+from ..noise import noise_params, params_words
 from ..seeds import N_SEEDS
 from ..sweeps import NO_CI
-from .paired import Compared, compared, photos_of
+from .paired import HEADLINE_NOISE, Compared, compared, photos_of
 from .results import Results
 from .words import made_by, markdown_table, not_run, seeds_note
 
@@ -53,8 +53,9 @@ def section_comparisons(res: Results) -> str:
     table, meta, headline, gaps = numbers.table, numbers.meta, numbers.headline, numbers.gaps
     psnr = table.pivot(index="method", columns="noise", values="psnr").reindex(list(dict.fromkeys(table["method"])))
     psnr = psnr[list(dict.fromkeys(table["noise"]))].reset_index()
-    gaussian = table[table["noise"] == "gaussian"][["method", "psnr", "psnr_ci95", "ssim", "seconds", "params"]]
-    gaussian = gaussian.assign(params=gaussian["params"].map(_params_cell))
+    detail = table[table["noise"] == HEADLINE_NOISE][["method", "psnr", "psnr_ci95", "ssim", "seconds", "params"]]
+    detail = detail.assign(params=detail["params"].map(_params_cell))
+    level = params_words(noise_params(HEADLINE_NOISE))  # notebook 05's data: the noise's default level
     gap_n2c = headline["n2c"] - headline["n2n"]
     gap_classical = headline["n2n"] - headline["best_classical_psnr"]
     ablation, curve = res.csv("augmentation_ablation"), res.csv("learning_curve")
@@ -74,7 +75,7 @@ gaussian and poisson, L1 for impulse and text) and the augmentations that keep i
 classical methods are tuned on {meta['n_tune']} *training* crops ({made_by(meta)}).{seeds_note(
     meta, 'Each ResUNet row (and the ablation and learning curve below) is')}
 
-**Headline, gaussian sigma 25/255:** noisy {headline['noisy']:.2f} dB, best classical
+**Headline, {HEADLINE_NOISE} {level}:** noisy {headline['noisy']:.2f} dB, best classical
 ({headline['best_classical']}) {headline['best_classical_psnr']:.2f} dB, Noise2Noise {headline['n2n']:.2f} dB,
 Noise2Clean {headline['n2c']:.2f} dB. Noise2Noise is {abs(gap_n2c):.2f} dB
 {'below' if gap_n2c > 0 else 'above'} Noise2Clean{clean_ci} and {abs(gap_classical):.2f} dB
@@ -86,11 +87,12 @@ PSNR (dB) per method and noise model:
 
 {res.figure('fig6_comparisons', 'PSNR per noise model and method (95% CI).')}
 
-Gaussian noise in detail (seconds: wall time to denoise the validation crops on the CPU):
+{HEADLINE_NOISE.capitalize()} noise in detail (seconds: wall time to denoise the validation crops, the
+classical methods on the CPU, the ResUNets on {meta.get('device', 'the device of the run')}):
 
-{markdown_table(_headed(gaussian), ('g', '.2f', '.2f', '.3f', '.2f', 'g'))}"""]
+{markdown_table(_headed(detail), ('g', '.2f', '.2f', '.3f', '.2f', 'g'))}"""]
     if ablation is not None:
-        parts.append("Augmentation (gaussian, same budget):\n\n"
+        parts.append(f"Augmentation ({listing(dict.fromkeys(ablation['noise']))}, same budget):\n\n"
                      + markdown_table(_headed(ablation[["augmentation", "psnr", "psnr_ci95", "ssim"]]),
                                       ("g", ".2f", ".2f", ".3f")))
         if (settings := numbers.ablation) is not None:

@@ -32,6 +32,7 @@ from .weights import DEFAULT_WEIGHTS, images_seen, load_weights, read_weights
 ENSEMBLE_LABEL = "test-time ensemble"  # rows scored with augment.ensemble_for(noise)
 REPORT_RECIPE = "photos, dihedral (report)"
 BM3D, TV = "BM3D", "TV"  # classical baselines' rows: their method names in capitals
+SHIPPED = "shipped weights"  # the start of shipped_weights_rows' labels
 BASELINES = (NOISY_INPUT, BM3D, TV)  # the rows every recipe is compared with
 # every profile's target for a recipe's worst held-out photo (issue 8): no more than this many dB
 # below BM3D (its target on the mean is the profile's, profiles.Profile.target_over_bm3d_db)
@@ -147,7 +148,7 @@ def shipped_weights_rows(data: DenoisingData, name: str = DEFAULT_WEIGHTS) -> li
         return []
     model = load_weights(name, device="cpu")
     seen = images_seen(card)
-    label = f"shipped weights ({seen // 1000}k images seen)" if seen else "shipped weights"
+    label = f"{SHIPPED} ({seen // 1000}k images seen)" if seen else SHIPPED
     return (_per_photo(label, predict(model, data.val_input), data)
             + _per_photo(f"{label}, {ENSEMBLE_LABEL}",
                          predict(model, data.val_input, ensemble=ensemble_for(meta["noise"])), data))

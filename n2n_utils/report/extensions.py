@@ -8,7 +8,7 @@ from __future__ import annotations
 import pandas as pd
 
 from ..findings import bm3d_target_words, count, target_verdict, third_split_words
-from ..generalisation import BM3D, TARGET_WORST_PHOTO_DB, TEST_MEAN, photos_of, worst_photo
+from ..generalisation import BM3D, SHIPPED, TARGET_WORST_PHOTO_DB, TEST_MEAN, photos_of, worst_photo
 from ..profiles import PROFILES
 from ..weights import images_before
 from .results import Results
@@ -99,7 +99,7 @@ def worst_photo_words(row: pd.Series) -> str:
 
 def _shipped_weights(gap: pd.DataFrame) -> str:
     """A paragraph on the shipped weights' gap to BM3D (their rows of `gap`), or "" for none."""
-    rows = gap[gap["method"].str.startswith("shipped weights")].set_index("method")
+    rows = gap[gap["method"].str.startswith(SHIPPED)].set_index("method")
     if rows.empty:
         return ""
     lines = [f"{name}: {row['all']:+.2f} dB on the mean, worst photo {worst_photo_words(row)}"

@@ -95,7 +95,7 @@ classical methods on the CPU, the ResUNets on {meta.get('device', 'the device of
         parts.append(f"Augmentation ({listing(dict.fromkeys(ablation['noise']))}, same budget):\n\n"
                      + markdown_table(_headed(ablation[["augmentation", "psnr", "psnr_ci95", "ssim"]]),
                                       ("g", ".2f", ".2f", ".3f")))
-        if (settings := numbers.ablation) is not None:
+        if (settings := numbers.by_setting) is not None:
             parts.append(f"Each setting minus {NO_AUGMENTATION} (no augmentation), paired crop by crop: " + "; ".join(
                 _paired_words(row["augmentation"], row, SETTING_MINUS_NONE) for _, row in settings.iterrows()) + ".")
     if curve is not None:

@@ -42,7 +42,7 @@ class Compared:
     gaps: pd.DataFrame | None  # gaps.paired_gaps, indexed by noise; None without per_crop
     by_photo: pd.DataFrame | None  # gaps.photo_gaps; None without per_crop naming two photos or more
     along_curve: pd.DataFrame | None  # curve_gaps of learning_curve_per_crop.csv; None without it
-    ablation: pd.DataFrame | None  # ablation_gaps of augmentation_ablation_per_crop.csv; None without it
+    by_setting: pd.DataFrame | None  # ablation_gaps of augmentation_ablation_per_crop.csv; None without it
 
 
 def compared(res: Results) -> Compared | None:
@@ -75,7 +75,7 @@ def _compare(res: Results) -> Compared | None:
     if ablation is not None:
         by_setting = _pairing(res, f"augmentation_ablation{PER_CROP_SUFFIX}.csv", lambda: ablation_gaps(ablation))
     return Compared(table=table, meta=meta, headline=top, per_crop=per_crop, gaps=gaps, by_photo=by_photo,
-                    along_curve=along_curve, ablation=by_setting)
+                    along_curve=along_curve, by_setting=by_setting)
 
 
 def _pairing(res: Results, files: str, pair: Callable[[], T]) -> T:

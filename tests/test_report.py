@@ -664,7 +664,7 @@ def test_the_abstract_counts_every_image_weights_saw_when_they_went_on_from_earl
     abstract = report.section_abstract(report.Results("quick"))
     scratch, on = abstract.split("`scratch`")
     assert "Trained on 40,000 pairs for 3 epochs with" in scratch and "in all" not in scratch
-    assert "3 epochs on from earlier weights, so the network saw 1,620,000 images in all, with" in on
+    assert "3 epochs, starting from earlier weights (so the network saw 1,620,000 images in all), with" in on
 
 
 @pytest.mark.parametrize(("profile", "target_db", "target"),

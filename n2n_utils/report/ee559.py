@@ -70,7 +70,7 @@ def section_abstract(res: Results) -> str:
         weights = read_weights(name)
         card, augment = weights["card"], " + ".join(weights["config"]["augment"])
         noisy = card.get("val_psnr_noisy")  # None: exported without --val-psnr-noisy
-        earlier = f" on from earlier weights, {images_seen_words(card)}," if images_before(card) else ""
+        earlier = f", starting from earlier weights ({images_seen_words(card)})," if images_before(card) else ""
         text += (f"Trained on {card['n_train']:,} pairs for {count(card['epochs'], 'epoch')}{earlier} with {augment} "
                  f"augmentation, the shipped weights `{name}` reach {card['val_psnr']:.2f} dB on validation "
                  f"crops with their own noise ({card['noise']}"

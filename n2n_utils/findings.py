@@ -158,11 +158,11 @@ def bm3d_target_words(target_db: float) -> str:
 
 def target_verdict(margin: float, half: float | None = None) -> str:
     """A target judged on `margin`, how far (dB) a number lies past the least it must reach
-    (negative: short of it): 'met, by 0.11 dB' or 'missed, by 2.21 dB'. `half`: the half-width
+    (negative: short of it): 'met by 0.11 dB' or 'missed by 2.21 dB'. `half`: the half-width
     (dB) of the number's 95% CI, where it has one (None or NaN: none); a margin smaller than it
-    is no verdict these data settle, and it says so: 'met, by 0.11 dB, inside its 95% CI (± 0.30
+    is no verdict these data settle, and it says so: 'met by 0.11 dB, inside its 95% CI (± 0.30
     dB): not settled'."""
-    words = f"{'met' if margin >= 0 else 'missed'}, by {abs(margin):.2f} dB"
+    words = f"{'met' if margin >= 0 else 'missed'} by {abs(margin):.2f} dB"
     if half is not None and not math.isnan(half) and abs(margin) < half:
         words += f", inside its 95% CI (± {half_width_words(half)} dB): not settled"
     return words

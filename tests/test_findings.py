@@ -141,8 +141,8 @@ def test_paired_ci_words_say_whether_0_and_the_target_lie_inside(gap, half):
     assert one_run.endswith(f"the gap itself is {'within' if gap <= 0.2 else 'beyond'} the 0.2 dB target")
 
 def test_a_target_inside_its_ci_is_met_or_missed_but_not_settled():
-    assert findings.target_verdict(0.11) == "met, by 0.11 dB"
-    assert findings.target_verdict(-2.21, 0.21) == "missed, by 2.21 dB"  # outside the CI: settled
-    assert findings.target_verdict(0.0, 0.3) == "met, by 0.00 dB, inside its 95% CI (± 0.30 dB): not settled"
-    assert findings.target_verdict(-0.1, 0.3).startswith("missed, by 0.10 dB, inside its 95% CI")
-    assert findings.target_verdict(-0.1, float("nan")) == "missed, by 0.10 dB"  # no CI (one photo): none said
+    assert findings.target_verdict(0.11) == "met by 0.11 dB"
+    assert findings.target_verdict(-2.21, 0.21) == "missed by 2.21 dB"  # outside the CI: settled
+    assert findings.target_verdict(0.0, 0.3) == "met by 0.00 dB, inside its 95% CI (± 0.30 dB): not settled"
+    assert findings.target_verdict(-0.1, 0.3).startswith("missed by 0.10 dB, inside its 95% CI")
+    assert findings.target_verdict(-0.1, float("nan")) == "missed by 0.10 dB"  # no CI (one photo): none said

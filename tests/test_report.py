@@ -231,8 +231,8 @@ def test_report_renders_what_the_package_functions_make(tmp_path):
     assert "; on the 2 other photos, where no recipe was compared, each scored by a network that never saw it, it " \
            "is 0.30 dB above BM3D (± 1.27 dB, 95% CI over photos)." in discussion.replace("\n", " ")
     # the third split's 0.30 dB lies inside its CI over photos (± 1.27 dB): met, but not settled
-    assert ("the best recipe at or above BM3D on the mean, met, by 0.50 dB; on the third split, met, by 0.30 dB, "
-            "inside its 95% CI (± 1.27 dB): not settled; no photo more than 0.5 dB below it, met, by 1.00 dB "
+    assert ("the best recipe at or above BM3D on the mean, met by 0.50 dB; on the third split, met by 0.30 dB, "
+            "inside its 95% CI (± 1.27 dB): not settled; no photo more than 0.5 dB below it, met by 1.00 dB "
             "(chelsea)") in words
 
 
@@ -535,7 +535,7 @@ def test_the_headline_gaps_come_with_their_paired_cis(tmp_path):
            f"+0.10 to +0.10 dB {unsettled}, and along the learning curve from +0.01 to +0.50 dB {unsettled}." \
         in discussion
     assert (f"1.00 dB above BM3D on gaussian noise (paired 95% CI ± 0.02 dB, {one_run}; target of the smoke "
-            "profile: at or above BM3D, met, by 1.00 dB)") in discussion
+            "profile: at or above BM3D, met by 1.00 dB)") in discussion
     assert "cludes 0" not in section + discussion and "nan" not in section + discussion
 
 
@@ -680,7 +680,7 @@ def test_sections_8_and_11_judge_by_the_one_target_of_the_results_profile(tmp_pa
     psnr = pd.read_csv(folder / "comparisons.csv").query("noise == 'gaussian'").set_index("method")["psnr"]
     margin = psnr[N2N] - psnr["BM3D"] - target_db
     half = json.loads((folder / "comparisons.json").read_text())["headline"]["n2n_minus_classical_ci95"]
-    verdict = f"{'met' if margin >= 0 else 'missed'}, by {abs(margin):.2f} dB"
+    verdict = f"{'met' if margin >= 0 else 'missed'} by {abs(margin):.2f} dB"
     verdict += f", inside its 95% CI (± {half:.2f} dB): not settled)" if abs(margin) < half else ")"
     assert f"target of the {profile} profile: {target}, {verdict}" in report.section_discussion(
         report.Results(profile, tmp_path, tmp_path / "figures"))
@@ -693,10 +693,10 @@ def test_sections_8_and_11_judge_by_the_one_target_of_the_results_profile(tmp_pa
                            for row in meta["gap_to_bm3d"]]
     meta["third_split"] = {**meta["third_split"], "gap": 0.6, "gap_ci95": 0.2}
     (folder / "generalisation.json").write_text(json.dumps(meta))
-    third = "met, by 0.60 dB" if profile == "quick" else "met, by 0.10 dB, inside its 95% CI (± 0.20 dB): not settled"
+    third = "met by 0.60 dB" if profile == "quick" else "met by 0.10 dB, inside its 95% CI (± 0.20 dB): not settled"
     assert (f"The targets of the {profile} profile: the best recipe {target} on the mean, "
-            f"{'met, by 0.30 dB' if profile == 'quick' else 'missed, by 0.20 dB'}; on the third split, {third}; "
-            "no photo more than 0.5 dB below it, met, by 0.30 dB (flower).") in \
+            f"{'met by 0.30 dB' if profile == 'quick' else 'missed by 0.20 dB'}; on the third split, {third}; "
+            "no photo more than 0.5 dB below it, met by 0.30 dB (flower).") in \
         report.section_generalisation(report.Results(profile, tmp_path, tmp_path / "figures")).replace("\n", " ")
 
 

@@ -80,8 +80,8 @@ PROFILES = {
                      cmp_n_train=32, cmp_epochs=1, cmp_n_val=12, cmp_n_tune=1,
                      cmp_noises=("gaussian", "impulse"), curve_sizes=(16, 32), cv_folds=2, cv_n_val=12,
                      explore_scale=0.25, sigma_sweep_photos=1, sigma_sweep_scale=0.125, measure_s=0.5),
-    # sized so that the seven notebooks 00-06 take under 30 minutes on 2 AVX-512 bf16 cores (28.9 in
-    # results/quick/pipeline.json; 82 on 2 AVX2 cores)
+    # sized so that the seven notebooks 00-06 take under 30 minutes on 2 AVX-512 bf16 cores (not on
+    # 2 AVX2 cores: README, "how long it takes"); results/quick/pipeline.json records the time taken
     "quick": Profile("quick", n_train=8_000, n_val=1_000, epochs=4, precision="auto",
                      sweep_n_train=1_200, sweep_epochs=3, sweep_seeds=(0, 1, 2), sweep_n_val=300,
                      cmp_n_train=1_500, cmp_epochs=3, cmp_n_val=100, cmp_n_tune=20,

@@ -43,11 +43,11 @@ from .noise import NOISE_MODELS, SUITED_LOSS
 from .runs import load_training_checkpoint
 from .weights import (
     DEFAULT_WEIGHTS,
+    build_network,
     card_line,
     check_export,
     export_weights,
     list_weights,
-    load_weights,
     read_weights,
     weights_path,
 )
@@ -298,8 +298,9 @@ def cmd_denoise(args: argparse.Namespace) -> int:
     if not jobs:
         return 1
     try:  # all the weights the jobs may use, before any image is decoded or written
-        models = {name: load_weights(name, device) for name in _candidate_weights(args)}
-        cards = {name: read_weights(name)["card"] for name in models}
+        weights = {name: read_weights(name) for name in _candidate_weights(args)}  # each file read once
+        models = {name: build_network(w, weights_path(name), device) for name, w in weights.items()}
+        cards = {name: w["card"] for name, w in weights.items()}
         ensembles = {name: ensemble_for(cards[name].get("noise", "unknown")) if args.ensemble else ()
                      for name in models}
     except (OSError, ValueError, RuntimeError) as err:  # RuntimeError: parameters that do not fit

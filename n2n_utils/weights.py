@@ -116,13 +116,19 @@ def load_weights(name_or_path: str | Path = DEFAULT_WEIGHTS,
     (uint8 or uint16 arrays of any size) or inference.predict, whose input holds values 0-255
     (uint8, or floats 0-255: a 0-1 float image must be multiplied by 255 first) and whose output
     is float 0-1."""
-    blob, path = read_weights(name_or_path), weights_path(name_or_path)
+    return build_network(read_weights(name_or_path), weights_path(name_or_path), device)
+
+
+def build_network(weights: dict, path: Path, device: str | torch.device = "auto") -> nn.Module:
+    """`load_weights`' network from weights already read (`read_weights`' dict, from the file
+    `path`, which errors name): for a caller that needs the card too, so that the file is read
+    once."""
     try:
-        config = TrainConfig.from_dict(blob["config"])
+        config = TrainConfig.from_dict(weights["config"])
         model = get_model(config.model, final_activation=config.final_activation)
     except (TypeError, ValueError) as err:
         raise ValueError(f"{path}: its config does not describe a network: {err}") from None
-    fit_state_dict(model, blob["state_dict"], path)
+    fit_state_dict(model, weights["state_dict"], path)
     return model.to(resolve_device(device)).eval()
 
 

@@ -107,6 +107,25 @@ def test_a_grey_image_is_decoded_once_and_its_estimated_level_picks_the_feed(tmp
     assert np.array_equal(np.array(Image.open(dst)), expected)
 
 
+def test_denoise_reads_each_weights_file_once(tmp_path, capsys, monkeypatch):
+    """The network and its card come from one read of each weights file (was two: load_weights
+    read it for the network, read_weights again for the card); --sigma auto has two candidates."""
+    from n2n_utils import weights
+    from n2n_utils.blind import SIGMA_WEIGHTS
+
+    reads, load = [], weights.load_checkpoint
+
+    def counted(path, *args, **kwargs):
+        reads.append(Path(path).stem)
+        return load(path, *args, **kwargs)
+
+    monkeypatch.setattr(weights, "load_checkpoint", counted)
+    src = photo(tmp_path / "a.png", size=(40, 32))
+    code, _, err = run(capsys, "denoise", src, "--sigma", "auto", "--quiet", "-o", tmp_path / "out.png")
+    assert code == 0, err
+    assert sorted(reads) == sorted(SIGMA_WEIGHTS)
+
+
 def test_sigma_auto_decodes_each_image_once(tmp_path, capsys, decodes):
     """--sigma auto estimates the level, picks the weights and denoises from one decode of each
     file (was two: one to estimate the level, then denoise_file's own), and says what it picked."""

@@ -10,12 +10,16 @@
           [--epochs E --lr LR --batch-size B --augment A ... --precision P ...] [--init NAME_OR_PATH]
           [--export NAME --profile PROFILE [--overwrite]]
 
-A mistake in what was asked (a missing file, not an image, an output that would replace the
-input or another input, unusable weights ...) prints one line `n2n: error: ...` on stderr and
-exits with status 1, without a traceback; other files of the same call are still processed.
-Every denoise job is planned and checked before the network loads and before anything is
-written. Bad options exit with 2, a Ctrl-C with 130 and one line saying what it left. README.md,
-section Reliability, lists what each kind of bad input gets.
+A bad option (one argparse refuses, or a value out of range: `--epochs 0`, `--crop 48`,
+`--tile 48`, a device not here ...) prints the usage and one line naming the option as typed,
+`n2n train: error: --crop 48: ...`, and exits with status 2, before any file is read: argparse
+refuses the form, and the rules on values (written once, where the values are used) raise
+config.OptionError, which `main` shows as the option. A mistake in the files or data (a missing
+file, not an image, an output that would replace the input or another input, unusable weights
+...) prints one line `n2n: error: ...` on stderr and exits with status 1, without a traceback;
+other files of the same call are still processed. Every denoise job is planned and checked
+before the network loads and before anything is written. A Ctrl-C exits with 130 and one line
+saying what it left. README.md, section Reliability, lists what each kind of bad input gets.
 """
 
 from __future__ import annotations
@@ -34,18 +38,19 @@ import numpy as np
 import torch
 
 from .augment import ensemble_for, valid_augmentations
-from .config import WEIGHTS_DIR, SlowPrecisionWarning, resolve_device, slow_precision_message
+from .config import WEIGHTS_DIR, OptionError, SlowPrecisionWarning, resolve_device, slow_precision_message
 from .course import export_course
 from .files import check_writable
 from .images import WRITE_FORMATS, ImageError, check_output, check_paths, probe_image, read_image
 from .inference import GREY_PLAIN, OVERLAP, TILE, Shifts, check_tiling, denoise_file, grey_shifts
-from .noise import NOISE_MODELS, SUITED_LOSS
+from .noise import NOISE_MODELS, SUITED_LOSS, noise_params
 from .runs import load_training_checkpoint
 from .weights import (
     DEFAULT_WEIGHTS,
     build_network,
     card_line,
     check_export,
+    check_name,
     export_weights,
     list_weights,
     read_weights,
@@ -64,18 +69,19 @@ def _error(message: object) -> None:
 
 
 def _device(name: str) -> torch.device:
+    """--device's torch device: one this tool runs on and this machine has (OptionError)."""
     try:
         device = resolve_device(name)
     except RuntimeError:  # torch's message lists every device type it knows, most of them not ours
-        raise ValueError(f"unknown device {name!r}; choose auto, cpu, cuda, cuda:N or mps") from None
+        raise OptionError("device", name, "unknown device; choose auto, cpu, cuda, cuda:N or mps") from None
     if device.type not in ("cpu", "cuda", "mps"):  # torch names more (meta, xpu ...), which fail later
-        raise ValueError(f"device {name!r}: not one this tool runs on; choose auto, cpu, cuda, cuda:N or mps")
+        raise OptionError("device", name, "not one this tool runs on; choose auto, cpu, cuda, cuda:N or mps")
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device {name!r} asked for, but CUDA is not available here")
+        raise OptionError("device", name, "CUDA is not available here")
     if device.type == "cuda" and (device.index or 0) >= torch.cuda.device_count():
-        raise ValueError(f"device {name!r} asked for, but this machine has {torch.cuda.device_count()} GPU(s)")
+        raise OptionError("device", name, f"this machine has {torch.cuda.device_count()} GPU(s)")
     if device.type == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
-        raise ValueError(f"device {name!r} asked for, but MPS is not available here")
+        raise OptionError("device", name, "MPS is not available here")
     return device
 
 
@@ -281,11 +287,14 @@ def plan_jobs(pairs: list[tuple[Path, Path]], overwrite: bool,
 
 
 def cmd_denoise(args: argparse.Namespace) -> int:
+    check_tiling(args.tile, args.overlap)  # the options first: OptionError, status 2
+    device = _device(args.device)
+    inputs = [Path(p) for p in args.inputs]
     try:
-        check_tiling(args.tile, args.overlap)
-        device = _device(args.device)
-        inputs = [Path(p) for p in args.inputs]
         pairs = list(zip(inputs, output_paths(inputs, args.output), strict=True))
+    except ValueError as err:  # -o's, which names it as typed
+        args.parser.error(str(err))
+    try:
         if args.weights is not None:
             weights_path(args.weights)  # before any image is read or a line printed about it
     except (OSError, ValueError) as err:
@@ -346,6 +355,7 @@ def cmd_list_weights(args: argparse.Namespace) -> int:
 
 def cmd_export_weights(args: argparse.Namespace) -> int:
     fields = {"device": args.trained_on, "val_psnr_noisy": args.val_psnr_noisy, "notes": args.notes}
+    check_name(args.name)  # OptionError, status 2; weights of that name that exist are a file's error
     try:
         path = export_weights(args.checkpoint, args.name, profile=args.profile, weights_dir=args.weights_dir,
                               overwrite=args.overwrite, **{k: v for k, v in fields.items() if v is not None})
@@ -375,16 +385,10 @@ def cmd_train(args: argparse.Namespace) -> int:
                if getattr(args, k) is not None}  # no --loss: the noise's, once the data are known
     if args.augment is not None:
         options["augment"] = tuple(a for a in args.augment if a != "none")
+    _check_train_options(args)  # the options first: OptionError, status 2
+    config = TrainConfig.from_dict(options)  # ... their values too, before data are made
+    device = _device(config.device)
     try:
-        for name in ("epochs", "n_train", "n_val"):
-            if getattr(args, name) < 1:
-                raise ValueError(f"--{name.replace('_', '-')} {getattr(args, name)}: needs at least 1")
-        export_only = [flag for flag, given in (("--overwrite", args.overwrite),
-                                                ("--profile", args.profile != "custom"),
-                                                ("--weights-dir", args.weights_dir != WEIGHTS_DIR)) if given]
-        if args.export is None and export_only:  # they say how to export: without --export they would do nothing
-            raise ValueError(f"{' and '.join(export_only)} without --export NAME would do nothing: "
-                             f"add --export NAME or leave out {' and '.join(export_only)}")
         check_writable(args.checkpoint)  # before data are made and epochs trained
         resumed = None  # the checkpoint to resume from, which must be a training checkpoint
         if args.checkpoint.exists():
@@ -393,15 +397,45 @@ def cmd_train(args: argparse.Namespace) -> int:
             if check_export(args.export, args.weights_dir, args.overwrite).resolve() == args.checkpoint.resolve():
                 raise ValueError(f"{args.checkpoint}: --export {args.export} would write its weights over this "
                                  "checkpoint; give another name or --weights-dir")
-        config = TrainConfig.from_dict(options)  # options are checked before data are made
         if config.init is not None and not args.checkpoint.exists():  # a resume starts from the checkpoint
             build_model(config)  # ... and so are the weights it starts from: there, readable, this network's
-        device = _device(config.device)
     except (OSError, ValueError) as err:
         _error(err)
         return 1
     with _precision_warned(config.precision, device):
         return _train_and_export(args, config, resumed)
+
+
+def _check_train_options(args: argparse.Namespace) -> None:
+    """train's options that argparse's types cannot judge alone, before anything is read or
+    made: OptionError (or the parser's error) naming the option, status 2."""
+    from .data import check_source_options
+
+    for name in ("epochs", "n_train", "n_val"):
+        if getattr(args, name) < 1:
+            raise OptionError(name, getattr(args, name), "needs at least 1")
+    export_only = [flag for flag, given in (("--overwrite", args.overwrite),
+                                            ("--profile", args.profile != "custom"),
+                                            ("--weights-dir", args.weights_dir != WEIGHTS_DIR)) if given]
+    if args.export is None and export_only:  # they say how to export: without --export they would do nothing
+        args.parser.error(f"{' and '.join(export_only)} without --export NAME would do nothing: "
+                          f"add --export NAME or leave out {' and '.join(export_only)}")
+    if args.export is not None:
+        try:
+            check_name(args.export)
+        except OptionError as err:
+            raise OptionError("export", err.value, err.problem) from None
+    noise = args.noise or "gaussian"
+    try:
+        noise_params(noise)
+    except ValueError as err:
+        raise OptionError("noise", noise, str(err)) from None
+    for name, value in args.noise_param or ():  # each on its own, to name the one refused
+        try:
+            noise_params(noise, **{name: value})
+        except ValueError as err:
+            raise OptionError("noise_param", name, str(err)) from None
+    check_source_options(args.dataset, args.crop, args.mix_deadleaves)
 
 
 def _train_and_export(args: argparse.Namespace, config: TrainConfig, resumed: dict | None = None) -> int:
@@ -480,12 +514,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ensemble", action="store_true",
                    help="average over rotations, mirror images (and inversion, where the weights' noise "
                    "allows it): better on unseen photos (report, section 8), up to 16x slower")
-    p.set_defaults(func=cmd_denoise)
+    p.set_defaults(func=cmd_denoise, parser=p)
 
     p = commands.add_parser("list-weights", help="the shipped weights, their validation PSNR and noise")
     p.add_argument("--weights-dir", type=path_option, default=WEIGHTS_DIR,
                    help=f"the folder to list, e.g. train --export's (default {WEIGHTS_DIR})")
-    p.set_defaults(func=cmd_list_weights)
+    p.set_defaults(func=cmd_list_weights, parser=p)
 
     p = commands.add_parser("export-weights", help="turn a training checkpoint into shipped weights + model card")
     p.add_argument("checkpoint", type=path_text_option, help="a checkpoint that train wrote (--checkpoint)")
@@ -498,7 +532,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--weights-dir", type=path_option, default=WEIGHTS_DIR,
                    help=f"where to write (default {WEIGHTS_DIR})")
     p.add_argument("--overwrite", action="store_true", help="replace weights of the same name (refused otherwise)")
-    p.set_defaults(func=cmd_export_weights)
+    p.set_defaults(func=cmd_export_weights, parser=p)
 
     p = commands.add_parser("export-course", help="write OUT_DIR/Miniproject_1/ for the EE-559 grader")
     p.add_argument("out_dir", metavar="OUT_DIR", type=path_text_option,
@@ -506,7 +540,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--weights", default=DEFAULT_WEIGHTS, help=f"shipped name, weights file or training "
                    f"checkpoint for bestmodel.pth (default {DEFAULT_WEIGHTS})")
     p.add_argument("--overwrite", action="store_true", help="replace an OUT_DIR/Miniproject_1/ that is not empty")
-    p.set_defaults(func=cmd_export_course)
+    p.set_defaults(func=cmd_export_course, parser=p)
 
     from .runs import CHOICES, TrainConfig
 
@@ -553,7 +587,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--weights-dir", type=path_option, default=WEIGHTS_DIR,
                    help=f"where --export writes (default {WEIGHTS_DIR})")
     p.add_argument("--overwrite", action="store_true", help="let --export replace weights of the same name")
-    p.set_defaults(func=cmd_train)
+    p.set_defaults(func=cmd_train, parser=p)
     return parser
 
 
@@ -574,6 +608,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
+    except OptionError as err:  # a bad option's value, found before any work
+        args.parser.error(err.as_option())  # the usage and one line, status 2, as argparse's own
     except KeyboardInterrupt:
         print(f"\nn2n: {interrupted(args)}", file=sys.stderr)  # after a progress bar's line
         return 130  # the shell's status for a Ctrl-C

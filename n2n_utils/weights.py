@@ -29,7 +29,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from .config import WEIGHTS_DIR, resolve_device
+from .config import WEIGHTS_DIR, OptionError, resolve_device
 from .files import atomic_path, check_writable, provenance, write_atomic
 from .models import get_model
 from .noise import params_words
@@ -46,12 +46,13 @@ def list_weights(weights_dir: Path = WEIGHTS_DIR) -> list[str]:
 
 def check_name(name: str) -> None:
     """Refuse a weights name that is not a plain file name: empty, a path ("a/b", "..") or hidden
-    (".x"), which would be written outside `weights_dir` or missed by `list_weights`."""
+    (".x"), which would be written outside `weights_dir` or missed by `list_weights` (OptionError)."""
     if not name or name != Path(name).name or name.startswith("."):
-        raise ValueError(f"{name!r}: not a weights name: give a plain name like my-weights "
-                         f"(the folder is --weights-dir)")
+        raise OptionError("name", repr(name), "not a weights name: give a plain name like my-weights "
+                          "(the folder is --weights-dir)")
     if name.endswith(SUFFIX):  # the file would be NAME.pt.pt, and the name to use it by NAME.pt
-        raise ValueError(f"{name!r}: give the name without {SUFFIX} ({name[:-len(SUFFIX)]}): the file is NAME{SUFFIX}")
+        raise OptionError("name", repr(name), f"give the name without {SUFFIX} ({name[:-len(SUFFIX)]}): "
+                          f"the file is NAME{SUFFIX}")
 
 
 def check_export(name: str, weights_dir: Path = WEIGHTS_DIR, overwrite: bool = False) -> Path:

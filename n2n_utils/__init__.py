@@ -6,12 +6,12 @@ folders of photos, course files), noise, models, augment, runs (TrainConfig, run
 many (several networks in one pass), inference (predict, tiled denoising), images (image files:
 reading, checking, writing), metrics, seeds (several seeds of a run: their mean with a CI), sweeps,
 plots, profiles, pipeline (papermill), estimate (a run's expected time), drift (a reproduction
-against the committed results), classical (BM3D, NLM, TV, median), comparisons, generalisation,
-findings (each notebook's closing sentence), notebooks (setup, the sweeps), report (a package
-that renders report/report.md: results files, their words, the sections), weights (shipped
-weights), blind (noise-level estimate, the weights for it), explore (notebook 07's widgets),
-screenshot (the README's picture of them), course (the EE-559 interface; its course_template,
-the standalone submission) and files (atomic writes, provenance).
+against the committed results), classical (BM3D, NLM, TV, median), comparisons, gaps (their gaps
+paired crop by crop, the headline), generalisation, findings (each notebook's closing sentence),
+notebooks (setup, the sweeps), report (a package that renders report/report.md: results files, their
+words, the sections), weights (shipped weights), blind (noise-level estimate, the weights for it),
+explore (notebook 07's widgets), screenshot (the README's picture of them), course (the EE-559
+interface; its course_template, the standalone submission) and files (atomic writes, provenance).
 """
 
 from importlib import import_module

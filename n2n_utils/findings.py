@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from .blind import TARGET_BM3D_SIGMAS_255, TARGET_GAP_DB, sweep_targets
-from .comparisons import N2C_MINUS_N2N, N2N_MINUS_CLASSICAL, TARGET_GAP_TO_N2C_DB
+from .gaps import N2C_MINUS_N2N, N2N_MINUS_CLASSICAL, TARGET_GAP_TO_N2C_DB
 from .generalisation import worst_photo
 from .noise import params_words
 from .seeds import N_SEEDS
@@ -130,7 +130,7 @@ def paired_ci_words(gap: float, half: float, n_seeds: int, target: float | None 
 
 def comparisons_finding(headline: dict, noise: str = "gaussian") -> str:
     """Notebook 05: Noise2Noise against Noise2Clean and the best classical method
-    (`headline`: comparisons.headline). Where the headline has the paired gaps (from per-crop
+    (`headline`: gaps.headline). Where the headline has the paired gaps (from per-crop
     scores), each gap comes with its paired 95% CI, whether 0 lies inside it (a gap whose CI
     includes 0 is no difference this study resolves) and, for Noise2Clean, where the CI stands
     against the target; a headline without them (written before per-crop scores were kept)
@@ -148,6 +148,18 @@ def comparisons_finding(headline: dict, noise: str = "gaussian") -> str:
             f"{abs(to_classical):.2f} dB {'above' if to_classical >= 0 else 'below'} the best classical method, "
             f"{h['best_classical']} ({h['best_classical_psnr']:.2f} dB{classical_ci}), from a noisy input at "
             f"{h['noisy']:.2f} dB.")
+
+
+def bm3d_target_words(target_db: float) -> str:
+    """A profile's target against BM3D (profiles.Profile.target_over_bm3d_db, dB) in words:
+    'at or above BM3D', or 'at least 0.5 dB above BM3D'."""
+    return "at or above BM3D" if target_db == 0 else f"at least {target_db:g} dB above BM3D"
+
+
+def target_verdict(margin: float) -> str:
+    """A target judged on `margin`, how far (dB) a number lies past the least it must reach
+    (negative: short of it): 'met, by 0.11 dB' or 'missed, by 2.21 dB'."""
+    return f"{'met' if margin >= 0 else 'missed'}, by {abs(margin):.2f} dB"
 
 
 def listing(items) -> str:

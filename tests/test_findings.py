@@ -7,7 +7,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from n2n_utils import findings
-from n2n_utils.comparisons import N2C, N2C_MINUS_N2N, N2N, N2N_MINUS_CLASSICAL, NOISY_INPUT, headline
+from n2n_utils.comparisons import N2C, N2N, NOISY_INPUT
+from n2n_utils.gaps import N2C_MINUS_N2N, N2N_MINUS_CLASSICAL, headline
 from n2n_utils.generalisation import gap_to, per_photo_table
 from n2n_utils.seeds import N_SEEDS
 

@@ -11,7 +11,8 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
-from n2n_utils.comparisons import augmentation_ablation, crop_matrix, subset  # noqa: E402
+from n2n_utils.comparisons import augmentation_ablation, subset  # noqa: E402
+from n2n_utils.gaps import crop_matrix  # noqa: E402
 from n2n_utils.metrics import mean_ci  # noqa: E402
 from n2n_utils.plots import plot_training_curves  # noqa: E402
 from n2n_utils.profiles import PROFILES  # noqa: E402

@@ -6,25 +6,38 @@ paired.compared's, which section 11 shares.
 
 from __future__ import annotations
 
+import ast
+
 import pandas as pd
 
-from ..comparisons import (
-    N2C_MINUS_N2N,
-    N2N_MINUS_CLASSICAL,
-    NO_AUGMENTATION,
-    SAME_SIGN,
-    SETTING_MINUS_NONE,
-    TARGET_GAP_TO_N2C_DB,
-)
+from ..comparisons import NO_AUGMENTATION
 from ..findings import count, half_width_words, paired_ci_words
+from ..gaps import N2C_MINUS_N2N, N2N_MINUS_CLASSICAL, SAME_SIGN, SETTING_MINUS_NONE, TARGET_GAP_TO_N2C_DB
+from ..noise import params_words
 from ..seeds import N_SEEDS
 from ..sweeps import NO_CI
 from .paired import Compared, compared, photos_of
 from .results import Results
 from .words import made_by, markdown_table, not_run, seeds_note
 
-# How comparisons.photo_gaps' gaps read in the per-photo table; {} is the best classical method
+# How gaps.photo_gaps' gaps read in the per-photo table; {} is the best classical method
 _GAP_NAMES = {N2C_MINUS_N2N: "Noise2Clean - Noise2Noise", N2N_MINUS_CLASSICAL: "Noise2Noise - {}"}
+# How the results' columns read in section 7's tables: with their units
+_HEADERS = {"psnr": "PSNR (dB)", "psnr_ci95": "95% CI (dB)", "ssim": "SSIM", "params": "parameters"}
+
+
+def _headed(frame: pd.DataFrame) -> pd.DataFrame:
+    """`frame` with its columns named as section 7's tables show them (_HEADERS)."""
+    return frame.rename(columns=_HEADERS)
+
+
+def _params_cell(params) -> str:
+    """A method's parameters as comparisons.csv keeps them, in words: a classical method's mapping
+    (its text, as written) with sigmas in grey levels of 255 (noise.params_words: "{'sigma':
+    0.098...}" reads 'sigma 25/255'); a network's recipe, already words, as it is; none: ''."""
+    if pd.isna(params):
+        return ""
+    return params_words(ast.literal_eval(params)) if str(params).startswith("{") else str(params)
 
 
 def section_comparisons(res: Results) -> str:
@@ -41,6 +54,7 @@ def section_comparisons(res: Results) -> str:
     psnr = table.pivot(index="method", columns="noise", values="psnr").reindex(list(dict.fromkeys(table["method"])))
     psnr = psnr[list(dict.fromkeys(table["noise"]))].reset_index()
     gaussian = table[table["noise"] == "gaussian"][["method", "psnr", "psnr_ci95", "ssim", "seconds", "params"]]
+    gaussian = gaussian.assign(params=gaussian["params"].map(_params_cell))
     gap_n2c = headline["n2c"] - headline["n2n"]
     gap_classical = headline["n2n"] - headline["best_classical_psnr"]
     ablation, curve = res.csv("augmentation_ablation"), res.csv("learning_curve")
@@ -74,10 +88,10 @@ PSNR (dB) per method and noise model:
 
 Gaussian noise in detail (seconds: wall time to denoise the validation crops on the CPU):
 
-{markdown_table(gaussian, ('g', '.2f', '.2f', '.3f', '.2f', 'g'))}"""]
+{markdown_table(_headed(gaussian), ('g', '.2f', '.2f', '.3f', '.2f', 'g'))}"""]
     if ablation is not None:
         parts.append("Augmentation (gaussian, same budget):\n\n"
-                     + markdown_table(ablation[["augmentation", "psnr", "psnr_ci95", "ssim"]],
+                     + markdown_table(_headed(ablation[["augmentation", "psnr", "psnr_ci95", "ssim"]]),
                                       ("g", ".2f", ".2f", ".3f")))
         if (settings := numbers.ablation) is not None:
             parts.append(f"Each setting minus {NO_AUGMENTATION} (no augmentation), paired crop by crop: " + "; ".join(
@@ -85,7 +99,7 @@ Gaussian noise in detail (seconds: wall time to denoise the validation crops on 
     if curve is not None:
         parts.append(res.figure("fig7_learning_curve", "PSNR against the number of training pairs, "
                                 "at an equal number of optimizer steps."))
-        parts.append(markdown_table(curve[["n_train", "target", "epochs", "psnr", "psnr_ci95"]],
+        parts.append(markdown_table(_headed(curve[["n_train", "target", "epochs", "psnr", "psnr_ci95"]]),
                                     ("g", "g", "g", ".2f", ".2f")))
         if (along_curve := numbers.along_curve) is not None:
             parts.append("Noise2Clean minus Noise2Noise along the curve, paired: " + "; ".join(
@@ -139,7 +153,7 @@ Like every CI over crops in this section, {scope}. Per noise model (mean ± half
 
 def _per_photo_note(numbers: Compared) -> str:
     """Section 7's paragraph on each headline gap on each held-out photo alone and whether it
-    keeps its sign on all of them (comparisons.photo_gaps); "" where the per-crop scores name
+    keeps its sign on all of them (gaps.photo_gaps); "" where the per-crop scores name
     fewer than two photos."""
     by_photo, photos = numbers.by_photo, photos_of(numbers.per_crop)
     if by_photo is None:

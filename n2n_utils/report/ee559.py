@@ -10,13 +10,14 @@ import pandas as pd
 from ..findings import change_verb, count
 from ..runs import REPORT_BATCH_SIZE, REPORT_LR
 from ..sweeps import NO_CI, best_value, diverged_values, diverged_words, mean_words, verdict
-from ..weights import list_weights, read_weights
+from ..weights import images_before, list_weights, read_weights
 from .results import Results
 from .words import (
     FOLDER_SOURCES,
     data_words,
     dead_leaves_share,
     held_out_words,
+    images_seen_words,
     made_by,
     markdown_table,
     noise_words,
@@ -69,7 +70,8 @@ def section_abstract(res: Results) -> str:
         weights = read_weights(name)
         card, augment = weights["card"], " + ".join(weights["config"]["augment"])
         noisy = card.get("val_psnr_noisy")  # None: exported without --val-psnr-noisy
-        text += (f"Trained on {card['n_train']:,} pairs for {count(card['epochs'], 'epoch')} with {augment} "
+        earlier = f" on from earlier weights, {images_seen_words(card)}," if images_before(card) else ""
+        text += (f"Trained on {card['n_train']:,} pairs for {count(card['epochs'], 'epoch')}{earlier} with {augment} "
                  f"augmentation, the shipped weights `{name}` reach {card['val_psnr']:.2f} dB on validation "
                  f"crops with their own noise ({card['noise']}"
                  f"{'' if noisy is None else f'; noisy input {noisy:.2f} dB'}). ")

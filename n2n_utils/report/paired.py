@@ -4,9 +4,9 @@ for each number.
 - PSNRs (dB, means over seeds) come from comparisons.csv, augmentation_ablation.csv and
   learning_curve.csv.
 - Every gap between two methods, and its 95% CI, is paired crop by crop from the per-crop
-  scores (`<name>_per_crop.csv`: comparisons.paired_gaps, curve_gaps, ablation_gaps); per-crop
+  scores (`<name>_per_crop.csv`: gaps.paired_gaps, curve_gaps, ablation_gaps); per-crop
   scores of another run than their table's are refused, not paired.
-- The headline is comparisons.headline of comparisons.csv and its per-crop scores. comparisons.json keeps notebook 05's
+- The headline is gaps.headline of comparisons.csv and its per-crop scores. comparisons.json keeps notebook 05's
   copy of it, which a reader of that file and the notebook's closing sentence see; the report
   checks that copy against its own and refuses one from another run rather than print either.
 """
@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from ..comparisons import PAIRED_KEYS, ablation_gaps, curve_gaps, headline, paired_gaps, photo_gaps
+from ..gaps import PAIRED_KEYS, ablation_gaps, curve_gaps, headline, paired_gaps, photo_gaps
 from ..seeds import N_SEEDS, PER_CROP_SUFFIX, PHOTO
 from .results import Results, ResultsFileError
 
@@ -34,10 +34,10 @@ class Compared:
 
     table: pd.DataFrame  # comparisons.csv: PSNR (dB) per noise and method, the mean over seeds
     meta: dict  # comparisons.json: how they were made (its headline checked against `headline`)
-    headline: dict  # comparisons.headline of `table` on HEADLINE_NOISE, with its paired gaps where recorded
+    headline: dict  # gaps.headline of `table` on HEADLINE_NOISE, with its paired gaps where recorded
     per_crop: pd.DataFrame | None  # comparisons_per_crop.csv; None: written before per-crop scores were kept
-    gaps: pd.DataFrame | None  # comparisons.paired_gaps, indexed by noise; None without per_crop
-    by_photo: pd.DataFrame | None  # comparisons.photo_gaps; None without per_crop naming two photos or more
+    gaps: pd.DataFrame | None  # gaps.paired_gaps, indexed by noise; None without per_crop
+    by_photo: pd.DataFrame | None  # gaps.photo_gaps; None without per_crop naming two photos or more
     along_curve: pd.DataFrame | None  # curve_gaps of learning_curve_per_crop.csv; None without it
     ablation: pd.DataFrame | None  # ablation_gaps of augmentation_ablation_per_crop.csv; None without it
 

@@ -10,6 +10,7 @@ from typing import Literal
 import pandas as pd
 
 from ..noise import params_words
+from ..weights import images_seen
 
 
 def not_run(heading: str, what: str = "not run yet") -> str:
@@ -22,6 +23,13 @@ def markdown_table(frame: pd.DataFrame, floatfmt: str | tuple[str, ...] = ".2f")
     for every column, or one per column. A missing value is a blank cell, not "nan"."""
     frame = frame.astype(object).where(frame.notna(), None)
     return frame.to_markdown(index=False, floatfmt=floatfmt, missingval="")
+
+
+def images_seen_words(card: dict) -> str:
+    """How many training images weights saw over every run they went through (weights.images_seen
+    of their card, or of a results record that keeps its fields): 'so the network saw 1,620,000
+    images in all'."""
+    return f"so the network saw {images_seen(card):,} images in all"
 
 
 def made_by(record: dict) -> str:

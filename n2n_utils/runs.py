@@ -83,7 +83,7 @@ class TrainConfig:
         check_augmentations(self.augment)
         for name, allowed in CHOICES.items():
             if getattr(self, name) not in allowed:
-                raise OptionError(name, repr(getattr(self, name)), f"choose one of {allowed}")
+                raise ValueError(f"{name}={getattr(self, name)!r}; choose one of {allowed}")
         needs = {"epochs": (self.epochs >= 0, "0 or more"), "lr": (0 < self.lr < math.inf, "finite, above 0"),
                  "batch_size": (self.batch_size >= 1, "at least 1"), "seed": (self.seed >= 0, "0 or more"),
                  "eval_every": (self.eval_every >= 1, "at least 1")}

@@ -20,14 +20,15 @@ file, not an image, an output that would replace the input or another input, unu
 other files of the same call are still processed. Every denoise job is planned and checked
 before the network loads and before anything is written. A Ctrl-C exits with 130 and one line
 saying what it left. README.md, section Reliability, lists what each kind of bad input gets.
+
+The argument types are n2n_utils.options; where denoise's outputs go and which of its jobs can
+run, n2n_utils.jobs; this module parses, checks what depends on several options, and runs.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
-import math
-import os
 import sys
 import warnings
 from dataclasses import replace
@@ -41,9 +42,11 @@ from .augment import ensemble_for, valid_augmentations
 from .config import WEIGHTS_DIR, OptionError, SlowPrecisionWarning, resolve_device, slow_precision_message
 from .course import export_course
 from .files import check_writable
-from .images import WRITE_FORMATS, ImageError, check_output, check_paths, probe_image, read_image
+from .images import ImageError, read_image
 from .inference import GREY_PLAIN, OVERLAP, TILE, Shifts, check_tiling, denoise_file, grey_shifts
+from .jobs import SUFFIX, output_paths, plan_jobs
 from .noise import NOISE_MODELS, SUITED_LOSS, noise_params
+from .options import db_option, noise_param_option, path_option, path_text_option, sigma_option
 from .runs import load_training_checkpoint
 from .weights import (
     DEFAULT_WEIGHTS,
@@ -59,9 +62,6 @@ from .weights import (
 
 if TYPE_CHECKING:
     from .training import TrainConfig
-
-SUFFIX = "_denoised"
-
 
 def _error(message: object) -> None:
     lines = str(message).strip().splitlines() or [type(message).__name__]
@@ -94,102 +94,6 @@ def _precision_warned(precision: str, device: torch.device):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", SlowPrecisionWarning)
         yield
-
-
-def _written_suffix(path: Path) -> str:
-    """The extension an output named after `path` gets: its own where it can be written, else
-    .png (a PPM, TGA or JFIF input, say, which Pillow reads but this tool does not write)."""
-    return path.suffix if path.suffix.lower() in WRITE_FORMATS else ".png"
-
-
-def output_paths(inputs: list[Path], output: str | None) -> list[Path]:
-    """Where each input's result goes: `-o FILE` for one input; `-o FOLDER` (an existing folder,
-    a name ending in a slash, or any -o with several inputs) keeps the names; no -o puts
-    `NAME_denoised.EXT` beside each. An input whose extension cannot be written keeps its name
-    with .png. A file (an existing one, or a name with an image extension) for several inputs,
-    or an -o for one input that is neither an existing folder nor a name with an extension, is a
-    ValueError."""
-    if output is None:
-        return [p.with_name(f"{p.stem}{SUFFIX}{_written_suffix(p)}") for p in inputs]
-    out = Path(output)
-    folder = out.is_dir() or output.endswith(("/", os.sep))  # Path drops the slash that says "a folder"
-    if len(inputs) > 1 and not folder and (out.suffix.lower() in WRITE_FORMATS or out.exists()):
-        raise ValueError(f"-o {output}: {'is' if out.exists() else 'names'} one file, but {len(inputs)} inputs "
-                         f"were given; name a folder for their results")
-    if len(inputs) == 1 and not folder and not out.suffix:
-        raise ValueError(f"-o {output}: no extension, so neither an image file nor a folder; name a file "
-                         f"ending in {', '.join(sorted(WRITE_FORMATS))}, or a folder as {output}{os.sep}")
-    if len(inputs) > 1 or folder:
-        return [out / p.with_suffix(_written_suffix(p)).name for p in inputs]
-    return [out]
-
-
-def path_text_option(text: str) -> str:
-    """A file or folder option, kept as text (-o's trailing slash says "a folder"): refuse the
-    empty string, which Path reads as the current folder (`-o ""` wrote into the folder the
-    command ran in, `--checkpoint ""` said that "." is a folder)."""
-    if not text.strip():
-        raise argparse.ArgumentTypeError("an empty path: name a file or a folder")
-    return text
-
-
-def path_option(text: str) -> Path:
-    """A file or folder option as a Path: `path_text_option`'s check."""
-    return Path(path_text_option(text))
-
-
-def noise_param_option(text: str) -> tuple[str, float]:
-    """--noise-param NAME=VALUE: one parameter of the training noise, a sigma in grey levels of
-    255 as denoise's --sigma takes it ('sigma=15' is 15/255 to the noise model), the others as
-    the model holds them ('lam=10', 'p=0.1'). Names and ranges are the noise model's to check."""
-    name, _, value = text.partition("=")
-    name = name.strip()
-    try:
-        if not name:
-            raise ValueError(text)
-        number = float(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r}: give NAME=VALUE, e.g. sigma=15 (in grey levels of 255) "
-                                         f"or lam=10") from None
-    if "sigma" in name:
-        return name, sigma_255(text, number) / 255
-    return name, number
-
-
-def db_option(text: str) -> float:
-    """A PSNR in dB (--val-psnr-noisy): a finite number; NaN or inf would go on the card as a score."""
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not math.isfinite(value):
-        raise argparse.ArgumentTypeError(f"{text!r}: give a PSNR in dB, a finite number (e.g. 20.3)")
-    return value
-
-
-def sigma_255(text: str, value: float) -> float:
-    """A noise sigma given in grey levels of 255 (--sigma 25, --noise-param sigma=15): 0 (no
-    noise), or from 1 up to (not including) 255. One between 0 and 1 is refused: it is almost
-    surely in 0-1 units (0.1 for 25.5/255), and read in 1/255 it would be under one grey level,
-    picking other weights or training on next to no noise without a word."""
-    if 0 < value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r}: a sigma in grey levels of 255, and {value:g} is under one; "
-                                         f"for {value:g} in 0-1 units give {value * 255:.4g}")
-    if not 0 <= value < 255:  # NaN too
-        raise argparse.ArgumentTypeError(f"{text!r}: a sigma in grey levels of 255, 0 or from 1 to under 255 "
-                                         f"(e.g. 25)")
-    return value
-
-
-def sigma_option(text: str) -> float | str:
-    """--sigma: "auto", or a noise level in 1/255 (`sigma_255`)."""
-    if text == "auto":
-        return text
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r}: give the noise level in 1/255 (e.g. 25), or auto") from None
-    return sigma_255(text, value)
 
 
 def _candidate_weights(args: argparse.Namespace) -> list[str]:
@@ -244,46 +148,6 @@ def _grey_feed(image: np.ndarray, card: dict, sigma: float | None) -> Shifts:
 
         sigma = estimate_sigma(image) if min(image.shape[:2]) >= ESTIMATE_MIN_SIDE else None
     return grey_shifts(noise, params, sigma)
-
-
-def plan_jobs(pairs: list[tuple[Path, Path]], overwrite: bool,
-              estimate_side: int = 0) -> tuple[list[tuple[Path, Path]], list[str]]:
-    """The (input, output) jobs that can run, and one message for each refused, all decided
-    before anything is written. `estimate_side`: with --sigma auto, the fewest pixels on each
-    side an input needs for its noise level to be estimated (blind.ESTIMATE_MIN_SIDE; read from
-    the file's header). Besides each job's own checks, a job whose output is an input
-    of a later job is refused, and that later job too: run in order, the first would replace
-    the second's input before it is read (the second's result would be the first's input
-    denoised twice)."""
-    reader = {src.resolve(): i for i, (src, _) in enumerate(pairs)}
-    refused: dict[int, str] = {}
-    for i, (src, dst) in enumerate(pairs):
-        j = reader.get(dst.resolve())
-        if j is not None and j > i:
-            refused[i] = (f"{dst}: is also an input of this call, read after {src}'s result would "
-                          f"replace it; denoise them in two calls")
-            refused[j] = (f"{pairs[j][0]}: is the output of {src}, an earlier input of this call; "
-                          f"denoise them in two calls")
-    jobs, errors, taken = [], [], {}  # taken: output -> the input whose output it is
-    for i, (src, dst) in enumerate(pairs):
-        try:  # everything that can be checked is checked before the network loads
-            if i in refused:
-                raise ImageError(refused[i])
-            if (earlier := taken.get(dst.resolve())) is not None:
-                raise ImageError(f"{src}: given twice; denoised once, into {dst}" if earlier.resolve() == src.resolve()
-                                 else f"{src}: its output {dst} is {earlier}'s too; give it its own -o")
-            height, width, channels, dtype = probe_image(src)
-            if min(height, width) < estimate_side:  # the estimate would read nothing (0 for one row)
-                raise ImageError(f"{src}: {width}x{height} pixels, too small to estimate the noise level "
-                                 f"(--sigma auto needs {estimate_side} pixels on each side); give --sigma in 1/255")
-            check_paths(src, dst, overwrite)
-            check_output(dst, dtype, channels)
-        except ImageError as err:
-            errors.append(str(err))
-            continue
-        taken[dst.resolve()] = src
-        jobs.append((src, dst))
-    return jobs, errors
 
 
 def cmd_denoise(args: argparse.Namespace) -> int:

@@ -11,7 +11,9 @@ paired crop by crop, the headline), generalisation, findings (each notebook's cl
 notebooks (setup, the sweeps), report (a package that renders report/report.md: results files, their
 words, the sections), weights (shipped weights), blind (noise-level estimate, the weights for it),
 explore (notebook 07's widgets), screenshot (the README's picture of them), course (the EE-559
-interface; its course_template, the standalone submission) and files (atomic writes, provenance).
+interface; its course_template, the standalone submission), files (atomic writes, provenance),
+and for the command line (__main__): options (its argument types) and jobs (where denoise's
+outputs go, which of its jobs can run).
 """
 
 from importlib import import_module

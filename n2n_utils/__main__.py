@@ -10,20 +10,25 @@
           [--epochs E --lr LR --batch-size B --augment A ... --precision P ...] [--init NAME_OR_PATH]
           [--export NAME --profile PROFILE [--overwrite]]
 
-A mistake in what was asked (a missing file, not an image, an output that would replace the
-input or another input, unusable weights ...) prints one line `n2n: error: ...` on stderr and
-exits with status 1, without a traceback; other files of the same call are still processed.
-Every denoise job is planned and checked before the network loads and before anything is
-written. Bad options exit with 2, a Ctrl-C with 130 and one line saying what it left. README.md,
-section Reliability, lists what each kind of bad input gets.
+A bad option (one argparse refuses, or a value out of range: `--epochs 0`, `--crop 48`,
+`--tile 48`, a device not here ...) prints the usage and one line naming the option as typed,
+`n2n train: error: --crop 48: ...`, and exits with status 2, before any file is read: argparse
+refuses the form, and the rules on values (written once, where the values are used) raise
+config.OptionError, which `main` shows as the option. A mistake in the files or data (a missing
+file, not an image, an output that would replace the input or another input, unusable weights
+...) prints one line `n2n: error: ...` on stderr and exits with status 1, without a traceback;
+other files of the same call are still processed. Every denoise job is planned and checked
+before the network loads and before anything is written. A Ctrl-C exits with 130 and one line
+saying what it left. README.md, section Reliability, lists what each kind of bad input gets.
+
+The argument types are n2n_utils.options; where denoise's outputs go and which of its jobs can
+run, n2n_utils.jobs; this module parses, checks what depends on several options, and runs.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
-import math
-import os
 import sys
 import warnings
 from dataclasses import replace
@@ -34,20 +39,23 @@ import numpy as np
 import torch
 
 from .augment import ensemble_for, valid_augmentations
-from .config import WEIGHTS_DIR, SlowPrecisionWarning, resolve_device, slow_precision_message
+from .config import WEIGHTS_DIR, OptionError, SlowPrecisionWarning, resolve_device, slow_precision_message
 from .course import export_course
 from .files import check_writable
-from .images import WRITE_FORMATS, ImageError, check_output, check_paths, probe_image, read_image
+from .images import ImageError, read_image
 from .inference import GREY_PLAIN, OVERLAP, TILE, Shifts, check_tiling, denoise_file, grey_shifts
-from .noise import NOISE_MODELS, SUITED_LOSS
+from .jobs import SUFFIX, output_paths, plan_jobs
+from .noise import NOISE_MODELS, SUITED_LOSS, noise_params
+from .options import db_option, noise_param_option, path_option, path_text_option, sigma_option
 from .runs import load_training_checkpoint
 from .weights import (
     DEFAULT_WEIGHTS,
+    build_network,
     card_line,
     check_export,
+    check_name,
     export_weights,
     list_weights,
-    load_weights,
     read_weights,
     weights_path,
 )
@@ -55,27 +63,25 @@ from .weights import (
 if TYPE_CHECKING:
     from .training import TrainConfig
 
-SUFFIX = "_denoised"
-
-
 def _error(message: object) -> None:
     lines = str(message).strip().splitlines() or [type(message).__name__]
     print(f"n2n: error: {lines[0]}", file=sys.stderr)
 
 
 def _device(name: str) -> torch.device:
+    """--device's torch device: one this tool runs on and this machine has (OptionError)."""
     try:
         device = resolve_device(name)
     except RuntimeError:  # torch's message lists every device type it knows, most of them not ours
-        raise ValueError(f"unknown device {name!r}; choose auto, cpu, cuda, cuda:N or mps") from None
+        raise OptionError("device", name, "unknown device; choose auto, cpu, cuda, cuda:N or mps") from None
     if device.type not in ("cpu", "cuda", "mps"):  # torch names more (meta, xpu ...), which fail later
-        raise ValueError(f"device {name!r}: not one this tool runs on; choose auto, cpu, cuda, cuda:N or mps")
+        raise OptionError("device", name, "not one this tool runs on; choose auto, cpu, cuda, cuda:N or mps")
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device {name!r} asked for, but CUDA is not available here")
+        raise OptionError("device", name, "CUDA is not available here")
     if device.type == "cuda" and (device.index or 0) >= torch.cuda.device_count():
-        raise ValueError(f"device {name!r} asked for, but this machine has {torch.cuda.device_count()} GPU(s)")
+        raise OptionError("device", name, f"this machine has {torch.cuda.device_count()} GPU(s)")
     if device.type == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
-        raise ValueError(f"device {name!r} asked for, but MPS is not available here")
+        raise OptionError("device", name, "MPS is not available here")
     return device
 
 
@@ -88,102 +94,6 @@ def _precision_warned(precision: str, device: torch.device):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", SlowPrecisionWarning)
         yield
-
-
-def _written_suffix(path: Path) -> str:
-    """The extension an output named after `path` gets: its own where it can be written, else
-    .png (a PPM, TGA or JFIF input, say, which Pillow reads but this tool does not write)."""
-    return path.suffix if path.suffix.lower() in WRITE_FORMATS else ".png"
-
-
-def output_paths(inputs: list[Path], output: str | None) -> list[Path]:
-    """Where each input's result goes: `-o FILE` for one input; `-o FOLDER` (an existing folder,
-    a name ending in a slash, or any -o with several inputs) keeps the names; no -o puts
-    `NAME_denoised.EXT` beside each. An input whose extension cannot be written keeps its name
-    with .png. A file (an existing one, or a name with an image extension) for several inputs,
-    or an -o for one input that is neither an existing folder nor a name with an extension, is a
-    ValueError."""
-    if output is None:
-        return [p.with_name(f"{p.stem}{SUFFIX}{_written_suffix(p)}") for p in inputs]
-    out = Path(output)
-    folder = out.is_dir() or output.endswith(("/", os.sep))  # Path drops the slash that says "a folder"
-    if len(inputs) > 1 and not folder and (out.suffix.lower() in WRITE_FORMATS or out.exists()):
-        raise ValueError(f"-o {output}: {'is' if out.exists() else 'names'} one file, but {len(inputs)} inputs "
-                         f"were given; name a folder for their results")
-    if len(inputs) == 1 and not folder and not out.suffix:
-        raise ValueError(f"-o {output}: no extension, so neither an image file nor a folder; name a file "
-                         f"ending in {', '.join(sorted(WRITE_FORMATS))}, or a folder as {output}{os.sep}")
-    if len(inputs) > 1 or folder:
-        return [out / p.with_suffix(_written_suffix(p)).name for p in inputs]
-    return [out]
-
-
-def path_text_option(text: str) -> str:
-    """A file or folder option, kept as text (-o's trailing slash says "a folder"): refuse the
-    empty string, which Path reads as the current folder (`-o ""` wrote into the folder the
-    command ran in, `--checkpoint ""` said that "." is a folder)."""
-    if not text.strip():
-        raise argparse.ArgumentTypeError("an empty path: name a file or a folder")
-    return text
-
-
-def path_option(text: str) -> Path:
-    """A file or folder option as a Path: `path_text_option`'s check."""
-    return Path(path_text_option(text))
-
-
-def noise_param_option(text: str) -> tuple[str, float]:
-    """--noise-param NAME=VALUE: one parameter of the training noise, a sigma in grey levels of
-    255 as denoise's --sigma takes it ('sigma=15' is 15/255 to the noise model), the others as
-    the model holds them ('lam=10', 'p=0.1'). Names and ranges are the noise model's to check."""
-    name, _, value = text.partition("=")
-    name = name.strip()
-    try:
-        if not name:
-            raise ValueError(text)
-        number = float(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r}: give NAME=VALUE, e.g. sigma=15 (in grey levels of 255) "
-                                         f"or lam=10") from None
-    if "sigma" in name:
-        return name, sigma_255(text, number) / 255
-    return name, number
-
-
-def db_option(text: str) -> float:
-    """A PSNR in dB (--val-psnr-noisy): a finite number; NaN or inf would go on the card as a score."""
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not math.isfinite(value):
-        raise argparse.ArgumentTypeError(f"{text!r}: give a PSNR in dB, a finite number (e.g. 20.3)")
-    return value
-
-
-def sigma_255(text: str, value: float) -> float:
-    """A noise sigma given in grey levels of 255 (--sigma 25, --noise-param sigma=15): 0 (no
-    noise), or from 1 up to (not including) 255. One between 0 and 1 is refused: it is almost
-    surely in 0-1 units (0.1 for 25.5/255), and read in 1/255 it would be under one grey level,
-    picking other weights or training on next to no noise without a word."""
-    if 0 < value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r}: a sigma in grey levels of 255, and {value:g} is under one; "
-                                         f"for {value:g} in 0-1 units give {value * 255:.4g}")
-    if not 0 <= value < 255:  # NaN too
-        raise argparse.ArgumentTypeError(f"{text!r}: a sigma in grey levels of 255, 0 or from 1 to under 255 "
-                                         f"(e.g. 25)")
-    return value
-
-
-def sigma_option(text: str) -> float | str:
-    """--sigma: "auto", or a noise level in 1/255 (`sigma_255`)."""
-    if text == "auto":
-        return text
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r}: give the noise level in 1/255 (e.g. 25), or auto") from None
-    return sigma_255(text, value)
 
 
 def _candidate_weights(args: argparse.Namespace) -> list[str]:
@@ -240,52 +150,15 @@ def _grey_feed(image: np.ndarray, card: dict, sigma: float | None) -> Shifts:
     return grey_shifts(noise, params, sigma)
 
 
-def plan_jobs(pairs: list[tuple[Path, Path]], overwrite: bool,
-              estimate_side: int = 0) -> tuple[list[tuple[Path, Path]], list[str]]:
-    """The (input, output) jobs that can run, and one message for each refused, all decided
-    before anything is written. `estimate_side`: with --sigma auto, the fewest pixels on each
-    side an input needs for its noise level to be estimated (blind.ESTIMATE_MIN_SIDE; read from
-    the file's header). Besides each job's own checks, a job whose output is an input
-    of a later job is refused, and that later job too: run in order, the first would replace
-    the second's input before it is read (the second's result would be the first's input
-    denoised twice)."""
-    reader = {src.resolve(): i for i, (src, _) in enumerate(pairs)}
-    refused: dict[int, str] = {}
-    for i, (src, dst) in enumerate(pairs):
-        j = reader.get(dst.resolve())
-        if j is not None and j > i:
-            refused[i] = (f"{dst}: is also an input of this call, read after {src}'s result would "
-                          f"replace it; denoise them in two calls")
-            refused[j] = (f"{pairs[j][0]}: is the output of {src}, an earlier input of this call; "
-                          f"denoise them in two calls")
-    jobs, errors, taken = [], [], {}  # taken: output -> the input whose output it is
-    for i, (src, dst) in enumerate(pairs):
-        try:  # everything that can be checked is checked before the network loads
-            if i in refused:
-                raise ImageError(refused[i])
-            if (earlier := taken.get(dst.resolve())) is not None:
-                raise ImageError(f"{src}: given twice; denoised once, into {dst}" if earlier.resolve() == src.resolve()
-                                 else f"{src}: its output {dst} is {earlier}'s too; give it its own -o")
-            height, width, channels, dtype = probe_image(src)
-            if min(height, width) < estimate_side:  # the estimate would read nothing (0 for one row)
-                raise ImageError(f"{src}: {width}x{height} pixels, too small to estimate the noise level "
-                                 f"(--sigma auto needs {estimate_side} pixels on each side); give --sigma in 1/255")
-            check_paths(src, dst, overwrite)
-            check_output(dst, dtype, channels)
-        except ImageError as err:
-            errors.append(str(err))
-            continue
-        taken[dst.resolve()] = src
-        jobs.append((src, dst))
-    return jobs, errors
-
-
 def cmd_denoise(args: argparse.Namespace) -> int:
+    check_tiling(args.tile, args.overlap)  # the options first: OptionError, status 2
+    device = _device(args.device)
+    inputs = [Path(p) for p in args.inputs]
     try:
-        check_tiling(args.tile, args.overlap)
-        device = _device(args.device)
-        inputs = [Path(p) for p in args.inputs]
         pairs = list(zip(inputs, output_paths(inputs, args.output), strict=True))
+    except ValueError as err:  # -o's, which names it as typed
+        args.parser.error(str(err))
+    try:
         if args.weights is not None:
             weights_path(args.weights)  # before any image is read or a line printed about it
     except (OSError, ValueError) as err:
@@ -298,8 +171,9 @@ def cmd_denoise(args: argparse.Namespace) -> int:
     if not jobs:
         return 1
     try:  # all the weights the jobs may use, before any image is decoded or written
-        models = {name: load_weights(name, device) for name in _candidate_weights(args)}
-        cards = {name: read_weights(name)["card"] for name in models}
+        weights = {name: read_weights(name) for name in _candidate_weights(args)}  # each file read once
+        models = {name: build_network(w, weights_path(name), device) for name, w in weights.items()}
+        cards = {name: w["card"] for name, w in weights.items()}
         ensembles = {name: ensemble_for(cards[name].get("noise", "unknown")) if args.ensemble else ()
                      for name in models}
     except (OSError, ValueError, RuntimeError) as err:  # RuntimeError: parameters that do not fit
@@ -345,6 +219,7 @@ def cmd_list_weights(args: argparse.Namespace) -> int:
 
 def cmd_export_weights(args: argparse.Namespace) -> int:
     fields = {"device": args.trained_on, "val_psnr_noisy": args.val_psnr_noisy, "notes": args.notes}
+    check_name(args.name)  # OptionError, status 2; weights of that name that exist are a file's error
     try:
         path = export_weights(args.checkpoint, args.name, profile=args.profile, weights_dir=args.weights_dir,
                               overwrite=args.overwrite, **{k: v for k, v in fields.items() if v is not None})
@@ -374,16 +249,10 @@ def cmd_train(args: argparse.Namespace) -> int:
                if getattr(args, k) is not None}  # no --loss: the noise's, once the data are known
     if args.augment is not None:
         options["augment"] = tuple(a for a in args.augment if a != "none")
+    _check_train_options(args)  # the options first: OptionError, status 2
+    config = TrainConfig.from_dict(options)  # ... their values too, before data are made
+    device = _device(config.device)
     try:
-        for name in ("epochs", "n_train", "n_val"):
-            if getattr(args, name) < 1:
-                raise ValueError(f"--{name.replace('_', '-')} {getattr(args, name)}: needs at least 1")
-        export_only = [flag for flag, given in (("--overwrite", args.overwrite),
-                                                ("--profile", args.profile != "custom"),
-                                                ("--weights-dir", args.weights_dir != WEIGHTS_DIR)) if given]
-        if args.export is None and export_only:  # they say how to export: without --export they would do nothing
-            raise ValueError(f"{' and '.join(export_only)} without --export NAME would do nothing: "
-                             f"add --export NAME or leave out {' and '.join(export_only)}")
         check_writable(args.checkpoint)  # before data are made and epochs trained
         resumed = None  # the checkpoint to resume from, which must be a training checkpoint
         if args.checkpoint.exists():
@@ -392,15 +261,45 @@ def cmd_train(args: argparse.Namespace) -> int:
             if check_export(args.export, args.weights_dir, args.overwrite).resolve() == args.checkpoint.resolve():
                 raise ValueError(f"{args.checkpoint}: --export {args.export} would write its weights over this "
                                  "checkpoint; give another name or --weights-dir")
-        config = TrainConfig.from_dict(options)  # options are checked before data are made
         if config.init is not None and not args.checkpoint.exists():  # a resume starts from the checkpoint
             build_model(config)  # ... and so are the weights it starts from: there, readable, this network's
-        device = _device(config.device)
     except (OSError, ValueError) as err:
         _error(err)
         return 1
     with _precision_warned(config.precision, device):
         return _train_and_export(args, config, resumed)
+
+
+def _check_train_options(args: argparse.Namespace) -> None:
+    """train's options that argparse's types cannot judge alone, before anything is read or
+    made: OptionError (or the parser's error) naming the option, status 2."""
+    from .data import check_source_options
+
+    for name in ("epochs", "n_train", "n_val"):
+        if getattr(args, name) < 1:
+            raise OptionError(name, getattr(args, name), "needs at least 1")
+    export_only = [flag for flag, given in (("--overwrite", args.overwrite),
+                                            ("--profile", args.profile != "custom"),
+                                            ("--weights-dir", args.weights_dir != WEIGHTS_DIR)) if given]
+    if args.export is None and export_only:  # they say how to export: without --export they would do nothing
+        args.parser.error(f"{' and '.join(export_only)} without --export NAME would do nothing: "
+                          f"add --export NAME or leave out {' and '.join(export_only)}")
+    if args.export is not None:
+        try:
+            check_name(args.export)
+        except OptionError as err:
+            raise OptionError("export", err.value, err.problem) from None
+    noise = args.noise or "gaussian"
+    try:
+        noise_params(noise)
+    except ValueError as err:
+        raise OptionError("noise", noise, str(err)) from None
+    for name, value in args.noise_param or ():  # each on its own, to name the one refused
+        try:
+            noise_params(noise, **{name: value})
+        except ValueError as err:
+            raise OptionError("noise_param", name, str(err)) from None
+    check_source_options(args.dataset, args.crop, args.mix_deadleaves)
 
 
 def _train_and_export(args: argparse.Namespace, config: TrainConfig, resumed: dict | None = None) -> int:
@@ -479,12 +378,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ensemble", action="store_true",
                    help="average over rotations, mirror images (and inversion, where the weights' noise "
                    "allows it): better on unseen photos (report, section 8), up to 16x slower")
-    p.set_defaults(func=cmd_denoise)
+    p.set_defaults(func=cmd_denoise, parser=p)
 
     p = commands.add_parser("list-weights", help="the shipped weights, their validation PSNR and noise")
     p.add_argument("--weights-dir", type=path_option, default=WEIGHTS_DIR,
                    help=f"the folder to list, e.g. train --export's (default {WEIGHTS_DIR})")
-    p.set_defaults(func=cmd_list_weights)
+    p.set_defaults(func=cmd_list_weights, parser=p)
 
     p = commands.add_parser("export-weights", help="turn a training checkpoint into shipped weights + model card")
     p.add_argument("checkpoint", type=path_text_option, help="a checkpoint that train wrote (--checkpoint)")
@@ -497,7 +396,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--weights-dir", type=path_option, default=WEIGHTS_DIR,
                    help=f"where to write (default {WEIGHTS_DIR})")
     p.add_argument("--overwrite", action="store_true", help="replace weights of the same name (refused otherwise)")
-    p.set_defaults(func=cmd_export_weights)
+    p.set_defaults(func=cmd_export_weights, parser=p)
 
     p = commands.add_parser("export-course", help="write OUT_DIR/Miniproject_1/ for the EE-559 grader")
     p.add_argument("out_dir", metavar="OUT_DIR", type=path_text_option,
@@ -505,7 +404,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--weights", default=DEFAULT_WEIGHTS, help=f"shipped name, weights file or training "
                    f"checkpoint for bestmodel.pth (default {DEFAULT_WEIGHTS})")
     p.add_argument("--overwrite", action="store_true", help="replace an OUT_DIR/Miniproject_1/ that is not empty")
-    p.set_defaults(func=cmd_export_course)
+    p.set_defaults(func=cmd_export_course, parser=p)
 
     from .runs import CHOICES, TrainConfig
 
@@ -552,7 +451,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--weights-dir", type=path_option, default=WEIGHTS_DIR,
                    help=f"where --export writes (default {WEIGHTS_DIR})")
     p.add_argument("--overwrite", action="store_true", help="let --export replace weights of the same name")
-    p.set_defaults(func=cmd_train)
+    p.set_defaults(func=cmd_train, parser=p)
     return parser
 
 
@@ -573,6 +472,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
+    except OptionError as err:  # a bad option's value, found before any work
+        args.parser.error(err.as_option())  # the usage and one line, status 2, as argparse's own
     except KeyboardInterrupt:
         print(f"\nn2n: {interrupted(args)}", file=sys.stderr)  # after a progress bar's line
         return 130  # the shell's status for a Ctrl-C

@@ -20,6 +20,8 @@ from collections.abc import Callable
 
 import torch
 
+from .config import OptionError
+
 Pair = tuple[torch.Tensor, torch.Tensor]
 
 
@@ -79,7 +81,8 @@ VALID_FOR = {
 def check_augmentations(names: tuple[str, ...] | list[str]) -> None:
     unknown = [n for n in names if n not in AUGMENTATIONS]
     if unknown:
-        raise ValueError(f"unknown augmentation {unknown}; choose from {sorted(AUGMENTATIONS)}")
+        raise OptionError("augment", " ".join(unknown), f"unknown augmentation; choose from "
+                          f"{', '.join(sorted(AUGMENTATIONS))}")
 
 
 def valid_augmentations(noise: str) -> tuple[str, ...]:

@@ -62,6 +62,19 @@ EMULATED_COST = {
 }
 
 
+class OptionError(ValueError):
+    """A value refused for the argument `name` (the rule, written once, where the value is
+    used): reads 'seed=-1: 0 or more'; a command line shows it as its option,
+    '--seed -1: 0 or more' (`as_option`), and exits with status 2 as argparse does."""
+
+    def __init__(self, name: str, value: object, problem: str):
+        self.name, self.value, self.problem = name, f"{value:g}" if isinstance(value, float) else value, problem
+        super().__init__(f"{name}={self.value}: {problem}")
+
+    def as_option(self) -> str:
+        return f"--{self.name.replace('_', '-')} {self.value}: {self.problem}"
+
+
 class SlowPrecisionWarning(UserWarning):
     """A precision was asked for that this device only emulates: correct, but slow."""
 

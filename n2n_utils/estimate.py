@@ -50,6 +50,7 @@ import torch
 
 from .blind import SWEEP_SIGMAS_255
 from .classical import METHODS
+from .comparisons import compared_noises
 from .config import COMMITTED_RESULTS_DIR
 from .generalisation import RECIPES
 from .profiles import EPOCH_FIELDS, PROFILES, Profile, with_epochs
@@ -87,7 +88,11 @@ def notebook_work(profile: Profile, dataset: str = "natural32", noise: str = "ga
     seen = cmp_run  # the learning curve's runs each see about as many images (equal steps)
     curve = sum(2 * n * max(1, round(seen / n)) for n in p.curve_sizes)  # noise2noise + noise2clean
     tune = min(p.cmp_n_tune, p.cmp_n_train) * BM3D_TUNING_POINTS
-    bm3d_noises = [n for n in p.cmp_noises if n in METHODS["bm3d"].noises]
+    try:  # what notebook 05 compares: the profile's noises and `noise`, when not among them
+        compared = compared_noises(p.cmp_noises, noise)
+    except ValueError:  # a noise without a headline: notebook 05 does not run (pipeline.left_out)
+        compared = p.cmp_noises
+    bm3d_noises = [n for n in compared if n in METHODS["bm3d"].noises]
     folds = p.cv_folds if dataset == "natural32" else 0  # cross-validation needs natural32's photos
     return {
         "00_data_exploration.ipynb": Work(),
@@ -95,7 +100,7 @@ def notebook_work(profile: Profile, dataset: str = "natural32", noise: str = "ga
         "02_learning_rate_sweep.ipynb": Work(len(p.lr_grid) * len(p.sweep_seeds) * p.sweep_n_train * p.sweep_epochs),
         "03_batch_size_sweep.ipynb": Work(len(p.batch_grid) * len(p.sweep_seeds) * p.sweep_n_train * p.sweep_epochs),
         "04_predictions.ipynb": Work(),
-        "05_comparisons.ipynb": Work(p.n_seeds * (2 * len(p.cmp_noises) * cmp_run + ABLATION_RUNS * cmp_run + curve),
+        "05_comparisons.ipynb": Work(p.n_seeds * (2 * len(compared) * cmp_run + ABLATION_RUNS * cmp_run + curve),
                                      len(bm3d_noises) * (tune + p.cmp_n_val)),
         "06_generalisation.ipynb": Work(p.n_seeds * (len(RECIPES) + folds) * cmp_run,
                                         (tune + p.cmp_n_val + folds * (tune + p.cv_n_val))

@@ -52,7 +52,7 @@ from torch import nn
 from tqdm import tqdm
 
 from .augment import members
-from .config import autocast, resolve_device, resolve_precision
+from .config import OptionError, autocast, resolve_device, resolve_precision
 from .images import SCALE, check_array, check_output, check_paths, read_image, write_image
 from .models import MULTIPLE
 
@@ -170,10 +170,13 @@ def grey_shifts(noise: str, params: dict, sigma: float | None) -> Shifts:
 
 
 def check_tiling(tile: int, overlap: int) -> None:
-    """Tiles and overlaps are multiples of 32 (the pooling grid), overlap at most half a tile."""
-    if tile < MULTIPLE or tile % MULTIPLE or overlap % MULTIPLE or not 0 <= overlap <= tile // 2:
-        raise ValueError(f"tile and overlap must be multiples of {MULTIPLE} with tile >= {MULTIPLE} "
-                         f"and 0 <= overlap <= tile / 2; got tile={tile}, overlap={overlap}")
+    """Tiles and overlaps are multiples of 32 (the pooling grid), overlap at most half a tile
+    (OptionError naming the one refused)."""
+    if tile < MULTIPLE or tile % MULTIPLE:
+        raise OptionError("tile", tile, f"a tile's side is a multiple of {MULTIPLE}, at least {MULTIPLE}")
+    if overlap % MULTIPLE or not 0 <= overlap <= tile // 2:
+        raise OptionError("overlap", overlap, f"a multiple of {MULTIPLE} from 0 to half the tile "
+                          f"({tile // 2} for tile {tile})")
 
 
 def _tile_starts(length: int, tile: int, stride: int) -> list[int]:

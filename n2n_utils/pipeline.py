@@ -45,11 +45,11 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import NoReturn
 
 from . import config
 from .classical import METHODS, suited_noises
-from .config import describe_device, resolve_device, resolve_precision
+from .config import OptionError, describe_device, resolve_device, resolve_precision
 from .data import DATASETS
 from .drift import drift_table, format_drift
 from .estimate import (
@@ -88,18 +88,6 @@ NOISES_OF = {"05_comparisons.ipynb": ("a classical method suits", suited_noises(
 PROGRESS_EVERY_S = 60.0  # how often a running notebook's progress line is printed
 DEVICES = ("auto", "cpu", "cuda", "mps")
 RESUME_HINT = "what was written stays: run the same command again to resume"  # an interrupt's
-
-
-class OptionError(ValueError):
-    """A value that run_pipeline refuses for its argument `name` (the rule, written once): reads
-    'seed=-1: 0 or more'; `main` shows it as the command-line option, '--seed -1: 0 or more'."""
-
-    def __init__(self, name: str, value: Any, problem: str):
-        self.name, self.value, self.problem = name, f"{value:g}" if isinstance(value, float) else value, problem
-        super().__init__(f"{name}={self.value}: {problem}")
-
-    def as_option(self) -> str:
-        return f"--{self.name.replace('_', '-')} {self.value}: {self.problem}"
 
 
 class Terminated(KeyboardInterrupt):

@@ -28,7 +28,7 @@ import torch
 from torch import nn
 
 from .augment import check_augmentations
-from .config import resolve_device
+from .config import OptionError, resolve_device
 from .files import load_torch
 
 # The EE-559 report's choices, which the sweeps test and every other run uses.
@@ -87,8 +87,9 @@ class TrainConfig:
         needs = {"epochs": (self.epochs >= 0, "0 or more"), "lr": (0 < self.lr < math.inf, "finite, above 0"),
                  "batch_size": (self.batch_size >= 1, "at least 1"), "seed": (self.seed >= 0, "0 or more"),
                  "eval_every": (self.eval_every >= 1, "at least 1")}
-        if bad := [f"{k}={getattr(self, k)!r} (needs {need})" for k, (ok, need) in needs.items() if not ok]:
-            raise ValueError("training option " + ", ".join(bad))
+        for name, (ok, need) in needs.items():
+            if not ok:
+                raise OptionError(name, getattr(self, name), f"needs {need}")
 
     @classmethod
     def from_dict(cls, values: dict) -> TrainConfig:

@@ -29,7 +29,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from .config import WEIGHTS_DIR, resolve_device
+from .config import WEIGHTS_DIR, OptionError, resolve_device
 from .files import atomic_path, check_writable, provenance, write_atomic
 from .models import get_model
 from .noise import params_words
@@ -46,12 +46,13 @@ def list_weights(weights_dir: Path = WEIGHTS_DIR) -> list[str]:
 
 def check_name(name: str) -> None:
     """Refuse a weights name that is not a plain file name: empty, a path ("a/b", "..") or hidden
-    (".x"), which would be written outside `weights_dir` or missed by `list_weights`."""
+    (".x"), which would be written outside `weights_dir` or missed by `list_weights` (OptionError)."""
     if not name or name != Path(name).name or name.startswith("."):
-        raise ValueError(f"{name!r}: not a weights name: give a plain name like my-weights "
-                         f"(the folder is --weights-dir)")
+        raise OptionError("name", repr(name), "not a weights name: give a plain name like my-weights "
+                          "(the folder is --weights-dir)")
     if name.endswith(SUFFIX):  # the file would be NAME.pt.pt, and the name to use it by NAME.pt
-        raise ValueError(f"{name!r}: give the name without {SUFFIX} ({name[:-len(SUFFIX)]}): the file is NAME{SUFFIX}")
+        raise OptionError("name", repr(name), f"give the name without {SUFFIX} ({name[:-len(SUFFIX)]}): "
+                          f"the file is NAME{SUFFIX}")
 
 
 def check_export(name: str, weights_dir: Path = WEIGHTS_DIR, overwrite: bool = False) -> Path:
@@ -116,13 +117,19 @@ def load_weights(name_or_path: str | Path = DEFAULT_WEIGHTS,
     (uint8 or uint16 arrays of any size) or inference.predict, whose input holds values 0-255
     (uint8, or floats 0-255: a 0-1 float image must be multiplied by 255 first) and whose output
     is float 0-1."""
-    blob, path = read_weights(name_or_path), weights_path(name_or_path)
+    return build_network(read_weights(name_or_path), weights_path(name_or_path), device)
+
+
+def build_network(weights: dict, path: Path, device: str | torch.device = "auto") -> nn.Module:
+    """`load_weights`' network from weights already read (`read_weights`' dict, from the file
+    `path`, which errors name): for a caller that needs the card too, so that the file is read
+    once."""
     try:
-        config = TrainConfig.from_dict(blob["config"])
+        config = TrainConfig.from_dict(weights["config"])
         model = get_model(config.model, final_activation=config.final_activation)
     except (TypeError, ValueError) as err:
         raise ValueError(f"{path}: its config does not describe a network: {err}") from None
-    fit_state_dict(model, blob["state_dict"], path)
+    fit_state_dict(model, weights["state_dict"], path)
     return model.to(resolve_device(device)).eval()
 
 

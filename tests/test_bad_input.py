@@ -25,7 +25,7 @@ from n2n_utils.data import DataFileError, load_dataset
 from n2n_utils.models import ResUNet
 from n2n_utils.training import TrainConfig
 from n2n_utils.weights import DEFAULT_WEIGHTS
-from tests.test_cli import assert_one_line_error, photo, run
+from tests.test_cli import assert_bad_option, assert_one_line_error, photo, run
 
 
 def test_an_empty_weights_option_is_no_weights_not_the_default(tmp_path, capsys):
@@ -87,7 +87,7 @@ def test_sigma_auto_refuses_an_image_too_small_to_estimate_the_noise(tmp_path, c
     assert not (tmp_path / "row_denoised.png").exists() and (tmp_path / "good_denoised.png").is_file()
     assert "0.0/255" not in out
     loaded = []
-    monkeypatch.setattr(cli, "load_weights", lambda *a, **k: loaded.append(a))
+    monkeypatch.setattr(cli, "read_weights", lambda *a, **k: loaded.append(a))
     assert_one_line_error(*run(capsys, "denoise", row, "--sigma", "auto", "--quiet")[::2], str(row), "500x1")
     assert loaded == []
     monkeypatch.undo()
@@ -337,10 +337,10 @@ def test_a_device_that_is_not_here_is_named_as_the_option(tmp_path, capsys):
     """(was: torch's 'PyTorch is not linked with support for mps devices', after the plan, naming
     neither the option nor the device)"""
     src = photo(tmp_path / "photo.png")
-    assert_one_line_error(*run(capsys, "denoise", src, "--device", "mps", "--quiet")[::2],
-                          "device 'mps' asked for, but MPS is not available here")
+    assert assert_bad_option(capsys, "denoise", src, "--device", "mps", "--quiet").endswith(
+        "error: --device mps: MPS is not available here")
     cuda = f"cuda:{torch.cuda.device_count()}"  # one past the last GPU, or CUDA absent
-    assert_one_line_error(*run(capsys, "denoise", src, "--device", cuda, "--quiet")[::2], f"device '{cuda}'")
+    assert f"error: --device {cuda}: " in assert_bad_option(capsys, "denoise", src, "--device", cuda, "--quiet")
     assert not (tmp_path / "photo_denoised.png").exists()
 
 
@@ -350,9 +350,9 @@ def test_a_device_kind_the_tool_does_not_run_on_is_refused(tmp_path, capsys, dev
     tensor' or 'Torch not compiled with XPU enabled', after the plan); a name torch does not
     know gets our choices, not torch's list of twenty device types."""
     src = photo(tmp_path / "photo.png")
-    code, _, err = run(capsys, "denoise", src, "--device", device, "--quiet")
-    assert_one_line_error(code, err, f"device '{device}'", "choose auto, cpu, cuda, cuda:N or mps")
-    assert "mkldnn" not in err
+    line = assert_bad_option(capsys, "denoise", src, "--device", device, "--quiet")
+    assert f"--device {device}: " in line and line.endswith("choose auto, cpu, cuda, cuda:N or mps")
+    assert "mkldnn" not in line
     assert not (tmp_path / "photo_denoised.png").exists()
 
 
@@ -440,8 +440,8 @@ def test_an_existing_file_as_the_output_folder_of_several_inputs_is_one_line(tmp
     output's folder is a file)."""
     a, b = photo(tmp_path / "a.png"), photo(tmp_path / "b.png")
     (tmp_path / "results").write_text("not a folder")
-    code, _, err = run(capsys, "denoise", a, b, "-o", tmp_path / "results", "--quiet")
-    assert_one_line_error(code, err, f"-o {tmp_path / 'results'}: is one file, but 2 inputs were given")
+    line = assert_bad_option(capsys, "denoise", a, b, "-o", tmp_path / "results", "--quiet")
+    assert f"-o {tmp_path / 'results'}: is one file, but 2 inputs were given" in line
     assert (tmp_path / "results").read_text() == "not a folder"
 
 
@@ -498,9 +498,9 @@ def test_export_weights_refuses_a_noisy_psnr_that_is_no_number(tmp_path, capsys,
 def test_a_weights_name_ending_in_pt_is_refused(tmp_path, capsys):
     """(was: `--name mine.pt` wrote mine.pt.pt, to be used as --weights mine.pt)"""
     checkpoint = _checkpoint(tmp_path / "c.pt")
-    code, _, err = run(capsys, "export-weights", checkpoint, "--profile", "p", "--name", "mine.pt",
-                       "--weights-dir", tmp_path)
-    assert_one_line_error(code, err, "'mine.pt': give the name without .pt (mine)")
+    assert assert_bad_option(capsys, "export-weights", checkpoint, "--profile", "p", "--name", "mine.pt",
+                             "--weights-dir", tmp_path).endswith("--name 'mine.pt': give the name without .pt (mine): "
+                                                                 "the file is NAME.pt")
     assert sorted(tmp_path.iterdir()) == [checkpoint]
 
 
@@ -514,3 +514,23 @@ def test_a_bare_state_dict_as_weights_says_what_it_lacks(tmp_path, capsys):
     assert_one_line_error(code, err, f"{bare}: only a network's tensors (a bare state dict",
                           "give the weights file or training checkpoint it came from")
     assert not (tmp_path / "photo_denoised.png").exists()
+
+
+@pytest.mark.parametrize(("options", "line"), [
+    (("--mix-deadleaves", "2"), "--mix-deadleaves 2: a fraction of the training pairs, 0-1"),
+    (("--dataset", "deadleaves32", "--mix-deadleaves", "0.5"), "--mix-deadleaves 0.5: deadleaves32 trains on dead"),
+    (("--crop", "64", "--mix-deadleaves", "0.5"), "--crop 64: dead leaves are 32x32"),
+    (("--batch-size", "0"), "--batch-size 0: needs at least 1"),
+    (("--noise", "speckle"), "--noise speckle: unknown noise 'speckle'; choose one of gaussian,"),
+    (("--noise", "poisson", "--noise-param", "lam=-1"), "--noise-param lam: noise 'poisson': lam=-1 is outside"),
+    (("--device", "meta"), "--device meta: not one this tool runs on"),
+])
+def test_a_train_option_out_of_range_is_a_bad_option(tmp_path, capsys, monkeypatch, options, line):
+    """Every value out of range is refused as argparse refuses a malformed one: the usage, one line
+    naming the option as typed, status 2, before any data are made (was: status 1, and the library's
+    names: 'mix_deadleaves is a fraction ...', 'unknown noise', 'training option batch_size=0')."""
+    from n2n_utils import data
+
+    monkeypatch.setattr(data, "load_dataset", lambda *a, **k: pytest.fail("data made before the options were checked"))
+    assert line in assert_bad_option(capsys, "train", "--checkpoint", tmp_path / "c.pt", *options)
+    assert not (tmp_path / "c.pt").exists()

@@ -59,6 +59,18 @@ def assert_one_line_error(code: int, err: str, *phrases: str) -> None:
         assert phrase in lines[0], (phrase, lines[0])
 
 
+def assert_bad_option(capsys, *argv: str) -> str:
+    """Run main(argv), which must refuse an option as argparse does: the usage, then one line
+    `n2n COMMAND: error: ...`, status 2. Returns that line."""
+    with pytest.raises(SystemExit) as stop:
+        main([str(a) for a in argv])
+    err = capsys.readouterr().err
+    lines = err.strip().splitlines()
+    assert stop.value.code == 2 and f"usage: n2n {argv[0]} " in err and "Traceback" not in err, err
+    assert lines[-1].startswith(f"n2n {argv[0]}: error: "), err
+    return lines[-1]
+
+
 def test_denoise_one_file(tmp_path, capsys):
     src = photo(tmp_path / "photo.png")
     before = src.read_bytes()
@@ -107,6 +119,25 @@ def test_a_grey_image_is_decoded_once_and_its_estimated_level_picks_the_feed(tmp
     assert np.array_equal(np.array(Image.open(dst)), expected)
 
 
+def test_denoise_reads_each_weights_file_once(tmp_path, capsys, monkeypatch):
+    """The network and its card come from one read of each weights file (was two: load_weights
+    read it for the network, read_weights again for the card); --sigma auto has two candidates."""
+    from n2n_utils import weights
+    from n2n_utils.blind import SIGMA_WEIGHTS
+
+    reads, load = [], weights.load_checkpoint
+
+    def counted(path, *args, **kwargs):
+        reads.append(Path(path).stem)
+        return load(path, *args, **kwargs)
+
+    monkeypatch.setattr(weights, "load_checkpoint", counted)
+    src = photo(tmp_path / "a.png", size=(40, 32))
+    code, _, err = run(capsys, "denoise", src, "--sigma", "auto", "--quiet", "-o", tmp_path / "out.png")
+    assert code == 0, err
+    assert sorted(reads) == sorted(SIGMA_WEIGHTS)
+
+
 def test_sigma_auto_decodes_each_image_once(tmp_path, capsys, decodes):
     """--sigma auto estimates the level, picks the weights and denoises from one decode of each
     file (was two: one to estimate the level, then denoise_file's own), and says what it picked."""
@@ -153,8 +184,8 @@ def test_an_output_ending_in_a_slash_is_a_new_folder_even_for_one_input(tmp_path
 
 def test_an_output_without_extension_for_one_input_says_how_to_name_a_folder(tmp_path, capsys):
     src = photo(tmp_path / "photo.png")  # was: "new: unknown output extension ''", and no word of "new/"
-    assert_one_line_error(*run(capsys, "denoise", src, "-o", tmp_path / "new", "--quiet")[::2],
-                          "no extension", f"{tmp_path / 'new'}{os.sep}", ".png")
+    line = assert_bad_option(capsys, "denoise", src, "-o", tmp_path / "new", "--quiet")
+    assert all(p in line for p in (f"-o {tmp_path / 'new'}: no extension", f"{tmp_path / 'new'}{os.sep}", ".png"))
     assert not (tmp_path / "new").exists()
 
 
@@ -282,8 +313,12 @@ def test_an_output_format_that_cannot_hold_the_image(tmp_path, capsys):
 def test_bad_weights_and_options(tmp_path, capsys):
     src = photo(tmp_path / "photo.png")
     assert_one_line_error(*run(capsys, "denoise", src, "--weights", "nope", "--quiet")[::2], "no weights 'nope'")
-    assert_one_line_error(*run(capsys, "denoise", src, "--tile", "100", "--quiet")[::2], "multiples of 32")
-    assert_one_line_error(*run(capsys, "denoise", src, "--device", "tpu9", "--quiet")[::2], "device")
+    # a value out of range is a bad option as argparse's are: status 2, naming it as typed (was: status 1,
+    # "tile and overlap must be multiples of 32 ...; got tile=100, overlap=32")
+    assert "--tile 100: a tile's side is a multiple of 32" in assert_bad_option(capsys, "denoise", src, "--tile", "100")
+    assert "--overlap 96: a multiple of 32 from 0 to half the tile (64 for tile 128)" in assert_bad_option(
+        capsys, "denoise", src, "--tile", "128", "--overlap", "96")
+    assert "--device tpu9: unknown device" in assert_bad_option(capsys, "denoise", src, "--device", "tpu9")
     assert not list(tmp_path.glob("*_denoised*"))
 
 
@@ -353,8 +388,8 @@ def test_train_command_trains_resumes_and_exports(tmp_path, capsys):
     assert main([*args, "--checkpoint", str(elsewhere), "--export", "again", "--profile", "test",
                  "--weights-dir", str(tmp_path)]) == 0
     assert read_weights(tmp_path / "again.pt")["card"]["device"] == "cuda (some GPU)"
-    assert main(["train", "--checkpoint", str(ckpt), "--augment", "mixup"]) == 1
-    assert "unknown augmentation" in capsys.readouterr().err
+    assert "--augment mixup: unknown augmentation" in assert_bad_option(capsys, "train", "--checkpoint", ckpt,
+                                                                         "--augment", "mixup")
     # without --augment: every augmentation that keeps the gaussian law (and on 64x64 crops)
     fresh = tmp_path / "fresh.pt"
     assert main(["train", "--checkpoint", str(fresh), "--n-train", "16", "--n-val", "8", "--epochs", "1",
@@ -363,8 +398,9 @@ def test_train_command_trains_resumes_and_exports(tmp_path, capsys):
                                                                               "inversion"}
     assert torch.load(fresh, weights_only=True)["config"]["loss"] == "mse"
     assert torch.load(fresh, weights_only=True)["data"]["crop"] == 64
-    assert main(["train", "--checkpoint", str(tmp_path / "bad.pt"), "--crop", "48"]) == 1
-    assert "crop=48: a crop's side must be 32, 64, 96 or 128 pixels" in capsys.readouterr().err
+    # named as the option (was: "crop=48: ...", status 1)
+    assert assert_bad_option(capsys, "train", "--checkpoint", tmp_path / "bad.pt", "--crop", "48").endswith(
+        "error: --crop 48: a crop's side must be 32, 64, 96 or 128 pixels")
     # ... and the loss suited to the noise: the median's for impulse noise
     impulse = tmp_path / "impulse.pt"
     assert main(["train", "--checkpoint", str(impulse), "--noise", "impulse", "--n-train", "16", "--n-val", "8",
@@ -505,8 +541,8 @@ def test_train_at_a_noise_level_of_ones_own(tmp_path, capsys):
     assert torch.load(tmp_path / "p.pt", weights_only=True)["data"]["noise_params"] == {"lam": 10.0}
     capsys.readouterr()
     # a name the noise does not have, and course files, whose noise is their own: one line each
-    assert main([*base, "--checkpoint", str(tmp_path / "x.pt"), "--noise-param", "lam=10"]) == 1
-    assert_one_line_error(1, capsys.readouterr().err, "noise 'gaussian' has no parameter lam; its parameter is sigma")
+    assert assert_bad_option(capsys, *base, "--checkpoint", tmp_path / "x.pt", "--noise-param", "lam=10").endswith(
+        "--noise-param lam: noise 'gaussian' has no parameter lam; its parameter is sigma")
     course = course_folder(tmp_path / "course")
     assert main([*base, "--checkpoint", str(tmp_path / "c.pt"), "--dataset", str(course),
                  "--noise-param", "sigma=15"]) == 1
@@ -532,8 +568,8 @@ def test_train_from_shipped_or_own_weights(tmp_path, capsys, monkeypatch):
                  "--weights-dir", str(tmp_path)]) == 1
     assert "would write its weights over this checkpoint" in capsys.readouterr().err
     # options of the export without --export: refused, not silently ignored (was: trained, exported nothing)
-    assert main([*base, "--checkpoint", str(ckpt), "--overwrite", "--weights-dir", str(tmp_path)]) == 1
-    assert_one_line_error(1, capsys.readouterr().err, "--overwrite and --weights-dir without --export NAME")
+    assert "--overwrite and --weights-dir without --export NAME" in assert_bad_option(
+        capsys, *base, "--checkpoint", ckpt, "--overwrite", "--weights-dir", tmp_path)
     assert not ckpt.exists()
     assert main([*base, "--checkpoint", str(ckpt), "--init", "resunet-natural32-gaussian25",
                  "--export", "tuned", "--profile", "test", "--weights-dir", str(tmp_path)]) == 0

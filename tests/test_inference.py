@@ -21,6 +21,7 @@ from PIL import Image
 from torch import nn
 
 from n2n_utils import images, inference
+from n2n_utils.config import OptionError
 from n2n_utils.images import ImageError
 from n2n_utils.inference import (
     GREY_PLAIN,
@@ -260,8 +261,10 @@ def test_bad_arrays_and_options_are_refused(model, monkeypatch):
         denoise_array(model, np.zeros((8, 8, 3), np.float32))
     with pytest.raises(ImageError, match="shape"):
         denoise_array(model, np.zeros((8, 8, 5), np.uint8))
-    with pytest.raises(ValueError, match="multiples of 32"):
+    with pytest.raises(OptionError, match="tile=100: a tile's side is a multiple of 32"):  # a ValueError
         denoise_array(model, np.zeros((8, 8, 3), np.uint8), tile=100)
+    with pytest.raises(OptionError, match=r"overlap=96: .* half the tile \(64 for tile 128\)"):
+        denoise_array(model, np.zeros((8, 8, 3), np.uint8), tile=128, overlap=96)
     monkeypatch.setattr(images, "MAX_PIXELS", 1000)
     with pytest.raises(ImageError, match="over the limit"):
         denoise_array(model, np.zeros((40, 40, 3), np.uint8))

@@ -1,6 +1,7 @@
 """The pipeline's own logic, without the study's notebooks: the cost model, epoch sizing,
 progress, drift, and `_execute`/`run_pipeline` on stub notebooks written to a tmp folder."""
 
+import dataclasses
 import json
 import math
 import os
@@ -49,6 +50,19 @@ def test_work_counts_each_notebooks_training():
     assert notebook_work(QUICK, noise="impulse")["06_generalisation.ipynb"].bm3d_crops == 0
 
 
+def test_work_counts_the_noise_notebook_05_adds_to_the_profiles():
+    two = dataclasses.replace(QUICK, cmp_noises=("gaussian", "impulse"))
+    base = notebook_work(two)["05_comparisons.ipynb"]
+    # --noise poisson: notebook 05 compares it too (comparisons.compared_noises), N2N + N2C, and BM3D suits it
+    added = notebook_work(two, noise="poisson")["05_comparisons.ipynb"]
+    assert added.train_images - base.train_images == QUICK.n_seeds * 2 * QUICK.cmp_n_train * QUICK.cmp_epochs
+    assert added.bm3d_crops - base.bm3d_crops == QUICK.cmp_n_tune * 3 + QUICK.cmp_n_val
+    assert notebook_work(two, noise="impulse")["05_comparisons.ipynb"] == base  # already among them
+    # a noise without a headline skips notebook 05 (pipeline.left_out); the others are still counted
+    blind = notebook_work(two, noise="gaussian_blind")
+    assert blind["01_train_resunet.ipynb"] == notebook_work(two)["01_train_resunet.ipynb"]
+
+
 def test_calibration_gives_back_the_run_it_was_made_from():
     work = notebook_work(QUICK)
     seconds = {"00_data_exploration.ipynb": 7.0, "01_train_resunet.ipynb": 200.0, "02_learning_rate_sweep.ipynb": 400.0,
@@ -82,8 +96,6 @@ def test_rows_carried_from_a_legacy_record_keep_the_legacy_speed(tmp_path):
 
 
 def test_seeds_multiply_training_and_workers_divide_bm3d():
-    import dataclasses
-
     one, three = notebook_work(QUICK), notebook_work(dataclasses.replace(QUICK, n_seeds=3))
     for name in one:
         seeded = name in ("01_train_resunet.ipynb", "05_comparisons.ipynb", "06_generalisation.ipynb")
@@ -345,6 +357,7 @@ def _stub(folder, name, body):
 
 # what a stub writes: the profile it sees (with the pipeline's epochs) and where its outputs go
 REPORTING = """
+import dataclasses
 import json
 from n2n_utils.profiles import get_profile, output_dirs
 prof = get_profile(profile)

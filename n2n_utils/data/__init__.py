@@ -29,16 +29,31 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from ..config import OptionError
 from ..noise import NOISE_MODELS
 from .course import COURSE_FILES, is_course_folder, load_course_folder, load_pair_file
 from .crops import CROP, GENERATION, SCALES
 from .dataset import TENSORS, DataFileError, DenoisingData, summarize_data
 from .folders import IMAGE_SUFFIXES, image_files, load_image_folder
-from .mix import load_deadleaves, mix_in_deadleaves
-from .natural32 import PHOTOS, SPLITS, load_natural32, make_natural32, photo_folds, random_crops
+from .mix import check_fraction, load_deadleaves, mix_in_deadleaves
+from .natural32 import PHOTOS, SPLITS, check_crop, load_natural32, make_natural32, photo_folds, random_crops
 
 DATASETS = ("natural32", "deadleaves32")
 N_TRAIN, N_VAL = 50_000, 1_000  # the full sizes of the generated sources
+
+
+def check_source_options(source: str | Path, crop: int = CROP, mix_deadleaves: float = 0.0) -> None:
+    """Refuse a crop side or a share of dead leaves that `source` cannot give (OptionError
+    naming it), before anything is read or made: `load_dataset`'s first check, and the CLI's
+    (a bad option exits with status 2)."""
+    check_fraction(mix_deadleaves)
+    if str(source) == "natural32":
+        check_crop(crop, mix_deadleaves)
+    elif crop != CROP:
+        raise OptionError("crop", crop, f"only natural32 cuts crops of another size; {source} keeps its own")
+    if str(source) == "deadleaves32" and mix_deadleaves not in (0, 1):
+        raise OptionError("mix_deadleaves", mix_deadleaves, "deadleaves32 trains on dead leaves only; for a mix, "
+                          "use natural32")
 
 
 def load_dataset(source: str | Path = "natural32", noise: str = "gaussian",
@@ -56,15 +71,11 @@ def load_dataset(source: str | Path = "natural32", noise: str = "gaussian",
     n_val_full = N_VAL if n_val is None else n_val
     if holdout is not None and str(source) != "natural32":
         raise ValueError(f"holdout chooses natural32's validation photos; {source} has its own split")
-    if crop != CROP and str(source) != "natural32":
-        raise ValueError(f"crop={crop}: only natural32 cuts crops of another size; {source} keeps its own")
+    check_source_options(source, crop, mix_deadleaves)
     if str(source) == "natural32":
         return load_natural32(noise, n_full, n_val_full, seed, cache, mix_deadleaves=mix_deadleaves,
                               holdout=holdout, crop=crop, **params)
     if str(source) == "deadleaves32":
-        if mix_deadleaves not in (0, 1):
-            raise ValueError("deadleaves32 trains on dead leaves only; for a mix, use natural32 "
-                             "with mix_deadleaves")
         return load_natural32(noise, n_full, n_val_full, seed, cache, mix_deadleaves=1.0, **params)
     folder = Path(source)
     if folder.is_dir():
@@ -115,7 +126,7 @@ def generation_fingerprint() -> str:
 __all__ = [
     "COURSE_FILES", "CROP", "DATASETS", "GENERATION", "IMAGE_SUFFIXES", "PHOTOS", "SCALES", "SPLITS", "TENSORS",
     "DataFileError", "DenoisingData", "generation_fingerprint", "image_files", "is_course_folder", "load_course_folder",
-    "load_dataset",
+    "check_source_options", "load_dataset",
     "load_deadleaves", "load_image_folder", "load_natural32", "load_pair_file", "make_natural32",
     "mix_in_deadleaves", "photo_folds", "random_crops", "summarize_data",
 ]

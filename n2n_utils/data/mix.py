@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from ..config import OptionError
 from ..files import save_torch
 from ..noise import NoiseFn
 from .crops import cached
@@ -18,8 +19,8 @@ from .deadleaves import make_deadleaves
 
 def check_fraction(fraction: float) -> None:
     """Refuse a share of training pairs outside 0-1."""
-    if not 0 <= fraction <= 1:
-        raise ValueError(f"mix_deadleaves is a fraction of the training pairs, 0-1; got {fraction}")
+    if not 0 <= fraction <= 1:  # NaN too
+        raise OptionError("mix_deadleaves", fraction, "a fraction of the training pairs, 0-1")
 
 
 def mix_name(fraction: float) -> str:

@@ -11,6 +11,7 @@ from functools import cache
 
 import numpy as np
 
+from ..config import OptionError
 from ..models import MULTIPLE
 from ..noise import get_noise, noise_params
 from .crops import CROP, cached, check_sizes, noisy_crops, pyramid, random_crop
@@ -120,9 +121,9 @@ def check_crop(crop: int, mix_deadleaves: float = 0.0) -> None:
     so a side is a multiple of 32 (a 32x32 crop is one pixel at the bottom of the U); and a
     mix with dead leaves, which are 32x32, on other crops."""
     if not isinstance(crop, int) or not CROP <= crop <= MAX_CROP or crop % MULTIPLE:
-        raise ValueError(f"crop={crop!r}: a crop's side must be 32, 64, 96 or 128 pixels")
+        raise OptionError("crop", crop, "a crop's side must be 32, 64, 96 or 128 pixels")
     if mix_deadleaves and crop != CROP:
-        raise ValueError(f"crop={crop}: dead leaves are 32x32; mix_deadleaves needs crop={CROP}")
+        raise OptionError("crop", crop, f"dead leaves are 32x32; mix_deadleaves needs crop={CROP}")
 
 
 def make_natural32(noise: str = "gaussian", n_train: int = 50_000, n_val: int = 1_000,

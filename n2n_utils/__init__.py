@@ -12,6 +12,7 @@ notebooks (setup, the sweeps), report (a package that renders report/report.md: 
 words, the sections), weights (shipped weights), blind (noise-level estimate, the weights for it),
 explore (notebook 07's widgets), screenshot (the README's picture of them), course (the EE-559
 interface; its course_template, the standalone submission), files (atomic writes, provenance),
+records (reading results files: one line naming a damaged one),
 and for the command line (__main__): options (its argument types) and jobs (where denoise's
 outputs go, which of its jobs can run).
 """

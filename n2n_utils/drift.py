@@ -3,12 +3,12 @@ against reproduced, and whether the difference lies inside the committed number'
 
     drift_table(Path("results/quick"), Path("reproduced/quick-84a1f99a64f9/results/quick"))
 
-It reads only results files (JSON and CSV), so a new headline is one entry in HEADLINES.
+It reads only results files (JSON and CSV), so a new headline is one entry in HEADLINES; one that
+is damaged, or lacks a key a headline reads, raises records.ResultsFileError naming it.
 """
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Callable
 from pathlib import Path
@@ -17,6 +17,7 @@ import pandas as pd
 
 from .comparisons import N2C, N2N
 from .generalisation import BM3D
+from .records import parse_file, read_record
 from .runs import REPORT_BATCH_SIZE, REPORT_LR
 from .sweeps import NO_CI, all_finished, best_value
 
@@ -27,12 +28,12 @@ Headline = Callable[[Path], "tuple[float | str, float | None] | None"]
 
 def _json(folder: Path, name: str) -> dict | None:
     path = folder / f"{name}.json"
-    return json.loads(path.read_text()) if path.exists() else None
+    return read_record(path) if path.exists() else None
 
 
 def _csv(folder: Path, name: str) -> pd.DataFrame | None:
     path = folder / f"{name}.csv"
-    return pd.read_csv(path) if path.exists() else None
+    return parse_file(path, pd.read_csv, "a table") if path.exists() else None
 
 
 def _field(name: str, key: str) -> Headline:

@@ -15,6 +15,7 @@ from .files import json_text, provenance, write_csv, write_json
 from .findings import sweep_finding
 from .plots import plot_sweep, save_figure
 from .profiles import OutputDirs, Profile, get_profile, output_dirs, run_record
+from .records import read_record
 from .runs import REPORT_BATCH_SIZE, REPORT_LR, TrainConfig, data_identity
 from .sweeps import best_value, run_sweep, summarize
 
@@ -87,12 +88,13 @@ TRAINED = "train_resunet.json"  # notebook 01's results file, which names its ch
 
 def trained_checkpoint(prof: Profile, dirs: OutputDirs, data: DenoisingData) -> Path:
     """Notebook 04's network: the checkpoint that notebook 01 recorded in dirs.results (TRAINED).
-    Refused in one line where 01 has not run there, or trained on other data than `data` (another
+    Refused in one line where 01 has not run there, where its record is damaged or of another
+    version (records.ResultsFileError), or where 01 trained on other data than `data` (another
     noise or seed, say), which the checkpoint would be shown on as if it were its own."""
     trained = dirs.results / TRAINED
     if not trained.exists():
         raise FileNotFoundError(f"{trained}: run notebooks/01_train_resunet.ipynb with profile {prof.name!r} first")
-    record = json.loads(trained.read_text())
+    record = read_record(trained, "notebooks/01_train_resunet.ipynb")
     theirs, ours = data_identity(record.get("data") or {}), data_identity(json.loads(json_text(data.meta)))
     if theirs != ours:
         differ = ", ".join(f"{k} {theirs.get(k)!r} there, {ours.get(k)!r} here"

@@ -67,6 +67,7 @@ from .explore import LEVELS
 from .files import git_commit, provenance, write_csv, write_json
 from .noise import NOISE_MODELS
 from .profiles import EPOCH_FIELDS, PROFILES, OutputDirs, output_dirs, with_epochs
+from .records import ResultsFileError, read_record
 
 NOTEBOOKS = [
     "00_data_exploration.ipynb",
@@ -202,7 +203,8 @@ def report_drift(committed: Path, reproduced: Path, record: dict, label: str | N
                  write: bool = True) -> None:
     """Print (and, if `write`, write to drift.csv) the drift table of `reproduced` against
     `committed` (named `label` in the output, else by its path), when the committed results
-    exist and were made from the same dataset, noise and seed."""
+    exist and were made from the same dataset, noise and seed; a results file of either that
+    cannot be read is named in one line instead (records.ResultsFileError)."""
     made, name = committed / "pipeline.json", label or f"committed ({committed})"
     same = ("dataset", "noise", "seed")
     if committed.resolve() == reproduced.resolve():
@@ -211,12 +213,16 @@ def report_drift(committed: Path, reproduced: Path, record: dict, label: str | N
         print(f"no drift table: no results of profile {record['profile']} ({name}) to compare this run with",
               flush=True)
         return
-    theirs = json.loads(made.read_text())
-    if any(theirs.get(k) != record[k] for k in same):
-        print(f"no drift table: the results {name} come from {[theirs.get(k) for k in same]}, "
-              f"this run from {[record[k] for k in same]}", flush=True)
+    try:
+        theirs = read_record(made, "the pipeline")
+        if any(theirs.get(k) != record[k] for k in same):
+            print(f"no drift table: the results {name} come from {[theirs.get(k) for k in same]}, "
+                  f"this run from {[record[k] for k in same]}", flush=True)
+            return
+        table = drift_table(committed, reproduced)
+    except ResultsFileError as err:  # the run's own results are written: only the comparison is lost
+        print(f"no drift table: {err}", flush=True)
         return
-    table = drift_table(committed, reproduced)
     if write:
         write_csv(reproduced / "drift.csv", table, profile=record["profile"], seed=record["seed"],
                   device=record["device"], committed=str(committed))

@@ -6,6 +6,7 @@ from n2n_utils.data import load_dataset
 from n2n_utils.files import provenance, write_json
 from n2n_utils.notebooks import TRAINED, trained_checkpoint
 from n2n_utils.profiles import get_profile, output_dirs
+from n2n_utils.records import ResultsFileError
 
 
 def test_notebook_04_takes_the_checkpoint_01_trained_on_its_own_data_only(tmp_path):
@@ -21,3 +22,10 @@ def test_notebook_04_takes_the_checkpoint_01_trained_on_its_own_data_only(tmp_pa
     with pytest.raises(ValueError, match=r"notebook 01 trained on other data \(.*noise 'gaussian' there, "
                                          r"'poisson' here"):
         trained_checkpoint(prof, dirs, poisson)
+    # a damaged record, or one without the checkpoint: one line naming it (was: json's traceback, KeyError)
+    (dirs.results / TRAINED).write_text('{"data": ')
+    with pytest.raises(ResultsFileError, match=f"{dirs.results / TRAINED}: damaged, not JSON .*rerun notebooks/01"):
+        trained_checkpoint(prof, dirs, gaussian)
+    write_json(dirs.results / TRAINED, provenance(data=gaussian.meta))
+    with pytest.raises(ResultsFileError, match=f"{dirs.results / TRAINED}: no 'checkpoint'"):
+        trained_checkpoint(prof, dirs, gaussian)

@@ -340,6 +340,22 @@ def test_drift_only_against_results_of_the_same_data(tmp_path, capsys):
     assert not (reproduced / "drift.csv").exists()
 
 
+
+def test_drift_against_damaged_results_names_the_file_and_keeps_the_run(tmp_path, capsys):
+    # was: json's or pandas' traceback at the end of a run whose own results were all written
+    committed, reproduced = tmp_path / "committed", tmp_path / "reproduced"
+    shutil.copytree(COMMITTED_RESULTS_DIR / "quick", committed)
+    shutil.copytree(COMMITTED_RESULTS_DIR / "quick", reproduced)
+    record = {"profile": "quick", "dataset": "natural32", "noise": "gaussian", "seed": 0, "device": "cpu"}
+    (committed / "lr_sweep.json").write_text('{"best": ')
+    pipeline.report_drift(committed, reproduced, record)
+    out = capsys.readouterr().out
+    assert f"no drift table: {committed / 'lr_sweep.json'}: damaged, not JSON" in out
+    assert not (reproduced / "drift.csv").exists()
+    (committed / "pipeline.json").write_text("[]")
+    pipeline.report_drift(committed, reproduced, record)
+    assert f"no drift table: {committed / 'pipeline.json'}: not a results record" in capsys.readouterr().out
+
 # --------------------------------------------------------------------------- stub notebooks
 
 PARAMETERS = ('profile = "quick"\ndataset = "natural32"\nnoise = "gaussian"\nseed = 0\ndevice = "auto"\n'

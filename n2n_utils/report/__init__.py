@@ -22,6 +22,7 @@ from pathlib import Path
 from .. import config
 from ..files import write_atomic
 from ..profiles import PROFILES
+from ..records import ResultsFileError
 from .clean_and_classical import section_comparisons
 from .discussion import section_discussion, section_reproduce
 from .ee559 import (
@@ -35,7 +36,7 @@ from .ee559 import (
     section_training,
 )
 from .extensions import section_blind, section_generalisation
-from .results import Results, ResultsFileError
+from .results import Results
 from .speed import README_MARKERS, render_readme, section_speed
 
 __all__ = ["README_MARKERS", "README_PATH", "REPORT_PATH", "REPORT_PSNR_DB", "Results", "ResultsFileError",

@@ -21,8 +21,9 @@ from typing import TypeVar
 import pandas as pd
 
 from ..gaps import PAIRED_KEYS, ablation_gaps, curve_gaps, headline, paired_gaps, photo_gaps
+from ..records import ResultsFileError
 from ..seeds import N_SEEDS, PER_CROP_SUFFIX, PHOTO
-from .results import Results, ResultsFileError
+from .results import Results
 
 HEADLINE_NOISE = "gaussian"  # the report's headline: notebook 05's default `noise`, sigma 25/255
 T = TypeVar("T")

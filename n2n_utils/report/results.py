@@ -9,7 +9,6 @@ not seen, so each rendering makes its own Results.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -18,12 +17,9 @@ from typing import TypeVar
 import pandas as pd
 
 from .. import config
+from ..records import parse_file, read_record
 
 T = TypeVar("T")
-
-
-class ResultsFileError(ValueError):
-    """A results file that is there but cannot be read. The message is one line naming it."""
 
 
 class Results:
@@ -45,7 +41,7 @@ class Results:
     def csv(self, name: str) -> pd.DataFrame | None:
         """NAME.csv as a table, or None. Read once; each call gives its own copy to change."""
         path = self.dir / f"{name}.csv"
-        table = self.once(path.name, lambda _: _parse(path, pd.read_csv, "a table") if path.exists() else None)
+        table = self.once(path.name, lambda _: parse_file(path, pd.read_csv, "a table") if path.exists() else None)
         return None if table is None else table.copy()
 
     def once(self, key: str, compute: Callable[[Results], T]) -> T:
@@ -69,42 +65,3 @@ class Results:
     def exists(self) -> bool:
         """Whether this profile was run: notebook 01's train_resunet.json is there."""
         return self.json("train_resunet") is not None
-
-
-def read_record(path: Path, writer: str = "the notebook that writes it") -> dict:
-    """A results JSON file as a dict whose missing keys raise ResultsFileError (see _Record); a
-    file that cannot be read, is damaged or holds no JSON object raises it too. `writer` is what
-    to rerun, named in those messages."""
-    record = _parse(path, lambda p: json.loads(p.read_text(), object_hook=lambda items: _Record(items, p, writer)),
-                    "JSON", writer)
-    if not isinstance(record, dict):
-        raise ResultsFileError(f"{path}: not a results record (a JSON {type(record).__name__}, not an object)")
-    return record
-
-
-class _Record(dict):
-    """A results file's JSON object (and each object inside it): a key it lacks raises
-    ResultsFileError naming the file, the mark of a record written by another version of the
-    study, where a KeyError would show a traceback. `.get` still answers None."""
-
-    def __init__(self, items: dict, path: Path, writer: str):
-        super().__init__(items)
-        self.path, self.writer = path, writer
-
-    def __missing__(self, key: str):
-        raise ResultsFileError(f"{self.path}: no {key!r}, which this version of the report reads (written by "
-                               f"another version of the study?); rerun {self.writer}")
-
-
-def _parse(path: Path, parse, kind: str, writer: str = "the notebook that writes it"):
-    """`parse(path)`, or a ResultsFileError naming the file: one that cannot be read (a folder
-    under its name, no permission) or is damaged (not `kind`: cut JSON, an empty CSV, not UTF-8),
-    saying to rerun `writer`."""
-    try:
-        return parse(path)
-    except OSError as err:
-        raise ResultsFileError(f"{path}: cannot be read ({err.strerror or type(err).__name__})") from None
-    except ValueError as err:  # JSONDecodeError, UnicodeDecodeError, pandas' EmptyDataError and ParserError
-        first_line = (str(err).strip().splitlines() or [type(err).__name__])[0]
-        raise ResultsFileError(f"{path}: damaged, not {kind} ({first_line}); rerun {writer}") \
-            from None

@@ -8,8 +8,8 @@ import pandas as pd
 
 from .. import config
 from ..config import describe_cpu
+from ..records import read_record
 from ..sweeps import NO_CI
-from .results import read_record
 from .words import markdown_table, not_run
 
 README_MARKERS = ("<!-- speed:start (rendered by `make report`) -->", "<!-- speed:end -->")

@@ -27,7 +27,7 @@ from .inference import predict
 from .many import train_many
 from .metrics import mean_ci, psnr_by_group, to_float
 from .training import TrainConfig
-from .weights import DEFAULT_WEIGHTS, images_seen, load_weights, read_weights
+from .weights import DEFAULT_WEIGHTS, build_network, images_seen, read_weights, weights_path
 
 ENSEMBLE_LABEL = "test-time ensemble"  # rows scored with augment.ensemble_for(noise)
 REPORT_RECIPE = "photos, dihedral (report)"
@@ -138,15 +138,15 @@ def shipped_weights_rows(data: DenoisingData, name: str = DEFAULT_WEIGHTS) -> li
     """Per-photo PSNR of shipped weights, plain and with the test-time ensemble, where they were
     trained for this data (the same dataset, noise and noise level) on none of its validation
     photos; otherwise no rows. They show what a larger training budget than the notebook's buys."""
-    card = read_weights(name)["card"]
-    meta = data.meta
+    weights = read_weights(name)  # read once: the card decides, the same read builds the network
+    card, meta = weights["card"], data.meta
     same_task = (card.get("data"), card.get("noise")) == (meta.get("name"), meta.get("noise")) and all(
         abs(card["noise_params"].get(k, math.nan) - v) < 1e-6 for k, v in meta.get("noise_params", {}).items())
     # cards made before holdout= existed do not list their photos: those used the default split
     trained_on = card.get("train_photos") or SPLITS["train"]
     if not same_task or set(trained_on) & set(data.val_groups or []):
         return []
-    model = load_weights(name, device="cpu")
+    model = build_network(weights, weights_path(name), device="cpu")
     seen = images_seen(card)
     label = f"{SHIPPED} ({seen // 1000}k images seen)" if seen else SHIPPED
     return (_per_photo(label, predict(model, data.val_input), data)

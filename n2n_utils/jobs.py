@@ -65,7 +65,8 @@ def plan_jobs(pairs: list[tuple[Path, Path]], overwrite: bool,
                 raise ImageError(refused[i])
             if (earlier := taken.get(dst.resolve())) is not None:
                 raise ImageError(f"{src}: given twice; denoised once, into {dst}" if earlier.resolve() == src.resolve()
-                                 else f"{src}: its output {dst} is {earlier}'s too; give it its own -o")
+                                 else f"{src}: its output {dst} is {earlier}'s too; "
+                                      "denoise it in a call of its own, with its own -o")
             height, width, channels, dtype = probe_image(src)
             if min(height, width) < estimate_side:  # the estimate would read nothing (0 for one row)
                 raise ImageError(f"{src}: {width}x{height} pixels, too small to estimate the noise level "

@@ -431,7 +431,8 @@ def test_two_inputs_of_one_output_name_both(tmp_path, capsys):
     refused naming itself, the output and the first (was: the output only)."""
     first, second = photo(tmp_path / "photo.ppm"), photo(tmp_path / "photo.png")
     code, _, err = run(capsys, "denoise", first, second, "--quiet")
-    assert_one_line_error(code, err, f"{second}: its output {tmp_path / 'photo_denoised.png'} is {first}'s too")
+    assert_one_line_error(code, err, f"{second}: its output {tmp_path / 'photo_denoised.png'} is {first}'s too; "
+                         "denoise it in a call of its own, with its own -o")
     assert (tmp_path / "photo_denoised.png").is_file()
 
 
